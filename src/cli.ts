@@ -1,0 +1,100 @@
+import { parseArgs } from "node:util";
+import { UsageError } from "./config/loader.ts";
+import { ROLES, type Role } from "./config/schema.ts";
+
+export const HELP = `bpm — gateway, task, form and process services in one binary
+
+Usage:
+  bpm [--role=ROLE[,ROLE…]] [--config FILE] [--port N] [--grpc-port N] [--data-dir DIR]
+  bpm token --sub=USER [--ttl=1h] [--admin]    mint a gateway token (uses the data dir's secret)
+  bpm health [--port N] [--host H]             exit 0 when the local /health is UP
+  bpm --help | --version
+
+Roles: gateway, task-service, form-service, process-service, all (default: all in one process)
+
+Options:
+  --role ROLES       comma-separated roles to run (default: all)
+  --config FILE      YAML deep-merged over the embedded default
+  --port N           HTTP port (only with a single role)
+  --grpc-port N      gRPC port (only with a single non-gateway role)
+  --data-dir DIR     where SQLite stores and secrets live (default ./data)
+  --log-level LEVEL  debug | info | warn | error
+
+Environment:
+  CONSUL_HTTP_ADDR              use Consul discovery at this agent
+  DATABASE_URL                  postgres://… : every role stores in PostgreSQL
+  OTEL_EXPORTER_OTLP_ENDPOINT   send traces over OTLP/HTTP (tracing is off without it)
+  OTEL_SERVICE_NAME             override the service.name of traces
+  BPM_DATA_DIR, BPM_LOG_LEVEL, BPM_HOST, BPM_ADVERTISE_ADDRESS, BPM_FAULT_INJECTION
+
+Default ports: gateway 8000; process-service 8080/50053; form-service 8081/50052; task-service 8082/50051.
+`;
+
+export type Command =
+  | { kind: "help" }
+  | { kind: "version" }
+  | { kind: "run"; roles: Role[]; configFile?: string; port?: number; grpcPort?: number; dataDir?: string; logLevel?: string }
+  | { kind: "token"; sub: string; ttl: string; admin: boolean; configFile?: string; dataDir?: string }
+  | { kind: "health"; port?: number; host: string };
+
+function portFlag(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new UsageError(`--${name} must be a port number in 0..65535, got "${value}"`);
+  return Number(value);
+}
+
+function parse(argv: string[], options: NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>["options"]>) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: false, strict: true });
+  } catch (err) {
+    const msg = (err as Error).message.split("\n")[0]!.replace(/^Unknown option '(.*)'.*/, "unknown flag $1 (see --help)");
+    throw new UsageError(msg);
+  }
+}
+
+export function parseCommand(argv: string[]): Command {
+  if (argv[0] === "token") {
+    const { values } = parse(argv.slice(1), { sub: { type: "string" }, ttl: { type: "string" }, admin: { type: "boolean" }, config: { type: "string" }, "data-dir": { type: "string" } });
+    if (!values.sub) throw new UsageError("token: --sub=USER is required (the user id the token speaks for)");
+    const ttl = (values.ttl as string | undefined) ?? "1h";
+    if (!/^\d+[smhd]$/.test(ttl)) throw new UsageError(`token: --ttl must look like 30m, 1h or 7d, got "${ttl}"`);
+    return { kind: "token", sub: values.sub as string, ttl, admin: Boolean(values.admin), configFile: values.config as string | undefined, dataDir: values["data-dir"] as string | undefined };
+  }
+  if (argv[0] === "health") {
+    const { values } = parse(argv.slice(1), { port: { type: "string" }, host: { type: "string" } });
+    return { kind: "health", port: portFlag("port", values.port as string | undefined), host: (values.host as string | undefined) ?? "127.0.0.1" };
+  }
+  const { values } = parse(argv, {
+    role: { type: "string" },
+    config: { type: "string" },
+    port: { type: "string" },
+    "grpc-port": { type: "string" },
+    "data-dir": { type: "string" },
+    "log-level": { type: "string" },
+    help: { type: "boolean", short: "h" },
+    version: { type: "boolean", short: "v" },
+  });
+  if (values.help) return { kind: "help" };
+  if (values.version) return { kind: "version" };
+  const roles = parseRoles(values.role as string | undefined);
+  const port = portFlag("port", values.port as string | undefined);
+  const grpcPort = portFlag("grpc-port", values["grpc-port"] as string | undefined);
+  if (port !== undefined && roles.length !== 1) throw new UsageError(`--port applies to a single role, but ${roles.length} roles were asked for (${roles.join(",")})`);
+  if (grpcPort !== undefined && (roles.length !== 1 || roles[0] === "gateway")) throw new UsageError("--grpc-port applies to a single task-, form- or process-service role");
+  const logLevel = values["log-level"] as string | undefined;
+  if (logLevel !== undefined && !["debug", "info", "warn", "error"].includes(logLevel)) throw new UsageError(`--log-level must be debug, info, warn or error, got "${logLevel}"`);
+  return { kind: "run", roles, configFile: values.config as string | undefined, port, grpcPort, dataDir: values["data-dir"] as string | undefined, logLevel };
+}
+
+export function parseRoles(value: string | undefined): Role[] {
+  const out = new Set<Role>();
+  if (value === undefined || value === "") value = "all";
+  for (const raw of value.split(",").map((s) => s.trim()).filter(Boolean)) {
+    if (raw === "all") ROLES.forEach((r) => out.add(r));
+    else if ((ROLES as readonly string[]).includes(raw)) out.add(raw as Role);
+    else throw new UsageError(`--role: unknown role "${raw}" (expected gateway, task-service, form-service, process-service or all)`);
+  }
+  if (out.size === 0) throw new UsageError("--role: no role given (expected gateway, task-service, form-service, process-service or all)");
+  // services before the gateway so --role=all can route to them at once
+  return ROLES.filter((r) => out.has(r)).sort((a, b) => (a === "gateway" ? 1 : 0) - (b === "gateway" ? 1 : 0));
+}

@@ -1,0 +1,86 @@
+import * as v from "valibot";
+import { durationMs } from "./duration.ts";
+
+export const ROLES = ["gateway", "task-service", "form-service", "process-service"] as const;
+export type Role = (typeof ROLES)[number];
+
+const port = (what: string) =>
+  v.pipe(v.number(`must be ${what} (an integer in 1..65535)`), v.integer(`must be ${what} (an integer in 1..65535)`), v.minValue(1, `must be ${what} (an integer in 1..65535)`), v.maxValue(65535, `must be ${what} (an integer in 1..65535)`));
+const portOrZero = v.pipe(v.number("must be a port (an integer in 0..65535)"), v.integer("must be a port (an integer in 0..65535)"), v.minValue(0, "must be a port (an integer in 0..65535)"), v.maxValue(65535, "must be a port (an integer in 0..65535)"));
+const positiveInt = (what = "a positive integer") =>
+  v.pipe(v.number(`must be ${what}`), v.integer(`must be ${what}`), v.minValue(1, `must be ${what}`));
+const nonEmpty = (what: string) => v.pipe(v.string(`must be ${what}`), v.minLength(1, `must be ${what}`));
+
+const roleListen = v.object({
+  port: portOrZero,
+  grpc_port: v.optional(portOrZero),
+});
+
+const staticInstance = v.object({
+  address: nonEmpty("an address"),
+  port: port("a port"),
+  grpc_port: v.optional(port("a gRPC port")),
+  weight: v.optional(v.pipe(v.number("must be a weight in 1..1000"), v.integer("must be a weight in 1..1000"), v.minValue(1, "must be a weight in 1..1000"), v.maxValue(1000, "must be a weight in 1..1000")), 100),
+  id: v.optional(v.string()),
+  tags: v.optional(v.array(v.string()), []),
+});
+
+const consulCheck = v.object({
+  interval: durationMs("the check interval"),
+  timeout: durationMs("the check timeout"),
+  deregister_critical_service_after: durationMs("a duration"),
+});
+
+/** The whole config. Sections other issues own are kept open until their schemas land. */
+export const ConfigSchema = v.object({
+  log: v.object({
+    level: v.picklist(["debug", "info", "warn", "error"], "must be one of debug, info, warn, error"),
+  }),
+  http: v.object({
+    host: nonEmpty("a host to listen on"),
+    body_limit_bytes: positiveInt("a positive number of bytes"),
+    shutdown_grace: durationMs("the shutdown grace period"),
+  }),
+  data_dir: nonEmpty("a directory"),
+  advertise_address: nonEmpty("an address other instances can reach"),
+  roles: v.object({
+    gateway: roleListen,
+    "task-service": roleListen,
+    "form-service": roleListen,
+    "process-service": roleListen,
+  }),
+  discovery: v.object({
+    mode: v.picklist(["static", "consul"], "must be static or consul"),
+    static: v.record(v.picklist(ROLES, "must name a role (gateway, task-service, form-service, process-service)"), v.array(staticInstance)),
+    snapshot_file: v.optional(v.string()),
+  }),
+  consul: v.object({
+    address: nonEmpty("host:port of a Consul agent"),
+    datacenter: nonEmpty("a datacenter name"),
+    token: v.optional(v.string()),
+    tags: v.array(v.string("must be a list of strings")),
+    checks: consulCheck,
+    blocking_wait: durationMs("the blocking query wait"),
+  }),
+  storage: v.object({
+    database_url: v.optional(v.string()),
+    sqlite: v.object({
+      synchronous: v.picklist(["NORMAL", "FULL"], "must be NORMAL or FULL"),
+      busy_timeout: durationMs("the busy timeout"),
+    }),
+  }),
+  resilience4j: v.record(v.string(), v.unknown()),
+  fallback: v.object({
+    cacheTimeout: durationMs("the fallback cache timeout"),
+    shouldCache: v.boolean("must be true or false"),
+    defaultResponse: v.optional(v.unknown()),
+  }),
+  load_balancer: v.record(v.string(), v.unknown()),
+  gateway: v.record(v.string(), v.unknown()),
+  telemetry: v.record(v.string(), v.unknown()),
+  fault_injection: v.object({
+    enabled: v.boolean("must be true or false"),
+  }),
+});
+
+export type Config = v.InferOutput<typeof ConfigSchema>;

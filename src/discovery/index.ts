@@ -1,0 +1,43 @@
+import type { Config, Role } from "../config/schema.ts";
+import type { Logger } from "../platform/logger.ts";
+import { StaticRegistry } from "./static.ts";
+import type { Registry, ServiceInstance } from "./types.ts";
+
+export function staticInstancesFromConfig(config: Config): Record<string, ServiceInstance[]> {
+  const out: Record<string, ServiceInstance[]> = {};
+  for (const [service, list] of Object.entries(config.discovery.static)) {
+    out[service] = (list ?? []).map((i) => ({
+      id: i.id ?? `${service}-${i.address}-${i.port}`,
+      service,
+      address: i.address,
+      port: i.port,
+      grpcPort: i.grpc_port,
+      weight: i.weight,
+      tags: i.tags,
+      meta: (i.grpc_port ? { grpc_port: String(i.grpc_port) } : {}) as Record<string, string>,
+    }));
+  }
+  return out;
+}
+
+/** The discovery source config asks for. */
+export async function createRegistry(config: Config, log: Logger): Promise<Registry> {
+  if (config.discovery.mode === "consul") {
+    const { createConsulRegistry } = await import("./consul.ts");
+    return createConsulRegistry(config, log);
+  }
+  return new StaticRegistry(staticInstancesFromConfig(config));
+}
+
+export function selfInstance(role: Role, address: string, httpPort: number, grpcPort: number | undefined, version: string): ServiceInstance {
+  return {
+    id: `${role}-${address}-${httpPort}`,
+    service: role,
+    address,
+    port: httpPort,
+    grpcPort,
+    weight: 100,
+    tags: [],
+    meta: { role, version, ...(grpcPort ? { grpc_port: String(grpcPort) } : {}) },
+  };
+}

@@ -1,0 +1,3 @@
+declare module "*.yaml" { const text: string; export default text; }
+declare module "*.proto" { const text: string; export default text; }
+declare module "*.sql" { const text: string; export default text; }

@@ -1,0 +1,113 @@
+#!/usr/bin/env bun
+import pkg from "../package.json" with { type: "json" };
+import { HELP, parseCommand, type Command } from "./cli.ts";
+import { loadConfig, UsageError } from "./config/loader.ts";
+import type { Config, Role } from "./config/schema.ts";
+import { createRegistry, selfInstance } from "./discovery/index.ts";
+import { StaticRegistry } from "./discovery/static.ts";
+import { HealthRegistry } from "./platform/health.ts";
+import { Lifecycle } from "./platform/lifecycle.ts";
+import { createLogger, setLogLevel, type LogLevel } from "./platform/logger.ts";
+import type { RoleContext, RoleHandle } from "./platform/role.ts";
+import { processMetrics } from "./telemetry/metrics.ts";
+
+export const VERSION: string = pkg.version;
+
+const starters: Record<Role, () => Promise<(ctx: RoleContext) => Promise<RoleHandle>>> = {
+  "task-service": async () => (await import("./roles/task-service/index.ts")).startTaskService,
+  "form-service": async () => (await import("./roles/form-service/index.ts")).startFormService,
+  "process-service": async () => (await import("./roles/process-service/index.ts")).startProcessService,
+  gateway: async () => (await import("./roles/gateway/index.ts")).startGateway,
+};
+
+async function run(cmd: Extract<Command, { kind: "run" }>): Promise<void> {
+  const t0 = performance.now();
+  const overrides: Record<string, unknown> = {};
+  if (cmd.dataDir) overrides.data_dir = cmd.dataDir;
+  if (cmd.logLevel) overrides.log = { level: cmd.logLevel };
+  const config = await loadConfig({ file: cmd.configFile, overrides });
+  setLogLevel(config.log.level as LogLevel);
+  const log = createLogger({ service: "bpm", version: VERSION });
+  const lifecycle = new Lifecycle(log, config.http.shutdown_grace);
+  lifecycle.installSignalHandlers();
+  const metrics = processMetrics();
+  metrics.build.labels(VERSION, cmd.roles.join(",")).set(1);
+
+  const registry = await createRegistry(config, log);
+  lifecycle.onShutdown("close", "discovery", () => registry.close());
+  const handles: RoleHandle[] = [];
+
+  for (const role of cmd.roles) {
+    const listen = config.roles[role];
+    const ctx: RoleContext = {
+      role,
+      config,
+      log: log.child({ role }),
+      metrics,
+      lifecycle,
+      health: new HealthRegistry(),
+      registry,
+      version: VERSION,
+      httpPort: cmd.port ?? listen.port,
+      grpcPort: role === "gateway" ? undefined : (cmd.grpcPort ?? listen.grpc_port ?? 0),
+    };
+    const start = await starters[role]();
+    const handle = await start(ctx);
+    handles.push(handle);
+    // --role=all (and any co-located roles) find each other's real listeners
+    if (registry instanceof StaticRegistry && role !== "gateway") {
+      registry.addIfEmpty(selfInstance(role, config.advertise_address, handle.httpPort, handle.grpcPort, VERSION));
+    }
+  }
+  if (registry instanceof StaticRegistry) addDefaultPeers(registry, config, cmd.roles);
+
+  const ms = Math.round(performance.now() - t0);
+  log.info("bpm started", { roles: cmd.roles, listeners: handles.map((h) => ({ role: h.role, http: h.httpPort, grpc: h.grpcPort })), startup_ms: ms });
+  const gw = handles.find((h) => h.role === "gateway");
+  if (gw && process.stdout.isTTY) {
+    console.log(`\n  bpm ${VERSION} is up — gateway on http://127.0.0.1:${gw.httpPort}\n  try: curl -s http://127.0.0.1:${gw.httpPort}/api/tasks\n`);
+  }
+}
+
+/** Roles not in this process default to their standard ports on this host, so two single-role processes find each other. */
+function addDefaultPeers(registry: StaticRegistry, config: Config, local: Role[]): void {
+  for (const role of ["task-service", "form-service", "process-service"] as const) {
+    if (local.includes(role)) continue;
+    const listen = config.roles[role];
+    if (listen.port > 0) registry.addIfEmpty(selfInstance(role, "127.0.0.1", listen.port, listen.grpc_port, VERSION));
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const cmd = parseCommand(argv);
+  switch (cmd.kind) {
+    case "help":
+      process.stdout.write(HELP);
+      return;
+    case "version":
+      console.log(`bpm ${VERSION} (bun ${Bun.version})`);
+      return;
+    case "health": {
+      const port = cmd.port ?? (Number(process.env.BPM_HEALTH_PORT ?? 0) || undefined);
+      const { healthCommand } = await import("./platform/health-cli.ts");
+      process.exit(await healthCommand(cmd.host, port));
+    }
+    case "token": {
+      const { tokenCommand } = await import("./roles/gateway/token-cli.ts");
+      process.exit(await tokenCommand(cmd));
+    }
+    case "run":
+      return run(cmd);
+  }
+}
+
+main(Bun.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof UsageError) {
+    process.stderr.write(err.message + "\n");
+    process.exit(2);
+  }
+  const e = err as NodeJS.ErrnoException;
+  const msg = e?.code === "EADDRINUSE" ? `cannot listen: ${e.message}` : `bpm failed to start: ${e?.message ?? String(err)}`;
+  process.stderr.write(msg + "\n");
+  process.exit(1);
+});

@@ -1,0 +1,120 @@
+import { Elysia } from "elysia";
+import * as v from "valibot";
+import { BpmError, PayloadTooLargeError, ValidationError } from "./errors.ts";
+import type { HealthRegistry } from "./health.ts";
+import type { Lifecycle } from "./lifecycle.ts";
+import type { Logger } from "./logger.ts";
+import type { Metrics } from "../telemetry/metrics.ts";
+
+export const CORRELATION_HEADER = "x-correlation-id";
+const CORRELATION_RE = /^[A-Za-z0-9._:\-]{1,128}$/;
+
+/** Keeps a caller's correlation id when it is sane, else makes one. */
+export function correlationIdFrom(headers: Headers): string {
+  const given = headers.get(CORRELATION_HEADER);
+  return given && CORRELATION_RE.test(given) ? given : crypto.randomUUID();
+}
+
+export interface ErrorBody {
+  error: string;
+  code: string;
+  correlation_id: string;
+  [extra: string]: unknown;
+}
+
+/** The one JSON error shape of DESIGN.md, with Retry-After where a status needs it. */
+export function errorResponse(err: unknown, correlationId: string, extraHeaders?: Record<string, string>): Response {
+  const e = toBpmError(err);
+  const body: ErrorBody = { error: e.message, code: e.code, correlation_id: correlationId };
+  const headers: Record<string, string> = { "content-type": "application/json", [CORRELATION_HEADER]: correlationId, ...extraHeaders };
+  if (e.details !== undefined) body.details = e.details;
+  if (e.retryAfterMs !== undefined) {
+    const seconds = Math.max(1, Math.ceil(e.retryAfterMs / 1000));
+    headers["retry-after"] = String(seconds);
+    body.retryAfter = seconds;
+  }
+  return new Response(JSON.stringify(body), { status: e.httpStatus, headers });
+}
+
+export function toBpmError(err: unknown): BpmError {
+  if (err instanceof BpmError) return err;
+  return new BpmError("internal error", { code: "INTERNAL", httpStatus: 500, grpcCode: 13, cause: err });
+}
+
+/** Validates `input` with a valibot schema; failures become a 400 naming every bad field. */
+export function parseInput<S extends v.GenericSchema>(schema: S, input: unknown, what = "request body"): v.InferOutput<S> {
+  const r = v.safeParse(schema, input);
+  if (r.success) return r.output;
+  const details = r.issues.map((i) => ({ field: v.getDotPath(i) ?? "(body)", message: i.message }));
+  const first = details[0]!;
+  throw new ValidationError(`invalid ${what}: ${first.field} ${first.message}`, details);
+}
+
+export interface HttpAppOptions {
+  role: string;
+  log: Logger;
+  metrics: Metrics;
+  health: HealthRegistry;
+  lifecycle: Lifecycle;
+  bodyLimitBytes: number;
+}
+
+/**
+ * An Elysia app with what every bpm HTTP port needs: correlation ids, the error
+ * shape, the body limit, RED metrics by route template, /health and /metrics.
+ */
+export function createHttpApp(opts: HttpAppOptions) {
+  const { role, metrics, health, lifecycle, log, bodyLimitBytes } = opts;
+  const reqCounter = metrics.httpRequests;
+  const reqDuration = metrics.httpDuration;
+
+  return new Elysia({ name: `http-${role}` })
+    .derive({ as: "global" }, ({ request }) => ({ correlationId: correlationIdFrom(request.headers), startedAt: performance.now() }))
+    .onRequest(({ request, set }) => {
+      const len = request.headers.get("content-length");
+      if (len !== null && Number(len) > bodyLimitBytes) {
+        set.status = 413;
+        return errorResponse(new PayloadTooLargeError(bodyLimitBytes), correlationIdFrom(request.headers));
+      }
+    })
+    .onAfterHandle({ as: "global" }, ({ set, correlationId }) => {
+      set.headers[CORRELATION_HEADER] = correlationId;
+    })
+    .onError({ as: "global" }, ({ code, error, request, set }) => {
+      const cid = (set.headers[CORRELATION_HEADER] as string | undefined) ?? correlationIdFrom(request.headers);
+      switch (code) {
+        case "PARSE":
+          return errorResponse(new ValidationError("request body is not valid JSON"), cid);
+        case "NOT_FOUND":
+          return errorResponse(new BpmError(`no route for ${request.method} ${new URL(request.url).pathname}`, { code: "NOT_FOUND", httpStatus: 404, grpcCode: 5 }), cid);
+        case "VALIDATION":
+          return errorResponse(new ValidationError(String((error as Error).message).split("\n")[0] ?? "invalid input"), cid);
+        default: {
+          const e = toBpmError(error);
+          if (e.httpStatus >= 500 && !(error instanceof BpmError)) log.error("unhandled error", { err: error, path: new URL(request.url).pathname, correlation_id: cid });
+          return errorResponse(e, cid);
+        }
+      }
+    })
+    .onAfterResponse({ as: "global" }, ({ request, route, set, startedAt }) => {
+      const routeLabel = route || "unmatched";
+      const status = String(set.status ?? 200);
+      reqCounter.labels(role, request.method, routeLabel, status).inc();
+      if (startedAt !== undefined) reqDuration.labels(role, request.method, routeLabel).observe((performance.now() - startedAt) / 1000);
+    })
+    .get("/health", async ({ set }) => {
+      const h = await health.check();
+      if (lifecycle.draining) {
+        h.status = "DOWN";
+        h.details.lifecycle = { status: "DOWN", details: { reason: "shutting down" }, timestamp: Date.now() };
+      }
+      set.status = h.status === "UP" ? 200 : 503;
+      return h;
+    })
+    .get("/metrics", async ({ set }) => {
+      set.headers["content-type"] = metrics.contentType;
+      return metrics.text();
+    });
+}
+
+export type HttpApp = ReturnType<typeof createHttpApp>;

@@ -1,0 +1,28 @@
+import type { Config, Role } from "../config/schema.ts";
+import type { Registry } from "../discovery/types.ts";
+import type { Metrics } from "../telemetry/metrics.ts";
+import type { HealthRegistry } from "./health.ts";
+import type { Lifecycle } from "./lifecycle.ts";
+import type { Logger } from "./logger.ts";
+
+/** What main hands each role: shared parts only; a role wires them. */
+export interface RoleContext {
+  role: Role;
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  lifecycle: Lifecycle;
+  /** Checks shown on this role's /health. */
+  health: HealthRegistry;
+  registry: Registry;
+  version: string;
+  /** Effective ports (flags already applied). */
+  httpPort: number;
+  grpcPort?: number;
+}
+
+export interface RoleHandle {
+  role: Role;
+  httpPort: number;
+  grpcPort?: number;
+}

@@ -1,0 +1,64 @@
+import type * as grpc from "@grpc/grpc-js";
+import taskProto from "../../../protos/task.proto" with { type: "text" };
+import { loadProtos, serverStream, unary, writeWithBackpressure, type GrpcServer } from "../../platform/grpc.ts";
+import { ValidationError } from "../../platform/errors.ts";
+import { STATUSES, type Status, type Task, type TaskEvent } from "./model.ts";
+import type { TaskService } from "./service.ts";
+
+export const taskPackage = loadProtos([taskProto]);
+export const TASK_SERVICE = "taskservice.TaskService";
+
+interface ListReq { user_id: number; limit: number; offset: number; status: string; process_instance_id: string }
+interface SubscribeReq { user_id: number; task_ids: number[] }
+type UpdateReq = { id: number } & Partial<Record<"title" | "description" | "priority" | "status", string>> & { user_id?: number };
+
+/** proto3 leaves unset scalars at their zero value; only a real value is an input. */
+function present<T extends Record<string, unknown>>(req: T, keys: readonly (keyof T)[]): Partial<T> {
+  const out: Partial<T> = {};
+  for (const k of keys) if (req[k] !== undefined && req[k] !== null && req[k] !== "" && req[k] !== 0) out[k] = req[k];
+  return out;
+}
+
+export function addTaskGrpc(server: GrpcServer, tasks: TaskService): void {
+  server.addService(taskPackage.definition, TASK_SERVICE, {
+    CreateTask: unary(async (req: Record<string, unknown>) => (await tasks.create(present(req, ["title", "description", "priority", "status", "user_id", "project_id", "process_instance_id", "step_id", "idempotency_key"]))).task),
+    GetTask: unary((req: { id: number }) => tasks.get(req.id)),
+    // optional fields arrive only when the client set them, so unset ones keep their value
+    UpdateTask: unary((req: UpdateReq) => {
+      const { id, ...rest } = req;
+      const patch: Record<string, unknown> = {};
+      for (const [k, val] of Object.entries(rest)) if (val !== undefined && val !== null && !k.startsWith("_")) patch[k] = val;
+      return tasks.update(id, patch);
+    }),
+    DeleteTask: unary(async (req: { id: number }) => {
+      const t = await tasks.delete(req.id);
+      return { success: true, message: `task ${t.id} deleted` };
+    }),
+    ListTasks: serverStream(async (req: ListReq, call: grpc.ServerWritableStream<ListReq, Task>, signal) => {
+      if (req.limit < 0) throw new ValidationError("limit must not be negative");
+      if (req.offset < 0) throw new ValidationError("offset must not be negative");
+      if (req.user_id < 0) throw new ValidationError("user_id must be a positive integer");
+      if (req.status && !STATUSES.includes(req.status as Status)) throw new ValidationError(`status must be one of ${STATUSES.join(", ")}`);
+      const filter = {
+        user_id: req.user_id || undefined,
+        status: (req.status || undefined) as Status | undefined,
+        process_instance_id: req.process_instance_id || undefined,
+        limit: req.limit || undefined,
+        offset: req.offset,
+      };
+      for await (const task of tasks.list(filter)) {
+        if (signal.aborted) return;
+        await writeWithBackpressure(call, task, signal);
+      }
+    }),
+    StreamTaskUpdates: serverStream(async (req: SubscribeReq, call: grpc.ServerWritableStream<SubscribeReq, TaskEvent>, signal) => {
+      if (req.user_id < 0) throw new ValidationError("user_id must be a positive integer");
+      const unsubscribe = tasks.subscribe({ userId: req.user_id || undefined, taskIds: new Set(req.task_ids ?? []) }, (e) => {
+        if (!signal.aborted) call.write(e);
+      });
+      // frees the subscription when the client cancels or the server shuts down
+      await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+      unsubscribe();
+    }, { live: true }),
+  });
+}

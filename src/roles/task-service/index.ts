@@ -1,0 +1,45 @@
+import { join } from "node:path";
+import { GrpcServer } from "../../platform/grpc.ts";
+import { createHttpApp } from "../../platform/http.ts";
+import { up } from "../../platform/health.ts";
+import type { RoleContext, RoleHandle } from "../../platform/role.ts";
+import { serveGrpc, serveHttp } from "../../platform/serve.ts";
+import { SseRegistry } from "../../platform/sse.ts";
+import { addTaskGrpc } from "./grpc.ts";
+import { taskRoutes } from "./rest.ts";
+import { TaskService } from "./service.ts";
+import { SqliteTaskStore } from "./store-sqlite.ts";
+import type { TaskStore } from "./store.ts";
+
+export async function openTaskStore(ctx: RoleContext): Promise<{ store: TaskStore; shared: boolean }> {
+  const { config } = ctx;
+  if (config.storage.database_url) {
+    const { openPostgresTaskStore } = await import("./store-postgres.ts");
+    return { store: await openPostgresTaskStore(config.storage.database_url, ctx.log), shared: true };
+  }
+  const path = join(config.data_dir, "task-service.db");
+  return { store: new SqliteTaskStore(path, { synchronous: config.storage.sqlite.synchronous, busyTimeoutMs: config.storage.sqlite.busy_timeout }), shared: false };
+}
+
+export async function startTaskService(ctx: RoleContext): Promise<RoleHandle> {
+  const { store } = await openTaskStore(ctx);
+  const tasks = new TaskService(store);
+  const streams = new SseRegistry();
+
+  ctx.health.register("storage", async () => {
+    await store.ping();
+    return up({ subscribers: tasks.events.size });
+  });
+
+  const app = createHttpApp({ role: ctx.role, log: ctx.log, metrics: ctx.metrics, health: ctx.health, lifecycle: ctx.lifecycle, bodyLimitBytes: ctx.config.http.body_limit_bytes }).use(
+    taskRoutes(tasks, streams),
+  );
+  const httpPort = serveHttp(ctx, app, ctx.httpPort, () => streams.closeAll());
+
+  const grpc = new GrpcServer({ role: ctx.role, log: ctx.log, metrics: ctx.metrics });
+  addTaskGrpc(grpc, tasks);
+  const grpcPort = await serveGrpc(ctx, grpc, ctx.grpcPort ?? 0);
+
+  ctx.lifecycle.onShutdown("close", "task store", () => store.close());
+  return { role: ctx.role, httpPort, grpcPort };
+}

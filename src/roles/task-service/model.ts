@@ -1,0 +1,97 @@
+import * as v from "valibot";
+
+export const PRIORITIES = ["low", "medium", "high", "critical"] as const;
+export const STATUSES = ["todo", "in_progress", "blocked", "done", "cancelled"] as const;
+export type Priority = (typeof PRIORITIES)[number];
+export type Status = (typeof STATUSES)[number];
+
+const INT32_MAX = 2_147_483_647;
+const userId = v.pipe(v.number("must be an integer user id"), v.integer("must be an integer user id"), v.minValue(1, "must be a positive integer user id"), v.maxValue(INT32_MAX, "must fit in int32"));
+const projectId = v.pipe(v.number("must be an integer project id"), v.integer("must be an integer project id"), v.minValue(0, "must not be negative"), v.maxValue(INT32_MAX, "must fit in int32"));
+const title = v.pipe(v.string("must be a string"), v.trim(), v.minLength(1, "is required"), v.maxLength(500, "must be at most 500 characters"));
+const description = v.pipe(v.string("must be a string"), v.maxLength(4 * 1024 * 1024, "must be at most 4 MiB"));
+const priority = v.picklist(PRIORITIES, `must be one of ${PRIORITIES.join(", ")}`);
+const status = v.picklist(STATUSES, `must be one of ${STATUSES.join(", ")}`);
+const shortText = (max: number) => v.pipe(v.string("must be a string"), v.maxLength(max, `must be at most ${max} characters`));
+
+export const CreateTaskSchema = v.object({
+  title: v.pipe(v.optional(title, ""), title),
+  description: v.optional(description, ""),
+  priority: v.optional(priority, "medium"),
+  status: v.optional(status, "todo"),
+  user_id: v.pipe(v.optional(userId, 0), userId),
+  project_id: v.optional(projectId, 0),
+  process_instance_id: v.optional(shortText(200), ""),
+  step_id: v.optional(shortText(200), ""),
+  idempotency_key: v.optional(shortText(200)),
+});
+export type CreateTask = v.InferOutput<typeof CreateTaskSchema>;
+
+export const UpdateTaskSchema = v.object({
+  title: v.optional(title),
+  description: v.optional(description),
+  priority: v.optional(priority),
+  status: v.optional(status),
+  user_id: v.optional(userId),
+});
+export type UpdateTask = v.InferOutput<typeof UpdateTaskSchema>;
+
+const intFromQuery = (what: string, min: number, max: number) =>
+  v.pipe(
+    v.union([v.number(), v.string()], `must be ${what}`),
+    v.transform((x) => (typeof x === "string" && /^-?\d+$/.test(x) ? Number(x) : x)),
+    v.number(`must be ${what}`),
+    v.integer(`must be ${what}`),
+    v.minValue(min, `must be ${what}`),
+    v.maxValue(max, `must be ${what}`),
+  );
+
+export const MAX_PAGE = 1000;
+export const ListTasksQuerySchema = v.object({
+  user_id: v.optional(intFromQuery("a positive integer user id", 1, INT32_MAX)),
+  status: v.optional(status),
+  process_instance_id: v.optional(shortText(200)),
+  limit: v.optional(intFromQuery(`an integer in 1..${MAX_PAGE}`, 1, MAX_PAGE), 50),
+  offset: v.optional(intFromQuery("a non-negative integer", 0, INT32_MAX), 0),
+});
+export type ListTasksQuery = v.InferOutput<typeof ListTasksQuerySchema>;
+
+export interface TaskFilter {
+  user_id?: number;
+  status?: Status;
+  process_instance_id?: string;
+  /** undefined → no limit (gRPC streams every match). */
+  limit?: number;
+  offset: number;
+}
+
+/** A task as stored and as it goes on the wire (proto field names). */
+export interface Task {
+  id: number;
+  title: string;
+  description: string;
+  priority: Priority;
+  status: Status;
+  user_id: number;
+  project_id: number;
+  process_instance_id: string;
+  step_id: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export type TaskEventType = "created" | "updated" | "deleted";
+export interface TaskEvent {
+  event_type: TaskEventType;
+  task: Task;
+  timestamp: string;
+}
+
+export const TaskIdSchema = v.pipe(
+  v.union([v.number(), v.string()]),
+  v.transform((x) => (typeof x === "string" && /^\d+$/.test(x) ? Number(x) : x)),
+  v.number("must be a positive integer task id"),
+  v.integer("must be a positive integer task id"),
+  v.minValue(1, "must be a positive integer task id"),
+  v.maxValue(INT32_MAX, "must be a positive integer task id"),
+);

@@ -1,0 +1,50 @@
+import { Elysia } from "elysia";
+import * as v from "valibot";
+import { parseInput } from "../../platform/http.ts";
+import { SseRegistry, SseStream } from "../../platform/sse.ts";
+import { ListTasksQuerySchema, type Task } from "./model.ts";
+import type { TaskService } from "./service.ts";
+
+const SubscribeQuerySchema = v.object({
+  user_id: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, "must be a positive integer user id"), v.transform(Number))),
+  task_ids: v.optional(
+    v.pipe(v.string(), v.regex(/^\d+(,\d+)*$/, "must be a comma-separated list of task ids"), v.transform((s) => s.split(",").map(Number))),
+  ),
+});
+
+/** REST edge of task-service: the same use cases as gRPC, JSON with proto field names. */
+export function taskRoutes(tasks: TaskService, streams: SseRegistry) {
+  return new Elysia({ name: "task-routes" })
+    .post("/api/tasks", async ({ body, request, set }) => {
+      const input = { ...(body as object) } as Record<string, unknown>;
+      const key = request.headers.get("idempotency-key");
+      if (key && input.idempotency_key === undefined) input.idempotency_key = key;
+      const { task, created } = await tasks.create(input);
+      set.status = created ? 201 : 200;
+      set.headers.location = `/api/tasks/${task.id}`;
+      return task;
+    })
+    .get("/api/tasks", async ({ query }) => {
+      const q = parseInput(ListTasksQuerySchema, query, "query");
+      const items: Task[] = [];
+      for await (const t of tasks.list(q)) items.push(t);
+      const total = await tasks.count(q);
+      return { items, total, limit: q.limit, offset: q.offset };
+    })
+    .get("/api/tasks/stream", ({ query, request }) => {
+      const q = parseInput(SubscribeQuerySchema, query, "query");
+      const sse = streams.add(new SseStream(request.signal));
+      const off = tasks.subscribe({ userId: q.user_id, taskIds: q.task_ids ? new Set(q.task_ids) : undefined }, (e) =>
+        sse.send(e.event_type, e, e.task.id),
+      );
+      sse.onClose(off);
+      return sse.response;
+    })
+    .get("/api/tasks/:id", ({ params }) => tasks.get(params.id))
+    .patch("/api/tasks/:id", ({ params, body }) => tasks.update(params.id, body ?? {}))
+    .put("/api/tasks/:id", ({ params, body }) => tasks.update(params.id, body ?? {}))
+    .delete("/api/tasks/:id", async ({ params }) => {
+      const t = await tasks.delete(params.id);
+      return { success: true, message: `task ${t.id} deleted` };
+    });
+}

@@ -1,0 +1,16 @@
+import type { CreateTask, Task, TaskFilter, UpdateTask } from "./model.ts";
+
+/** Where tasks live. Writes resolve only after they are durable. */
+export interface TaskStore {
+  /** Returns the task and whether it was created now (false: an earlier create with the same idempotency key). */
+  create(input: CreateTask, now: string): Promise<{ task: Task; created: boolean }>;
+  get(id: number): Promise<Task | undefined>;
+  /** undefined when no task has this id. */
+  update(id: number, patch: UpdateTask, now: string): Promise<Task | undefined>;
+  delete(id: number): Promise<Task | undefined>;
+  /** Matching tasks in id order, page by page. */
+  list(filter: TaskFilter): AsyncIterable<Task>;
+  count(filter: Omit<TaskFilter, "limit" | "offset">): Promise<number>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
