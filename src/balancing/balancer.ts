@@ -32,6 +32,8 @@ export interface PickOptions {
   stickyId?: string;
   /** Instance ids not to use, e.g. those a retry already tried. */
   exclude?: ReadonlySet<string>;
+  /** The caller's own clock reading for this request's start, if it took one (saves a clock read). */
+  nowMs?: number;
 }
 
 /** Why no endpoint could be picked; the caller answers 503 (UNAVAILABLE). */
@@ -196,7 +198,7 @@ export class LoadBalancer {
   pick(opts?: PickOptions): PickResult {
     const endpoints = this.endpoints;
     if (endpoints.length === 0) return this.noEndpoint("no_instances", undefined);
-    const now = this.clock.now();
+    const now = opts?.nowMs ?? this.clock.now();
     const filter = this.filter;
     filter.nowMs = now;
     filter.exclude = opts?.exclude;
@@ -281,27 +283,28 @@ export class LoadBalancer {
     if (ep.removed) return;
     const outcome = report?.outcome ?? "success";
     if (outcome === "cancelled") return;
-    const now = this.clock.now();
-    const latencyMs = report?.latencyMs ?? now - startedAtMs;
-    switch (outcome) {
-      case "success":
-        ep.consecutiveFailures = 0;
-        observeLatency(ep, latencyMs, now, this.options.ewma.decayMs);
-        return;
-      case "failure":
-        // A fast failure must not make a broken instance look attractive: only raise the estimate.
-        if (latencyMs > ep.ewmaMs) observeLatency(ep, latencyMs, now, this.options.ewma.decayMs);
-        if (ep.ejected) return; // a late answer from before the ejection
-        ep.consecutiveFailures++;
-        this.maybeEject(ep, now);
-        return;
-      case "load": {
-        const { defaultMs, maxMs } = this.options.loadBackoff;
-        const backoffMs = Math.min(Math.max(0, report?.retryAfterMs ?? defaultMs), maxMs);
-        ep.backoffUntilMs = Math.max(ep.backoffUntilMs, now + backoffMs);
-        return;
-      }
+    const reported = report?.latencyMs;
+    if (outcome === "success") {
+      // Hot path: a reported latency also dates the answer, saving a clock read (~40 ns here).
+      const now = reported === undefined ? this.clock.now() : startedAtMs + reported;
+      ep.consecutiveFailures = 0;
+      observeLatency(ep, reported ?? now - startedAtMs, now, this.options.ewma.decayMs);
+      return;
     }
+    const now = this.clock.now();
+    const latencyMs = reported ?? now - startedAtMs;
+    if (outcome === "failure") {
+      // A fast failure must not make a broken instance look attractive: only raise the estimate.
+      if (latencyMs > ep.ewmaMs) observeLatency(ep, latencyMs, now, this.options.ewma.decayMs);
+      if (ep.ejected) return; // a late answer from before the ejection
+      ep.consecutiveFailures++;
+      this.maybeEject(ep, now);
+      return;
+    }
+    // outcome === "load"
+    const { defaultMs, maxMs } = this.options.loadBackoff;
+    const backoffMs = Math.min(Math.max(0, report?.retryAfterMs ?? defaultMs), maxMs);
+    ep.backoffUntilMs = Math.max(ep.backoffUntilMs, now + backoffMs);
   }
 
   private lease(ep: Endpoint, now: number, repinned: boolean): Lease {

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { durationMs } from "./duration.ts";
+import { durationMs } from "../config/duration.ts";
 import { ALGORITHMS, type Algorithm } from "./strategy.ts";
 
 /*
@@ -12,8 +12,8 @@ const positiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
 
 const healthCheckSchema = v.strictObject({
   enabled: v.optional(v.boolean()),
-  interval: v.optional(durationMs),
-  timeout: v.optional(durationMs),
+  interval: v.optional(durationMs()),
+  timeout: v.optional(durationMs()),
   healthy_threshold: v.optional(positiveInt),
   unhealthy_threshold: v.optional(positiveInt),
   path: v.optional(v.pipe(v.string(), v.startsWith("/", 'expected a path starting with "/"'))),
@@ -27,23 +27,23 @@ const stickySessionsSchema = v.strictObject({
 const outlierDetectionSchema = v.strictObject({
   enabled: v.optional(v.boolean()),
   consecutive_errors: v.optional(positiveInt),
-  base_ejection_time: v.optional(durationMs),
-  max_ejection_time: v.optional(durationMs),
+  base_ejection_time: v.optional(durationMs()),
+  max_ejection_time: v.optional(durationMs()),
   max_ejection_percent: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(100))),
 });
 
 const loadBackoffSchema = v.strictObject({
   /** Back-off after a 429 / RESOURCE_EXHAUSTED that carried no Retry-After. */
-  default: v.optional(durationMs),
+  default: v.optional(durationMs()),
   /** Cap on an instance's Retry-After, so one reply cannot bench it for long. */
-  max: v.optional(durationMs),
+  max: v.optional(durationMs()),
 });
 
 const ewmaSchema = v.strictObject({
   /** Time constant τ of the latency average. */
-  decay: v.optional(durationMs),
+  decay: v.optional(durationMs()),
   /** Starting estimate when no instance has been measured yet. */
-  default_rtt: v.optional(durationMs),
+  default_rtt: v.optional(durationMs()),
 });
 
 const backendSchema = v.strictObject({

@@ -21,5 +21,5 @@ export function observeLatency(ep: Endpoint, latencyMs: number, nowMs: number, d
     const keep = Math.exp(-elapsed / decayMs);
     ep.ewmaMs = ep.ewmaMs * keep + latencyMs * (1 - keep);
   }
-  ep.ewmaUpdatedAtMs = nowMs;
+  ep.ewmaUpdatedAtMs = Math.max(ep.ewmaUpdatedAtMs, nowMs);
 }

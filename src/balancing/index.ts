@@ -21,7 +21,6 @@ export {
   loadBalancerSchema,
   parseLoadBalancerConfig,
 } from "./config.ts";
-export { durationMs, parseDurationMs } from "./duration.ts";
 export { type BalancerEvents, Emitter } from "./events.ts";
 export { HealthChecker, type HealthCheckerOptions, type HealthProbe, httpHealthProbe } from "./health_checker.ts";
 export { maxEjectable } from "./outlier.ts";

@@ -326,6 +326,8 @@ describe("pick results and leases", () => {
     clock.advance(250);
     lease.release();
     expect(lb.snapshot().instances[0]!.ewmaMs).toBe(250);
+    leased(lb.pick()).release({ outcome: "success", latencyMs: 400 });
+    expect(lb.snapshot().instances[0]!.ewmaMs).toBe(400);
   });
 
   test("health changes are announced once per change", () => {
