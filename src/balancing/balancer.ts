@@ -2,30 +2,14 @@ import type { ServiceInstance } from "../discovery/types.ts";
 import { type Clock, type Random, systemClock, systemRandom } from "../platform/clock.ts";
 import { type BalancerOptions, LOAD_BALANCER_DEFAULTS } from "./config.ts";
 import { Endpoint, type EndpointFilter } from "./endpoint.ts";
-import { type BalancerEvents, Emitter } from "./events.ts";
+import { BalancerEvents } from "./events.ts";
 import { decayedEwmaMs, observeLatency } from "./ewma.ts";
+import { Lease, type ReleaseReport, type Settler } from "./lease.ts";
 import { decayedEjections, ejectionDurationMs, maxEjectable } from "./outlier.ts";
+import { type ServiceSnapshot, snapshotOf } from "./snapshot.ts";
 import { stickyIdFor } from "./sticky.ts";
 import { createStrategy } from "./strategies/index.ts";
 import type { BalancingStrategy } from "./strategy.ts";
-
-/**
- * How a request through a lease ended, as far as the instance's health goes:
- * - success: any answer the instance gave on purpose, 4xx included;
- * - failure: 5xx, connection error, timeout (counts towards ejection);
- * - load: 429 / RESOURCE_EXHAUSTED (back off, never eject);
- * - cancelled: the caller gave up; says nothing about the instance.
- */
-export type Outcome = "success" | "failure" | "load" | "cancelled";
-
-export interface ReleaseReport {
-  /** Default "success". */
-  outcome?: Outcome;
-  /** Default: clock time since the pick. */
-  latencyMs?: number;
-  /** Retry-After the instance sent with a load outcome. */
-  retryAfterMs?: number;
-}
 
 export interface PickOptions {
   /** Sticky-session cookie value (see Lease.stickyId). */
@@ -47,68 +31,13 @@ export interface NoEndpoint {
   readonly retryAfterMs: number | undefined;
 }
 
-/** One request's hold on an instance. Release it exactly once (further calls are ignored). */
-export class Lease {
-  readonly ok = true as const;
-  private released = false;
-
-  constructor(
-    private readonly balancer: LoadBalancer,
-    private readonly endpoint: Endpoint,
-    readonly startedAtMs: number,
-    /** A sticky id was given but could not be honoured: set the cookie to `stickyId` again. */
-    readonly repinned: boolean,
-  ) {}
-
-  get instance(): ServiceInstance {
-    return this.endpoint.instance;
-  }
-
-  /** Cookie value that pins a client to this instance. */
-  get stickyId(): string {
-    return this.endpoint.stickyId;
-  }
-
-  release(report?: ReleaseReport): void {
-    if (this.released) return;
-    this.released = true;
-    this.balancer.settle(this.endpoint, this.startedAtMs, report);
-  }
-}
-
 export type PickResult = Lease | NoEndpoint;
-
-export interface InstanceSnapshot {
-  id: string;
-  address: string;
-  port: number;
-  grpcPort: number | undefined;
-  /** Active health-check verdict. */
-  healthy: boolean;
-  ejected: boolean;
-  ejectedUntil: string | null;
-  ejections: number;
-  consecutiveFailures: number;
-  backedOffUntil: string | null;
-  inflight: number;
-  maxConnections: number | null;
-  ewmaMs: number;
-  weight: number;
-}
-
-/** The seed's status shape (`healthy`, `instances`), instances in detail. */
-export interface ServiceSnapshot {
-  /** At least one instance is healthy and not ejected. */
-  healthy: boolean;
-  algorithm: string;
-  instances: InstanceSnapshot[];
-}
 
 export interface LoadBalancerDeps {
   clock?: Clock;
   random?: Random;
   /** Shared with other balancers so telemetry subscribes once. */
-  events?: Emitter<BalancerEvents>;
+  events?: BalancerEvents;
 }
 
 /** Reused for every pick: mutable fields instead of a fresh closure. */
@@ -133,8 +62,8 @@ class PickFilter implements EndpointFilter {
  * among the usable ones, passive outlier ejection, load back-off, in-flight caps
  * and sticky sessions. Synchronous and allocation-light on the pick path.
  */
-export class LoadBalancer {
-  readonly events: Emitter<BalancerEvents>;
+export class LoadBalancer implements Settler {
+  readonly events: BalancerEvents;
   private readonly clock: Clock;
   private readonly strategy: BalancingStrategy;
   private readonly filter = new PickFilter();
@@ -149,7 +78,7 @@ export class LoadBalancer {
     deps: LoadBalancerDeps = {},
   ) {
     this.clock = deps.clock ?? systemClock;
-    this.events = deps.events ?? new Emitter<BalancerEvents>();
+    this.events = deps.events ?? new BalancerEvents();
     this.strategy = createStrategy(options.algorithm, {
       random: deps.random ?? systemRandom,
       ewmaDecayMs: options.ewma.decayMs,
@@ -233,7 +162,7 @@ export class LoadBalancer {
     const ep = this.byId.get(instanceId);
     if (ep === undefined || ep.healthy === healthy) return;
     ep.healthy = healthy;
-    this.events.emit("healthChanged", { service: this.service, instanceId, healthy });
+    this.events.healthChanged.emit({ service: this.service, instanceId, healthy });
   }
 
   /** The instance whose sticky id this is, if still present. */
@@ -242,31 +171,7 @@ export class LoadBalancer {
   }
 
   snapshot(): ServiceSnapshot {
-    const now = this.clock.now();
-    const iso = (ms: number): string | null => (ms > now ? new Date(ms).toISOString() : null);
-    const instances = this.endpoints.map(
-      (ep): InstanceSnapshot => ({
-        id: ep.id,
-        address: ep.instance.address,
-        port: ep.instance.port,
-        grpcPort: ep.instance.grpcPort,
-        healthy: ep.healthy,
-        ejected: ep.ejected,
-        ejectedUntil: ep.ejected ? iso(ep.ejectedUntilMs) : null,
-        ejections: ep.ejections,
-        consecutiveFailures: ep.consecutiveFailures,
-        backedOffUntil: iso(ep.backoffUntilMs),
-        inflight: ep.inflight,
-        maxConnections: Number.isFinite(ep.maxConnections) ? ep.maxConnections : null,
-        ewmaMs: Math.round(decayedEwmaMs(ep, now, this.options.ewma.decayMs) * 100) / 100,
-        weight: ep.weight,
-      }),
-    );
-    return {
-      healthy: this.endpoints.some((ep) => ep.healthy && !ep.ejected),
-      algorithm: this.strategy.algorithm,
-      instances,
-    };
+    return snapshotOf(this.endpoints, this.strategy.algorithm, this.clock.now(), this.options.ewma.decayMs);
   }
 
   /** Stops ejection timers; the balancer then holds no resources. */
@@ -318,7 +223,7 @@ export class LoadBalancer {
     const maxEjected = maxEjectable(this.endpoints.length, o.maxEjectionPercent);
     if (this.ejectedCount >= maxEjected) {
       if (ep.consecutiveFailures === o.consecutiveErrors) {
-        this.events.emit("ejectionSkipped", {
+        this.events.ejectionSkipped.emit({
           service: this.service,
           instanceId: ep.id,
           ejectedNow: this.ejectedCount,
@@ -335,7 +240,7 @@ export class LoadBalancer {
     const timer = this.clock.setTimeout(() => this.unEject(ep), durationMs);
     timer.unref?.();
     ep.ejectionTimer = timer;
-    this.events.emit("ejected", {
+    this.events.ejected.emit({
       service: this.service,
       instanceId: ep.id,
       untilMs: ep.ejectedUntilMs,
@@ -351,7 +256,7 @@ export class LoadBalancer {
     ep.consecutiveFailures = 0;
     ep.inRotationSinceMs = this.clock.now();
     this.ejectedCount--;
-    this.events.emit("returned", { service: this.service, instanceId: ep.id });
+    this.events.returned.emit({ service: this.service, instanceId: ep.id });
   }
 
   private drop(ep: Endpoint): void {

@@ -1,9 +1,10 @@
 import type { Registry } from "../discovery/types.ts";
 import { type Clock, type Random, systemClock, systemRandom } from "../platform/clock.ts";
-import { LoadBalancer, type ServiceSnapshot } from "./balancer.ts";
+import { LoadBalancer } from "./balancer.ts";
 import { balancerOptionsFor, type LoadBalancerConfig } from "./config.ts";
-import { type BalancerEvents, Emitter } from "./events.ts";
+import { BalancerEvents } from "./events.ts";
 import { HealthChecker, type HealthProbe, httpHealthProbe } from "./health_checker.ts";
+import type { ServiceSnapshot } from "./snapshot.ts";
 
 export interface ServiceBalancersOptions {
   registry: Registry;
@@ -29,7 +30,7 @@ interface Entry {
  * and service→service clients.
  */
 export class ServiceBalancers {
-  readonly events = new Emitter<BalancerEvents>();
+  readonly events = new BalancerEvents();
   private readonly entries = new Map<string, Entry>();
   private readonly clock: Clock;
   private readonly random: Random;

@@ -1,43 +1,39 @@
-/** What a balancer tells telemetry and logs about its instances. */
-export interface BalancerEvents {
-  /** Passive outlier detection took the instance out of rotation until `untilMs`. */
-  ejected: { service: string; instanceId: string; untilMs: number; ejections: number; consecutiveFailures: number };
-  /** An ejection was due but max_ejection_percent already had its share out. */
-  ejectionSkipped: { service: string; instanceId: string; ejectedNow: number; maxEjected: number };
-  /** The ejection time ran out; the instance is back in rotation. */
-  returned: { service: string; instanceId: string };
-  /** Active health checking changed its verdict. */
-  healthChanged: { service: string; instanceId: string; healthy: boolean };
+import { Emitter } from "../resilience/emitter.ts";
+
+/** Passive outlier detection took the instance out of rotation until `untilMs`. */
+export interface EjectedEvent {
+  service: string;
+  instanceId: string;
+  untilMs: number;
+  ejections: number;
+  consecutiveFailures: number;
 }
 
-export type Listener<T> = (event: T) => void;
+/** An ejection was due but max_ejection_percent already had its share out. */
+export interface EjectionSkippedEvent {
+  service: string;
+  instanceId: string;
+  ejectedNow: number;
+  maxEjected: number;
+}
 
-/** A tiny typed emitter: synchronous, listener errors are swallowed so they never break a pick. */
-export class Emitter<E extends object> {
-  private readonly listeners: { [K in keyof E]?: Listener<E[K]>[] } = {};
+/** The ejection time ran out; the instance is back in rotation. */
+export interface ReturnedEvent {
+  service: string;
+  instanceId: string;
+}
 
-  on<K extends keyof E>(name: K, fn: Listener<E[K]>): () => void {
-    const list = (this.listeners[name] ??= []);
-    list.push(fn);
-    return () => {
-      const i = list.indexOf(fn);
-      if (i >= 0) list.splice(i, 1);
-    };
-  }
+/** Active health checking changed its verdict. */
+export interface HealthChangedEvent {
+  service: string;
+  instanceId: string;
+  healthy: boolean;
+}
 
-  emit<K extends keyof E>(name: K, event: E[K]): void {
-    const list = this.listeners[name];
-    if (list === undefined) return;
-    for (const fn of list.slice()) {
-      try {
-        fn(event);
-      } catch {
-        // A telemetry listener must not take the balancer down.
-      }
-    }
-  }
-
-  hasListeners(name: keyof E): boolean {
-    return (this.listeners[name]?.length ?? 0) > 0;
-  }
+/** What balancers tell telemetry and logs; one set may be shared by every balancer in a process. */
+export class BalancerEvents {
+  readonly ejected = new Emitter<EjectedEvent>();
+  readonly ejectionSkipped = new Emitter<EjectionSkippedEvent>();
+  readonly returned = new Emitter<ReturnedEvent>();
+  readonly healthChanged = new Emitter<HealthChangedEvent>();
 }

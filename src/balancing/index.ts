@@ -1,16 +1,6 @@
-export {
-  type InstanceSnapshot,
-  Lease,
-  LoadBalancer,
-  type LoadBalancerDeps,
-  type NoEndpoint,
-  type NoEndpointReason,
-  type Outcome,
-  type PickOptions,
-  type PickResult,
-  type ReleaseReport,
-  type ServiceSnapshot,
-} from "./balancer.ts";
+export { LoadBalancer, type LoadBalancerDeps, type NoEndpoint, type NoEndpointReason, type PickOptions, type PickResult } from "./balancer.ts";
+export { Lease, type Outcome, type ReleaseReport } from "./lease.ts";
+export { type InstanceSnapshot, type ServiceSnapshot } from "./snapshot.ts";
 export { ServiceBalancers, type ServiceBalancersOptions } from "./balancers.ts";
 export {
   balancerOptionsFor,
@@ -21,7 +11,7 @@ export {
   loadBalancerSchema,
   parseLoadBalancerConfig,
 } from "./config.ts";
-export { type BalancerEvents, Emitter } from "./events.ts";
+export { BalancerEvents, type EjectedEvent, type EjectionSkippedEvent, type HealthChangedEvent, type ReturnedEvent } from "./events.ts";
 export { HealthChecker, type HealthCheckerOptions, type HealthProbe, httpHealthProbe } from "./health_checker.ts";
 export { maxEjectable } from "./outlier.ts";
 export { readStickyCookie, stickyCookie, stickyIdFor } from "./sticky.ts";

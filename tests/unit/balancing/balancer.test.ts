@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { type Lease, LoadBalancer } from "../../../src/balancing/balancer.ts";
+import { LoadBalancer } from "../../../src/balancing/balancer.ts";
+import type { Lease } from "../../../src/balancing/lease.ts";
 import type { BalancerOptions } from "../../../src/balancing/config.ts";
-import type { BalancerEvents } from "../../../src/balancing/events.ts";
 import { FakeClock } from "../../../src/platform/clock.ts";
 import { countBy, instance, instances, leased, options, outlier, seededRandom } from "./helpers.ts";
 
@@ -9,11 +9,11 @@ function setup(patch: Partial<BalancerOptions> = {}, ids = ["a", "b", "c"]) {
   const clock = new FakeClock();
   const lb = new LoadBalancer("task-service", options(patch), { clock, random: seededRandom() });
   lb.setInstances(instances(...ids));
-  const events: { name: keyof BalancerEvents; instanceId: string; untilMs?: number }[] = [];
-  lb.events.on("ejected", (e) => events.push({ name: "ejected", instanceId: e.instanceId, untilMs: e.untilMs }));
-  lb.events.on("returned", (e) => events.push({ name: "returned", instanceId: e.instanceId }));
-  lb.events.on("ejectionSkipped", (e) => events.push({ name: "ejectionSkipped", instanceId: e.instanceId }));
-  lb.events.on("healthChanged", (e) => events.push({ name: "healthChanged", instanceId: e.instanceId }));
+  const events: { name: string; instanceId: string; untilMs?: number }[] = [];
+  lb.events.ejected.on((e) => events.push({ name: "ejected", instanceId: e.instanceId, untilMs: e.untilMs }));
+  lb.events.returned.on((e) => events.push({ name: "returned", instanceId: e.instanceId }));
+  lb.events.ejectionSkipped.on((e) => events.push({ name: "ejectionSkipped", instanceId: e.instanceId }));
+  lb.events.healthChanged.on((e) => events.push({ name: "healthChanged", instanceId: e.instanceId }));
   return { clock, lb, events };
 }
 
@@ -349,7 +349,7 @@ describe("pick results and leases", () => {
     expect(snap.healthy).toBe(false);
     expect(snap.instances[0]).toMatchObject({ id: "a", address: "10.0.0.1", port: 9000, healthy: true, ejected: true, inflight: 0, weight: 100 });
     expect(typeof snap.instances[0]!.ejectedUntil).toBe("string");
-    expect(snap.instances[1]).toMatchObject({ id: "b", healthy: false, ejected: false, ejectedUntil: null });
+    expect(snap.instances[1]).toMatchObject({ id: "b", healthy: false, ejected: false, ejectedUntil: null, grpcPort: null });
     expect(JSON.parse(JSON.stringify(snap))).toEqual(snap);
   });
 

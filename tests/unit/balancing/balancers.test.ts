@@ -65,7 +65,7 @@ describe("ServiceBalancers", () => {
     const config = parseLoadBalancerConfig({ health_check: { interval: "10s", timeout: "1s", healthy_threshold: 2, unhealthy_threshold: 3 } });
     const balancers = new ServiceBalancers({ registry, config, clock, activeHealthChecks: true, probe: async (i) => up.get(i.id)! });
     const healthChanges: string[] = [];
-    balancers.events.on("healthChanged", (e) => healthChanges.push(`${e.instanceId}:${e.healthy}`));
+    balancers.events.healthChanged.on((e) => healthChanges.push(`${e.instanceId}:${e.healthy}`));
     const lb = balancers.get("task-service");
     const round = async (ms: number) => {
       clock.advance(ms);

@@ -1,7 +1,8 @@
 import type { ServiceInstance } from "../../../src/discovery/types.ts";
 import type { Random } from "../../../src/platform/clock.ts";
 import { type BalancerOptions, LOAD_BALANCER_DEFAULTS } from "../../../src/balancing/config.ts";
-import type { Lease, PickResult } from "../../../src/balancing/balancer.ts";
+import type { PickResult } from "../../../src/balancing/balancer.ts";
+import type { Lease } from "../../../src/balancing/lease.ts";
 
 export function instance(id: string, extra: Partial<ServiceInstance> = {}): ServiceInstance {
   const port = 9000 + Number(id.replace(/\D/g, "") || 0);
