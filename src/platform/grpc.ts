@@ -255,7 +255,8 @@ export function serverStream<Req, Res>(
           const ge = toGrpcError(err);
           if (ge.code === grpc.status.INTERNAL) this.log.error("gRPC stream failed", { service, method, err });
           this.observe(service, method, ge.code, started);
-          if (!call.cancelled) call.destroy(ge);
+          // emit, not destroy: grpc-js sends the status from 'error'; destroy() would skip it and hang the client
+          if (!call.cancelled) call.emit("error", ge);
         },
       )
       .finally(() => {
