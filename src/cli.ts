@@ -25,6 +25,7 @@ Environment:
   DATABASE_URL                  postgres://… : every role stores in PostgreSQL
   OTEL_EXPORTER_OTLP_ENDPOINT   send traces over OTLP/HTTP (tracing is off without it)
   OTEL_SERVICE_NAME             override the service.name of traces
+  BPM_PORT, BPM_GRPC_PORT       like --port / --grpc-port (a flag wins); bpm health probes BPM_PORT too
   BPM_DATA_DIR, BPM_LOG_LEVEL, BPM_HOST, BPM_ADVERTISE_ADDRESS, BPM_FAULT_INJECTION
 
 Default ports: gateway 8000; process-service 8080/50053; form-service 8081/50052; task-service 8082/50051.
@@ -39,8 +40,16 @@ export type Command =
 
 function portFlag(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new UsageError(`--${name} must be a port number in 0..65535, got "${value}"`);
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new UsageError(`${name.startsWith("BPM_") ? name : `--${name}`} must be a port number in 0..65535, got "${value}"`);
   return Number(value);
+}
+
+type Env = Record<string, string | undefined>;
+
+/** A flag wins over its environment variable; containers set the variable so the HEALTHCHECK sees the same port. */
+function portOption(flag: string, value: unknown, env: Env, variable: string): number | undefined {
+  if (value !== undefined) return portFlag(flag, value as string);
+  return portFlag(variable, env[variable] || undefined);
 }
 
 function parse(argv: string[], options: NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>["options"]>) {
@@ -52,7 +61,7 @@ function parse(argv: string[], options: NonNullable<NonNullable<Parameters<typeo
   }
 }
 
-export function parseCommand(argv: string[]): Command {
+export function parseCommand(argv: string[], env: Env = process.env): Command {
   if (argv[0] === "token") {
     const { values } = parse(argv.slice(1), { sub: { type: "string" }, ttl: { type: "string" }, admin: { type: "boolean" }, config: { type: "string" }, "data-dir": { type: "string" } });
     if (!values.sub) throw new UsageError("token: --sub=USER is required (the user id the token speaks for)");
@@ -62,7 +71,8 @@ export function parseCommand(argv: string[]): Command {
   }
   if (argv[0] === "health") {
     const { values } = parse(argv.slice(1), { port: { type: "string" }, host: { type: "string" } });
-    return { kind: "health", port: portFlag("port", values.port as string | undefined), host: (values.host as string | undefined) ?? "127.0.0.1" };
+    const port = portOption("port", values.port, env, env.BPM_HEALTH_PORT ? "BPM_HEALTH_PORT" : "BPM_PORT");
+    return { kind: "health", port, host: (values.host as string | undefined) ?? "127.0.0.1" };
   }
   const { values } = parse(argv, {
     role: { type: "string" },
@@ -77,10 +87,10 @@ export function parseCommand(argv: string[]): Command {
   if (values.help) return { kind: "help" };
   if (values.version) return { kind: "version" };
   const roles = parseRoles(values.role as string | undefined);
-  const port = portFlag("port", values.port as string | undefined);
-  const grpcPort = portFlag("grpc-port", values["grpc-port"] as string | undefined);
-  if (port !== undefined && roles.length !== 1) throw new UsageError(`--port applies to a single role, but ${roles.length} roles were asked for (${roles.join(",")})`);
-  if (grpcPort !== undefined && (roles.length !== 1 || roles[0] === "gateway")) throw new UsageError("--grpc-port applies to a single task-, form- or process-service role");
+  const port = portOption("port", values.port, env, "BPM_PORT");
+  const grpcPort = portOption("grpc-port", values["grpc-port"], env, "BPM_GRPC_PORT");
+  if (port !== undefined && roles.length !== 1) throw new UsageError(`--port (or BPM_PORT) applies to a single role, but ${roles.length} roles were asked for (${roles.join(",")})`);
+  if (grpcPort !== undefined && (roles.length !== 1 || roles[0] === "gateway")) throw new UsageError("--grpc-port (or BPM_GRPC_PORT) applies to a single task-, form- or process-service role");
   const logLevel = values["log-level"] as string | undefined;
   if (logLevel !== undefined && !["debug", "info", "warn", "error"].includes(logLevel)) throw new UsageError(`--log-level must be debug, info, warn or error, got "${logLevel}"`);
   return { kind: "run", roles, configFile: values.config as string | undefined, port, grpcPort, dataDir: values["data-dir"] as string | undefined, logLevel };
