@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { FormValidationError } from "../../platform/errors.ts";
 import type { FormDefinition } from "./definition.ts";
 import { codeForIssue, fieldValueSchema, type FieldErrorCode } from "./field-schema.ts";
 import { canonicalJson, isPlainObject, type JsonObject, type JsonValue } from "./json.ts";
@@ -109,4 +110,11 @@ export function validateSubmission(def: Definition, data: unknown): SubmissionRe
     }
   }
   return { ok: false, details: [...details, ...unknown] };
+}
+
+/** The 422 for a failed submission: `form leave-request v1: 2 fields are invalid`, details as given. */
+export function formValidationError(def: Definition, details: FieldError[]): FormValidationError {
+  const which = def.version !== undefined ? `${def.key} v${def.version}` : def.key;
+  const count = details.length === 1 ? "1 field is invalid" : `${details.length} fields are invalid`;
+  return new FormValidationError(`form ${which}: ${count}`, details);
 }

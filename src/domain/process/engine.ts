@@ -1,6 +1,6 @@
-import { ConflictError, ForbiddenError, ValidationError } from "../../platform/errors.ts";
-import { isPlainObject, JsonObjectSchema, type JsonObject } from "../forms/json.ts";
 import * as v from "valibot";
+import { ConflictError, ForbiddenError, ValidationError } from "../../platform/errors.ts";
+import { JsonObjectSchema, type JsonObject } from "../forms/json.ts";
 import { asUserId, resolveAssignee } from "./assignee.ts";
 import type { Step, StoredProcessDefinition } from "./definition.ts";
 import { taskKey, type CancelTask, type CompleteTask, type CreateTask, type Effect } from "./effects.ts";
@@ -40,7 +40,7 @@ function userIdOf(name: string, value: unknown): number {
 
 function jsonObjectOf(name: string, value: unknown): JsonObject {
   if (value === undefined) return {};
-  if (!isPlainObject(value) || !v.is(JsonObjectSchema, value)) throw new ValidationError(`${name} must be a JSON object`, [{ path: name, message: "must be a JSON object" }]);
+  if (!v.is(JsonObjectSchema, value)) throw new ValidationError(`${name} must be a JSON object`, [{ path: name, message: "must be a JSON object" }]);
   return value;
 }
 
