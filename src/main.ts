@@ -64,9 +64,18 @@ async function run(cmd: Extract<Command, { kind: "run" }>): Promise<void> {
   const ms = Math.round(performance.now() - t0);
   log.info("bpm started", { roles: cmd.roles, listeners: handles.map((h) => ({ role: h.role, http: h.httpPort, grpc: h.grpcPort })), startup_ms: ms });
   const gw = handles.find((h) => h.role === "gateway");
-  if (gw && process.stdout.isTTY) {
-    console.log(`\n  bpm ${VERSION} is up — gateway on http://127.0.0.1:${gw.httpPort}\n  try: curl -s http://127.0.0.1:${gw.httpPort}/api/tasks\n`);
-  }
+  if (gw) printWelcome(gw);
+}
+
+function printWelcome(gw: RoleHandle): void {
+  const base = `http://127.0.0.1:${gw.httpPort}`;
+  const auth = gw.devToken ? ` -H "authorization: Bearer $TOKEN"` : "";
+  console.log(`
+  bpm ${VERSION} is up — gateway on ${base}  (docs: ${base}/docs)
+${gw.devToken ? `  dev token (user 1, admin, 12 h; more with \`bpm token --sub=USER\`):\n    export TOKEN=${gw.devToken}\n` : ""}  try:
+    curl -s -X POST ${base}/api/tasks${auth} -H 'content-type: application/json' -d '{"title":"Review leave request","user_id":1,"priority":"high"}'
+    curl -s '${base}/api/tasks?user_id=1'${auth}
+`);
 }
 
 /** Roles not in this process default to their standard ports on this host, so two single-role processes find each other. */

@@ -1,5 +1,9 @@
 import * as v from "valibot";
 import { durationMs } from "./duration.ts";
+import { ConsulConfigSchema } from "../discovery/consul-config.ts";
+import { loadBalancerSchema } from "../balancing/config.ts";
+import { Resilience4jSchema } from "../resilience/config.ts";
+import { GatewayConfigSchema } from "../roles/gateway/config.ts";
 
 export const ROLES = ["gateway", "task-service", "form-service", "process-service"] as const;
 export type Role = (typeof ROLES)[number];
@@ -25,12 +29,6 @@ const staticInstance = v.object({
   tags: v.optional(v.array(v.string()), []),
 });
 
-const consulCheck = v.object({
-  interval: durationMs("the check interval"),
-  timeout: durationMs("the check timeout"),
-  deregister_critical_service_after: durationMs("a duration"),
-});
-
 /** The whole config. Sections other issues own are kept open until their schemas land. */
 export const ConfigSchema = v.object({
   log: v.object({
@@ -54,14 +52,7 @@ export const ConfigSchema = v.object({
     static: v.record(v.picklist(ROLES, "must name a role (gateway, task-service, form-service, process-service)"), v.array(staticInstance)),
     snapshot_file: v.optional(v.string()),
   }),
-  consul: v.object({
-    address: nonEmpty("host:port of a Consul agent"),
-    datacenter: nonEmpty("a datacenter name"),
-    token: v.optional(v.string()),
-    tags: v.array(v.string("must be a list of strings")),
-    checks: consulCheck,
-    blocking_wait: durationMs("the blocking query wait"),
-  }),
+  consul: ConsulConfigSchema,
   storage: v.object({
     database_url: v.optional(v.string()),
     sqlite: v.object({
@@ -69,14 +60,14 @@ export const ConfigSchema = v.object({
       busy_timeout: durationMs("the busy timeout"),
     }),
   }),
-  resilience4j: v.record(v.string(), v.unknown()),
+  resilience4j: Resilience4jSchema,
   fallback: v.object({
     cacheTimeout: durationMs("the fallback cache timeout"),
     shouldCache: v.boolean("must be true or false"),
     defaultResponse: v.optional(v.unknown()),
   }),
-  load_balancer: v.record(v.string(), v.unknown()),
-  gateway: v.record(v.string(), v.unknown()),
+  load_balancer: loadBalancerSchema,
+  gateway: GatewayConfigSchema,
   telemetry: v.record(v.string(), v.unknown()),
   fault_injection: v.object({
     enabled: v.boolean("must be true or false"),

@@ -5,6 +5,7 @@ import type { HealthRegistry } from "./health.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { Logger } from "./logger.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
+import { faultRoutes, type FaultInjector } from "./faults.ts";
 
 export const CORRELATION_HEADER = "x-correlation-id";
 const CORRELATION_RE = /^[A-Za-z0-9._:\-]{1,128}$/;
@@ -57,6 +58,8 @@ export interface HttpAppOptions {
   health: HealthRegistry;
   lifecycle: Lifecycle;
   bodyLimitBytes: number;
+  /** When set (fault_injection.enabled), /admin/faults can make /api requests fail or stall. */
+  faults?: FaultInjector;
 }
 
 /**
@@ -64,7 +67,7 @@ export interface HttpAppOptions {
  * shape, the body limit, RED metrics by route template, /health and /metrics.
  */
 export function createHttpApp(opts: HttpAppOptions) {
-  const { role, metrics, health, lifecycle, log, bodyLimitBytes } = opts;
+  const { role, metrics, health, lifecycle, log, bodyLimitBytes, faults } = opts;
   const reqCounter = metrics.httpRequests;
   const reqDuration = metrics.httpDuration;
 
@@ -76,6 +79,7 @@ export function createHttpApp(opts: HttpAppOptions) {
         set.status = 413;
         return errorResponse(new PayloadTooLargeError(bodyLimitBytes), correlationIdFrom(request.headers));
       }
+      if (faults?.fault) return faults.apply(new URL(request.url).pathname);
     })
     .onAfterHandle({ as: "global" }, ({ set, correlationId }) => {
       set.headers[CORRELATION_HEADER] = correlationId;
@@ -114,7 +118,8 @@ export function createHttpApp(opts: HttpAppOptions) {
     .get("/metrics", async ({ set }) => {
       set.headers["content-type"] = metrics.contentType;
       return metrics.text();
-    });
+    })
+    .use(faults ? faultRoutes(faults) : new Elysia({ name: "no-faults" }));
 }
 
 export type HttpApp = ReturnType<typeof createHttpApp>;

@@ -25,4 +25,6 @@ export interface RoleHandle {
   role: Role;
   httpPort: number;
   grpcPort?: number;
+  /** A ready token for trying the gateway (embedded default with a generated secret only). */
+  devToken?: string;
 }

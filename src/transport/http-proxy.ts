@@ -15,6 +15,8 @@ export interface ProxyOptions {
   stripHeaders?: readonly string[];
   signal?: AbortSignal;
   clientIp?: string;
+  /** The body to send instead of the request's own stream (a buffered copy for retries). */
+  body?: ArrayBuffer | ReadableStream | null;
 }
 
 function isAbort(err: unknown): boolean {
@@ -40,20 +42,21 @@ export async function proxyRequest(req: Request, url: URL, target: ProxyTarget, 
   headers.set("x-forwarded-proto", url.protocol.replace(":", ""));
   for (const [k, val] of Object.entries(opts.setHeaders ?? {})) headers.set(k, val);
 
-  const hasBody = req.method !== "GET" && req.method !== "HEAD" && req.body !== null;
+  const body = opts.body !== undefined ? opts.body : req.method !== "GET" && req.method !== "HEAD" ? req.body : null;
   let upstream: Response;
   try {
     upstream = await fetch(`http://${target.address}:${target.port}${url.pathname}${url.search}`, {
       method: req.method,
       headers,
-      body: hasBody ? req.body : undefined,
+      body: body ?? undefined,
       redirect: "manual",
       signal: opts.signal,
       decompress: false,
       duplex: "half",
     });
   } catch (err) {
-    if (isAbort(err) && opts.signal?.reason instanceof UpstreamTimeoutError) throw opts.signal.reason;
+    // the signal's reason says why: our time limit (504) or the caller going away
+    if (opts.signal?.aborted && opts.signal.reason instanceof Error) throw opts.signal.reason;
     if (isAbort(err)) throw err;
     throw new UpstreamError(`upstream ${target.address}:${target.port} failed: ${(err as Error).message}`, err);
   }

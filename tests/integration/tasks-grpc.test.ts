@@ -77,7 +77,7 @@ describe("task-service gRPC with a Node.js grpc-js client", () => {
     expect(r.events.map((e: any) => e.type)).toEqual(["created", "updated", "deleted"]);
     expect(r.events[1].status).toBe("done");
     expect(r.ended?.code ?? 1).toBe(1); // CANCELLED (by the client) or nothing
-    const h = await (await fetch(`${bpm.url("task-service")}/health`)).json();
+    const h = (await (await fetch(`${bpm.url("task-service")}/health`)).json()) as any;
     expect(h.details.storage.details.subscribers).toBe(0);
   });
 });

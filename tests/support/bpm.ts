@@ -6,6 +6,20 @@ import type { Subprocess } from "bun";
 export const REPO = resolve(import.meta.dir, "../..");
 /** The compiled binary under test (scripts/test.sh builds it first). */
 export const BPM_BIN = process.env.BPM_BIN ?? join(REPO, "bpm");
+/** Every test process shares this gateway secret so tests can mint tokens. */
+export const TEST_SECRET = "bpm-test-secret-0123456789abcdef0123456789";
+
+/** A bearer token the test gateway accepts. */
+export async function token(sub: string | number = "1", opts: { admin?: boolean; ttlSeconds?: number } = {}): Promise<string> {
+  const { mintToken, AuthConfigSchema } = await import("../../src/platform/auth.ts");
+  const v = await import("valibot");
+  const cfg = v.parse(AuthConfigSchema, { secret: TEST_SECRET });
+  return mintToken(TEST_SECRET, cfg, String(sub), opts.ttlSeconds ?? 3600, opts.admin ?? false);
+}
+
+export async function authHeaders(sub: string | number = "1", admin = false): Promise<Record<string, string>> {
+  return { authorization: `Bearer ${await token(sub, { admin })}` };
+}
 
 /** A port nobody listens on right now (bound then released). */
 export async function freePort(): Promise<number> {
@@ -62,7 +76,13 @@ export async function startBpm(opts: BpmOptions = {}): Promise<BpmProcess> {
     ports[r] = given ?? { http: await freePort(), grpc: r === "gateway" ? undefined : await freePort() };
     rolesCfg[r] = { port: ports[r].http, ...(ports[r].grpc ? { grpc_port: ports[r].grpc } : {}) };
   }
-  const cfg = deepMerge({ roles: rolesCfg, http: { host: "127.0.0.1", shutdown_grace: "3s" }, log: { level: "warn" } }, opts.config ?? {});
+  const base = {
+    roles: rolesCfg,
+    http: { host: "127.0.0.1", shutdown_grace: "3s" },
+    log: { level: "warn" },
+    gateway: { auth: { secret: TEST_SECRET }, rate_limit: { requests: 100_000, window: "60s" }, access_log: false },
+  };
+  const cfg = deepMerge(base, opts.config ?? {});
   const configPath = join(dataDir, "test-config.yaml");
   writeFileSync(configPath, toYaml(cfg));
   let out = "";

@@ -1,37 +1,131 @@
-import { CORRELATION_HEADER, correlationIdFrom, createHttpApp, errorResponse } from "../../platform/http.ts";
-import { UnavailableError, PayloadTooLargeError } from "../../platform/errors.ts";
+import * as v from "valibot";
+import { ServiceBalancers } from "../../balancing/balancers.ts";
+import { readStickyCookie, stickyCookie } from "../../balancing/sticky.ts";
+import { AccessLog } from "../../platform/access-log.ts";
+import { BpmError, PayloadTooLargeError } from "../../platform/errors.ts";
 import { up } from "../../platform/health.ts";
+import { breakerAdminRoutes } from "../../platform/admin.ts";
+import { CORRELATION_HEADER, correlationIdFrom, errorResponse } from "../../platform/http.ts";
+import { roleHttpApp } from "../../platform/http-app.ts";
 import type { RoleContext, RoleHandle } from "../../platform/role.ts";
-import { proxyRequest } from "../../transport/http-proxy.ts";
-import type { ServiceInstance } from "../../discovery/types.ts";
+import { earliest, readDeadline } from "../../resilience/deadline.ts";
+import { RateLimitedError } from "../../resilience/errors.ts";
+import { isIdempotentHttp } from "../../resilience/outcome.ts";
+import { RateLimiter, rateLimitHeaders } from "../../resilience/rate-limiter.ts";
+import { Downstreams } from "../../transport/downstreams.ts";
+import { forward } from "../../transport/resilient-http.ts";
+import { adminRoutes } from "./admin.ts";
+import { Authenticator, createAdminGuard, IDENTITY_ADMIN_HEADER, IDENTITY_HEADER, type Identity } from "../../platform/auth.ts";
+import { GatewayConfigSchema } from "./config.ts";
+import { ResponseFallbackCache } from "./fallback-cache.ts";
 import { matchRoute, routeTemplate, ROUTES } from "./routes.ts";
 
+const STRIPPED = [IDENTITY_HEADER, IDENTITY_ADMIN_HEADER] as const;
+
 /**
- * The front door. The proxy hot path runs on Bun.serve directly (no framework
- * body parsing, bodies stream through); everything else goes to an Elysia app.
+ * The front door: auth → rate limit → route → balanced, resilient upstream call.
+ * The proxy path runs on Bun.serve directly (bodies stream through, no framework
+ * parsing); everything else (health, metrics, admin, docs) is an Elysia app.
  */
 export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   const { config, log, metrics, lifecycle, registry } = ctx;
-  const admin = createHttpApp({ role: ctx.role, log, metrics, health: ctx.health, lifecycle, bodyLimitBytes: config.http.body_limit_bytes });
+  const gw = v.parse(GatewayConfigSchema, config.gateway);
+  const balancers = new ServiceBalancers({ registry, config: config.load_balancer, activeHealthChecks: config.discovery.mode === "static" });
+  for (const r of ROUTES) balancers.get(r.service);
+  const downstreams = new Downstreams(config.resilience4j);
+  const sticky = { enabled: config.load_balancer.sticky_sessions?.enabled ?? false, cookie_name: config.load_balancer.sticky_sessions?.cookie_name ?? "SERVERID" };
+  const limiter = gw.rate_limit.enabled
+    ? new RateLimiter({ name: "gateway", limitForPeriod: gw.rate_limit.requests, limitRefreshPeriod: gw.rate_limit.window, maxKeys: gw.rate_limit.max_keys })
+    : undefined;
+  const fallback = config.fallback.shouldCache ? new ResponseFallbackCache(config.fallback.cacheTimeout) : undefined;
+  const accessLog = gw.access_log ? new AccessLog() : undefined;
 
-  const rr = new Map<string, number>();
-  const pickInstance = (service: string): ServiceInstance | undefined => {
-    const list = registry.instances(service);
-    if (list.length === 0) return undefined;
-    const i = (rr.get(service) ?? 0) % list.length;
-    rr.set(service, i + 1);
-    return list[i];
-  };
+  let authenticator: Authenticator | undefined;
+  let devToken: string | undefined;
+  if (gw.auth.enabled) {
+    const made = await Authenticator.create(gw.auth, config.data_dir);
+    authenticator = made.auth;
+    if (made.secret !== undefined && !gw.auth.secret) {
+      const { mintToken } = await import("../../platform/auth.ts");
+      const dev = await mintToken(made.secret, gw.auth, "1", 12 * 3600, true);
+      log.info("dev token (user 1, admin, 12 h); mint more with `bpm token --sub=USER`", { token: dev });
+      devToken = dev;
+    }
+  }
+
+  const admin = roleHttpApp(ctx)
+    .use(adminRoutes({ balancers, downstreams, authenticate: (h) => authenticate(h) }))
+    .use(breakerAdminRoutes(downstreams, await createAdminGuard(gw.auth, config.data_dir)));
 
   ctx.health.register("discovery", () => {
     const h = registry.health();
-    const services = Object.fromEntries(ROUTES.map((r) => [r.service, registry.instances(r.service).length]));
-    return { status: h.status, details: { ...(h.detail ? { detail: h.detail } : {}), instances: services }, timestamp: Date.now() };
+    const instances = Object.fromEntries(ROUTES.map((r) => [r.service, registry.instances(r.service).length]));
+    return { status: h.status, details: { ...(h.detail ? { detail: h.detail } : {}), instances }, timestamp: Date.now() };
   });
+
+  async function authenticate(authorization: string | null): Promise<Identity | undefined> {
+    return authenticator ? authenticator.authenticate(authorization) : undefined;
+  }
 
   const reqCounter = metrics.httpRequests;
   const reqDuration = metrics.httpDuration;
   let inflight = 0;
+
+  async function handleApi(req: Request, url: URL, clientIp: string | undefined, cid: string, route: NonNullable<ReturnType<typeof matchRoute>>, log$: { status: number; upstream?: string; user?: string }): Promise<Response> {
+    const len = req.headers.get("content-length");
+    if (len !== null && Number(len) > config.http.body_limit_bytes) throw new PayloadTooLargeError(config.http.body_limit_bytes);
+    const identity = await authenticate(req.headers.get("authorization"));
+    if (identity) log$.user = identity.sub;
+    let rlHeaders: Record<string, string> | undefined;
+    if (limiter) {
+      const decision = limiter.check(identity ? `u:${identity.sub}` : `ip:${clientIp ?? "unknown"}`);
+      rlHeaders = rateLimitHeaders(decision);
+      if (!decision.allowed) {
+        const e = new RateLimitedError("Too many requests", decision.retryAfterMs, decision.limit);
+        return errorResponse(e, cid, rlHeaders);
+      }
+    }
+    const now = Date.now();
+    const deadline = earliest(now + gw.request_timeout, readDeadline(req.headers)) ?? now + gw.request_timeout;
+    const lb = balancers.get(route.service);
+    const policies = downstreams.get(route.downstream);
+    const stickyId = sticky.enabled ? readStickyCookie(req.headers.get("cookie"), sticky.cookie_name) : undefined;
+    const setHeaders: Record<string, string> = { [CORRELATION_HEADER]: cid };
+    if (identity) {
+      setHeaders[IDENTITY_HEADER] = identity.sub;
+      if (identity.admin) setHeaders[IDENTITY_ADMIN_HEADER] = "true";
+    }
+    const cacheKey = fallback && req.method === "GET" ? `${identity?.sub ?? ""}|${url.pathname}${url.search}` : undefined;
+    let res: Response;
+    try {
+      const out = await forward(lb, policies, {
+        req,
+        url,
+        deadline,
+        idempotent: isIdempotentHttp(req.method, req.headers),
+        stickyId,
+        setHeaders,
+        stripHeaders: STRIPPED,
+        clientIp,
+      });
+      res = out.res;
+      log$.upstream = out.lease.instance.id;
+      if (sticky.enabled && (stickyId === undefined || out.lease.repinned || out.lease.stickyId !== stickyId)) {
+        res.headers.append("set-cookie", stickyCookie(sticky.cookie_name, out.lease.stickyId));
+      }
+      if (cacheKey !== undefined) {
+        if (fallback!.cacheable(res)) res = await fallback!.store(cacheKey, res, now);
+        else if (res.status >= 500) res = fallback!.lookup(cacheKey, now) ?? res;
+      }
+    } catch (err) {
+      const cached = cacheKey !== undefined && err instanceof BpmError && err.httpStatus >= 500 ? fallback!.lookup(cacheKey, now) : undefined;
+      if (!cached) throw err;
+      res = cached;
+    }
+    res.headers.set(CORRELATION_HEADER, cid);
+    if (rlHeaders) for (const k in rlHeaders) res.headers.set(k, rlHeaders[k]!);
+    return res;
+  }
 
   const server = Bun.serve({
     hostname: config.http.host,
@@ -44,38 +138,44 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
       if (!route) return admin.handle(req);
       const started = performance.now();
       const cid = correlationIdFrom(req.headers);
+      const clientIp = srv.requestIP(req)?.address;
+      const log$: { status: number; upstream?: string; user?: string } = { status: 500 };
       inflight++;
-      let status = 500;
       try {
-        const len = req.headers.get("content-length");
-        if (len !== null && Number(len) > config.http.body_limit_bytes) throw new PayloadTooLargeError(config.http.body_limit_bytes);
-        const instance = pickInstance(route.service);
-        if (!instance) throw new UnavailableError(`no healthy instance of ${route.service}`, 1_000, "NO_HEALTHY_INSTANCE");
-        const res = await proxyRequest(req, url, instance, {
-          setHeaders: { [CORRELATION_HEADER]: cid },
-          signal: req.signal,
-          clientIp: srv.requestIP(req)?.address,
-        });
-        res.headers.set(CORRELATION_HEADER, cid);
-        status = res.status;
+        const res = await handleApi(req, url, clientIp, cid, route, log$);
+        log$.status = res.status;
         return res;
       } catch (err) {
         const res = errorResponse(err, cid);
-        status = res.status;
-        if (status >= 500) log.warn("upstream call failed", { route: route.prefix, status, correlation_id: cid, err });
+        log$.status = res.status;
+        if (res.status >= 500 && !(err instanceof BpmError)) log.error("gateway request failed", { correlation_id: cid, err });
         return res;
       } finally {
         inflight--;
+        const ms = performance.now() - started;
         const tpl = routeTemplate(route, url.pathname);
-        reqCounter.labels(ctx.role, req.method, tpl, String(status)).inc();
-        reqDuration.labels(ctx.role, req.method, tpl).observe((performance.now() - started) / 1000);
+        reqCounter.labels(ctx.role, req.method, tpl, String(log$.status)).inc();
+        reqDuration.labels(ctx.role, req.method, tpl).observe(ms / 1000);
+        accessLog?.write({
+          time: new Date().toISOString(),
+          method: req.method,
+          path: url.pathname,
+          status: log$.status,
+          ms: Math.round(ms * 100) / 100,
+          upstream: log$.upstream,
+          correlation_id: cid,
+          user: log$.user,
+        });
       }
     },
     error: (err) => errorResponse(err, crypto.randomUUID()),
   });
+
   ctx.health.register("gateway", () => up({ inflight }));
   lifecycle.onShutdown("drain", "gateway http", () => server.stop(false));
   lifecycle.onShutdown("close", "gateway http force", () => server.stop(true));
+  lifecycle.onShutdown("close", "gateway balancers", () => balancers.close());
+  lifecycle.onShutdown("close", "access log", () => accessLog?.close());
   log.info("http listening", { port: server.port, host: config.http.host });
-  return { role: ctx.role, httpPort: server.port! };
+  return { role: ctx.role, httpPort: server.port!, devToken };
 }

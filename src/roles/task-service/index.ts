@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { GrpcServer } from "../../platform/grpc.ts";
-import { createHttpApp } from "../../platform/http.ts";
+import { roleHttpApp } from "../../platform/http-app.ts";
 import { up } from "../../platform/health.ts";
 import type { RoleContext, RoleHandle } from "../../platform/role.ts";
 import { serveGrpc, serveHttp } from "../../platform/serve.ts";
@@ -31,7 +31,7 @@ export async function startTaskService(ctx: RoleContext): Promise<RoleHandle> {
     return up({ subscribers: tasks.events.size });
   });
 
-  const app = createHttpApp({ role: ctx.role, log: ctx.log, metrics: ctx.metrics, health: ctx.health, lifecycle: ctx.lifecycle, bodyLimitBytes: ctx.config.http.body_limit_bytes }).use(
+  const app = roleHttpApp(ctx).use(
     taskRoutes(tasks, streams),
   );
   const httpPort = serveHttp(ctx, app, ctx.httpPort, () => streams.closeAll());

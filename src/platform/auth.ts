@@ -1,0 +1,145 @@
+import { createLocalJWKSet, errors as joseErrors, importSPKI, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import * as v from "valibot";
+import { durationMs } from "../config/duration.ts";
+import { UnauthorizedError, ForbiddenError } from "./errors.ts";
+
+/** `gateway.auth`: how bearer tokens are verified (admin endpoints on every role use it too). */
+export const AuthConfigSchema = v.object({
+  enabled: v.optional(v.boolean("must be true or false"), true),
+  /** Accepted JWS algorithms; `none` is never accepted. */
+  algorithms: v.optional(v.array(v.picklist(["HS256", "HS384", "HS512", "RS256", "ES256"], "must be HS256, HS384, HS512, RS256 or ES256")), ["HS256"]),
+  /** HMAC secret; when absent a random one is made on first run under the data dir. */
+  secret: v.optional(v.pipe(v.string(), v.minLength(32, "must be at least 32 characters"))),
+  public_key_file: v.optional(v.string()),
+  jwks_file: v.optional(v.string()),
+  issuer: v.optional(v.string(), "bpm"),
+  audience: v.optional(v.string(), "bpm-api"),
+  clock_tolerance: v.optional(durationMs("a clock tolerance"), 5_000),
+  admin_claim: v.optional(v.string(), "admin"),
+});
+export type AuthConfig = v.InferOutput<typeof AuthConfigSchema>;
+
+/** Who a request speaks for, as the gateway tells services. */
+export interface Identity {
+  sub: string;
+  admin: boolean;
+}
+
+/** Header carrying the verified user id to services; stripped from every incoming request. */
+export const IDENTITY_HEADER = "x-bpm-user-id";
+export const IDENTITY_ADMIN_HEADER = "x-bpm-user-admin";
+
+const SECRET_FILE = "gateway-jwt-secret";
+
+/** The HMAC secret: from config, else the data dir's (made on first run, 0600). Returns whether it was just made. */
+export function loadOrCreateSecret(cfg: AuthConfig, dataDir: string): { secret: string; generated: boolean; path?: string } {
+  if (cfg.secret) return { secret: cfg.secret, generated: false };
+  const path = join(dataDir, SECRET_FILE);
+  if (existsSync(path)) return { secret: readFileSync(path, "utf8").trim(), generated: false, path };
+  mkdirSync(dataDir, { recursive: true });
+  const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+  writeFileSync(path, secret + "\n", { mode: 0o600 });
+  return { secret, generated: true, path };
+}
+
+export function parseTtlSeconds(ttl: string): number {
+  const m = /^(\d+)([smhd])$/.exec(ttl);
+  if (!m) throw new Error(`bad ttl ${ttl}`);
+  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "s" | "m" | "h" | "d"];
+}
+
+export async function mintToken(secret: string, cfg: AuthConfig, sub: string, ttlSeconds: number, admin = false): Promise<string> {
+  const jwt = new SignJWT({ ...(admin ? { [cfg.admin_claim]: true } : {}) })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(sub)
+    .setIssuedAt()
+    .setNotBefore("0s")
+    .setExpirationTime(`${ttlSeconds}s`);
+  if (cfg.issuer) jwt.setIssuer(cfg.issuer);
+  if (cfg.audience) jwt.setAudience(cfg.audience);
+  return jwt.sign(new TextEncoder().encode(secret));
+}
+
+type Key = Uint8Array | CryptoKey | JWTVerifyGetKey;
+
+/**
+ * Verifies bearer tokens with jose. A verified token is cached (bounded) so the hot
+ * path pays for a signature once per token; exp/nbf are still checked on every use.
+ */
+export class Authenticator {
+  private readonly cache = new Map<string, { identity: Identity; exp: number; nbf: number }>();
+  private static readonly MAX_CACHED = 10_000;
+
+  private constructor(private readonly cfg: AuthConfig, private readonly key: Key) {}
+
+  static async create(cfg: AuthConfig, dataDir: string): Promise<{ auth: Authenticator; secret?: string; generated: boolean }> {
+    if (cfg.jwks_file) {
+      const jwks = JSON.parse(readFileSync(cfg.jwks_file, "utf8"));
+      return { auth: new Authenticator(cfg, createLocalJWKSet(jwks)), generated: false };
+    }
+    if (cfg.public_key_file) {
+      const asym = cfg.algorithms.find((a) => a === "RS256" || a === "ES256");
+      if (!asym) throw new Error("gateway.auth.public_key_file needs RS256 or ES256 in gateway.auth.algorithms");
+      return { auth: new Authenticator(cfg, await importSPKI(readFileSync(cfg.public_key_file, "utf8"), asym)), generated: false };
+    }
+    const { secret, generated } = loadOrCreateSecret(cfg, dataDir);
+    return { auth: new Authenticator(cfg, new TextEncoder().encode(secret)), secret, generated };
+  }
+
+  /** The identity behind an Authorization header, or a 401 saying why not. */
+  async authenticate(authorization: string | null): Promise<Identity> {
+    if (!authorization) throw new UnauthorizedError("missing bearer token");
+    const m = /^Bearer\s+([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]*)$/i.exec(authorization.trim());
+    if (!m) throw new UnauthorizedError("authorization must be 'Bearer <jwt>'");
+    const token = m[1]!;
+    const now = Date.now() / 1000;
+    const tolerance = this.cfg.clock_tolerance / 1000;
+    const hit = this.cache.get(token);
+    if (hit) {
+      if (hit.exp + tolerance < now) throw new UnauthorizedError("token expired");
+      if (hit.nbf - tolerance > now) throw new UnauthorizedError("token not yet valid");
+      return hit.identity;
+    }
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.key as Uint8Array, {
+        algorithms: this.cfg.algorithms,
+        issuer: this.cfg.issuer || undefined,
+        audience: this.cfg.audience || undefined,
+        clockTolerance: tolerance,
+        requiredClaims: ["sub", "exp"],
+      }));
+    } catch (err) {
+      throw new UnauthorizedError(describeJoseError(err));
+    }
+    const identity: Identity = { sub: String(payload.sub), admin: payload[this.cfg.admin_claim] === true };
+    if (this.cache.size >= Authenticator.MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(token, { identity, exp: payload.exp ?? Infinity, nbf: payload.nbf ?? 0 });
+    return identity;
+  }
+
+  static requireAdmin(identity: Identity): void {
+    if (!identity.admin) throw new ForbiddenError("this endpoint needs a token with the admin claim");
+  }
+}
+
+function describeJoseError(err: unknown): string {
+  if (err instanceof joseErrors.JWTExpired) return "token expired";
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    if (err.claim === "nbf") return "token not yet valid";
+    return `token claim ${err.claim} is invalid`;
+  }
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return "token algorithm not allowed";
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return "token signature is invalid";
+  if (err instanceof joseErrors.JWSInvalid || err instanceof joseErrors.JWTInvalid) return "token is malformed";
+  return "token rejected";
+}
+
+/** The admin check every role's /admin endpoints use: a valid token with the admin claim (open when auth is off). */
+export async function createAdminGuard(cfg: AuthConfig, dataDir: string): Promise<(authorization: string | null) => Promise<void>> {
+  if (!cfg.enabled) return async () => {};
+  const { auth } = await Authenticator.create(cfg, dataDir);
+  return async (authorization) => Authenticator.requireAdmin(await auth.authenticate(authorization));
+}

@@ -1,0 +1,56 @@
+import type { Clock } from "../../platform/clock.ts";
+
+/** Where a request goes: one upstream instance (a ServiceInstance fits). */
+export interface Http1Target {
+  address: string;
+  port: number;
+}
+
+/**
+ * Request headers: a Headers object (already validated by Bun), or a flat
+ * `[name, value, name, value, …]` array (checked for CR/LF/NUL before sending).
+ */
+export type Http1Headers = Headers | readonly string[];
+
+export type Http1Body = ReadableStream<Uint8Array> | Uint8Array | string | null;
+
+export interface Http1RequestInit {
+  method: string;
+  /** Origin-form request target: path plus query, e.g. `/api/tasks/7?x=1`. */
+  path: string;
+  headers?: Http1Headers;
+  body?: Http1Body;
+  /**
+   * Length of a streamed body when the caller knows it (else a `content-length`
+   * header is used, else the body is sent chunked).
+   */
+  contentLength?: number;
+  /** Aborting destroys the socket; the promise / body stream fail with `signal.reason`. */
+  signal?: AbortSignal;
+  /** Leave hop-by-hop fields (Connection, Keep-Alive, Transfer-Encoding, …) out of the Response, as a proxy must. */
+  stripHopByHop?: boolean;
+  /** Receives the trailer fields of a chunked response, when the body ends. */
+  onTrailers?: (trailers: Headers) => void;
+}
+
+export interface Http1ClientOptions {
+  /** Idle keep-alive connections kept per upstream; more are closed when released. */
+  maxIdlePerUpstream?: number;
+  /** An idle connection is closed after at most this long (keep it below the servers' keep-alive timeout). */
+  idleTimeoutMs?: number;
+  /** Largest response head (status line + fields) or trailer section accepted. */
+  maxHeaderBytes?: number;
+  /** Drives the idle sweeper; tests pass a FakeClock. */
+  clock?: Clock;
+}
+
+export interface Http1ClientStats {
+  /** Connections opened since the client was made. */
+  connectionsOpened: number;
+  /** Requests sent on a connection taken from the idle pool. */
+  reusedRequests: number;
+  /** Requests retried on a new connection after a reused one failed before any response byte. */
+  retries: number;
+  /** Idle connections right now, over all upstreams. */
+  idle: number;
+}

@@ -1,0 +1,96 @@
+import type { LoadBalancer } from "../balancing/balancer.ts";
+import type { Lease } from "../balancing/lease.ts";
+import { UpstreamTimeoutError } from "../platform/errors.ts";
+import { DEADLINE_HEADER } from "../resilience/deadline.ts";
+import type { DownstreamPolicies } from "./downstreams.ts";
+import { proxyRequest, type ProxyOptions } from "./http-proxy.ts";
+
+import { NoHealthyInstanceError } from "./errors.ts";
+
+export interface ForwardRequest {
+  req: Request;
+  url: URL;
+  /** Absolute deadline (epoch ms) for the whole call, retries and backoff included. */
+  deadline: number;
+  /** May this request be repeated (idempotent method or Idempotency-Key)? */
+  idempotent: boolean;
+  stickyId?: string;
+  setHeaders: Record<string, string>;
+  stripHeaders: readonly string[];
+  clientIp?: string;
+}
+
+export interface ForwardResult {
+  res: Response;
+  lease: Lease;
+  attempts: number;
+}
+
+/**
+ * Forwards one HTTP request to a service: Retry(CircuitBreaker(TimeLimiter(balanced call))).
+ * Each attempt picks an instance not tried yet; 5xx and connection errors count against the
+ * breaker and the instance; 429 is load (the instance backs off, the breaker does not care).
+ */
+export async function forward(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardRequest): Promise<ForwardResult> {
+  const { breaker, retry } = policies;
+  // a body can only be sent twice if we hold it; streams pass through when no retry is possible
+  const mayRetry = f.idempotent && retry.config.maxAttempts > 1;
+  const hasBody = f.req.body !== null && f.req.method !== "GET" && f.req.method !== "HEAD";
+  const body: ArrayBuffer | ReadableStream | null = hasBody ? (mayRetry ? await f.req.arrayBuffer() : f.req.body) : null;
+  const tried = new Set<string>();
+  let attempts = 0;
+  let lastLease: Lease | undefined;
+  const callerSignal = f.req.signal;
+
+  const attempt = async (): Promise<Response> => {
+    attempts++;
+    if (!breaker.tryAcquirePermission()) throw breaker.notPermittedError();
+    const epoch = breaker.epoch;
+    const lease = lb.pick({ stickyId: f.stickyId, exclude: tried.size ? tried : undefined });
+    if (!lease.ok) {
+      breaker.releasePermission(epoch);
+      throw new NoHealthyInstanceError(lb.service, lease.reason, lease.retryAfterMs);
+    }
+    lastLease = lease;
+    tried.add(lease.instance.id);
+    const remaining = f.deadline - Date.now();
+    const budget = Math.min(policies.timeoutMs, remaining);
+    const started = performance.now();
+    const ac = new AbortController();
+    const onCallerAbort = () => ac.abort(callerSignal.reason);
+    callerSignal.addEventListener("abort", onCallerAbort, { once: true });
+    const timer = setTimeout(() => ac.abort(new UpstreamTimeoutError(`${lb.service} did not answer within ${Math.max(0, Math.round(budget))} ms`)), Math.max(0, budget));
+    try {
+      const res = await proxyRequest(f.req, f.url, lease.instance, {
+        body,
+        setHeaders: { ...f.setHeaders, [DEADLINE_HEADER]: String(f.deadline) },
+        stripHeaders: f.stripHeaders,
+        signal: ac.signal,
+        clientIp: f.clientIp,
+      } satisfies ProxyOptions);
+      // the timeout guards the response head only: streams (SSE) may run long after it
+      clearTimeout(timer);
+      const ms = performance.now() - started;
+      const failed = res.status >= 500;
+      breaker.onResult(ms, failed, epoch);
+      if (res.status === 429) {
+        const ra = Number(res.headers.get("retry-after"));
+        lease.release({ outcome: "load", latencyMs: ms, retryAfterMs: Number.isFinite(ra) && ra > 0 ? ra * 1000 : undefined });
+      } else {
+        lease.release({ outcome: failed ? "failure" : "success", latencyMs: ms });
+      }
+      return res;
+    } catch (err) {
+      clearTimeout(timer);
+      const ms = performance.now() - started;
+      breaker.onErrorResult(ms, err, epoch, callerSignal);
+      lease.release({ outcome: callerSignal.aborted ? "cancelled" : "failure", latencyMs: ms });
+      throw err;
+    } finally {
+      callerSignal.removeEventListener("abort", onCallerAbort);
+    }
+  };
+
+  const res = mayRetry ? await retry.execute(attempt, callerSignal, { deadline: f.deadline, idempotent: true }) : await attempt();
+  return { res, lease: lastLease!, attempts };
+}
