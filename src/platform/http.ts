@@ -27,11 +27,13 @@ export interface ErrorBody {
 export function errorResponse(err: unknown, correlationId: string, extraHeaders?: Record<string, string>): Response {
   const e = toBpmError(err);
   const body: ErrorBody = { error: e.message, code: e.code, correlation_id: correlationId };
-  const headers: Record<string, string> = { "content-type": "application/json", [CORRELATION_HEADER]: correlationId, ...extraHeaders };
+  const headers = new Headers(extraHeaders);
+  headers.set("content-type", "application/json");
+  headers.set(CORRELATION_HEADER, correlationId);
   if (e.details !== undefined) body.details = e.details;
   if (e.retryAfterMs !== undefined) {
     const seconds = Math.max(1, Math.ceil(e.retryAfterMs / 1000));
-    headers["retry-after"] = String(seconds);
+    headers.set("retry-after", String(seconds));
     body.retryAfter = seconds;
   }
   return new Response(JSON.stringify(body), { status: e.httpStatus, headers });

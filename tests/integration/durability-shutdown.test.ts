@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { join } from "node:path";
-import { json, postJson, REPO, startBpm } from "../support/bpm.ts";
+import { authHeaders, json, postJson, REPO, startBpm } from "../support/bpm.ts";
 
 describe("durability", () => {
   test("tasks acknowledged just before kill -9 are there after restart", async () => {
@@ -79,7 +79,7 @@ describe("graceful shutdown", () => {
         c.close();
       },
     });
-    const pending = fetch(`${bpm.url("gateway")}/api/tasks`, { method: "POST", headers: { "content-type": "application/json" }, body, duplex: "half" } as RequestInit);
+    const pending = fetch(`${bpm.url("gateway")}/api/tasks`, { method: "POST", headers: { "content-type": "application/json", ...(await authHeaders(5)) }, body, duplex: "half" } as RequestInit);
     await Bun.sleep(200);
     const exit = bpm.stop();
     const res = await pending;
