@@ -16,7 +16,8 @@ export interface WireValue {
   kind?: string;
 }
 export interface WireStruct {
-  fields?: Record<string, WireValue> | null;
+  /** A map; as `[{ key, value }]` entries when a loader lost the map (protobufjs Root.fromDescriptor does). */
+  fields?: Record<string, WireValue> | { key: string; value: WireValue }[] | null;
 }
 
 export function toValue(value: JsonValue): WireValue {
@@ -53,7 +54,9 @@ export function fromValue(value: WireValue | null | undefined): JsonValue {
 /** A Struct message to a JSON object; an unset Struct reads as `{}`. */
 export function fromStruct(struct: WireStruct | null | undefined): JsonObject {
   const out: JsonObject = {};
-  for (const [k, val] of Object.entries(struct?.fields ?? {})) {
+  const fields = struct?.fields ?? {};
+  const entries = Array.isArray(fields) ? fields.map((e): [string, WireValue] => [e.key, e.value]) : Object.entries(fields);
+  for (const [k, val] of entries) {
     // defineProperty, so a key named __proto__ stays data instead of replacing the prototype
     Object.defineProperty(out, k, { value: fromValue(val), enumerable: true, writable: true, configurable: true });
   }

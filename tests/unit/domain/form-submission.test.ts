@@ -172,6 +172,10 @@ describe("Struct codec (what proto-loader hands a gRPC handler)", () => {
     expect(fromStruct(null)).toEqual({});
   });
 
+  test("also reads a Struct whose map a loader turned into key/value entries", () => {
+    expect(fromStruct({ fields: [{ key: "days", value: { numberValue: 3, kind: "numberValue" } }] })).toEqual({ days: 3 });
+  });
+
   test("a key named __proto__ stays data and does not replace the prototype", () => {
     const out = fromStruct(JSON.parse('{"fields":{"__proto__":{"stringValue":"x","kind":"stringValue"}}}'));
     expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
