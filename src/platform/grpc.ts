@@ -18,10 +18,10 @@ export const PROTO_OPTIONS: protoLoader.Options = { keepCase: true, longs: Numbe
  * Loads .proto sources embedded as text (a compiled binary has no proto files on
  * disk). google/protobuf/* imports resolve from protobufjs' bundled copies.
  */
-export function loadProtos(sources: readonly string[]): { definition: protoLoader.PackageDefinition; root: protobuf.Root } {
+export function loadProtos(sources: readonly string[], options: protoLoader.Options = PROTO_OPTIONS): { definition: protoLoader.PackageDefinition; root: protobuf.Root } {
   const root = new protobuf.Root();
   for (const src of sources) {
-    const parsed = protobuf.parse(src, root, { keepCase: true, alternateCommentMode: true });
+    const parsed = protobuf.parse(src, root, { keepCase: options.keepCase ?? false, alternateCommentMode: true });
     for (const imp of parsed.imports ?? []) {
       const common = protobuf.common.get(imp);
       if (!common) throw new Error(`proto import ${imp} is not embedded`);
@@ -30,7 +30,7 @@ export function loadProtos(sources: readonly string[]): { definition: protoLoade
   }
   root.resolveAll();
   const set = (root as unknown as { toDescriptor(v: string): { toJSON(): object } }).toDescriptor("proto3");
-  const definition = protoLoader.loadFileDescriptorSetFromObject(set.toJSON() as never, PROTO_OPTIONS);
+  const definition = protoLoader.loadFileDescriptorSetFromObject(set.toJSON() as never, options);
   return { definition, root };
 }
 
@@ -95,7 +95,18 @@ class HealthService {
   }
 }
 
-const infra = loadProtos([healthProto, reflectionV1Proto, reflectionV1AlphaProto]);
+const infra = {
+  definition: {
+    ...loadProtos([healthProto]).definition,
+    // @grpc/reflection's handlers speak camelCase with bytes as arrays: load its protos its way
+    ...loadProtos([reflectionV1Proto, reflectionV1AlphaProto], { longs: String, enums: String, bytes: Array, defaults: true, oneofs: true }).definition,
+  },
+};
+
+/** The health service's definition alone, so reflection lists it beside ours. */
+function healthOnly(): protoLoader.PackageDefinition {
+  return Object.fromEntries(Object.entries(infra.definition).filter(([k]) => k.startsWith("grpc.health.")));
+}
 
 export interface GrpcServerOptions {
   role: string;
@@ -144,7 +155,7 @@ export class GrpcServer {
 
   async listen(host: string, port: number): Promise<number> {
     // reflection is added last so it lists every service
-    const reflection = new ReflectionService({ ...this.reflected, ...infra.definition });
+    const reflection = new ReflectionService({ ...this.reflected, ...healthOnly() });
     const v1 = (reflection as unknown as { v1: { handleServerReflectionRequest(m: unknown): unknown } }).v1;
     const reflectionHandler = (stream: grpc.ServerDuplexStream<unknown, unknown>) => {
       stream.on("end", () => stream.end());

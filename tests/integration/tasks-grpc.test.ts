@@ -25,7 +25,12 @@ async function nodePeer(...args: string[]): Promise<any> {
 }
 
 async function grpcurl(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const proc = Bun.spawn([toolPath("grpcurl"), "-plaintext", ...args], { stdout: "pipe", stderr: "pipe" });
+  return grpcurlStdin(undefined, ...args);
+}
+
+/** grpcurl with the request on stdin (`-d @`): a 1 MiB argument is over the kernel's per-argument limit. */
+async function grpcurlStdin(stdin: string | undefined, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const proc = Bun.spawn([toolPath("grpcurl"), "-plaintext", ...args], { stdout: "pipe", stderr: "pipe", stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin) });
   const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
   return { code: await proc.exited, out, err };
 }
@@ -95,14 +100,14 @@ describe("task-service gRPC with grpcurl (Go, no proto files: reflection)", () =
     const c = await grpcurl("-d", JSON.stringify({ title: "from go", user_id: 12, priority: "low" }), addr, "taskservice.TaskService/CreateTask");
     expect(c.code).toBe(0);
     const created = JSON.parse(c.out);
-    expect(created).toMatchObject({ title: "from go", priority: "low", status: "todo", userId: 12 });
+    expect(created).toMatchObject({ title: "from go", priority: "low", status: "todo", user_id: 12 });
     const g = await grpcurl("-d", JSON.stringify({ id: created.id }), addr, "taskservice.TaskService/GetTask");
     expect(JSON.parse(g.out).title).toBe("from go");
   });
 
   test("a 1 MiB description and a server stream", async () => {
     const big = "z".repeat(1024 * 1024);
-    const c = await grpcurl("-max-msg-sz", String(8 * 1024 * 1024), "-d", JSON.stringify({ title: "big go", user_id: 13, description: big }), addr, "taskservice.TaskService/CreateTask");
+    const c = await grpcurlStdin(JSON.stringify({ title: "big go", user_id: 13, description: big }), "-max-msg-sz", String(8 * 1024 * 1024), "-d", "@", addr, "taskservice.TaskService/CreateTask");
     expect(c.code).toBe(0);
     expect(JSON.parse(c.out).description.length).toBe(1024 * 1024);
     const l = await grpcurl("-d", JSON.stringify({ user_id: 13 }), addr, "taskservice.TaskService/ListTasks");
