@@ -1,4 +1,4 @@
-import type { TaskEvent } from "./model.ts";
+import type { TaskEvent } from "../../domain/tasks/model.ts";
 
 export interface TaskSubscription {
   userId?: number;

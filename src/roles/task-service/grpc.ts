@@ -2,7 +2,7 @@ import type * as grpc from "@grpc/grpc-js";
 import taskProto from "../../../protos/task.proto" with { type: "text" };
 import { loadProtos, serverStream, unary, writeWithBackpressure, type GrpcServer } from "../../platform/grpc.ts";
 import { ValidationError } from "../../platform/errors.ts";
-import { STATUSES, type Status, type Task, type TaskEvent } from "./model.ts";
+import { STATUSES, type Status, type Task, type TaskEvent } from "../../domain/tasks/model.ts";
 import type { TaskService } from "./service.ts";
 
 export const taskPackage = loadProtos([taskProto]);

@@ -2,7 +2,7 @@ import { Elysia } from "elysia";
 import * as v from "valibot";
 import { parseInput } from "../../platform/http.ts";
 import { SseRegistry, SseStream } from "../../platform/sse.ts";
-import { ListTasksQuerySchema, type Task } from "./model.ts";
+import { ListTasksQuerySchema, type Task } from "../../domain/tasks/model.ts";
 import type { TaskService } from "./service.ts";
 
 const SubscribeQuerySchema = v.object({

@@ -2,7 +2,7 @@ import * as v from "valibot";
 import { NotFoundError } from "../../platform/errors.ts";
 import { parseInput } from "../../platform/http.ts";
 import { TaskEventBus, type TaskSubscription } from "./events.ts";
-import { CreateTaskSchema, UpdateTaskSchema, TaskIdSchema, type Task, type TaskEvent, type TaskEventType, type TaskFilter } from "./model.ts";
+import { CreateTaskSchema, UpdateTaskSchema, TaskIdSchema, type Task, type TaskEvent, type TaskEventType, type TaskFilter } from "../../domain/tasks/model.ts";
 import type { TaskStore } from "./store.ts";
 
 /** Task use cases shared by the REST and gRPC edges; both validate with the same schemas. */

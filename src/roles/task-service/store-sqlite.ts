@@ -1,7 +1,7 @@
 import type { Database } from "bun:sqlite";
 import { openSqlite, type SqliteOptions } from "../../storage/sqlite.ts";
 import init from "./migrations/sqlite_001_init.sql" with { type: "text" };
-import type { CreateTask, Task, TaskFilter, UpdateTask } from "./model.ts";
+import type { CreateTask, Task, TaskFilter, UpdateTask } from "../../domain/tasks/model.ts";
 import type { TaskStore } from "./store.ts";
 
 const COLUMNS = "id, title, description, priority, status, user_id, project_id, process_instance_id, step_id, created_at, updated_at";

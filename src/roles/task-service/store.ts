@@ -1,4 +1,4 @@
-import type { CreateTask, Task, TaskFilter, UpdateTask } from "./model.ts";
+import type { CreateTask, Task, TaskFilter, UpdateTask } from "../../domain/tasks/model.ts";
 
 /** Where tasks live. Writes resolve only after they are durable. */
 export interface TaskStore {
