@@ -3,7 +3,7 @@ import pkg from "../package.json" with { type: "json" };
 import { HELP, parseCommand, type Command } from "./cli.ts";
 import { loadConfig, UsageError } from "./config/loader.ts";
 import type { Config, Role } from "./config/schema.ts";
-import { createRegistry, selfInstance } from "./discovery/index.ts";
+import { createRegistrar, createRegistry, selfInstance } from "./discovery/index.ts";
 import { StaticRegistry } from "./discovery/static.ts";
 import { HealthRegistry } from "./platform/health.ts";
 import { Lifecycle } from "./platform/lifecycle.ts";
@@ -35,6 +35,9 @@ async function run(cmd: Extract<Command, { kind: "run" }>): Promise<void> {
 
   const registry = await createRegistry(config, log);
   lifecycle.onShutdown("close", "discovery", () => registry.close());
+  const registrar = await createRegistrar(config, log, VERSION, registry);
+  // leave Consul before draining, so peers stop sending while in-flight work finishes
+  if (registrar) lifecycle.onShutdown("announce", "consul deregister", () => registrar.deregisterAll());
   const handles: RoleHandle[] = [];
 
   for (const role of cmd.roles) {
@@ -54,6 +57,7 @@ async function run(cmd: Extract<Command, { kind: "run" }>): Promise<void> {
     const start = await starters[role]();
     const handle = await start(ctx);
     handles.push(handle);
+    registrar?.register(role, handle.httpPort, handle.grpcPort);
     // --role=all (and any co-located roles) find each other's real listeners
     if (registry instanceof StaticRegistry && role !== "gateway") {
       registry.addIfEmpty(selfInstance(role, config.advertise_address, handle.httpPort, handle.grpcPort, VERSION));

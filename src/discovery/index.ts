@@ -29,6 +29,19 @@ export async function createRegistry(config: Config, log: Logger): Promise<Regis
   return new StaticRegistry(staticInstancesFromConfig(config));
 }
 
+/** Registers this process's role instances where discovery needs them (Consul); static discovery needs nothing. */
+export interface Registrar {
+  register(role: Role, httpPort: number, grpcPort?: number): void;
+  /** Removes every registration; run in the lifecycle's announce phase, before listeners close. */
+  deregisterAll(): Promise<void>;
+}
+
+export async function createRegistrar(config: Config, log: Logger, version: string, registry: Registry): Promise<Registrar | undefined> {
+  if (config.discovery.mode !== "consul") return undefined;
+  const { createConsulRegistrar } = await import("./consul.ts");
+  return createConsulRegistrar(config, log, version, registry);
+}
+
 export function selfInstance(role: Role, address: string, httpPort: number, grpcPort: number | undefined, version: string): ServiceInstance {
   return {
     id: `${role}-${address}-${httpPort}`,
