@@ -83,6 +83,9 @@ export class CircuitBreaker implements Policy {
   private halfOpenFailed = 0;
   private halfOpenSlow = 0;
   private timer: TimerHandle | undefined;
+  /** Result handlers shared by every call of one generation, so CLOSED calls allocate no closures. */
+  private settledOk!: (value: unknown) => unknown;
+  private settledError!: (error: unknown) => never;
 
   private notPermitted = 0;
   private successfulTotal = 0;
@@ -105,6 +108,7 @@ export class CircuitBreaker implements Policy {
     // At a 100% slow-call threshold with calls bounded by a timeout, slowness never decides alone.
     this.measuresDuration = merged.slowCallRateThreshold < 100;
     this.measuresTime = this.measuresDuration || timeBased;
+    this.makeSharedHandlers();
   }
 
   get state(): CircuitState {
@@ -167,6 +171,17 @@ export class CircuitBreaker implements Policy {
   // ---- Policy ---------------------------------------------------------------------------
 
   execute<T>(fn: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal, _options?: CallOptions): Promise<T> {
+    if (this.stateCode === CLOSED && (signal === undefined || signal === NEVER_ABORTED) && !this.measuresDuration) {
+      // Fast path: no caller signal and no duration to remember, so the shared handlers do.
+      let promise: Promise<T>;
+      try {
+        promise = fn(NEVER_ABORTED);
+      } catch (error) {
+        this.onErrorResult(0, error, this.generation);
+        return Promise.reject(error);
+      }
+      return promise.then(this.settledOk as (value: T) => T, this.settledError);
+    }
     if (this.stateCode !== CLOSED && !this.tryAcquirePermission()) return Promise.reject(this.notPermittedError());
     const epoch = this.generation;
     const start = this.measuresDuration ? this.clock.now() : 0;
@@ -254,6 +269,19 @@ export class CircuitBreaker implements Policy {
   }
 
   // ---- internals -------------------------------------------------------------------------
+
+  private makeSharedHandlers(): void {
+    const generation = this.generation;
+    this.settledOk = (value) => {
+      const failed = this.resultPredicate !== null && this.resultPredicate(value);
+      this.record(0, failed, generation, failed ? value : undefined);
+      return value;
+    };
+    this.settledError = (error) => {
+      this.onErrorResult(0, error, generation);
+      throw error;
+    };
+  }
 
   private elapsedSince(start: number): number {
     return this.measuresDuration ? this.clock.now() - start : 0;
@@ -354,6 +382,7 @@ export class CircuitBreaker implements Policy {
     }
     this.stateCode = to;
     this.generation++;
+    if (to === CLOSED) this.makeSharedHandlers();
     if (from === to) return;
     const key = `${STATE_NAMES[from]}->${STATE_NAMES[to]}`;
     this.transitions[key] = (this.transitions[key] ?? 0) + 1;

@@ -21,9 +21,9 @@ function breaker(options: CircuitBreakerOptions = {}) {
   return { cb, clock };
 }
 
-async function run(cb: CircuitBreaker, failures: number, successes: number) {
-  for (let i = 0; i < failures; i++) await outcome(cb.execute(fail));
-  for (let i = 0; i < successes; i++) await outcome(cb.execute(ok));
+async function run(cb: CircuitBreaker, failures: number, successes: number, signal?: AbortSignal) {
+  for (let i = 0; i < failures; i++) await outcome(cb.execute(fail, signal));
+  for (let i = 0; i < successes; i++) await outcome(cb.execute(ok, signal));
 }
 
 function grpcError(code: GrpcStatus) {
@@ -36,21 +36,24 @@ async function openBreaker(cb: CircuitBreaker) {
 }
 
 describe("circuit breaker: opening", () => {
-  test("opens when exactly failureRateThreshold (50%) of 10 calls fail", async () => {
-    const { cb } = breaker();
-    await run(cb, 5, 4);
-    expect(cb.state).toBe("CLOSED");
-    await run(cb, 0, 1);
-    expect(cb.state).toBe("OPEN");
-    expect(cb.metrics().failureRate).toBe(50);
-  });
+  // Calls without a signal take a closure-free fast path; both paths must obey the same rules.
+  for (const [label, signal] of [["no signal", undefined], ["a caller signal", new AbortController().signal]] as const) {
+    test(`opens when exactly failureRateThreshold (50%) of 10 calls fail (${label})`, async () => {
+      const { cb } = breaker();
+      await run(cb, 5, 4, signal);
+      expect(cb.state).toBe("CLOSED");
+      await run(cb, 0, 1, signal);
+      expect(cb.state).toBe("OPEN");
+      expect(cb.metrics().failureRate).toBe(50);
+    });
 
-  test("stays closed just below the threshold (4 of 10)", async () => {
-    const { cb } = breaker();
-    await run(cb, 4, 6);
-    expect(cb.state).toBe("CLOSED");
-    expect(cb.metrics().failureRate).toBe(40);
-  });
+    test(`stays closed just below the threshold, 4 of 10 (${label})`, async () => {
+      const { cb } = breaker();
+      await run(cb, 4, 6, signal);
+      expect(cb.state).toBe("CLOSED");
+      expect(cb.metrics().failureRate).toBe(40);
+    });
+  }
 
   test("does not open before minimumNumberOfCalls, even at 100% failures", async () => {
     const { cb } = breaker({ slidingWindowSize: 100, minimumNumberOfCalls: 10 });
