@@ -15,6 +15,7 @@ import { RateLimiter, rateLimitHeaders } from "../../resilience/rate-limiter.ts"
 import { Downstreams } from "../../transport/downstreams.ts";
 import { forward } from "../../transport/resilient-http.ts";
 import { adminRoutes } from "./admin.ts";
+import { openApiRoutes } from "./openapi.ts";
 import { Authenticator, createAdminGuard, IDENTITY_ADMIN_HEADER, IDENTITY_HEADER, type Identity } from "../../platform/auth.ts";
 import { GatewayConfigSchema } from "./config.ts";
 import { ResponseFallbackCache } from "./fallback-cache.ts";
@@ -55,7 +56,8 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
 
   const admin = roleHttpApp(ctx)
     .use(adminRoutes({ balancers, downstreams, authenticate: (h) => authenticate(h) }))
-    .use(breakerAdminRoutes(downstreams, await createAdminGuard(gw.auth, config.data_dir)));
+    .use(breakerAdminRoutes(downstreams, await createAdminGuard(gw.auth, config.data_dir)))
+    .use(openApiRoutes(ctx.version));
 
   ctx.health.register("discovery", () => {
     const h = registry.health();
