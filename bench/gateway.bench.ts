@@ -1,0 +1,83 @@
+/**
+ * GET /api/tasks/:id through bpm's full gateway (auth + rate limit + balancer + breaker + retry
+ * + access log) side by side with: task-service directly, nginx with upstream keepalive, and the
+ * seed's design (Node + Express + http-proxy-middleware). One run, same upstream, ratios printed.
+ *   bun bench/gateway.bench.ts [seconds=5] [connections=64]
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { authHeaders, REPO, startBpm } from "../tests/support/bpm.ts";
+import { freePort } from "../tests/support/bpm.ts";
+import { toolPath } from "../tests/support/tools.ts";
+import { cpuSeconds, table, waitHttp, wrk } from "./lib.ts";
+
+const seconds = Number(process.argv[2] ?? 5);
+const connections = Number(process.argv[3] ?? 64);
+
+const svc = await startBpm({ roles: ["task-service"] });
+const svcUrl = svc.url("task-service");
+const created = (await (await fetch(`${svcUrl}/api/tasks`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ title: "bench", user_id: 1 }) })).json()) as { id: number };
+const path = `/api/tasks/${created.id}`;
+const upstream = { address: "127.0.0.1", port: svc.ports["task-service"].http };
+
+const gateway = await startBpm({
+  roles: ["gateway"],
+  config: {
+    discovery: { static: { "task-service": [upstream] } },
+    gateway: { rate_limit: { requests: 100_000_000, window: "60s" }, access_log: true },
+  },
+});
+const auth = await authHeaders(1);
+
+// nginx as a reverse proxy with upstream keepalive (Debian's, run unprivileged in a temp prefix)
+const nginxPort = await freePort();
+const prefix = mkdtempSync(join(tmpdir(), "bpm-nginx-"));
+writeFileSync(join(prefix, "nginx.conf"), `worker_processes 1; daemon off; pid ${prefix}/nginx.pid; error_log ${prefix}/error.log;
+events { worker_connections 4096; }
+http { access_log ${prefix}/access.log; client_body_temp_path ${prefix}; proxy_temp_path ${prefix}; fastcgi_temp_path ${prefix}; uwsgi_temp_path ${prefix}; scgi_temp_path ${prefix};
+  upstream tasks { server ${upstream.address}:${upstream.port}; keepalive 64; }
+  server { listen 127.0.0.1:${nginxPort};
+    location / { proxy_pass http://tasks; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header X-Correlation-ID $request_id; } } }`);
+const nginx = Bun.spawn([toolPath("nginx"), "-p", prefix, "-c", join(prefix, "nginx.conf")], { stdout: "ignore", stderr: "inherit" });
+await waitHttp(`http://127.0.0.1:${nginxPort}/health`);
+
+const expressPort = await freePort();
+const express = Bun.spawn(["node", join(REPO, "bench/peers/express-gateway.cjs"), String(expressPort), svcUrl], { cwd: REPO, stdout: "ignore", stderr: "inherit" });
+await waitHttp(`http://127.0.0.1:${expressPort}/health`);
+
+const targets: { name: string; url: string; pid: number; headers?: Record<string, string> }[] = [
+  { name: "task-service direct", url: `${svcUrl}${path}`, pid: svc.proc.pid },
+  { name: "bpm gateway (full)", url: `${gateway.url()}${path}`, pid: gateway.proc.pid, headers: auth },
+  { name: "nginx keepalive", url: `http://127.0.0.1:${nginxPort}${path}`, pid: nginx.pid },
+  { name: "express + h-p-m (seed)", url: `http://127.0.0.1:${expressPort}${path}`, pid: express.pid },
+];
+
+const rows: Record<string, string | number>[] = [];
+const results: Record<string, { rps: number; p99Ms: number; cpuUsPerReq: number }> = {};
+for (const t of targets) {
+  await wrk(t.url, { seconds: 1, connections, headers: t.headers }); // warm-up
+  const cpu0 = cpuSeconds(t.pid);
+  const r = await wrk(t.url, { seconds, connections, headers: t.headers });
+  const cpuUs = ((cpuSeconds(t.pid) - cpu0) * 1e6) / Math.max(1, r.requests);
+  results[t.name] = { rps: r.rps, p99Ms: r.p99Ms, cpuUsPerReq: cpuUs };
+  rows.push({ target: t.name, "req/s": Math.round(r.rps), "p50 ms": r.p50Ms, "p99 ms": r.p99Ms, errors: r.errors, "proxy CPU µs/req": t.name.includes("direct") ? "-" : Math.round(cpuUs) });
+}
+const direct = results["task-service direct"]!;
+const ours = results["bpm gateway (full)"]!;
+const ng = results["nginx keepalive"]!;
+const ex = results["express + h-p-m (seed)"]!;
+console.log(`\nGET ${path}, wrk -t2 -c${connections} -d${seconds}s, ${navigator.hardwareConcurrency} cores\n`);
+console.log(table(rows));
+console.log(`
+ratios:
+  bpm gateway / direct        ${(ours.rps / direct.rps).toFixed(2)}×   (added p99 ${(ours.p99Ms - direct.p99Ms).toFixed(2)} ms)
+  nginx / direct              ${(ng.rps / direct.rps).toFixed(2)}×   (added p99 ${(ng.p99Ms - direct.p99Ms).toFixed(2)} ms)
+  bpm gateway / nginx         ${(ours.rps / ng.rps).toFixed(2)}×   (target ≥ 1.0×; p99 vs nginx ${(ours.p99Ms - ng.p99Ms).toFixed(2)} ms, target ≤ 1 ms)
+  bpm gateway / express seed  ${(ours.rps / ex.rps).toFixed(2)}×   (target ≥ 8×)`);
+
+nginx.kill();
+express.kill();
+await gateway.stop();
+await svc.stop();
+process.exit(0);
