@@ -6,7 +6,7 @@ cd "$root"
 bun="${BUN:-$("$root/scripts/tools.sh" bun)}"
 revision="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 start=$(date +%s%N)
-"$bun" build --compile --minify-syntax --minify-whitespace --sourcemap=none \
+"$bun" build --compile --bytecode --minify-syntax --minify-whitespace --sourcemap=none \
   --define "process.env.BPM_REVISION=\"$revision\"" \
   src/main.ts --outfile bpm >/dev/null
 echo "build: ./bpm ($(du -h bpm | cut -f1), $(( ($(date +%s%N) - start) / 1000000 )) ms)" >&2
