@@ -1,7 +1,186 @@
 import type { Logger } from "../../platform/logger.ts";
+import { EVENT_FEED_MIGRATIONS, PostgresEventFeed, type EventFeedStats } from "../../storage/postgres-feed.ts";
+import { mapDatabaseError, openPostgres, type PostgresDb } from "../../storage/postgres.ts";
+import init from "./migrations/postgres_001_init.sql" with { type: "text" };
+import type { CreateTask, Task, TaskEvent, TaskFilter, UpdateTask } from "../../domain/tasks/model.ts";
 import type { TaskStore } from "./store.ts";
 
-/** PostgreSQL task store (issue 6). */
-export async function openPostgresTaskStore(_url: string, _log: Logger): Promise<TaskStore> {
-  throw new Error("PostgreSQL storage is not built yet; unset DATABASE_URL to use SQLite");
+/** NOTIFY channel (and bpm_events.channel) of task changes. */
+export const TASK_EVENTS_CHANNEL = "bpm_task_events";
+export const TASK_MIGRATIONS = { namespace: "task-service", migrations: [{ id: "001_init", sql: init }] };
+
+const PAGE = 500;
+const iso = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${col}`;
+// timestamps leave the database as the same ISO-8601 strings SQLite stores
+const COLUMNS = `id, title, description, priority, status, user_id, project_id, process_instance_id, step_id, ${iso("created_at")}, ${iso("updated_at")}`;
+/** The event as JSON built from the written row `r`, recorded and NOTIFYed in the write's own statement. */
+const emit = (type: string, r: string, channel: string, ts: string) =>
+  `bpm_emit(${channel}, json_build_object('event_type', '${type}', 'task', row_to_json(${r}), 'timestamp', ${ts}::text)::text)`;
+
+// Every write is ONE statement: the row change and its event commit (or fail) together, in one round trip.
+// Statements are constant text with bound $n parameters (sql.unsafe here means "not a tagged template").
+const INSERT = `WITH ins AS (
+  INSERT INTO tasks (title, description, priority, status, user_id, project_id, process_instance_id, step_id, idempotency_key, created_at, updated_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+  ON CONFLICT (idempotency_key) DO NOTHING
+  RETURNING ${COLUMNS})
+SELECT ins.*, ${emit("created", "ins", "$11", "$12")} AS seq FROM ins`;
+const UPDATE = `WITH upd AS (
+  UPDATE tasks SET title = COALESCE($2, title), description = COALESCE($3, description), priority = COALESCE($4, priority),
+    status = COALESCE($5, status), user_id = COALESCE($6, user_id), updated_at = $7
+  WHERE id = $1
+  RETURNING ${COLUMNS})
+SELECT upd.*, ${emit("updated", "upd", "$8", "$9")} AS seq FROM upd`;
+const DELETE = `WITH del AS (DELETE FROM tasks WHERE id = $1 RETURNING ${COLUMNS})
+SELECT del.*, ${emit("deleted", "del", "$2", "$3")} AS seq FROM del`;
+const BY_ID = `SELECT ${COLUMNS} FROM tasks WHERE id = $1`;
+const BY_KEY = `SELECT ${COLUMNS} FROM tasks WHERE idempotency_key = $1`;
+
+type Row = Task & { seq?: unknown };
+
+function toTask(r: Row): Task {
+  return {
+    id: r.id,
+    title: r.title,
+    description: r.description,
+    priority: r.priority,
+    status: r.status,
+    user_id: r.user_id,
+    project_id: r.project_id,
+    process_instance_id: r.process_instance_id,
+    step_id: r.step_id,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+  };
+}
+
+function where(filter: Omit<TaskFilter, "limit" | "offset">, params: unknown[]): string[] {
+  const parts: string[] = [];
+  if (filter.user_id !== undefined) parts.push(`user_id = $${params.push(filter.user_id)}`);
+  if (filter.status !== undefined) parts.push(`status = $${params.push(filter.status)}`);
+  if (filter.process_instance_id) parts.push(`process_instance_id = $${params.push(filter.process_instance_id)}`);
+  return parts;
+}
+
+export interface PostgresTaskStoreOptions {
+  /** Receives the events of writes made by any replica (this one included), each once. */
+  onEvent?: (e: TaskEvent) => void;
+  maxConnections?: number;
+  /** How long events are kept for replicas that reconnect. Default 10 min. */
+  eventRetentionMs?: number;
+}
+
+/** Tasks in PostgreSQL, shared by any number of task-service replicas. */
+export class PostgresTaskStore implements TaskStore {
+  private constructor(
+    private readonly db: PostgresDb,
+    private readonly feed: PostgresEventFeed | undefined,
+  ) {}
+
+  static async open(url: string, log: Logger, opts: PostgresTaskStoreOptions = {}): Promise<PostgresTaskStore> {
+    const db = await openPostgres(url, {
+      name: "bpm-task-service",
+      migrations: [EVENT_FEED_MIGRATIONS, TASK_MIGRATIONS],
+      maxConnections: opts.maxConnections,
+      log,
+    });
+    const onEvent = opts.onEvent;
+    let feed: PostgresEventFeed | undefined;
+    if (onEvent) {
+      try {
+        feed = await PostgresEventFeed.open(db, {
+          channel: TASK_EVENTS_CHANNEL,
+          retentionMs: opts.eventRetentionMs,
+          log,
+          onEvent: (payload) => onEvent(JSON.parse(payload) as TaskEvent),
+        });
+      } catch (err) {
+        await db.close();
+        throw err;
+      }
+    }
+    return new PostgresTaskStore(db, feed);
+  }
+
+  get eventStats(): EventFeedStats | undefined {
+    return this.feed?.stats;
+  }
+
+  async create(input: CreateTask, now: string): Promise<{ task: Task; created: boolean }> {
+    const params = [input.title, input.description, input.priority, input.status, input.user_id, input.project_id, input.process_instance_id, input.step_id];
+    const key = input.idempotency_key ?? null;
+    // a conflicting row can be deleted between the two statements; then the insert is tried again
+    for (;;) {
+      const [row] = await this.run<Row>(INSERT, [...params, key, now, TASK_EVENTS_CHANNEL, now]);
+      if (row) return { task: toTask(row), created: true };
+      if (key === null) throw new Error("insert of a task without idempotency key returned no row");
+      const [existing] = await this.run<Row>(BY_KEY, [key]);
+      if (existing) return { task: toTask(existing), created: false };
+    }
+  }
+
+  async get(id: number): Promise<Task | undefined> {
+    const [row] = await this.run<Row>(BY_ID, [id]);
+    return row && toTask(row);
+  }
+
+  async update(id: number, patch: UpdateTask, now: string): Promise<Task | undefined> {
+    const p = [id, patch.title ?? null, patch.description ?? null, patch.priority ?? null, patch.status ?? null, patch.user_id ?? null, now, TASK_EVENTS_CHANNEL, now];
+    const [row] = await this.run<Row>(UPDATE, p);
+    return row && toTask(row);
+  }
+
+  async delete(id: number): Promise<Task | undefined> {
+    const [row] = await this.run<Row>(DELETE, [id, TASK_EVENTS_CHANNEL, new Date().toISOString()]);
+    return row && toTask(row);
+  }
+
+  async *list(filter: TaskFilter): AsyncIterable<Task> {
+    let remaining = filter.limit ?? Number.POSITIVE_INFINITY;
+    let afterId = 0;
+    let skip = filter.offset;
+    // keyset pagination after the first page keeps a 10k-row stream O(n) and holds no connection between pages
+    while (remaining > 0) {
+      const size = Math.min(PAGE, remaining);
+      const params: unknown[] = [];
+      const conds = where(filter, params);
+      conds.push(`id > $${params.push(afterId)}`);
+      const text = `SELECT ${COLUMNS} FROM tasks WHERE ${conds.join(" AND ")} ORDER BY id LIMIT $${params.push(size)} OFFSET $${params.push(skip)}`;
+      const rows = await this.run<Row>(text, params);
+      skip = 0;
+      for (const row of rows) yield toTask(row);
+      if (rows.length < size) return;
+      remaining -= rows.length;
+      afterId = rows[rows.length - 1]!.id;
+    }
+  }
+
+  async count(filter: Omit<TaskFilter, "limit" | "offset">): Promise<number> {
+    const params: unknown[] = [];
+    const conds = where(filter, params);
+    const [row] = await this.run<{ n: number }>(`SELECT COUNT(*)::int AS n FROM tasks ${conds.length ? `WHERE ${conds.join(" AND ")}` : ""}`, params);
+    return row!.n;
+  }
+
+  ping(): Promise<void> {
+    return this.db.ping();
+  }
+
+  async close(): Promise<void> {
+    await this.feed?.close();
+    await this.db.close();
+  }
+
+  private async run<T>(text: string, params: unknown[]): Promise<T[]> {
+    try {
+      return (await this.db.sql.unsafe(text, params)) as T[];
+    } catch (err) {
+      mapDatabaseError(err, this.db.where);
+    }
+  }
+}
+
+/** PostgreSQL task store for task-service (DATABASE_URL set). */
+export function openPostgresTaskStore(url: string, log: Logger, opts: PostgresTaskStoreOptions = {}): Promise<PostgresTaskStore> {
+  return PostgresTaskStore.open(url, log, opts);
 }
