@@ -5,30 +5,37 @@ import { up } from "../../platform/health.ts";
 import type { RoleContext, RoleHandle } from "../../platform/role.ts";
 import { serveGrpc, serveHttp } from "../../platform/serve.ts";
 import { SseRegistry } from "../../platform/sse.ts";
+import { TaskEventBus } from "./events.ts";
 import { addTaskGrpc } from "./grpc.ts";
 import { taskRoutes } from "./rest.ts";
 import { TaskService } from "./service.ts";
 import { SqliteTaskStore } from "./store-sqlite.ts";
 import type { TaskStore } from "./store.ts";
 
-export async function openTaskStore(ctx: RoleContext): Promise<{ store: TaskStore; shared: boolean }> {
+/**
+ * SQLite (one instance) or, with DATABASE_URL, PostgreSQL shared by replicas. `shared` stores
+ * deliver every replica's events to `events` themselves, so the service must not publish locally too.
+ */
+export async function openTaskStore(ctx: RoleContext, events: TaskEventBus): Promise<{ store: TaskStore; shared: boolean }> {
   const { config } = ctx;
   if (config.storage.database_url) {
     const { openPostgresTaskStore } = await import("./store-postgres.ts");
-    return { store: await openPostgresTaskStore(config.storage.database_url, ctx.log), shared: true };
+    const store = await openPostgresTaskStore(config.storage.database_url, ctx.log, { onEvent: (e) => events.publish(e) });
+    return { store, shared: true };
   }
   const path = join(config.data_dir, "task-service.db");
   return { store: new SqliteTaskStore(path, { synchronous: config.storage.sqlite.synchronous, busyTimeoutMs: config.storage.sqlite.busy_timeout }), shared: false };
 }
 
 export async function startTaskService(ctx: RoleContext): Promise<RoleHandle> {
-  const { store } = await openTaskStore(ctx);
-  const tasks = new TaskService(store);
+  const events = new TaskEventBus();
+  const { store, shared } = await openTaskStore(ctx, events);
+  const tasks = new TaskService(store, events, !shared);
   const streams = new SseRegistry();
 
   ctx.health.register("storage", async () => {
     await store.ping();
-    return up({ subscribers: tasks.events.size });
+    return up({ engine: shared ? "postgresql" : "sqlite", subscribers: tasks.events.size });
   });
 
   const app = roleHttpApp(ctx).use(
