@@ -46,7 +46,12 @@ export class RateLimitedError extends BpmError {
   }
 }
 
-/** True for our own local refusals, which say nothing about the downstream's health. */
+/** True for our own local refusals, which say nothing about the downstream's health (errors may opt in with `localRejection`). */
 export function isLocalRejection(error: unknown): boolean {
-  return error instanceof CallNotPermittedError || error instanceof BulkheadFullError || error instanceof RateLimitedError;
+  return (
+    error instanceof CallNotPermittedError ||
+    error instanceof BulkheadFullError ||
+    error instanceof RateLimitedError ||
+    (error as { localRejection?: unknown } | null)?.localRejection === true
+  );
 }

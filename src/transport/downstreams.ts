@@ -1,13 +1,8 @@
 import type { Config } from "../config/schema.ts";
-import { CircuitBreaker } from "../resilience/circuit-breaker.ts";
-import { breakerConfigFor, retryConfigFor, timeLimiterConfigFor } from "../resilience/config.ts";
-import { Retry } from "../resilience/retry.ts";
-import { RetryBudget } from "../resilience/retry-budget.ts";
-import { isRetryableError } from "../resilience/outcome.ts";
-import { NoHealthyInstanceError } from "./errors.ts";
-
-/** Transient failures are retried; "no healthy instance" is a local verdict and is not. */
-const retryOn = (e: unknown, s?: AbortSignal) => !(e instanceof NoHealthyInstanceError) && isRetryableError(e, s);
+import type { CircuitBreaker } from "../resilience/circuit-breaker.ts";
+import { ResilienceRegistry } from "../resilience/registry.ts";
+import type { Retry } from "../resilience/retry.ts";
+import type { RetryBudget } from "../resilience/retry-budget.ts";
 
 /** The policies guarding calls to one downstream service (one breaker per service, as Resilience4j does). */
 export interface DownstreamPolicies {
@@ -15,27 +10,24 @@ export interface DownstreamPolicies {
   breaker: CircuitBreaker;
   retry: Retry;
   budget: RetryBudget;
+  /** Per-attempt limit on the response head (resilience4j.timelimiter). */
   timeoutMs: number;
 }
 
-/** One set of policies per downstream name (processService, formService, taskService…), made on first use. */
+/** A transport's view of the ResilienceRegistry: the policies per downstream name, made on first use. */
 export class Downstreams {
+  readonly registry: ResilienceRegistry;
   private readonly byName = new Map<string, DownstreamPolicies>();
 
-  constructor(private readonly section: Config["resilience4j"]) {}
+  constructor(section: Config["resilience4j"], registry?: ResilienceRegistry) {
+    this.registry = registry ?? new ResilienceRegistry(section);
+  }
 
   get(name: string): DownstreamPolicies {
     let p = this.byName.get(name);
     if (p) return p;
-    const retryCfg = retryConfigFor(this.section, name);
-    const budget = new RetryBudget(retryCfg);
-    p = {
-      name,
-      breaker: new CircuitBreaker({ name, ...breakerConfigFor(this.section, name) }),
-      budget,
-      retry: new Retry({ name, ...retryCfg, budget, retryOn }),
-      timeoutMs: timeLimiterConfigFor(this.section, name).timeoutDuration,
-    };
+    const r = this.registry;
+    p = { name, breaker: r.circuitBreaker(name), retry: r.retry(name), budget: r.retryBudget(name), timeoutMs: r.timeLimiter(name).config.timeoutDuration };
     this.byName.set(name, p);
     return p;
   }
