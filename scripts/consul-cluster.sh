@@ -94,17 +94,22 @@ start() {
     for a in "${agents[@]}"; do
       pid_alive "$dir/$a/pid" || { say "$a exited; last log lines:"; tail -20 "$dir/$a/consul.log" >&2; stop_quiet; exit 1; }
     done
-    if has_leader; then print_addrs; return 0; fi
+    if has_leader >/dev/null; then print_addrs; return 0; fi
     sleep 0.5
   done
   say "no leader after 60 s; see $dir/*/consul.log"; stop_quiet; exit 1
 }
 
+# has_leader: some running server sees three raft peers, one of them the leader.
 has_leader() {
-  local consul out
+  local consul out a
   consul="$("$repo/scripts/tools.sh" consul 2>/dev/null)"
-  out="$(CONSUL_HTTP_ADDR="$(cat "$dir/server-1/http_addr")" "$consul" operator raft list-peers 2>/dev/null)" || return 1
-  [ "$(grep -c -E 'leader|follower' <<<"$out")" -ge 3 ] && grep -q leader <<<"$out"
+  for a in server-1 server-2 server-3; do
+    pid_alive "$dir/$a/pid" || continue
+    out="$(CONSUL_HTTP_ADDR="$(cat "$dir/$a/http_addr")" "$consul" operator raft list-peers 2>/dev/null)" || continue
+    [ "$(grep -c -E 'leader|follower' <<<"$out")" -ge 3 ] && grep -q leader <<<"$out" && { echo "$out"; return 0; }
+  done
+  return 1
 }
 
 print_addrs() {
@@ -125,9 +130,7 @@ status() {
     else echo "$a down"; fi
   done
   [ "$up" -gt 0 ] || return 3
-  if has_leader; then
-    CONSUL_HTTP_ADDR="$(cat "$dir/server-1/http_addr")" "$("$repo/scripts/tools.sh" consul 2>/dev/null)" operator raft list-peers
-  else
+  if ! has_leader; then
     echo "no leader"; return 1
   fi
 }

@@ -24,12 +24,15 @@ install_consul() {
   local dir="$BPM_TOOLS/consul-$CONSUL_VERSION" bin found
   bin="$dir/consul"
   if [ ! -x "$bin" ]; then
+    # No cached build: an installed consul ≥ 1.17 saves building one.
     found="$(command -v consul 2>/dev/null || true)"
-    # Our own symlink in $BPM_TOOLS/bin is not an outside install; follow it only if it is valid.
     if [ -n "$found" ] && consul_version_ok "$found"; then
       readlink -f "$found"
       return
     fi
+    tool_lock consul
+  fi
+  if [ ! -x "$bin" ]; then
     local work="$BPM_TOOLS/src/consul-$CONSUL_VERSION" t0=$SECONDS go
     log "building consul $CONSUL_VERSION from the Go module proxy (first time only; ~10-20 min on 2 cores)"
     go_prepare_replaced_source github.com/hashicorp/consul "v$CONSUL_VERSION" "$work" "${CONSUL_NESTED_PINS:-}"

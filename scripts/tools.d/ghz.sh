@@ -5,6 +5,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/go.sh"
 
 install_ghz() {
   local dir="$BPM_TOOLS/ghz-$GHZ_VERSION"
+  [ -x "$dir/ghz" ] || tool_lock ghz
   if [ ! -x "$dir/ghz" ]; then
     go_install_pinned "$dir" "github.com/bojand/ghz/cmd/ghz@v$GHZ_VERSION"
   fi

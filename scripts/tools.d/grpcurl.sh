@@ -5,6 +5,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/go.sh"
 
 install_grpcurl() {
   local dir="$BPM_TOOLS/grpcurl-$GRPCURL_VERSION"
+  [ -x "$dir/grpcurl" ] || tool_lock grpcurl
   if [ ! -x "$dir/grpcurl" ]; then
     go_install_pinned "$dir" "github.com/fullstorydev/grpcurl/cmd/grpcurl@v$GRPCURL_VERSION"
   fi

@@ -9,6 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/go.sh"
 install_jaeger() {
   local dir="$BPM_TOOLS/jaeger-$JAEGER_MODULE_VERSION" bin
   bin="$dir/jaeger"
+  [ -x "$bin" ] || tool_lock jaeger
   if [ ! -x "$bin" ]; then
     local work="$BPM_TOOLS/src/jaeger-$JAEGER_MODULE_VERSION" t0=$SECONDS go
     log "building jaeger (module v$JAEGER_MODULE_VERSION) from the Go module proxy (first time only)"

@@ -1,5 +1,5 @@
 // Child servers for tests: logged to a temp file, killed when the test process exits.
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -41,6 +41,7 @@ export interface LoggedProcess {
 }
 
 export interface SpawnOptions {
+  /** Names the run in the log's header line. */
   name: string;
   cmd: string[];
   logFile: string;
@@ -53,6 +54,8 @@ export interface SpawnOptions {
 /** Starts `cmd` with stdout and stderr appended to `logFile`. */
 export function spawnLogged(options: SpawnOptions): LoggedProcess {
   hookExit();
+  // One log may hold several runs (restarts): each starts with a header naming what ran.
+  appendFileSync(options.logFile, `=== ${new Date().toISOString()} ${options.name}: ${options.cmd.join(" ")}\n`);
   const fd = openSync(options.logFile, "a");
   let proc: Subprocess;
   try {

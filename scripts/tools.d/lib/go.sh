@@ -26,6 +26,14 @@ go_env() {
   mkdir -p "$GOMODCACHE" "$GOCACHE" "$GOPATH"
 }
 
+# tool_lock NAME: waits while another tools.sh builds NAME (parallel test runs); held until this process exits.
+tool_lock() {
+  command -v flock >/dev/null 2>&1 || return 0
+  local fd
+  exec {fd}>"$BPM_TOOLS/.lock-$1"
+  flock "$fd"
+}
+
 # go_install_pinned DEST_DIR PKG@VERSION: `go install` into DEST_DIR (for modules without local replaces).
 go_install_pinned() {
   local dest="$1" pkgver="$2" go
@@ -33,7 +41,7 @@ go_install_pinned() {
   go_env
   mkdir -p "$dest"
   local t0=$SECONDS
-  log "building $pkgver with $("$go" env GOVERSION) (logs above come from go)"
+  log "building $pkgver with $("$go" env GOVERSION) (first time only)"
   GOBIN="$dest" "$go" install -p "$BPM_GO_P" -trimpath -ldflags="-s -w" "$pkgver" >&2
   log "built $pkgver in $((SECONDS - t0)) s"
 }
