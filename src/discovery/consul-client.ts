@@ -24,6 +24,8 @@ export interface AgentCheckDefinition {
   Interval: string;
   Timeout: string;
   DeregisterCriticalServiceAfter: string;
+  /** Initial status; Consul's default is critical until the first check runs. */
+  Status?: "passing" | "warning" | "critical";
 }
 
 export interface HealthQuery {

@@ -11,6 +11,7 @@ export class ConsulOutage {
   private since: number | undefined;
   private lastError: string | undefined;
   private readonly clock: Clock;
+  private readonly recovered = new Set<() => void>();
 
   constructor(private readonly log: Logger, private readonly address: string, clock?: Clock) {
     this.clock = clock ?? systemClock;
@@ -23,6 +24,12 @@ export class ConsulOutage {
 
   get error(): string | undefined {
     return this.lastError;
+  }
+
+  /** Calls `listener` each time Consul answers again after an outage (e.g. to re-check registrations at once). */
+  onRecovered(listener: () => void): () => void {
+    this.recovered.add(listener);
+    return () => this.recovered.delete(listener);
   }
 
   failed(what: string, error: unknown, consequence: string): void {
@@ -42,6 +49,7 @@ export class ConsulOutage {
     this.since = undefined;
     this.lastError = undefined;
     this.log.info(`consul at ${this.address} answers again after ${seconds} s`, { what, consul: this.address });
+    for (const listener of this.recovered) listener();
   }
 }
 

@@ -20,7 +20,7 @@ export interface ServiceWatchOptions {
   tag?: string;
   /** Last known good set from the snapshot, served until Consul answers. */
   seed?: { instances: readonly ServiceInstance[]; savedAt: number };
-  /** A new set (only when it differs from the one before). */
+  /** A new set: Consul's first answer, then only sets that differ from the one before. */
   onChange: (instances: readonly ServiceInstance[]) => void;
   onSuccess: () => void;
   onFailure: (error: unknown) => void;
@@ -111,7 +111,8 @@ export class ServiceWatch {
   }
 
   private accept(instances: ServiceInstance[]): void {
-    const changed = !sameInstances(this.current, instances);
+    // The first answer always counts as news, so the snapshot learns even an empty set.
+    const changed = this.from !== "consul" || !sameInstances(this.current, instances);
     this.from = "consul";
     this.knownAt = this.options.clock.now();
     this.failing = false;

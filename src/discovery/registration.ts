@@ -93,6 +93,7 @@ export class ConsulRegistration {
   private lastRefusal: string | undefined;
   private registrations = 0;
   private loop: Promise<void> | undefined;
+  private unsubscribe: (() => void) | undefined;
 
   constructor(readonly definition: AgentServiceDefinition, private readonly options: RegistrationOptions) {
     this.id = definition.ID;
@@ -110,12 +111,15 @@ export class ConsulRegistration {
   }
 
   start(): void {
+    // an agent back from an outage may have lost us: check now rather than at the next interval
+    this.unsubscribe ??= this.options.outage.onRecovered(() => this.wake());
     this.loop ??= this.run();
   }
 
   /** Stops the anti-entropy loop and removes the service from the agent (its checks go with it). */
   async deregister(): Promise<void> {
     this.stopped = true;
+    this.unsubscribe?.();
     this.abort?.abort();
     this.wake();
     await this.loop;
@@ -136,7 +140,7 @@ export class ConsulRegistration {
       this.abort = new AbortController();
       try {
         if (this.stateNow === "registering") {
-          await api.register(this.definition, this.abort.signal);
+          await api.register(this.registrations === 0 ? this.definition : this.restored(), this.abort.signal);
           if (this.stopped) break;
           this.stateNow = "registered";
           this.registrations++;
@@ -157,6 +161,15 @@ export class ConsulRegistration {
         await this.sleep(this.backoff.next());
       }
     }
+  }
+
+  /**
+   * The definition for registering again after the agent lost us: this instance was passing a
+   * moment ago, so its checks start passing instead of critical and it is not dropped from
+   * discovery for a whole check interval; the first real check still decides.
+   */
+  private restored(): AgentServiceDefinition {
+    return { ...this.definition, Checks: this.definition.Checks.map((c) => ({ ...c, Status: "passing" as const })) };
   }
 
   /** An agent that answers "no" (ACL, bad definition) is a config problem, not an outage. */

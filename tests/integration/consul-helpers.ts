@@ -71,8 +71,15 @@ export async function waitPassing(consulUrl: string, service: string, id: string
   const deadline = Date.now() + timeoutMs;
   let index = "";
   while (Date.now() < deadline) {
-    const res = await fetch(`${consulUrl}/v1/health/service/${service}?passing${index ? `&index=${index}&wait=5s` : ""}`, { signal: AbortSignal.timeout(10_000) });
+    const res = await fetch(`${consulUrl}/v1/health/service/${service}?passing${index ? `&index=${index}&wait=5s` : ""}`, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
     const at = Date.now();
+    if (!res?.ok) {
+      // an agent still starting answers 500 (or not at all): ask again shortly, from scratch
+      await res?.arrayBuffer();
+      index = "";
+      await Bun.sleep(50);
+      continue;
+    }
     index = res.headers.get("x-consul-index") ?? "";
     const list = (await res.json()) as HealthEntry[];
     if (list.some((e) => e.Service.ID === id)) return at;

@@ -66,7 +66,7 @@ describe("registration with a real Consul agent", () => {
     ]);
     expect(checks[0]!.Output).toContain(`127.0.0.1:${ts.ports["task-service"].grpc}: success`);
     expect(checks[1]!.Output).toContain(`GET http://127.0.0.1:${ts.ports["task-service"].http}/health: 200 OK`);
-  });
+  }, 30_000);
 
   test("the gateway registers with its HTTP check only (it has no gRPC port)", async () => {
     const gw = track(await startWithConsul("gateway", consul.httpAddr));
@@ -75,7 +75,7 @@ describe("registration with a real Consul agent", () => {
     const entry = (await catalog("gateway")).find((e) => e.ServiceID === id)!;
     expect(entry.ServiceMeta).toEqual({ version: pkg.version, role: "gateway" });
     expect((await agentChecks(id)).map((c) => [c.Type, c.Status])).toEqual([["http", "passing"]]);
-  });
+  }, 30_000);
 
   test("SIGTERM: the instance leaves Consul at once and exits cleanly", async () => {
     const ts = await startWithConsul("task-service", consul.httpAddr);
@@ -88,7 +88,7 @@ describe("registration with a real Consul agent", () => {
     console.log(`[consul] SIGTERM → gone from the catalog in ${goneAt - t0} ms`);
     expect(goneAt - t0).toBeLessThan(1_000);
     expect(await agentChecks(id)).toEqual([]);
-  });
+  }, 30_000);
 
   test("kill -9: checks go critical and the instance leaves discovery within about one check interval", async () => {
     const gw = track(await startWithConsul("gateway", consul.httpAddr));
@@ -107,7 +107,7 @@ describe("registration with a real Consul agent", () => {
     const statuses = (await agentChecks(id)).map((c) => c.Status);
     expect(statuses).toContain("critical");
     expect(await passingIds(consul.url, "task-service")).not.toContain(id);
-  });
+  }, 30_000);
 
   test("a new instance gets traffic through the gateway without restarting anything (time from passing to first routed request)", async () => {
     const gw = track(await startWithConsul("gateway", consul.httpAddr, { config: { load_balancer: { algorithm: "round_robin", sticky_sessions: { enabled: false } } } }));
@@ -123,7 +123,7 @@ describe("registration with a real Consul agent", () => {
     console.log(`[consul] new instance: passing → first routed request in ${routedAt - passingAt} ms; traffic ${JSON.stringify(result.statuses)}`);
     expect(routedAt - passingAt).toBeLessThan(1_000);
     expect(result.failed).toBe(0);
-  });
+  }, 30_000);
 });
 
 async function fetchThrough(gw: BpmProcess): Promise<boolean> {

@@ -185,7 +185,7 @@ describe("service watch: failures keep the last known set", () => {
 
   test("a snapshot seed is served until Consul answers, then replaced", async () => {
     const seed = [{ id: "old", service: "task-service", address: "127.0.0.1", port: 9, weight: 100, tags: [], meta: {} }];
-    const { api, nextQuery, watch, changes } = setup({ seed });
+    const { api, nextQuery, watch, changes, clock } = setup({ seed });
     expect(watch.source).toBe("snapshot");
     expect(watch.instances.map((i) => i.id)).toEqual(["old"]);
     await nextQuery();
@@ -194,6 +194,22 @@ describe("service watch: failures keep the last known set", () => {
     expect(watch.instances.map((i) => i.id)).toEqual(["old"]);
     expect(watch.source).toBe("snapshot");
     expect(changes).toEqual([]);
+    clock.advance(1_000);
+    await nextQuery();
+    api.answerHealth([entry("a", 1)], 4n);
+    await nextQuery();
+    expect(watch.source).toBe("consul");
+    expect(changes).toEqual([["a"]]);
+  });
+
+  test("Consul's first answer is news even when it equals what was known (so it reaches the snapshot)", async () => {
+    const { api, nextQuery, changes } = setup();
+    await nextQuery();
+    api.answerHealth([], 4n);
+    await nextQuery();
+    api.answerHealth([], 5n);
+    await nextQuery();
+    expect(changes).toEqual([[]]);
   });
 
   test("close() aborts the blocking call and stops the loop", async () => {

@@ -48,10 +48,11 @@ function setup() {
   const clock = new FakeClock();
   const log = recordingLogger();
   const def = serviceDefinition({ role: "task-service", host: "h", address: "127.0.0.1", httpPort: 8082, grpcPort: 50051, tags: [], version: "1", weight: 100, checks: seedChecks });
-  const reg = new ConsulRegistration(def, { api, log, clock, random: () => 0, outage: new ConsulOutage(log, api.address, clock), antiEntropyMs: 15_000, backoff: { initialMs: 1_000, maxMs: 8_000 } });
+  const outage = new ConsulOutage(log, api.address, clock);
+  const reg = new ConsulRegistration(def, { api, log, clock, random: () => 0, outage, antiEntropyMs: 15_000, backoff: { initialMs: 1_000, maxMs: 8_000 } });
   reg.start();
   const next = async () => api.untilWaiting();
-  return { api, clock, log, reg, next };
+  return { api, clock, log, reg, next, outage };
 }
 
 describe("registration lifecycle", () => {
@@ -80,11 +81,34 @@ describe("registration lifecycle", () => {
     clock.advance(15_000);
     await next();
     api.answer(false);
-    expect((await next()).kind).toBe("register");
+    const again = await next();
+    expect(again.kind).toBe("register");
+    // it was passing a moment ago: its checks start passing, the first real run still decides
+    if (again.kind === "register") expect(again.definition.Checks.map((c) => c.Status)).toEqual(["passing", "passing"]);
     api.answer(undefined);
     await api.settle();
     expect(reg.registeredCount).toBe(2);
     expect(log.lines.filter((l) => l.level === "warn").map((l) => l.msg)).toEqual(["consul agent no longer has our registration (restarted?); registering again"]);
+  });
+
+  test("the first registration starts with Consul's default (critical until the first check passes)", async () => {
+    const { next } = setup();
+    const first = await next();
+    expect(first.kind === "register" && first.definition.Checks.every((c) => c.Status === undefined)).toBe(true);
+  });
+
+  test("when Consul answers again after an outage, the registration is checked at once, not at the next interval", async () => {
+    const { api, clock, next, outage } = setup();
+    await next();
+    api.answer(undefined);
+    await api.settle();
+    // discovery saw the outage and its end while the registration slept its interval
+    outage.failed("discovery of x", new Error("ECONNREFUSED"), "serving cached");
+    clock.advance(2_000);
+    outage.succeeded("discovery of x");
+    expect((await next()).kind).toBe("hasService");
+    api.answer(false);
+    expect((await next()).kind).toBe("register");
   });
 
   test("Consul unreachable at start: the role keeps going, one warning, retries with backoff until it registers", async () => {
