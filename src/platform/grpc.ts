@@ -1,36 +1,45 @@
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import protobuf from "protobufjs";
-import descriptor from "protobufjs/ext/descriptor";
 import { ReflectionService } from "@grpc/reflection";
 import healthProto from "../../protos/grpc/health/v1/health.proto" with { type: "text" };
 import reflectionV1Proto from "../../protos/grpc/reflection/v1/reflection.proto" with { type: "text" };
 import reflectionV1AlphaProto from "../../protos/grpc/reflection/v1alpha/reflection.proto" with { type: "text" };
 import { BpmError, ValidationError } from "./errors.ts";
+import { reflectionDescriptors, typeNamesOf } from "./proto-descriptors.ts";
 import type { Logger } from "./logger.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
-
-void descriptor; // registers Root#toDescriptor
 
 export const PROTO_OPTIONS: protoLoader.Options = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true };
 
 /**
  * Loads .proto sources embedded as text (a compiled binary has no proto files on
- * disk). google/protobuf/* imports resolve from protobufjs' bundled copies.
+ * disk). google/protobuf/* imports resolve from protobufjs' bundled copies, each
+ * added once however many sources import it. The package definition is built from
+ * the Root's JSON (a descriptor round trip would turn map fields such as
+ * Struct.fields into lists); reflection gets descriptors Go clients accept.
  */
 export function loadProtos(sources: readonly string[], options: protoLoader.Options = PROTO_OPTIONS): { definition: protoLoader.PackageDefinition; root: protobuf.Root } {
   const root = new protobuf.Root();
+  const importedTypes = new Map<string, string>();
+  const imported = new Set<string>();
   for (const src of sources) {
     const parsed = protobuf.parse(src, root, { keepCase: options.keepCase ?? false, alternateCommentMode: true });
     for (const imp of parsed.imports ?? []) {
+      if (imported.has(imp)) continue;
       const common = protobuf.common.get(imp);
       if (!common) throw new Error(`proto import ${imp} is not embedded`);
+      imported.add(imp);
       root.addJSON(common.nested ?? {});
+      for (const name of typeNamesOf(common)) importedTypes.set(name, imp);
     }
   }
   root.resolveAll();
-  const set = (root as unknown as { toDescriptor(v: string): { toJSON(): object } }).toDescriptor("proto3");
-  const definition = protoLoader.loadFileDescriptorSetFromObject(set.toJSON() as never, options);
+  const definition = protoLoader.fromJSON(root.toJSON(), options);
+  const files = reflectionDescriptors(root, importedTypes);
+  for (const entry of Object.values(definition)) {
+    if ("fileDescriptorProtos" in entry) (entry as { fileDescriptorProtos: Buffer[] }).fileDescriptorProtos = files;
+  }
   return { definition, root };
 }
 
