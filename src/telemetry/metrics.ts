@@ -1,12 +1,57 @@
 import * as prom from "prom-client";
 
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** What an outbox reports at scrape time. */
+export interface OutboxStats {
+  /** Records written but not yet dispatched. */
+  pending: number;
+  /** created_at (epoch ms) of the oldest pending record; undefined when none is pending. */
+  oldestCreatedAtMs?: number;
+}
+
+/** Breaker states as exported (the enum-as-gauge pattern: one series per state, 1 for the current one). */
+const BREAKER_STATES = ["CLOSED", "OPEN", "HALF_OPEN", "DISABLED", "FORCED_OPEN"] as const;
+
+/** Per-instance upstream series, bound once so the per-call cost is two property lookups. */
+export class UpstreamInstrument {
+  private readonly byOutcome = new Map<string, prom.Histogram.Internal<"service" | "instance_id" | "outcome">>();
+
+  constructor(
+    private readonly inflight: prom.Gauge.Internal<"service" | "instance_id">,
+    private readonly duration: prom.Histogram<"service" | "instance_id" | "outcome">,
+    readonly service: string,
+    readonly instanceId: string,
+  ) {}
+
+  /** A call to this instance started. */
+  begin(): void {
+    this.inflight.inc();
+  }
+
+  /** The call ended after `seconds`: outcome is a status class (`2xx`…`5xx`) or `error`/`timeout`/`cancelled`. */
+  end(seconds: number, outcome: string): void {
+    this.inflight.dec();
+    let h = this.byOutcome.get(outcome);
+    if (!h) this.byOutcome.set(outcome, (h = this.duration.labels(this.service, this.instanceId, outcome)));
+    h.observe(seconds);
+  }
+}
+
+/** `2xx`…`5xx` for an HTTP status: the bounded outcome label. */
+export function statusClass(status: number): string {
+  return status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : "error";
+}
+
 /**
  * One Prometheus registry per process. Labels stay bounded: route templates
- * (never raw paths or ids), RPC method names, downstream names, status classes.
+ * (never raw paths or ids), RPC method names, downstream names, instance ids
+ * of discovered upstreams, status classes.
  */
 export class Metrics {
   readonly registry = new prom.Registry();
 
+  // ---- RED: served HTTP and gRPC ------------------------------------------------------
   readonly httpRequests = new prom.Counter({
     name: "bpm_http_requests_total",
     help: "HTTP requests served, by role, method, route template and status code.",
@@ -17,7 +62,7 @@ export class Metrics {
     name: "bpm_http_request_duration_seconds",
     help: "HTTP request duration until the response head is sent.",
     labelNames: ["role", "method", "route"] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
   readonly grpcRequests = new prom.Counter({
@@ -30,9 +75,200 @@ export class Metrics {
     name: "bpm_grpc_server_handling_seconds",
     help: "gRPC call duration (unary: until the reply; streams: until the stream ends).",
     labelNames: ["role", "service", "method"] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60],
+    buckets: [...LATENCY_BUCKETS, 60],
     registers: [this.registry],
   });
+
+  // ---- RED: outgoing gRPC (client interceptor) -------------------------------------------
+  readonly grpcClientRequests = new prom.Counter({
+    name: "bpm_grpc_client_handled_total",
+    help: "gRPC calls made (each attempt counts), by calling role, service, method and status code.",
+    labelNames: ["role", "service", "method", "code"] as const,
+    registers: [this.registry],
+  });
+  readonly grpcClientDuration = new prom.Histogram({
+    name: "bpm_grpc_client_handling_seconds",
+    help: "gRPC call duration seen by the caller, per attempt.",
+    labelNames: ["role", "service", "method"] as const,
+    buckets: [...LATENCY_BUCKETS, 60],
+    registers: [this.registry],
+  });
+
+  // ---- upstream instances (gateway and transport) ----------------------------------------
+  readonly upstreamInFlight = new prom.Gauge({
+    name: "bpm_upstream_requests_in_flight",
+    help: "Calls in flight to one upstream instance.",
+    labelNames: ["service", "instance_id"] as const,
+    registers: [this.registry],
+  });
+  readonly upstreamDuration = new prom.Histogram({
+    name: "bpm_upstream_request_duration_seconds",
+    help: "Duration of calls to one upstream instance until the response head, by outcome (status class, error, timeout, cancelled).",
+    labelNames: ["service", "instance_id", "outcome"] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly upstreams = new Map<string, UpstreamInstrument>();
+
+  // ---- resilience --------------------------------------------------------------------------
+  private readonly breakerStates = new Map<string, () => string>();
+  readonly breakerState = new prom.Gauge({
+    name: "bpm_circuit_breaker_state",
+    help: "1 for the state each circuit breaker is in, 0 for the others.",
+    labelNames: ["name", "state"] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const [name, current] of this.breakerStates) {
+        const now = current();
+        for (const s of BREAKER_STATES) this.breakerState.labels(name, s).set(s === now ? 1 : 0);
+      }
+    },
+  });
+  readonly breakerTransitions = new prom.Counter({
+    name: "bpm_circuit_breaker_transitions_total",
+    help: "Circuit breaker state transitions.",
+    labelNames: ["name", "from", "to"] as const,
+    registers: [this.registry],
+  });
+  readonly breakerRejected = new prom.Counter({
+    name: "bpm_circuit_breaker_rejected_calls_total",
+    help: "Calls a circuit breaker refused without trying (open, or half-open with no trial slot).",
+    labelNames: ["name"] as const,
+    registers: [this.registry],
+  });
+  readonly retries = new prom.Counter({
+    name: "bpm_retries_total",
+    help: "Retries made (attempts after the first), by retry policy (downstream).",
+    labelNames: ["name"] as const,
+    registers: [this.registry],
+  });
+  readonly retryGiveUps = new prom.Counter({
+    name: "bpm_retry_give_ups_total",
+    help: "Calls that failed for good, by retry policy and why no further retry was made.",
+    labelNames: ["name", "reason"] as const,
+    registers: [this.registry],
+  });
+  readonly retryBudgetExhausted = new prom.Counter({
+    name: "bpm_retry_budget_exhausted_total",
+    help: "Retries refused because the downstream's retry budget was spent.",
+    labelNames: ["name"] as const,
+    registers: [this.registry],
+  });
+  readonly rateLimitRejections = new prom.Counter({
+    name: "bpm_rate_limit_rejections_total",
+    help: "Requests refused by a rate limiter (answered 429).",
+    labelNames: ["name"] as const,
+    registers: [this.registry],
+  });
+  readonly bulkheadRejections = new prom.Counter({
+    name: "bpm_bulkhead_rejections_total",
+    help: "Calls refused because a bulkhead was full.",
+    labelNames: ["name"] as const,
+    registers: [this.registry],
+  });
+  readonly fallbacks = new prom.Counter({
+    name: "bpm_fallbacks_total",
+    help: "Responses served by a fallback instead of the live call, by source (cache, default).",
+    labelNames: ["name", "source"] as const,
+    registers: [this.registry],
+  });
+  readonly outlierEjections = new prom.Counter({
+    name: "bpm_outlier_ejections_total",
+    help: "Upstream instances taken out of rotation by outlier detection.",
+    labelNames: ["service"] as const,
+    registers: [this.registry],
+  });
+  readonly outlierEjectionsSkipped = new prom.Counter({
+    name: "bpm_outlier_ejections_skipped_total",
+    help: "Ejections that were due but refused by max_ejection_percent.",
+    labelNames: ["service"] as const,
+    registers: [this.registry],
+  });
+  readonly upstreamHealthTransitions = new prom.Counter({
+    name: "bpm_upstream_health_transitions_total",
+    help: "Active health check verdict changes of upstream instances, by service and new verdict.",
+    labelNames: ["service", "healthy"] as const,
+    registers: [this.registry],
+  });
+
+  // ---- discovery ---------------------------------------------------------------------------
+  private readonly discoverySources: Array<() => Iterable<readonly [service: string, instances: number]>> = [];
+  readonly discoveryInstances = new prom.Gauge({
+    name: "bpm_discovery_instances",
+    help: "Instances discovery currently offers, by service.",
+    labelNames: ["service"] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const source of this.discoverySources) for (const [service, n] of source()) this.discoveryInstances.labels(service).set(n);
+    },
+  });
+  private discoveryUpSource: (() => boolean) | undefined;
+  readonly discoveryUp = new prom.Gauge({
+    name: "bpm_discovery_up",
+    help: "1 while the discovery source answers (Consul reachable, or static config), 0 while serving a stale set.",
+    registers: [this.registry],
+    collect: () => {
+      if (this.discoveryUpSource) this.discoveryUp.set(this.discoveryUpSource() ? 1 : 0);
+    },
+  });
+  readonly discoveryErrors = new prom.Counter({
+    name: "bpm_discovery_errors_total",
+    help: "Failed calls to the discovery source (e.g. Consul), by source and operation.",
+    labelNames: ["source", "operation"] as const,
+    registers: [this.registry],
+  });
+
+  // ---- outbox ------------------------------------------------------------------------------
+  private readonly outboxes = new Map<string, () => OutboxStats | Promise<OutboxStats>>();
+  readonly outboxPending = new prom.Gauge({
+    name: "bpm_outbox_pending_records",
+    help: "Outbox records written but not yet dispatched, by role.",
+    labelNames: ["role"] as const,
+    registers: [this.registry],
+    collect: () => this.refreshOutboxes(),
+  });
+  readonly outboxOldestAge = new prom.Gauge({
+    name: "bpm_outbox_oldest_pending_age_seconds",
+    help: "Age of the oldest undispatched outbox record (0 when none is pending), by role.",
+    labelNames: ["role"] as const,
+    registers: [this.registry],
+    collect: () => this.refreshOutboxes(),
+  });
+  /** Both outbox gauges wait for the same storage read per scrape. */
+  private outboxRefresh: Promise<void> | undefined;
+  readonly outboxDispatched = new prom.Counter({
+    name: "bpm_outbox_dispatched_total",
+    help: "Outbox dispatch attempts, by role and outcome (delivered, failed).",
+    labelNames: ["role", "outcome"] as const,
+    registers: [this.registry],
+  });
+
+  // ---- tracing's own health ------------------------------------------------------------------
+  readonly tracingSpansExported = new prom.Counter({
+    name: "bpm_tracing_spans_exported_total",
+    help: "Spans the trace backend accepted.",
+    registers: [this.registry],
+  });
+  readonly tracingSpansExportFailed = new prom.Counter({
+    name: "bpm_tracing_spans_export_failed_total",
+    help: "Spans lost because their export failed (backend down, refused or too slow).",
+    registers: [this.registry],
+  });
+  readonly tracingSpansDropped = new prom.Counter({
+    name: "bpm_tracing_spans_dropped_total",
+    help: "Spans dropped before export because the bounded export queue was full.",
+    registers: [this.registry],
+  });
+  private traceQueue: (() => number) | undefined;
+  readonly tracingQueueSize = new prom.Gauge({
+    name: "bpm_tracing_queued_spans",
+    help: "Finished spans waiting for export.",
+    registers: [this.registry],
+    collect: () => {
+      if (this.traceQueue) this.tracingQueueSize.set(this.traceQueue());
+    },
+  });
+
   readonly build = new prom.Gauge({
     name: "bpm_build_info",
     help: "Constant 1, labelled with the running version and roles.",
@@ -41,6 +277,7 @@ export class Metrics {
   });
 
   constructor() {
+    // runtime basics: RSS, CPU, heap, event-loop lag, open fds
     prom.collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
   }
 
@@ -50,6 +287,70 @@ export class Metrics {
 
   get contentType(): string {
     return this.registry.contentType;
+  }
+
+  /** The series of one upstream instance, made on first use and reused after. */
+  upstream(service: string, instanceId: string): UpstreamInstrument {
+    const key = `${service}\u0000${instanceId}`;
+    let u = this.upstreams.get(key);
+    if (!u) {
+      u = new UpstreamInstrument(this.upstreamInFlight.labels(service, instanceId), this.upstreamDuration, service, instanceId);
+      this.upstreams.set(key, u);
+    }
+    return u;
+  }
+
+  /** Drops an instance's series once discovery no longer lists it, so churn does not grow /metrics forever. */
+  forgetUpstream(service: string, instanceId: string): void {
+    const key = `${service}\u0000${instanceId}`;
+    if (!this.upstreams.delete(key)) return;
+    this.upstreamInFlight.remove(service, instanceId);
+    for (const outcome of ["1xx", "2xx", "3xx", "4xx", "5xx", "error", "timeout", "cancelled"]) this.upstreamDuration.remove(service, instanceId, outcome);
+  }
+
+  /** Reports a breaker's state on every scrape (replaces an earlier breaker of the same name). */
+  watchBreakerState(name: string, state: () => string): void {
+    this.breakerStates.set(name, state);
+  }
+
+  /** Reports instance counts per service on every scrape. */
+  watchDiscovery(instances: () => Iterable<readonly [service: string, instances: number]>, up?: () => boolean): void {
+    this.discoverySources.push(instances);
+    if (up) this.discoveryUpSource = up;
+  }
+
+  /** Reports a role's outbox backlog on every scrape; `stats` may query storage. */
+  watchOutbox(role: string, stats: () => OutboxStats | Promise<OutboxStats>): void {
+    this.outboxes.set(role, stats);
+  }
+
+  /** @internal tracing.ts reports its queue through this. */
+  traceQueueSize(size: () => number): void {
+    this.traceQueue = size;
+  }
+
+  private refreshOutboxes(): Promise<void> {
+    this.outboxRefresh ??= this.readOutboxes().finally(() => {
+      this.outboxRefresh = undefined;
+    });
+    return this.outboxRefresh;
+  }
+
+  private async readOutboxes(): Promise<void> {
+    const now = Date.now();
+    await Promise.all(
+      [...this.outboxes].map(async ([role, stats]) => {
+        try {
+          const s = await stats();
+          this.outboxPending.labels(role).set(s.pending);
+          this.outboxOldestAge.labels(role).set(s.oldestCreatedAtMs === undefined ? 0 : Math.max(0, (now - s.oldestCreatedAtMs) / 1000));
+        } catch {
+          // a failing store shows as a missing sample, not a failed scrape
+          this.outboxPending.remove(role);
+          this.outboxOldestAge.remove(role);
+        }
+      }),
+    );
   }
 }
 

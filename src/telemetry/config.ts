@@ -1,0 +1,158 @@
+import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler } from "@opentelemetry/sdk-trace-base";
+import { UsageError } from "../config/loader.ts";
+
+/** The OTEL_TRACES_SAMPLER values bpm understands (the spec's built-in ones). */
+export type SamplerName = "always_on" | "always_off" | "traceidratio" | "parentbased_always_on" | "parentbased_always_off" | "parentbased_traceidratio";
+const SAMPLERS: readonly SamplerName[] = ["always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio"];
+
+export interface SamplerConfig {
+  name: SamplerName;
+  /** Only meaningful for the ratio samplers; 1 otherwise. */
+  ratio: number;
+}
+
+export interface BatchConfig {
+  maxQueueSize: number;
+  maxExportBatchSize: number;
+  scheduledDelayMillis: number;
+  exportTimeoutMillis: number;
+}
+
+export type TracingConfig =
+  | { enabled: false; reason: string }
+  | {
+      enabled: true;
+      /** Full URL spans are POSTed to (…/v1/traces). */
+      tracesUrl: string;
+      sampler: SamplerConfig;
+      batch: BatchConfig;
+      /** OTEL_SERVICE_NAME: replaces the role as service.name when set. */
+      serviceName?: string;
+      /** OTEL_RESOURCE_ATTRIBUTES, parsed. */
+      resourceAttributes: Record<string, string>;
+    };
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const value = (env: Env, key: string): string | undefined => {
+  const v = env[key]?.trim();
+  return v ? v : undefined;
+};
+
+/**
+ * Reads the standard OTEL_* variables. Tracing is on only when an OTLP endpoint is
+ * given; a value bpm cannot honour exits with a usage error naming the variable
+ * (a mistyped sampler ratio must not silently become 100% sampling).
+ */
+export function tracingConfigFromEnv(env: Env): TracingConfig {
+  if (value(env, "OTEL_SDK_DISABLED")?.toLowerCase() === "true") return { enabled: false, reason: "OTEL_SDK_DISABLED=true" };
+  const exporter = value(env, "OTEL_TRACES_EXPORTER")?.toLowerCase();
+  if (exporter === "none") return { enabled: false, reason: "OTEL_TRACES_EXPORTER=none" };
+  if (exporter !== undefined && exporter !== "otlp") throw new UsageError(`OTEL_TRACES_EXPORTER: expected otlp or none, got "${exporter}"`);
+
+  const tracesUrl = tracesEndpoint(env);
+  if (!tracesUrl) return { enabled: false, reason: "no OTEL_EXPORTER_OTLP_ENDPOINT" };
+
+  const protocolKey = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL !== undefined ? "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL" : "OTEL_EXPORTER_OTLP_PROTOCOL";
+  const protocol = value(env, protocolKey);
+  // bpm sends OTLP/HTTP JSON; every OTLP/HTTP receiver takes both encodings on the same path
+  if (protocol !== undefined && protocol !== "http/json" && protocol !== "http/protobuf") {
+    throw new UsageError(`${protocolKey}: bpm exports over OTLP/HTTP (http/json or http/protobuf), got "${protocol}"`);
+  }
+
+  return {
+    enabled: true,
+    tracesUrl,
+    sampler: samplerConfigFromEnv(env),
+    batch: batchConfigFromEnv(env),
+    serviceName: value(env, "OTEL_SERVICE_NAME"),
+    resourceAttributes: parseResourceAttributes(value(env, "OTEL_RESOURCE_ATTRIBUTES")),
+  };
+}
+
+function tracesEndpoint(env: Env): string | undefined {
+  const specific = value(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+  if (specific) return checkUrl("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", specific);
+  const base = value(env, "OTEL_EXPORTER_OTLP_ENDPOINT");
+  if (!base) return undefined;
+  checkUrl("OTEL_EXPORTER_OTLP_ENDPOINT", base);
+  // the spec: a signal path is appended to the base endpoint, the per-signal one is used as-is
+  return `${base.replace(/\/+$/, "")}/v1/traces`;
+}
+
+function checkUrl(key: string, raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(`${key}: expected an http(s) URL such as http://127.0.0.1:4318, got "${raw}"`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError(`${key}: expected an http(s) URL, got "${raw}"`);
+  return raw;
+}
+
+export function samplerConfigFromEnv(env: Env): SamplerConfig {
+  const raw = value(env, "OTEL_TRACES_SAMPLER")?.toLowerCase() ?? "parentbased_always_on";
+  if (!(SAMPLERS as readonly string[]).includes(raw)) throw new UsageError(`OTEL_TRACES_SAMPLER: expected one of ${SAMPLERS.join(", ")}, got "${raw}"`);
+  const name = raw as SamplerName;
+  const arg = value(env, "OTEL_TRACES_SAMPLER_ARG");
+  if (!name.endsWith("traceidratio") || arg === undefined) return { name, ratio: 1 };
+  const ratio = Number(arg);
+  if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) throw new UsageError(`OTEL_TRACES_SAMPLER_ARG: expected a ratio between 0 and 1, got "${arg}"`);
+  return { name, ratio };
+}
+
+export function buildSampler(cfg: SamplerConfig): Sampler {
+  switch (cfg.name) {
+    case "always_on":
+      return new AlwaysOnSampler();
+    case "always_off":
+      return new AlwaysOffSampler();
+    case "traceidratio":
+      return new TraceIdRatioBasedSampler(cfg.ratio);
+    case "parentbased_always_on":
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+    case "parentbased_always_off":
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case "parentbased_traceidratio":
+      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(cfg.ratio) });
+  }
+}
+
+function positiveInt(env: Env, key: string, fallback: number): number {
+  const raw = value(env, key);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${key}: expected a positive integer, got "${raw}"`);
+  return n;
+}
+
+/** The spec's OTEL_BSP_* knobs; the queue bound is what keeps a dead collector from costing memory. */
+export function batchConfigFromEnv(env: Env): BatchConfig {
+  const maxQueueSize = positiveInt(env, "OTEL_BSP_MAX_QUEUE_SIZE", 2048);
+  return {
+    maxQueueSize,
+    maxExportBatchSize: Math.min(maxQueueSize, positiveInt(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512)),
+    scheduledDelayMillis: positiveInt(env, "OTEL_BSP_SCHEDULE_DELAY", 5_000),
+    exportTimeoutMillis: positiveInt(env, "OTEL_BSP_EXPORT_TIMEOUT", 10_000),
+  };
+}
+
+/** `key1=value1,key2=value2`, values percent-encoded (W3C Baggage octets), as the spec defines it. */
+export function parseResourceAttributes(raw: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!raw) return out;
+  for (const pair of raw.split(",")) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new UsageError(`OTEL_RESOURCE_ATTRIBUTES: expected key=value pairs separated by commas, got "${pair.trim()}"`);
+    const key = pair.slice(0, eq).trim();
+    let val = pair.slice(eq + 1).trim();
+    try {
+      val = decodeURIComponent(val);
+    } catch {
+      throw new UsageError(`OTEL_RESOURCE_ATTRIBUTES: bad percent-encoding in the value of ${key}`);
+    }
+    out[key] = val;
+  }
+  return out;
+}

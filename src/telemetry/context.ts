@@ -1,0 +1,40 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import { ROOT_CONTEXT, type Context, type ContextManager } from "@opentelemetry/api";
+
+/**
+ * OpenTelemetry's ContextManager over AsyncLocalStorage (what
+ * @opentelemetry/context-async-hooks does, without its EventEmitter patching,
+ * which bpm does not need): the active context follows awaits, timers and callbacks.
+ */
+export class AsyncLocalStorageContextManager implements ContextManager {
+  private storage = new AsyncLocalStorage<Context>();
+
+  active(): Context {
+    return this.storage.getStore() ?? ROOT_CONTEXT;
+  }
+
+  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(ctx: Context, fn: F, thisArg?: ThisParameterType<F>, ...args: A): ReturnType<F> {
+    const cb = thisArg === undefined ? fn : fn.bind(thisArg);
+    return this.storage.run(ctx, cb, ...args);
+  }
+
+  bind<T>(ctx: Context, target: T): T {
+    if (typeof target !== "function") return target;
+    const manager = this;
+    const fn = target as unknown as (...args: unknown[]) => unknown;
+    return function (this: unknown, ...args: unknown[]) {
+      return manager.with(ctx, () => fn.apply(this, args));
+    } as unknown as T;
+  }
+
+  enable(): this {
+    return this;
+  }
+
+  disable(): this {
+    this.storage.disable();
+    // a disabled AsyncLocalStorage cannot be re-armed for new runs in every runtime; start afresh
+    this.storage = new AsyncLocalStorage<Context>();
+    return this;
+  }
+}

@@ -1,0 +1,41 @@
+import { SpanKind, type Span } from "@opentelemetry/api";
+import { processMetrics, type Metrics, type OutboxStats } from "./metrics.ts";
+import { linkFromTraceparent } from "./propagation.ts";
+import { currentTraceparent, withSpan } from "./tracing.ts";
+
+/** Backlog and age of a role's outbox on every scrape (bpm_outbox_pending_records, bpm_outbox_oldest_pending_age_seconds). */
+export function observeOutbox(role: string, stats: () => OutboxStats | Promise<OutboxStats>, metrics: Metrics = processMetrics()): void {
+  metrics.watchOutbox(role, stats);
+}
+
+/** One dispatch attempt of an outbox record. */
+export function recordOutboxDispatch(role: string, outcome: "delivered" | "failed", metrics: Metrics = processMetrics()): void {
+  metrics.outboxDispatched.labels(role, outcome).inc();
+}
+
+/** What to store beside an outbox record when it is written (undefined while tracing is off or outside a trace). */
+export const outboxTraceparent = currentTraceparent;
+
+export interface OutboxRecordRef {
+  id: string | number;
+  /** Event type or topic, for the span name. */
+  type: string;
+  /** The traceparent stored when the record was written. */
+  traceparent?: string | null;
+}
+
+/**
+ * Runs the dispatch of one record in its own root span (`outbox dispatch TYPE`) linked
+ * to the request that wrote it: dispatch happens later and may retry, so it is not
+ * that request's child, but Jaeger shows the link. Off: `fn()`.
+ */
+export function withOutboxDispatchSpan<T>(role: string, record: OutboxRecordRef, fn: (span: Span) => Promise<T>): Promise<T> {
+  const link = linkFromTraceparent(record.traceparent ?? undefined);
+  return withSpan(`outbox dispatch ${record.type}`, {
+    role,
+    root: true,
+    kind: SpanKind.PRODUCER,
+    links: link ? [link] : [],
+    attributes: { "messaging.operation.type": "send", "messaging.message.id": String(record.id), "bpm.outbox.type": record.type },
+  }, fn);
+}

@@ -1,0 +1,70 @@
+import { ROOT_CONTEXT, trace, type Context, type Link, type SpanContext, type TextMapGetter, type TextMapSetter } from "@opentelemetry/api";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import type { Metadata } from "@grpc/grpc-js";
+
+/** W3C Trace Context (traceparent + tracestate) is the only format bpm speaks, in and out. */
+const w3c = new W3CTraceContextPropagator();
+
+export const TRACEPARENT = "traceparent";
+export const TRACESTATE = "tracestate";
+
+/** Plain header records as Node's http and fetch init use them. */
+export type HeaderRecord = Record<string, string | string[] | undefined>;
+export type Carrier = Headers | Metadata | HeaderRecord;
+
+const isHeaders = (c: Carrier): c is Headers => c instanceof Headers;
+// duck-typed so propagation does not load grpc-js where only HTTP is used
+const isMetadata = (c: Carrier): c is Metadata => typeof (c as Metadata).getMap === "function" && typeof (c as Metadata).add === "function";
+
+const getter: TextMapGetter<Carrier> = {
+  get(carrier, key) {
+    if (isHeaders(carrier)) return carrier.get(key) ?? undefined;
+    if (isMetadata(carrier)) {
+      const values = carrier.get(key);
+      return values.length === 0 ? undefined : values.map(String);
+    }
+    const hit = carrier[key] ?? carrier[Object.keys(carrier).find((k) => k.toLowerCase() === key) ?? ""];
+    return hit;
+  },
+  keys(carrier) {
+    if (isHeaders(carrier)) return [...carrier.keys()];
+    if (isMetadata(carrier)) return Object.keys(carrier.getMap());
+    return Object.keys(carrier);
+  },
+};
+
+const setter: TextMapSetter<Carrier> = {
+  set(carrier, key, value) {
+    if (isHeaders(carrier)) carrier.set(key, value);
+    else if (isMetadata(carrier)) carrier.set(key, value);
+    else carrier[key] = value;
+  },
+};
+
+/** The remote parent a request or call carries (ROOT_CONTEXT-based when it carries none or a malformed one). */
+export function extractContext(carrier: Carrier, base: Context = ROOT_CONTEXT): Context {
+  return w3c.extract(base, carrier, getter);
+}
+
+/** Writes traceparent/tracestate of `ctx`'s span; nothing when it has no valid span. */
+export function injectContext(ctx: Context, carrier: Carrier): void {
+  w3c.inject(ctx, carrier, setter);
+}
+
+/** `00-<trace id>-<span id>-<flags>` of a span context. */
+export function formatTraceparent(sc: SpanContext): string {
+  return `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 0xff).toString(16).padStart(2, "0")}`;
+}
+
+/** The span context a traceparent string names, or undefined when it is malformed. */
+export function parseTraceparent(traceparent: string, tracestate?: string): SpanContext | undefined {
+  const ctx = extractContext(tracestate ? { traceparent, tracestate } : { traceparent });
+  return trace.getSpanContext(ctx);
+}
+
+/** A span link to the work a stored traceparent came from (e.g. the request that wrote an outbox record). */
+export function linkFromTraceparent(traceparent: string | undefined, attributes?: Link["attributes"]): Link | undefined {
+  if (!traceparent) return undefined;
+  const sc = parseTraceparent(traceparent);
+  return sc ? { context: sc, attributes } : undefined;
+}

@@ -1,0 +1,268 @@
+import { hostname } from "node:os";
+import {
+  context,
+  createContextKey,
+  INVALID_SPAN_CONTEXT,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+  type SpanOptions,
+  type Tracer,
+} from "@opentelemetry/api";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { BasicTracerProvider, type SpanExporter } from "@opentelemetry/sdk-trace-base";
+import type { Lifecycle } from "../platform/lifecycle.ts";
+import { setTraceFieldsProvider, type Logger } from "../platform/logger.ts";
+import { buildSampler, tracingConfigFromEnv, type TracingConfig } from "./config.ts";
+import { AsyncLocalStorageContextManager } from "./context.ts";
+import { BoundedBatchProcessor } from "./export.ts";
+import { processMetrics, type Metrics } from "./metrics.ts";
+import { formatTraceparent } from "./propagation.ts";
+import { ATTR_ERROR_TYPE, ATTR_ROLE, ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "./semconv.ts";
+
+/**
+ * The one flag hot paths test. False unless an OTLP endpoint is configured: then no
+ * provider exists, no context manager runs and every helper returns before allocating.
+ */
+export let tracingEnabled = false;
+
+/** Returned by span helpers while tracing is off: non-recording, shared, free. */
+export const NOOP_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+/** Which role's tracer the work in a context belongs to (one service.name per role, also in --role=all). */
+const TRACER_KEY = createContextKey("bpm.tracer");
+
+interface State {
+  tracers: Map<string, Tracer>;
+  defaultTracer: Tracer;
+  providers: BasicTracerProvider[];
+  processor: BoundedBatchProcessor;
+  contextManager: AsyncLocalStorageContextManager;
+  /** Tracer of spans started for an explicit role, so runInSpan can hand it down to children. */
+  spanTracers: WeakMap<Span, Tracer>;
+}
+let state: State | undefined;
+
+export interface TracingOptions {
+  /** One tracer provider per role, each with service.name = the role unless OTEL_SERVICE_NAME says otherwise. */
+  roles: readonly string[];
+  version: string;
+  env?: Readonly<Record<string, string | undefined>>;
+  log?: Logger;
+  /** When given, SIGTERM flushes queued spans in the "close" phase. */
+  lifecycle?: Lifecycle;
+  metrics?: Metrics;
+  /** Tests and tools: export here instead of OTLP/HTTP (the endpoint variable still switches tracing on). */
+  exporter?: SpanExporter;
+}
+
+/**
+ * Sets up tracing from OTEL_* variables; returns the decision. Throws UsageError for
+ * values it cannot honour. Call once, before roles start (they decide at start-up
+ * whether to instrument).
+ */
+export function initTracing(opts: TracingOptions): TracingConfig {
+  if (state) throw new Error("tracing is already initialised");
+  const cfg = tracingConfigFromEnv(opts.env ?? process.env);
+  if (!cfg.enabled) return cfg;
+
+  const metrics = opts.metrics ?? processMetrics();
+  const log = opts.log;
+  let lastWarn = 0;
+  const warn = (msg: string, fields: Record<string, unknown>) => {
+    // a dead collector fails every batch; one line per 30 s says so without flooding the log
+    const now = Date.now();
+    if (!log || now - lastWarn < 30_000) return;
+    lastWarn = now;
+    log.warn(msg, fields);
+  };
+  const exporter =
+    opts.exporter ?? (new OTLPTraceExporter({ url: cfg.tracesUrl, timeoutMillis: cfg.batch.exportTimeoutMillis }) as unknown as SpanExporter);
+  const processor = new BoundedBatchProcessor(exporter, cfg.batch, {
+    dropped: (n) => {
+      metrics.tracingSpansDropped.inc(n);
+      warn("trace spans dropped: export queue full", { queue_size: cfg.batch.maxQueueSize, endpoint: cfg.tracesUrl });
+    },
+    exported: (n) => metrics.tracingSpansExported.inc(n),
+    failed: (n, err) => {
+      metrics.tracingSpansExportFailed.inc(n);
+      warn("trace export failed", { spans: n, endpoint: cfg.tracesUrl, err: err ? { message: err.message } : undefined });
+    },
+  });
+  metrics.traceQueueSize(() => processor.queueSize);
+
+  const sampler = buildSampler(cfg.sampler);
+  const instanceId = crypto.randomUUID();
+  const tracers = new Map<string, Tracer>();
+  const providers: BasicTracerProvider[] = [];
+  for (const role of opts.roles) {
+    const resource = resourceFromAttributes({
+      ...cfg.resourceAttributes,
+      [ATTR_SERVICE_NAME]: cfg.serviceName ?? cfg.resourceAttributes[ATTR_SERVICE_NAME] ?? role,
+      [ATTR_SERVICE_VERSION]: opts.version,
+      [ATTR_SERVICE_INSTANCE_ID]: instanceId,
+      [ATTR_ROLE]: role,
+      "host.name": hostname(),
+      "process.pid": process.pid,
+      "process.runtime.name": "bun",
+      "process.runtime.version": Bun.version,
+    });
+    // every provider feeds the one bounded queue: one exporter, one memory bound per process
+    const provider = new BasicTracerProvider({ resource, sampler, spanProcessors: [processor] });
+    providers.push(provider);
+    tracers.set(role, provider.getTracer("bpm", opts.version));
+  }
+  const defaultTracer = tracers.get(opts.roles[0] ?? "") ?? new BasicTracerProvider({ sampler, spanProcessors: [processor] }).getTracer("bpm", opts.version);
+
+  const contextManager = new AsyncLocalStorageContextManager();
+  context.disable();
+  context.setGlobalContextManager(contextManager);
+  setTraceFieldsProvider(traceFields);
+  state = { tracers, defaultTracer, providers, processor, contextManager, spanTracers: new WeakMap() };
+  tracingEnabled = true;
+  opts.lifecycle?.onShutdown("close", "trace flush", () => shutdownTracing());
+  return cfg;
+}
+
+/** Exports what is queued (bounded by the export timeout) and turns tracing off. */
+export async function shutdownTracing(): Promise<void> {
+  const s = state;
+  if (!s) return;
+  tracingEnabled = false;
+  state = undefined;
+  setTraceFieldsProvider(() => undefined);
+  try {
+    await s.processor.shutdown();
+  } catch {
+    // a batch that timed out is lost (and counted when its export fails); shutdown goes on
+  } finally {
+    context.disable();
+    s.contextManager.disable();
+  }
+}
+
+/** Exports what is queued now (tests, benchmarks). */
+export async function flushTracing(): Promise<void> {
+  await state?.processor.forceFlush();
+}
+
+/** The tracer of `role`, else of the work in `ctx`, else of the first role in this process. */
+export function tracerFor(role?: string, ctx: Context = context.active()): Tracer | undefined {
+  const s = state;
+  if (!s) return undefined;
+  return (role !== undefined ? s.tracers.get(role) : undefined) ?? (ctx.getValue(TRACER_KEY) as Tracer | undefined) ?? s.defaultTracer;
+}
+
+export interface StartSpanOptions extends SpanOptions {
+  /** The role this span belongs to; omit to inherit it from the active context. */
+  role?: string;
+  /** Parent context; default: the active one. */
+  parent?: Context;
+}
+
+/** Starts a span (child of the active context unless `parent` says otherwise); NOOP_SPAN while tracing is off. */
+export function startSpan(name: string, options: StartSpanOptions = {}): Span {
+  if (!tracingEnabled) return NOOP_SPAN;
+  const parent = options.parent ?? context.active();
+  const tracer = tracerFor(options.role, parent)!;
+  const span = tracer.startSpan(name, options, parent);
+  if (options.role !== undefined) state!.spanTracers.set(span, tracer);
+  return span;
+}
+
+/** Runs `fn` with `span` active, so logs, child spans and outgoing calls inside it belong to it. */
+export function runInSpan<T>(span: Span, fn: () => T, base: Context = context.active()): T {
+  if (!tracingEnabled || span === NOOP_SPAN) return fn();
+  let ctx = trace.setSpan(base, span);
+  const tracer = state!.spanTracers.get(span);
+  if (tracer) ctx = ctx.setValue(TRACER_KEY, tracer);
+  return context.with(ctx, fn);
+}
+
+/** Marks a span failed: the exception as an event, status ERROR, error.type. */
+export function failSpan(span: Span, error: unknown, errorType?: string): void {
+  if (!span.isRecording()) return;
+  const e = error instanceof Error ? error : undefined;
+  if (e) span.recordException(e);
+  span.setAttribute(ATTR_ERROR_TYPE, errorType ?? errorTypeOf(error));
+  span.setStatus({ code: SpanStatusCode.ERROR, message: e?.message ?? (typeof error === "string" ? error : undefined) });
+}
+
+/** A low-cardinality name for what went wrong: the error's code, else its class. */
+export function errorTypeOf(error: unknown): string {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === "string" && code.length > 0) return code;
+  if (error instanceof Error) return error.name || "Error";
+  return "_OTHER";
+}
+
+/** Ends a span, failed when `error` is given. */
+export function endSpan(span: Span, error?: unknown): void {
+  if (span === NOOP_SPAN) return;
+  if (error !== undefined) failSpan(span, error);
+  span.end();
+}
+
+/**
+ * Runs `fn` in a new span that ends when `fn` returns or settles; a throw or rejection
+ * marks it failed and is re-thrown. Off: just `fn()`.
+ */
+export function withSpan<T>(name: string, options: StartSpanOptions, fn: (span: Span) => T): T {
+  if (!tracingEnabled) return fn(NOOP_SPAN);
+  const span = startSpan(name, options);
+  let result: T;
+  try {
+    result = runInSpan(span, () => fn(span), options.parent);
+  } catch (err) {
+    endSpan(span, err);
+    throw err;
+  }
+  if (result instanceof Promise) {
+    return result.then(
+      (v) => {
+        span.end();
+        return v;
+      },
+      (err) => {
+        endSpan(span, err);
+        throw err;
+      },
+    ) as T;
+  }
+  span.end();
+  return result;
+}
+
+/** The active span, if tracing is on and one is active. */
+export function activeSpan(): Span | undefined {
+  if (!tracingEnabled) return undefined;
+  return trace.getSpan(context.active());
+}
+
+/**
+ * Adds an event to the active span ("breaker.rejected", "retry", "rate_limit.rejected"…).
+ * Off, or outside any span: nothing.
+ */
+export function recordEvent(name: string, attributes?: Attributes): void {
+  if (!tracingEnabled) return;
+  const span = trace.getSpan(context.active());
+  if (span?.isRecording()) span.addEvent(name, attributes);
+}
+
+/** trace_id/span_id for log lines (installed into the logger while tracing is on). */
+export function traceFields(): { trace_id: string; span_id: string } | undefined {
+  const span = trace.getSpan(context.active());
+  if (!span) return undefined;
+  const sc = span.spanContext();
+  return { trace_id: sc.traceId, span_id: sc.spanId };
+}
+
+/** The active span as a traceparent string, e.g. to store beside an outbox record and link to later. */
+export function currentTraceparent(): string | undefined {
+  if (!tracingEnabled) return undefined;
+  const span = trace.getSpan(context.active());
+  return span ? formatTraceparent(span.spanContext()) : undefined;
+}

@@ -1,0 +1,76 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { Metadata } from "@grpc/grpc-js";
+import { trace, TraceFlags } from "@opentelemetry/api";
+import { injectTraceHeaders, withHttpServerSpan } from "../../../src/telemetry/http-spans.ts";
+import { extractContext, formatTraceparent, linkFromTraceparent } from "../../../src/telemetry/propagation.ts";
+import { runInSpan, shutdownTracing, startSpan } from "../../../src/telemetry/tracing.ts";
+import { tracingToMemory } from "./helpers.ts";
+
+const CALLER = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+afterEach(() => shutdownTracing());
+
+describe("W3C trace context in and out", () => {
+  test("a span injected into HTTP headers is what the receiver extracts", () => {
+    tracingToMemory();
+    const span = startSpan("call");
+    const headers = new Headers();
+    injectTraceHeaders(headers, span);
+    const sc = trace.getSpanContext(extractContext(headers))!;
+    expect(sc).toMatchObject({ traceId: span.spanContext().traceId, spanId: span.spanContext().spanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
+    expect(headers.get("traceparent")).toBe(formatTraceparent(span.spanContext()));
+  });
+
+  test("gRPC metadata carries it the same way", () => {
+    tracingToMemory();
+    const span = startSpan("rpc");
+    const md = new Metadata();
+    injectTraceHeaders(md, span);
+    expect(md.get("traceparent")).toEqual([formatTraceparent(span.spanContext())]);
+    expect(trace.getSpanContext(extractContext(md))?.spanId).toBe(span.spanContext().spanId);
+  });
+
+  test("plain header records are read case-insensitively", () => {
+    const sc = trace.getSpanContext(extractContext({ TraceParent: CALLER }));
+    expect(sc?.traceId).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
+  });
+
+  test("a request's trace continues downstream: same trace id, our span as parent, tracestate kept", async () => {
+    tracingToMemory();
+    const incoming = new Request("http://svc.local/api/tasks/7", { headers: { traceparent: CALLER, tracestate: "vendor=abc,other=1" } });
+    let outgoing = new Headers();
+    let serverSpanId = "";
+    await withHttpServerSpan({ role: "task-service", request: incoming, route: "/api/tasks/:id" }, () => {
+      serverSpanId = trace.getActiveSpan()!.spanContext().spanId;
+      outgoing = new Headers();
+      injectTraceHeaders(outgoing);
+      return new Response("ok");
+    });
+    expect(outgoing.get("traceparent")).toBe(`00-4bf92f3577b34da6a3ce929d0e0e4736-${serverSpanId}-01`);
+    expect(outgoing.get("tracestate")).toBe("vendor=abc,other=1");
+  });
+
+  test("a malformed traceparent is ignored: the server starts a new trace", async () => {
+    const { spans } = tracingToMemory();
+    const req = new Request("http://svc.local/x", { headers: { traceparent: "00-zzzz-00f067aa0ba902b7-01" } });
+    await withHttpServerSpan({ role: "task-service", request: req }, () => new Response("ok"));
+    const [s] = await spans();
+    expect(s!.parentSpanContext).toBeUndefined();
+    expect(s!.spanContext().traceId).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  test("a stored traceparent becomes a span link (outbox dispatch → the request that wrote it)", () => {
+    expect(linkFromTraceparent(CALLER)?.context).toMatchObject({ traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7" });
+    expect(linkFromTraceparent("garbage")).toBeUndefined();
+    expect(linkFromTraceparent(undefined)).toBeUndefined();
+  });
+
+  test("with tracing off nothing is written, so a proxied client's own traceparent passes through untouched", () => {
+    const headers = new Headers({ traceparent: CALLER });
+    runInSpan(startSpan("x"), () => injectTraceHeaders(headers));
+    expect(headers.get("traceparent")).toBe(CALLER);
+    const empty = new Headers();
+    injectTraceHeaders(empty);
+    expect([...empty.keys()]).toEqual([]);
+  });
+});
