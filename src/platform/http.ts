@@ -6,6 +6,8 @@ import type { Lifecycle } from "./lifecycle.ts";
 import type { Logger } from "./logger.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import { faultRoutes, type FaultInjector } from "./faults.ts";
+import { elysiaServerSpans, setHttpRoute } from "../telemetry/http-spans.ts";
+import { tracingEnabled } from "../telemetry/tracing.ts";
 
 export const CORRELATION_HEADER = "x-correlation-id";
 const CORRELATION_RE = /^[A-Za-z0-9._:\-]{1,128}$/;
@@ -73,8 +75,14 @@ export function createHttpApp(opts: HttpAppOptions) {
   const reqCounter = metrics.httpRequests;
   const reqDuration = metrics.httpDuration;
 
-  return new Elysia({ name: `http-${role}` })
-    .derive({ as: "global" }, ({ request }) => ({ correlationId: correlationIdFrom(request.headers), startedAt: performance.now() }))
+  const app = new Elysia({ name: `http-${role}` });
+  // a server span around each request only while tracing is on; off, the app is untouched
+  if (tracingEnabled) app.wrap(elysiaServerSpans(role));
+  return app
+    .derive({ as: "global" }, ({ request, route }) => {
+      setHttpRoute(request.method, route);
+      return { correlationId: correlationIdFrom(request.headers), startedAt: performance.now() };
+    })
     .onRequest(({ request, set }) => {
       const len = request.headers.get("content-length");
       if (len !== null && Number(len) > bodyLimitBytes) {
