@@ -9,6 +9,8 @@ import { BpmError, ValidationError } from "./errors.ts";
 import { reflectionDescriptors, typeNamesOf } from "./proto-descriptors.ts";
 import type { Logger } from "./logger.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
+import { endGrpcServerSpan, startGrpcServerSpan } from "../telemetry/grpc-spans.ts";
+import { runInSpan } from "../telemetry/tracing.ts";
 
 export const PROTO_OPTIONS: protoLoader.Options = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true };
 
@@ -220,6 +222,10 @@ export class GrpcServer {
   get log(): Logger {
     return this.opts.log;
   }
+
+  get role(): string {
+    return this.opts.role;
+  }
 }
 
 export type GrpcHandler = (this: GrpcServer, service: string, method: string, ...args: any[]) => void;
@@ -229,21 +235,27 @@ export function unary<Req, Res>(fn: (req: Req, call: grpc.ServerUnaryCall<Req, R
   return function (this: GrpcServer, service: string, method: string, call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>) {
     const started = performance.now();
     this.track(1);
-    Promise.resolve()
-      .then(() => fn(call.request, call))
-      .then(
-        (res) => {
-          this.observe(service, method, grpc.status.OK, started);
-          cb(null, res);
-        },
-        (err) => {
-          const ge = toGrpcError(err);
-          if (ge.code === grpc.status.INTERNAL) this.log.error("gRPC handler failed", { service, method, err });
-          this.observe(service, method, ge.code, started);
-          cb(ge);
-        },
-      )
-      .finally(() => this.track(-1));
+    // the whole call runs in its server span, so the handler's logs and calls belong to it
+    const span = startGrpcServerSpan(this.role, service, method, call.metadata);
+    runInSpan(span, () =>
+      Promise.resolve()
+        .then(() => fn(call.request, call))
+        .then(
+          (res) => {
+            this.observe(service, method, grpc.status.OK, started);
+            endGrpcServerSpan(span, grpc.status.OK);
+            cb(null, res);
+          },
+          (err) => {
+            const ge = toGrpcError(err);
+            if (ge.code === grpc.status.INTERNAL) this.log.error("gRPC handler failed", { service, method, err });
+            this.observe(service, method, ge.code, started);
+            endGrpcServerSpan(span, ge.code, err);
+            cb(ge);
+          },
+        )
+        .finally(() => this.track(-1)),
+    );
   };
 }
 
@@ -264,25 +276,31 @@ export function serverStream<Req, Res>(
     call.on("cancelled", cancel);
     call.on("close", cancel);
     call.on("error", cancel);
-    Promise.resolve()
-      .then(() => fn(call.request, call, ac.signal))
-      .then(
-        () => {
-          this.observe(service, method, call.cancelled ? grpc.status.CANCELLED : grpc.status.OK, started);
-          if (!call.cancelled && !call.writableEnded) call.end();
-        },
-        (err) => {
-          const ge = toGrpcError(err);
-          if (ge.code === grpc.status.INTERNAL) this.log.error("gRPC stream failed", { service, method, err });
-          this.observe(service, method, ge.code, started);
-          // emit, not destroy: grpc-js sends the status from 'error'; destroy() would skip it and hang the client
-          if (!call.cancelled) call.emit("error", ge);
-        },
-      )
-      .finally(() => {
-        ac.abort();
-        this.track(-1, ac, opts.live);
-      });
+    const span = startGrpcServerSpan(this.role, service, method, call.metadata);
+    runInSpan(span, () =>
+      Promise.resolve()
+        .then(() => fn(call.request, call, ac.signal))
+        .then(
+          () => {
+            const code = call.cancelled ? grpc.status.CANCELLED : grpc.status.OK;
+            this.observe(service, method, code, started);
+            endGrpcServerSpan(span, code);
+            if (!call.cancelled && !call.writableEnded) call.end();
+          },
+          (err) => {
+            const ge = toGrpcError(err);
+            if (ge.code === grpc.status.INTERNAL) this.log.error("gRPC stream failed", { service, method, err });
+            this.observe(service, method, ge.code, started);
+            endGrpcServerSpan(span, ge.code, err);
+            // emit, not destroy: grpc-js sends the status from 'error'; destroy() would skip it and hang the client
+            if (!call.cancelled) call.emit("error", ge);
+          },
+        )
+        .finally(() => {
+          ac.abort();
+          this.track(-1, ac, opts.live);
+        }),
+    );
   };
 }
 
