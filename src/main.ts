@@ -10,6 +10,7 @@ import { Lifecycle } from "./platform/lifecycle.ts";
 import { createLogger, setLogLevel, type LogLevel } from "./platform/logger.ts";
 import type { RoleContext, RoleHandle } from "./platform/role.ts";
 import { processMetrics } from "./telemetry/metrics.ts";
+import { initTracing } from "./telemetry/tracing.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -32,6 +33,9 @@ async function run(cmd: Extract<Command, { kind: "run" }>): Promise<void> {
   lifecycle.installSignalHandlers();
   const metrics = processMetrics();
   metrics.build.labels(VERSION, cmd.roles.join(",")).set(1);
+  // before any role starts: roles decide at start-up whether to instrument
+  const tracing = initTracing({ roles: cmd.roles, version: VERSION, log, lifecycle, metrics });
+  if (tracing.enabled) log.info("tracing on", { endpoint: tracing.tracesUrl, sampler: tracing.sampler.name, ratio: tracing.sampler.ratio });
 
   const registry = await createRegistry(config, log);
   lifecycle.onShutdown("close", "discovery", () => registry.close());
