@@ -1,12 +1,39 @@
+import { join } from "node:path";
 import { GrpcServer } from "../../platform/grpc.ts";
+import { up } from "../../platform/health.ts";
 import { roleHttpApp } from "../../platform/http-app.ts";
 import type { RoleContext, RoleHandle } from "../../platform/role.ts";
 import { serveGrpc, serveHttp } from "../../platform/serve.ts";
+import { addFormGrpc } from "./grpc.ts";
+import { formRoutes } from "./rest.ts";
+import { FormService } from "./service.ts";
+import { SqliteFormStore } from "./store-sqlite.ts";
+import type { FormStore } from "./store.ts";
+
+/** SQLite under the data dir (one instance per store). */
+export function openFormStore(ctx: RoleContext): FormStore {
+  const { config } = ctx;
+  const sqlite = config.storage.sqlite;
+  return new SqliteFormStore(join(config.data_dir, "form-service.db"), { synchronous: sqlite.synchronous, busyTimeoutMs: sqlite.busy_timeout });
+}
 
 export async function startFormService(ctx: RoleContext): Promise<RoleHandle> {
-  const app = roleHttpApp(ctx);
+  if (ctx.config.storage.database_url) ctx.log.warn("form-service keeps its data in SQLite: its PostgreSQL store is not built yet");
+  const store = openFormStore(ctx);
+  const forms = new FormService(store);
+
+  ctx.health.register("storage", async () => {
+    await store.ping();
+    return up({});
+  });
+
+  const app = roleHttpApp(ctx).use(formRoutes(forms));
   const httpPort = serveHttp(ctx, app, ctx.httpPort);
+
   const grpc = new GrpcServer({ role: ctx.role, log: ctx.log, metrics: ctx.metrics });
+  addFormGrpc(grpc, forms);
   const grpcPort = await serveGrpc(ctx, grpc, ctx.grpcPort ?? 0);
+
+  ctx.lifecycle.onShutdown("close", "form store", () => store.close());
   return { role: ctx.role, httpPort, grpcPort };
 }

@@ -1,0 +1,63 @@
+import * as v from "valibot";
+import type { JsonObject } from "../../domain/forms/index.ts";
+
+const INT32_MAX = 2_147_483_647;
+export const MAX_PAGE = 1000;
+
+/** A stored submission, as it goes on the wire (formservice.Submission field names). */
+export interface Submission {
+  id: string;
+  form_key: string;
+  form_version: number;
+  data: JsonObject;
+  submitted_by: number;
+  process_instance_id: string;
+  step_id: string;
+  created_at: string;
+}
+
+export type NewSubmission = Omit<Submission, "id" | "created_at"> & { idempotency_key?: string };
+
+export interface FormFilter {
+  /** Set: every version of this form, newest first. Unset: the latest version of every form, by key. */
+  key?: string;
+  limit: number;
+  offset: number;
+}
+
+const intFrom = (what: string, min: number, max: number) =>
+  v.pipe(
+    v.union([v.number(), v.string()], `must be ${what}`),
+    v.transform((x) => (typeof x === "string" && /^-?\d+$/.test(x) ? Number(x) : x)),
+    v.number(`must be ${what}`),
+    v.integer(`must be ${what}`),
+    v.minValue(min, `must be ${what}`),
+    v.maxValue(max, `must be ${what}`),
+  );
+
+export const VersionSchema = intFrom("a version number (0 = latest)", 0, INT32_MAX);
+export const UserIdSchema = intFrom("a user id", 0, INT32_MAX);
+
+export const ListFormsQuerySchema = v.object({
+  key: v.optional(v.pipe(v.string(), v.maxLength(100, "must be at most 100 characters"))),
+  limit: v.optional(intFrom(`an integer in 1..${MAX_PAGE}`, 1, MAX_PAGE), 50),
+  offset: v.optional(intFrom("a non-negative integer", 0, INT32_MAX), 0),
+});
+
+export const GetFormQuerySchema = v.object({ version: v.optional(VersionSchema, 0) });
+
+const shortText = (max: number) => v.pipe(v.string("must be a string"), v.maxLength(max, `must be at most ${max} characters`));
+
+/** What a submit or validate request carries besides the form key (REST body, gRPC request alike). */
+export const SubmitBodySchema = v.object({
+  data: v.optional(v.unknown()),
+  form_version: v.optional(VersionSchema, 0),
+  submitted_by: v.optional(UserIdSchema, 0),
+  process_instance_id: v.optional(shortText(200), ""),
+  step_id: v.optional(shortText(200), ""),
+  idempotency_key: v.optional(shortText(200), ""),
+});
+export type SubmitBody = v.InferOutput<typeof SubmitBodySchema>;
+
+/** Form keys that name a REST sub-resource (/api/forms/submissions/:id) and so cannot be form keys. */
+export const RESERVED_FORM_KEYS: ReadonlySet<string> = new Set(["submissions"]);

@@ -1,0 +1,65 @@
+import { Elysia } from "elysia";
+import * as v from "valibot";
+import { IDENTITY_HEADER } from "../../platform/auth.ts";
+import { parseInput } from "../../platform/http.ts";
+import { GetFormQuerySchema, ListFormsQuerySchema, UserIdSchema, VersionSchema } from "./model.ts";
+import type { FormService } from "./service.ts";
+
+const ValidateBodySchema = v.object({ data: v.optional(v.unknown()), form_version: v.optional(VersionSchema, 0) });
+
+/** The user the gateway verified, when the request came through it; else what the body says. */
+function submitterOf(headers: Headers, body: Record<string, unknown>): unknown {
+  const verified = headers.get(IDENTITY_HEADER);
+  return verified !== null ? parseInput(UserIdSchema, verified, IDENTITY_HEADER) : body.submitted_by;
+}
+
+const objectBody = (body: unknown): Record<string, unknown> => (body !== null && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>) : {});
+
+/**
+ * REST edge of form-service: the same use cases as gRPC, JSON with proto field names. Definitions go
+ * out as stored (unset settings left out, `default` as plain JSON), so they can be edited and published again.
+ */
+export function formRoutes(forms: FormService) {
+  return new Elysia({ name: "form-routes" })
+    .post("/api/forms", async ({ body, set }) => {
+      const { form, created } = await forms.publish(body);
+      set.status = created ? 201 : 200;
+      set.headers.location = `/api/forms/${form.key}/versions/${form.version}`;
+      return { form, created };
+    })
+    .get("/api/forms", async ({ query }) => {
+      const q = parseInput(ListFormsQuerySchema, query, "query");
+      const [items, total] = await Promise.all([forms.list(q), forms.count(q)]);
+      return { items: items, total, limit: q.limit, offset: q.offset };
+    })
+    .get("/api/forms/submissions/:id", ({ params }) => forms.getSubmission(params.id))
+    .get("/api/forms/:key", async ({ params, query }) => {
+      const { version } = parseInput(GetFormQuerySchema, query, "query");
+      return forms.get(params.key, version);
+    })
+    .get("/api/forms/:key/versions", async ({ params, query }) => {
+      await forms.get(params.key); // 404 for an unknown form rather than an empty list
+      const q = parseInput(ListFormsQuerySchema, { ...query, key: params.key }, "query");
+      const [items, total] = await Promise.all([forms.list(q), forms.count(q)]);
+      return { items: items, total, limit: q.limit, offset: q.offset };
+    })
+    .get("/api/forms/:key/versions/:version", async ({ params }) => {
+      const version = parseInput(VersionSchema, params.version, "version");
+      return forms.get(params.key, version);
+    })
+    .post("/api/forms/:key/validate", async ({ params, body }) => {
+      const input = parseInput(ValidateBodySchema, objectBody(body), "request body");
+      const r = await forms.validate(params.key, input.form_version, input.data ?? {});
+      return { valid: r.valid, errors: r.errors, data: r.data ?? null, form_version: r.form_version };
+    })
+    .post("/api/forms/:key/submissions", async ({ params, body, request, set }) => {
+      const input = { ...objectBody(body) };
+      input.submitted_by = submitterOf(request.headers, input);
+      const key = request.headers.get("idempotency-key");
+      if (key && input.idempotency_key === undefined) input.idempotency_key = key;
+      const { submission, created } = await forms.submit(params.key, input);
+      set.status = created ? 201 : 200;
+      set.headers.location = `/api/forms/submissions/${submission.id}`;
+      return submission;
+    });
+}
