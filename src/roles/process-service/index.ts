@@ -1,12 +1,93 @@
+import { join } from "node:path";
+import { ServiceBalancers } from "../../balancing/balancers.ts";
+import { breakerAdminRoutes } from "../../platform/admin.ts";
+import { createAdminGuard } from "../../platform/auth.ts";
 import { GrpcServer } from "../../platform/grpc.ts";
+import { up } from "../../platform/health.ts";
 import { roleHttpApp } from "../../platform/http-app.ts";
 import type { RoleContext, RoleHandle } from "../../platform/role.ts";
 import { serveGrpc, serveHttp } from "../../platform/serve.ts";
+import { Downstreams } from "../../transport/downstreams.ts";
+import { GrpcFormsClient, GrpcTasksClient } from "./clients.ts";
+import { taskDelivery } from "./delivery.ts";
+import { addProcessGrpc } from "./grpc.ts";
+import type { OutboxStats } from "./model.ts";
+import { OutboxDispatcher, type OutboxHooks } from "./outbox.ts";
+import { processRoutes } from "./rest.ts";
+import { ProcessService } from "./service.ts";
+import { SqliteProcessStore } from "./store-sqlite.ts";
+import type { ProcessStore } from "./store.ts";
 
-export async function startProcessService(ctx: RoleContext): Promise<RoleHandle> {
-  const app = roleHttpApp(ctx);
+/** SQLite under the data dir (one instance per store). */
+export function openProcessStore(ctx: RoleContext): ProcessStore {
+  const { config } = ctx;
+  const sqlite = config.storage.sqlite;
+  return new SqliteProcessStore(join(config.data_dir, "process-service.db"), { synchronous: sqlite.synchronous, busyTimeoutMs: sqlite.busy_timeout });
+}
+
+/** What a running process-service offers the rest of the process (telemetry hooks in here). */
+export interface ProcessServiceHandle extends RoleHandle {
+  /** The outbox's backlog: records pending, the oldest one's age. */
+  outboxStats(): Promise<OutboxStats>;
+}
+
+/** Set before the role starts to count dispatches and wrap them in spans (src/telemetry). */
+export const processServiceHooks: { outbox?: OutboxHooks; traceparent?: () => string | undefined } = {};
+
+export async function startProcessService(ctx: RoleContext): Promise<ProcessServiceHandle> {
+  const { config, log } = ctx;
+  if (config.storage.database_url) log.warn("process-service keeps its data in SQLite: its PostgreSQL store is not built yet");
+  const store = openProcessStore(ctx);
+  const balancers = new ServiceBalancers({ registry: ctx.registry, config: config.load_balancer, activeHealthChecks: config.discovery.mode === "static" });
+  const downstreams = new Downstreams(config.resilience4j);
+  const forms = new GrpcFormsClient({ balancers, downstreams });
+  const tasks = new GrpcTasksClient({ balancers, downstreams });
+
+  let dispatcher: OutboxDispatcher | undefined;
+  const processes = new ProcessService(store, forms, { log, onEffects: () => dispatcher?.notify(), traceparent: processServiceHooks.traceparent });
+  dispatcher = new OutboxDispatcher({
+    store,
+    deliver: taskDelivery(tasks, store),
+    onDead: (record, err) => processes.failForRefusedTask(record, err),
+    log: log.child({ component: "outbox" }),
+    hooks: processServiceHooks.outbox,
+  });
+  const outbox = dispatcher;
+
+  ctx.health.register("storage", async () => {
+    await store.ping();
+    return up({});
+  });
+  ctx.health.register("outbox", async () => {
+    const s = await outbox.stats();
+    return up({ pending: s.pending, oldest_age_ms: s.oldestAgeMs, dead: s.dead, inflight: s.inflight });
+  });
+
+  const app = roleHttpApp(ctx)
+    .use(processRoutes(processes))
+    .use(breakerAdminRoutes(downstreams, await createAdminGuard(config.gateway.auth, config.data_dir)));
   const httpPort = serveHttp(ctx, app, ctx.httpPort);
-  const grpc = new GrpcServer({ role: ctx.role, log: ctx.log, metrics: ctx.metrics });
+
+  const grpc = new GrpcServer({ role: ctx.role, log, metrics: ctx.metrics });
+  addProcessGrpc(grpc, processes);
   const grpcPort = await serveGrpc(ctx, grpc, ctx.grpcPort ?? 0);
-  return { role: ctx.role, httpPort, grpcPort };
+
+  outbox.start();
+  // deliveries in flight finish (each is bounded by its deadline) before the store closes
+  ctx.lifecycle.onShutdown("drain", "outbox", () => outbox.stop());
+  ctx.lifecycle.onShutdown("close", "process clients", () => {
+    forms.close();
+    tasks.close();
+    balancers.close();
+  });
+  ctx.lifecycle.onShutdown("close", "process store", () => store.close());
+  return {
+    role: ctx.role,
+    httpPort,
+    grpcPort,
+    outboxStats: async () => {
+      const { pending, oldestCreatedAtMs, oldestAgeMs, dead } = await outbox.stats();
+      return { pending, oldestAgeMs, dead, ...(oldestCreatedAtMs !== undefined ? { oldestCreatedAtMs } : {}) };
+    },
+  };
 }

@@ -1,0 +1,95 @@
+import * as v from "valibot";
+import { INSTANCE_STATUSES, type Effect, type InstanceStatus } from "../../domain/process/index.ts";
+
+const INT32_MAX = 2_147_483_647;
+export const MAX_PAGE = 1000;
+
+const intFrom = (what: string, min: number, max: number) =>
+  v.pipe(
+    v.union([v.number(), v.string()], `must be ${what}`),
+    v.transform((x) => (typeof x === "string" && /^-?\d+$/.test(x) ? Number(x) : x)),
+    v.number(`must be ${what}`),
+    v.integer(`must be ${what}`),
+    v.minValue(min, `must be ${what}`),
+    v.maxValue(max, `must be ${what}`),
+  );
+
+export const VersionSchema = intFrom("a version number (0 = latest)", 0, INT32_MAX);
+export const UserIdSchema = intFrom("a positive integer user id", 1, INT32_MAX);
+const limit = v.optional(intFrom(`an integer in 1..${MAX_PAGE}`, 1, MAX_PAGE), 50);
+const offset = v.optional(intFrom("a non-negative integer", 0, INT32_MAX), 0);
+const shortText = (max: number) => v.pipe(v.string("must be a string"), v.maxLength(max, `must be at most ${max} characters`));
+
+export interface DefinitionFilter {
+  /** Set: every version of this definition, newest first. Unset: the latest version of each, by key. */
+  key?: string;
+  limit: number;
+  offset: number;
+}
+
+export const ListDefinitionsQuerySchema = v.object({ key: v.optional(shortText(100)), limit, offset });
+export const GetDefinitionQuerySchema = v.object({ version: v.optional(VersionSchema, 0) });
+
+export const ListInstancesQuerySchema = v.object({
+  definition_key: v.optional(shortText(100)),
+  status: v.optional(v.picklist(INSTANCE_STATUSES, `must be one of ${INSTANCE_STATUSES.join(", ")}`)),
+  started_by: v.optional(UserIdSchema),
+  /** Instances whose current step is assigned to this user. */
+  assignee: v.optional(UserIdSchema),
+  limit,
+  offset,
+});
+export type InstanceFilter = v.InferOutput<typeof ListInstancesQuerySchema>;
+
+export const StartBodySchema = v.object({
+  definition_version: v.optional(VersionSchema, 0),
+  variables: v.optional(v.unknown()),
+  started_by: v.optional(UserIdSchema),
+  idempotency_key: v.optional(shortText(200)),
+});
+
+export const CompleteBodySchema = v.object({
+  step_id: v.pipe(v.string("must be a string"), v.nonEmpty("is required"), v.maxLength(64, "must be at most 64 characters")),
+  data: v.optional(v.unknown()),
+  user_id: v.optional(UserIdSchema),
+});
+
+export const CancelBodySchema = v.object({
+  reason: v.optional(shortText(1_000), ""),
+  user_id: v.optional(UserIdSchema),
+});
+
+/** Process keys that name a REST sub-resource (/api/processes/instances) and so cannot be definition keys. */
+export const RESERVED_PROCESS_KEYS: ReadonlySet<string> = new Set(["instances"]);
+
+export type OutboxState = "pending" | "delivered" | "dead";
+
+/** One effect waiting for (or past) delivery to task-service. */
+export interface OutboxRecord {
+  /** Order of writing; delivery follows it per instance. */
+  seq: number;
+  instanceId: string;
+  effect: Effect;
+  attempts: number;
+  /** Epoch ms before which the record is not tried again. */
+  nextAttemptAt: number;
+  lastError: string | null;
+  /** W3C traceparent of the request that wrote the record, when tracing was on. */
+  traceparent: string | null;
+  /** Epoch ms. */
+  createdAt: number;
+}
+
+/** The outbox's backlog at a glance (the shape src/telemetry reads, plus the age). */
+export interface OutboxStats {
+  /** Records written but not yet delivered (nor given up on). */
+  pending: number;
+  /** created_at (epoch ms) of the oldest pending record; undefined when none is pending. */
+  oldestCreatedAtMs?: number;
+  /** How long the oldest pending record has waited, ms (0 when none). */
+  oldestAgeMs: number;
+  /** Records given up on for good (task-service refused them). */
+  dead: number;
+}
+
+export type { InstanceStatus };
