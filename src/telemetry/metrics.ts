@@ -1,4 +1,6 @@
 import * as prom from "prom-client";
+import { registerResilienceMetrics } from "../resilience/prometheus.ts";
+import type { ResilienceRegistry } from "../resilience/registry.ts";
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -9,9 +11,6 @@ export interface OutboxStats {
   /** created_at (epoch ms) of the oldest pending record; undefined when none is pending. */
   oldestCreatedAtMs?: number;
 }
-
-/** Breaker states as exported (the enum-as-gauge pattern: one series per state, 1 for the current one). */
-const BREAKER_STATES = ["CLOSED", "OPEN", "HALF_OPEN", "DISABLED", "FORCED_OPEN"] as const;
 
 /** Per-instance upstream series, bound once so the per-call cost is two property lookups. */
 export class UpstreamInstrument {
@@ -110,62 +109,9 @@ export class Metrics {
   });
   private readonly upstreams = new Map<string, UpstreamInstrument>();
 
-  // ---- resilience --------------------------------------------------------------------------
-  private readonly breakerStates = new Map<string, () => string>();
-  readonly breakerState = new prom.Gauge({
-    name: "bpm_circuit_breaker_state",
-    help: "1 for the state each circuit breaker is in, 0 for the others.",
-    labelNames: ["name", "state"] as const,
-    registers: [this.registry],
-    collect: () => {
-      for (const [name, current] of this.breakerStates) {
-        const now = current();
-        for (const s of BREAKER_STATES) this.breakerState.labels(name, s).set(s === now ? 1 : 0);
-      }
-    },
-  });
-  readonly breakerTransitions = new prom.Counter({
-    name: "bpm_circuit_breaker_transitions_total",
-    help: "Circuit breaker state transitions.",
-    labelNames: ["name", "from", "to"] as const,
-    registers: [this.registry],
-  });
-  readonly breakerRejected = new prom.Counter({
-    name: "bpm_circuit_breaker_rejected_calls_total",
-    help: "Calls a circuit breaker refused without trying (open, or half-open with no trial slot).",
-    labelNames: ["name"] as const,
-    registers: [this.registry],
-  });
-  readonly retries = new prom.Counter({
-    name: "bpm_retries_total",
-    help: "Retries made (attempts after the first), by retry policy (downstream).",
-    labelNames: ["name"] as const,
-    registers: [this.registry],
-  });
-  readonly retryGiveUps = new prom.Counter({
-    name: "bpm_retry_give_ups_total",
-    help: "Calls that failed for good, by retry policy and why no further retry was made.",
-    labelNames: ["name", "reason"] as const,
-    registers: [this.registry],
-  });
-  readonly retryBudgetExhausted = new prom.Counter({
-    name: "bpm_retry_budget_exhausted_total",
-    help: "Retries refused because the downstream's retry budget was spent.",
-    labelNames: ["name"] as const,
-    registers: [this.registry],
-  });
-  readonly rateLimitRejections = new prom.Counter({
-    name: "bpm_rate_limit_rejections_total",
-    help: "Requests refused by a rate limiter (answered 429).",
-    labelNames: ["name"] as const,
-    registers: [this.registry],
-  });
-  readonly bulkheadRejections = new prom.Counter({
-    name: "bpm_bulkhead_rejections_total",
-    help: "Calls refused because a bulkhead was full.",
-    labelNames: ["name"] as const,
-    registers: [this.registry],
-  });
+  // ---- resilience ----------------------------------------------------------------------------
+  // Breakers, retries, budgets, time limiters, bulkheads and rate limiters report through
+  // src/resilience/prometheus.ts (registerResilience below); these are what it does not cover.
   readonly fallbacks = new prom.Counter({
     name: "bpm_fallbacks_total",
     help: "Responses served by a fallback instead of the live call, by source (cache, default).",
@@ -308,10 +254,18 @@ export class Metrics {
     for (const outcome of ["1xx", "2xx", "3xx", "4xx", "5xx", "error", "timeout", "cancelled"]) this.upstreamDuration.remove(service, instanceId, outcome);
   }
 
-  /** Reports a breaker's state on every scrape (replaces an earlier breaker of the same name). */
-  watchBreakerState(name: string, state: () => string): void {
-    this.breakerStates.set(name, state);
+  /**
+   * The resilience policies' collectors (bpm_circuitbreaker_*, bpm_retry_*, bpm_ratelimiter_*…).
+   * One ResilienceRegistry per process: roles sharing a process share it, so each downstream
+   * has one breaker and its series appear once.
+   */
+  registerResilience(resilience: ResilienceRegistry): void {
+    if (this.resilience === resilience) return;
+    if (this.resilience) throw new Error("one ResilienceRegistry per process: pass the same one to every role");
+    registerResilienceMetrics(this.registry, resilience);
+    this.resilience = resilience;
   }
+  private resilience: ResilienceRegistry | undefined;
 
   /** Reports instance counts per service on every scrape. */
   watchDiscovery(instances: () => Iterable<readonly [service: string, instances: number]>, up?: () => boolean): void {

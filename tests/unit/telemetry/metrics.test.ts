@@ -2,14 +2,11 @@ import { describe, expect, test } from "bun:test";
 import { BalancerEvents } from "../../../src/balancing/events.ts";
 import { StaticRegistry } from "../../../src/discovery/static.ts";
 import { FakeClock } from "../../../src/platform/clock.ts";
-import { CircuitBreaker } from "../../../src/resilience/circuit-breaker.ts";
-import { RateLimiter } from "../../../src/resilience/rate-limiter.ts";
-import { Retry } from "../../../src/resilience/retry.ts";
-import { RetryBudget } from "../../../src/resilience/retry-budget.ts";
 import { observeRegistry, recordDiscoveryError } from "../../../src/telemetry/discovery.ts";
 import { Metrics, statusClass } from "../../../src/telemetry/metrics.ts";
 import { observeOutbox, recordOutboxDispatch } from "../../../src/telemetry/outbox.ts";
-import { instrumentBalancerEvents, instrumentCircuitBreaker, instrumentRateLimiter, instrumentRetry, recordFallback } from "../../../src/telemetry/resilience.ts";
+import { instrumentBalancerEvents, recordFallback } from "../../../src/telemetry/resilience.ts";
+import { ResilienceRegistry } from "../../../src/resilience/registry.ts";
 
 /** Samples of one metric family as "labels → value" after a scrape (collect callbacks run). */
 async function samples(m: Metrics, name: string): Promise<Record<string, number>> {
@@ -27,48 +24,19 @@ async function samples(m: Metrics, name: string): Promise<Record<string, number>
 }
 
 describe("resilience on /metrics", () => {
-  test("breaker state is one series per state, transitions and rejections counted", async () => {
+  test("the resilience policies' own collectors are exposed once per process", async () => {
     const m = new Metrics();
-    const clock = new FakeClock();
-    const breaker = new CircuitBreaker({ name: "taskService", slidingWindowSize: 2, minimumNumberOfCalls: 2, waitDurationInOpenState: 1_000, clock });
-    instrumentCircuitBreaker(breaker, m);
-    expect(await samples(m, "bpm_circuit_breaker_state")).toMatchObject({ "bpm_circuit_breaker_state{name=taskService,state=CLOSED}": 1, "bpm_circuit_breaker_state{name=taskService,state=OPEN}": 0 });
-    breaker.onResult(1, true);
-    breaker.onResult(1, true);
-    breaker.tryAcquirePermission();
-    const state = await samples(m, "bpm_circuit_breaker_state");
-    expect(state["bpm_circuit_breaker_state{name=taskService,state=OPEN}"]).toBe(1);
-    expect(state["bpm_circuit_breaker_state{name=taskService,state=CLOSED}"]).toBe(0);
-    expect(await samples(m, "bpm_circuit_breaker_transitions_total")).toEqual({ "bpm_circuit_breaker_transitions_total{name=taskService,from=CLOSED,to=OPEN}": 1 });
-    expect(await samples(m, "bpm_circuit_breaker_rejected_calls_total")).toEqual({ "bpm_circuit_breaker_rejected_calls_total{name=taskService}": 1 });
-  });
-
-  test("retries, give-ups and retry-budget exhaustion are counted per downstream", async () => {
-    const m = new Metrics();
-    const clock = new FakeClock();
-    // a budget with no floor and 0%: the first retry is refused
-    const budget = new RetryBudget({ retryBudgetPercent: 0, retryBudgetMinRetriesPerSecond: 0, clock });
-    const starved = new Retry({ name: "formService", maxAttempts: 3, backoffPeriod: 0, budget, clock, random: () => 0 });
-    const plain = new Retry({ name: "taskService", maxAttempts: 2, backoffPeriod: 0, clock, random: () => 0 });
-    instrumentRetry(starved, m);
-    instrumentRetry(plain, m);
-    const fail = async () => new Response(null, { status: 503 });
-    await starved.execute(fail);
-    await plain.execute(fail);
-    expect(await samples(m, "bpm_retries_total")).toEqual({ "bpm_retries_total{name=taskService}": 1 });
-    expect(await samples(m, "bpm_retry_budget_exhausted_total")).toEqual({ "bpm_retry_budget_exhausted_total{name=formService}": 1 });
-    expect(await samples(m, "bpm_retry_give_ups_total")).toEqual({
-      "bpm_retry_give_ups_total{name=formService,reason=budget}": 1,
-      "bpm_retry_give_ups_total{name=taskService,reason=maxAttempts}": 1,
-    });
-  });
-
-  test("rate-limit rejections are counted per limiter, never per client key", async () => {
-    const m = new Metrics();
-    const limiter = new RateLimiter({ name: "gateway", limitForPeriod: 1, limitRefreshPeriod: 60_000, clock: new FakeClock() });
-    instrumentRateLimiter(limiter, m);
-    for (const key of ["ip:1", "ip:1", "ip:2", "ip:2", "ip:3"]) limiter.check(key);
-    expect(await samples(m, "bpm_rate_limit_rejections_total")).toEqual({ "bpm_rate_limit_rejections_total{name=gateway}": 2 });
+    const resilience = new ResilienceRegistry(undefined, { clock: new FakeClock() });
+    const breaker = resilience.circuitBreaker("task-service");
+    m.registerResilience(resilience);
+    m.registerResilience(resilience);
+    breaker.transitionToForcedOpenState();
+    const state = await samples(m, "bpm_circuitbreaker_state");
+    expect(state["bpm_circuitbreaker_state{name=taskService,state=FORCED_OPEN}"]).toBe(1);
+    expect(state["bpm_circuitbreaker_state{name=taskService,state=CLOSED}"]).toBe(0);
+    expect(await samples(m, "bpm_circuitbreaker_transitions_total")).toEqual({ "bpm_circuitbreaker_transitions_total{name=taskService,from=CLOSED,to=FORCED_OPEN}": 1 });
+    // a second registry would expose a second breaker under the same name: refused
+    expect(() => m.registerResilience(new ResilienceRegistry())).toThrow("one ResilienceRegistry per process");
   });
 
   test("ejections, skipped ejections and fallbacks are counted by service", async () => {

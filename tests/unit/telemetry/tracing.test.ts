@@ -12,7 +12,7 @@ import { Retry } from "../../../src/resilience/retry.ts";
 import { endHttpClientSpan, injectTraceHeaders, startHttpClientSpan, withHttpServerSpan } from "../../../src/telemetry/http-spans.ts";
 import { Metrics } from "../../../src/telemetry/metrics.ts";
 import { withOutboxDispatchSpan, outboxTraceparent } from "../../../src/telemetry/outbox.ts";
-import { instrumentCircuitBreaker, instrumentRateLimiter, instrumentRetry } from "../../../src/telemetry/resilience.ts";
+import { traceCircuitBreaker, traceRateLimiter, traceRetry } from "../../../src/telemetry/resilience.ts";
 import { withStorageSpan } from "../../../src/telemetry/storage-spans.ts";
 import { initTracing, NOOP_SPAN, runInSpan, shutdownTracing, startSpan, tracingEnabled, withSpan } from "../../../src/telemetry/tracing.ts";
 import { byName, captureStdout, parentOf, tracingToMemory } from "./helpers.ts";
@@ -156,8 +156,8 @@ describe("upstream attempts, retries and resilience decisions", () => {
     const t = tracingToMemory(["gateway"]);
     const clock = new FakeClock();
     const retry = new Retry({ name: "taskService", maxAttempts: 3, backoffPeriod: 0, clock, random: () => 0 });
-    const metrics = t.metrics;
-    instrumentRetry(retry, metrics);
+    traceRetry(retry);
+    traceRetry(retry);
     const sent: string[] = [];
     let attempt = 0;
     await withHttpServerSpan({ role: "gateway", request: new Request("http://gw.local/api/tasks/1"), route: "/api/tasks/:id" }, async () => {
@@ -182,16 +182,16 @@ describe("upstream attempts, retries and resilience decisions", () => {
     expect(attempts[1]!.attributes["http.request.resend_count"]).toBe(1);
     // each attempt told the upstream its own span as parent
     expect(sent).toEqual(attempts.map((a) => `00-${a.spanContext().traceId}-${a.spanContext().spanId}-01`));
+    // traced twice, reported once
     expect(server.events.map((e) => [e.name, e.attributes?.["retry.attempt"], e.attributes?.["retry.cause"]])).toEqual([["retry", 2, "503"]]);
-    expect((await metrics.retries.get()).values[0]).toMatchObject({ labels: { name: "taskService" }, value: 1 });
   });
 
   test("a breaker rejection and a rate-limit rejection show as events on the request's span", async () => {
     const t = tracingToMemory(["gateway"]);
     const breaker = new CircuitBreaker({ name: "formService", slidingWindowSize: 2, minimumNumberOfCalls: 2, failureRateThreshold: 50, clock: new FakeClock() });
     const limiter = new RateLimiter({ name: "gateway", limitForPeriod: 1, limitRefreshPeriod: 60_000, clock: new FakeClock() });
-    instrumentCircuitBreaker(breaker, t.metrics);
-    instrumentRateLimiter(limiter, t.metrics);
+    traceCircuitBreaker(breaker);
+    traceRateLimiter(limiter);
     breaker.onResult(1, true);
     breaker.onResult(1, true);
     expect(breaker.state).toBe("OPEN");
@@ -238,6 +238,10 @@ describe("tracing off costs nothing", () => {
     expect(withSpan("y", {}, (span) => span)).toBe(NOOP_SPAN);
     expect(trace.getActiveSpan()).toBeUndefined();
     expect(outboxTraceparent()).toBeUndefined();
+    // policies stay listener-free, so they build no event objects either
+    const breaker = new CircuitBreaker({ name: "x" });
+    traceCircuitBreaker(breaker);
+    expect(breaker.onCallNotPermitted.hasListeners).toBe(false);
   });
 
   test("an app built while tracing is off answers without spans or trace fields in its logs", async () => {
