@@ -14,12 +14,15 @@ export BPM_BIN="$root/bpm"
 
 # Real servers and tools the integration tests use; built/installed once per machine.
 tools_log="$(mktemp)"
-for t in ${BPM_TEST_TOOLS:-grpcurl}; do
+echo "== tools (built or installed once per machine into ${BPM_TOOLS:-$HOME/.cache/bpm-tools})"
+tools_start=$(date +%s)
+for t in ${BPM_TEST_TOOLS:-grpcurl wrk postgres consul jaeger openapi-spec-validator metricslint podman dockerfilelint}; do
   if ! "$root/scripts/tools.sh" "$t" >>"$tools_log" 2>&1; then
     echo "test.sh: installing $t failed:"; tail -20 "$tools_log"
     echo "tests: 0 passed, 1 failed"; exit 1
   fi
 done
+echo "   ready in $(( $(date +%s) - tools_start )) s"
 
 failed_typecheck=0
 echo "== type-check (tsc --noEmit)"
