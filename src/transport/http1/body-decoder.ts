@@ -1,3 +1,4 @@
+import { latin1Slice } from "./latin1.ts";
 import { ProtocolError, parseTrailers } from "./response-head.ts";
 
 /** Receives decoded body bytes; chunks are views into the socket's buffers (Bun gives a fresh one per read). */
@@ -60,6 +61,8 @@ export class ChunkedDecoder implements BodyDecoder {
   private remaining = 0;
   /** A size line or trailer section split across reads (rare: lines are tiny). */
   private partial = "";
+  private readonly trailerLines: string[] = [];
+  private trailerBytes = 0;
 
   constructor(private readonly maxTrailerBytes: number) {}
 
@@ -71,11 +74,11 @@ export class ChunkedDecoder implements BodyDecoder {
         case Chunk.Size: {
           const eol = buf.indexOf(LF, pos);
           if (eol < 0) {
-            this.partial += buf.latin1Slice(pos, len);
+            this.partial += latin1Slice(buf, pos, len);
             if (this.partial.length > MAX_LINE) throw new ProtocolError("chunk size line too long");
             return len;
           }
-          const line = this.partial === "" ? buf.latin1Slice(pos, eol) : this.partial + buf.latin1Slice(pos, eol);
+          const line = this.partial === "" ? latin1Slice(buf, pos, eol) : this.partial + latin1Slice(buf, pos, eol);
           this.partial = "";
           pos = eol + 1;
           this.remaining = parseChunkSize(line);
@@ -118,25 +121,22 @@ export class ChunkedDecoder implements BodyDecoder {
     for (;;) {
       const eol = buf.indexOf(LF, pos);
       if (eol < 0) {
-        this.partial += buf.latin1Slice(pos, len);
-        if (this.partial.length > this.maxTrailerBytes) throw new ProtocolError("trailer section too large");
+        this.partial += latin1Slice(buf, pos, len);
+        if (this.trailerBytes + this.partial.length > this.maxTrailerBytes) throw new ProtocolError("trailer section too large");
         return len;
       }
-      const piece = buf.latin1Slice(pos, eol);
-      const line = this.partial === "" ? piece : this.partial + piece;
+      let line = this.partial === "" ? latin1Slice(buf, pos, eol) : this.partial + latin1Slice(buf, pos, eol);
+      this.partial = "";
       pos = eol + 1;
-      // The section ends at an empty line; `partial` holds the complete lines before it.
-      const lineStart = line.lastIndexOf("\n") + 1;
-      const current = line.slice(lineStart).replace(/\r$/, "");
-      if (current === "") {
-        const section = line.slice(0, lineStart).replace(/\r?\n$/, "").replace(/\r?\n/g, "\r\n");
-        if (section !== "") this.trailers = parseTrailers(section);
-        this.partial = "";
+      if (line.endsWith("\r")) line = line.slice(0, -1);
+      if (line === "") {
+        if (this.trailerLines.length > 0) this.trailers = parseTrailers(this.trailerLines.join("\r\n"));
         this.done = true;
         return pos;
       }
-      this.partial = line + "\n";
-      if (this.partial.length > this.maxTrailerBytes) throw new ProtocolError("trailer section too large");
+      this.trailerLines.push(line);
+      this.trailerBytes += line.length;
+      if (this.trailerBytes > this.maxTrailerBytes) throw new ProtocolError("trailer section too large");
     }
   }
 }

@@ -1,0 +1,126 @@
+import { type Clock, type TimerHandle, systemClock } from "../../platform/clock.ts";
+import { UpstreamError } from "../../platform/errors.ts";
+import { Exchange } from "./exchange.ts";
+import { type PoolOwner, UpstreamPool } from "./pool.ts";
+import type { Http1ClientOptions, Http1ClientStats, Http1RequestInit, Http1Target } from "./types.ts";
+
+export const HTTP1_CLIENT_DEFAULTS = {
+  maxIdlePerUpstream: 128,
+  /** Below Node's 5 s keepAliveTimeout and Bun.serve's 10 s idleTimeout, so we close before the server does. */
+  idleTimeoutMs: 4_000,
+  maxHeaderBytes: 64 * 1024,
+} as const;
+
+/** The sweeper runs this many times per idle timeout; a connection lives idle for at most idleTimeoutMs. */
+const SWEEPS_PER_TIMEOUT = 4;
+
+/**
+ * HTTP/1.1 client with a keep-alive pool per upstream, on Bun.connect.
+ * Response bodies stream from the socket with backpressure.
+ */
+export class Http1Client implements PoolOwner {
+  readonly maxIdlePerUpstream: number;
+  readonly maxHeaderBytes: number;
+  readonly idleTimeoutMs: number;
+  closed = false;
+  /** Counts sweeps; idle ages are measured in ticks so the hot path never reads the clock. */
+  tick = 0;
+
+  private readonly clock: Clock;
+  private readonly pools = new Map<string, Map<number, UpstreamPool>>();
+  private sweepTimer: TimerHandle | null = null;
+  private opened = 0;
+  private reused = 0;
+  private retries = 0;
+
+  constructor(options: Http1ClientOptions = {}) {
+    this.maxIdlePerUpstream = options.maxIdlePerUpstream ?? HTTP1_CLIENT_DEFAULTS.maxIdlePerUpstream;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? HTTP1_CLIENT_DEFAULTS.idleTimeoutMs;
+    this.maxHeaderBytes = options.maxHeaderBytes ?? HTTP1_CLIENT_DEFAULTS.maxHeaderBytes;
+    this.clock = options.clock ?? systemClock;
+    if (!(this.maxIdlePerUpstream >= 0) || !(this.idleTimeoutMs > 0) || !(this.maxHeaderBytes > 0)) {
+      throw new RangeError("Http1Client: maxIdlePerUpstream >= 0, idleTimeoutMs > 0 and maxHeaderBytes > 0 are required");
+    }
+  }
+
+  /**
+   * Sends one request. Resolves when the response head arrives; the body then
+   * streams. Rejects with UpstreamError (502) when the upstream cannot be
+   * reached or breaks the exchange, or with `signal.reason` when aborted.
+   */
+  request(target: Http1Target, init: Http1RequestInit): Promise<Response> {
+    if (this.closed) return Promise.reject(new UpstreamError("http1 client is closed"));
+    const signal = init.signal;
+    if (signal !== undefined && signal.aborted) return Promise.reject(signal.reason);
+    const pool = this.poolFor(target.address, target.port);
+    let ex: Exchange;
+    try {
+      ex = new Exchange(pool, init);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (pool.dispatch(ex)) this.reused++;
+    return ex.promise;
+  }
+
+  stats(): Http1ClientStats {
+    let idle = 0;
+    for (const byPort of this.pools.values()) for (const pool of byPort.values()) idle += pool.idle.length;
+    return { connectionsOpened: this.opened, reusedRequests: this.reused, retries: this.retries, idle };
+  }
+
+  /** Closes idle connections and stops pooling; requests in flight finish, then their connections close. */
+  close(): void {
+    this.closed = true;
+    if (this.sweepTimer !== null) this.clock.clearTimeout(this.sweepTimer);
+    this.sweepTimer = null;
+    for (const byPort of this.pools.values()) for (const pool of byPort.values()) pool.closeAllIdle();
+  }
+
+  // PoolOwner
+  onIdle(): void {
+    if (this.sweepTimer !== null || this.closed) return;
+    this.sweepTimer = this.clock.setTimeout(this.sweep, this.idleTimeoutMs / SWEEPS_PER_TIMEOUT);
+    this.sweepTimer.unref?.();
+  }
+  countOpened(): void {
+    this.opened++;
+  }
+  countRetry(): void {
+    this.retries++;
+  }
+
+  private poolFor(address: string, port: number): UpstreamPool {
+    let byPort = this.pools.get(address);
+    if (byPort === undefined) {
+      byPort = new Map();
+      this.pools.set(address, byPort);
+    }
+    let pool = byPort.get(port);
+    if (pool === undefined) {
+      pool = new UpstreamPool(this, address, port);
+      byPort.set(port, pool);
+    }
+    return pool;
+  }
+
+  /** Ages idle connections by one tick, closes the expired, and forgets pools with nothing open. */
+  private readonly sweep = (): void => {
+    this.sweepTimer = null;
+    this.tick++;
+    const expiredSince = this.tick - SWEEPS_PER_TIMEOUT;
+    let anyIdle = false;
+    for (const [address, byPort] of this.pools) {
+      for (const [port, pool] of byPort) {
+        pool.closeIdleSince(expiredSince);
+        if (pool.idle.length > 0) anyIdle = true;
+        else if (pool.open <= 0) {
+          pool.detached = true;
+          byPort.delete(port);
+        }
+      }
+      if (byPort.size === 0) this.pools.delete(address);
+    }
+    if (anyIdle) this.onIdle();
+  };
+}

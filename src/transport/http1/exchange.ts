@@ -1,0 +1,130 @@
+import type { Connection } from "./connection.ts";
+import { NO_BODY, STREAM, serializeHead, type HeadInfo } from "./request-head.ts";
+import type { Http1RequestInit } from "./types.ts";
+import type { UpstreamPool } from "./pool.ts";
+
+/** Methods whose repetition has the same effect as one call (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+/** Methods that carry content, so an empty one still says `content-length: 0` (servers may answer 411 otherwise). */
+const EXPECTS_BODY = new Set(["POST", "PUT", "PATCH"]);
+
+/**
+ * One request and its response, across at most two connections (the retry).
+ * It is also the abort listener (`handleEvent`), so no closure is made per request.
+ */
+export class Exchange {
+  readonly promise: Promise<Response>;
+  resolve!: (res: Response) => void;
+  reject!: (err: unknown) => void;
+  readonly head: HeadInfo;
+  readonly bytes: Uint8Array | null;
+  readonly stream: ReadableStream<Uint8Array> | null;
+  readonly isHead: boolean;
+  readonly idempotent: boolean;
+  readonly signal: AbortSignal | undefined;
+  readonly stripHopByHop: boolean;
+  readonly onTrailers: ((trailers: Headers) => void) | undefined;
+
+  /** The connection carrying it now (null while connecting). */
+  conn: Connection | null = null;
+  /** The Response was handed out (or the promise rejected). */
+  settled = false;
+  /** Body fully delivered or the exchange failed: nothing more happens. */
+  finished = false;
+  /** Any byte of a response arrived on the current connection. */
+  responseStarted = false;
+  /** Request body bytes handed to the socket. */
+  bodyBytesWritten = 0;
+  /** A chunk was read from the body stream, so the body cannot be sent again. */
+  streamTouched = false;
+  /** All request bytes were handed to the connection. */
+  requestSent = false;
+  retried = false;
+  controller: ReadableStreamDefaultController<Uint8Array> | null = null;
+  /** Set while the request body is being pumped; cancelled if the exchange ends first. */
+  bodyReader: { cancel(reason?: unknown): Promise<void> } | null = null;
+
+  constructor(readonly pool: UpstreamPool, init: Http1RequestInit) {
+    this.promise = new Promise<Response>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    const method = init.method;
+    const body = init.body ?? null;
+    let length: number;
+    if (body === null) {
+      this.bytes = null;
+      this.stream = null;
+      length = EXPECTS_BODY.has(method) ? 0 : NO_BODY;
+    } else if (typeof body === "string") {
+      this.bytes = Buffer.from(body);
+      this.stream = null;
+      length = this.bytes.length;
+    } else if (body instanceof Uint8Array) {
+      this.bytes = body;
+      this.stream = null;
+      length = body.length;
+    } else {
+      this.bytes = null;
+      this.stream = body;
+      length = init.contentLength ?? STREAM;
+    }
+    this.head = serializeHead(method, init.path, pool.hostHeader, init.headers, length);
+    this.isHead = method === "HEAD";
+    this.idempotent = IDEMPOTENT.has(method);
+    this.signal = init.signal;
+    this.stripHopByHop = init.stripHopByHop === true;
+    this.onTrailers = init.onTrailers;
+    if (this.signal !== undefined) this.signal.addEventListener("abort", this);
+  }
+
+  /**
+   * A reused connection failed before any response byte: send again on a new
+   * one when repeating is safe (see docs/http-transport.md "Retry").
+   */
+  mayRetry(): boolean {
+    if (this.retried || this.responseStarted || this.finished) return false;
+    if (this.stream !== null && this.streamTouched) return false;
+    return this.idempotent || this.bodyBytesWritten === 0;
+  }
+
+  respond(res: Response): void {
+    this.settled = true;
+    this.resolve(res);
+  }
+
+  /** Ends the exchange with `err`: the promise rejects, or the body stream errors if the Response is out. */
+  fail(err: unknown): void {
+    if (this.finished) return;
+    const controller = this.controller;
+    this.finish();
+    if (!this.settled) {
+      this.settled = true;
+      this.reject(err);
+    } else if (controller !== null) {
+      try {
+        controller.error(err);
+      } catch {
+        // The consumer already cancelled the stream.
+      }
+    }
+  }
+
+  finish(): void {
+    this.finished = true;
+    this.controller = null;
+    // The upstream answered (or failed) before taking the whole upload: stop reading it.
+    if (this.bodyReader !== null && !this.requestSent) this.bodyReader.cancel().catch(() => {});
+    this.bodyReader = null;
+    if (this.signal !== undefined) this.signal.removeEventListener("abort", this);
+  }
+
+  /** The caller's signal fired: drop the connection (it may be mid-message) and fail with the signal's reason. */
+  handleEvent(): void {
+    if (this.finished) return;
+    const conn = this.conn;
+    const reason: unknown = this.signal?.reason;
+    this.fail(reason);
+    if (conn !== null) conn.abandon(this);
+  }
+}

@@ -1,0 +1,124 @@
+import { UpstreamError } from "../../platform/errors.ts";
+import { Connection, SOCKET_HANDLERS } from "./connection.ts";
+import type { Exchange } from "./exchange.ts";
+
+/** What a pool needs from its client: limits, the sweeper's tick, counters. */
+export interface PoolOwner {
+  readonly maxIdlePerUpstream: number;
+  readonly maxHeaderBytes: number;
+  readonly closed: boolean;
+  readonly tick: number;
+  onIdle(): void;
+  countOpened(): void;
+  countRetry(): void;
+}
+
+/**
+ * Keep-alive connections to one upstream. Idle ones form a stack: the most
+ * recently used is reused first (warm), the bottom ones age out in the sweeper.
+ */
+export class UpstreamPool {
+  /** Oldest first; take() pops the newest. */
+  readonly idle: Connection[] = [];
+  /** `Host` field value; also names the upstream in errors. */
+  readonly hostHeader: string;
+  /** Removed from the client's map (no connections left): releases close instead of pooling. */
+  detached = false;
+  /** Connections open or opening. */
+  open = 0;
+
+  constructor(
+    private readonly owner: PoolOwner,
+    readonly address: string,
+    readonly port: number,
+  ) {
+    this.hostHeader = address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
+  }
+
+  get maxHeaderBytes(): number {
+    return this.owner.maxHeaderBytes;
+  }
+
+  /** Sends `ex` on the newest idle connection, else on a new one. */
+  dispatch(ex: Exchange): boolean {
+    const idle = this.idle;
+    while (idle.length > 0) {
+      const conn = idle.pop()!;
+      conn.inIdleList = false;
+      if (conn.closed) continue;
+      conn.send(ex);
+      return true;
+    }
+    this.connect(ex);
+    return false;
+  }
+
+  /** A reused connection died before any response byte and repeating is safe: once more, on a fresh connection. */
+  retry(ex: Exchange): void {
+    ex.retried = true;
+    this.owner.countRetry();
+    this.connect(ex);
+  }
+
+  private connect(ex: Exchange): void {
+    const conn = new Connection(this);
+    this.open++;
+    this.owner.countOpened();
+    Bun.connect<Connection>({ hostname: this.address, port: this.port, socket: SOCKET_HANDLERS, data: conn }).then(
+      (socket) => {
+        conn.attach(socket);
+        if (conn.closed) {
+          ex.fail(new UpstreamError(`upstream ${this.hostHeader} closed the connection as it opened`));
+          return;
+        }
+        // Aborted while connecting: keep the fresh connection for the next request.
+        if (ex.finished) this.release(conn);
+        else conn.send(ex);
+      },
+      (err: unknown) => {
+        if (!conn.closed) {
+          conn.closed = true;
+          this.open--;
+        }
+        ex.fail(new UpstreamError(`upstream ${this.hostHeader} refused or failed to connect: ${(err as Error)?.message ?? String(err)}`, err));
+      },
+    );
+  }
+
+  /** Called when a connection finished a response that allows keep-alive. */
+  release(conn: Connection): void {
+    if (this.owner.closed || this.detached || this.idle.length >= this.owner.maxIdlePerUpstream) {
+      conn.destroy();
+      return;
+    }
+    conn.idleTick = this.owner.tick;
+    conn.inIdleList = true;
+    this.idle.push(conn);
+    this.owner.onIdle();
+  }
+
+  /** A connection closed (by us or the server): drop it from the idle stack. */
+  forget(conn: Connection): void {
+    this.open--;
+    if (!conn.inIdleList) return;
+    conn.inIdleList = false;
+    const i = this.idle.indexOf(conn);
+    if (i >= 0) this.idle.splice(i, 1);
+  }
+
+  /** Closes connections idle since `tick` or before; the stack is in release order, so they are at the bottom. */
+  closeIdleSince(tick: number): void {
+    const idle = this.idle;
+    let n = 0;
+    while (n < idle.length && idle[n]!.idleTick <= tick) n++;
+    if (n === 0) return;
+    for (const conn of idle.splice(0, n)) {
+      conn.inIdleList = false;
+      conn.destroy();
+    }
+  }
+
+  closeAllIdle(): void {
+    this.closeIdleSince(Infinity);
+  }
+}

@@ -1,0 +1,93 @@
+import type { Http1Headers } from "./types.ts";
+
+/** Framing of the request body on the wire. */
+export const NO_BODY = -2;
+export const CHUNKED = -1;
+/** A streamed body: Content-Length if the caller's headers declare one, else chunked. */
+export const STREAM = -3;
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+export interface HeadInfo {
+  /** The serialized head, latin1 (one char per byte), ending in the blank line. */
+  text: string;
+  /** Body bytes to send (Content-Length), CHUNKED or NO_BODY. */
+  framing: number;
+  /** The caller asked for `Connection: close`, so the connection is not reused. */
+  close: boolean;
+}
+
+/**
+ * Serializes `METHOD path HTTP/1.1` and the fields. Content-Length and
+ * Transfer-Encoding from the caller are not copied: `length` (a byte count,
+ * NO_BODY or STREAM) decides the framing.
+ */
+export function serializeHead(method: string, path: string, hostHeader: string, headers: Http1Headers | undefined, length: number): HeadInfo {
+  if (!TOKEN.test(method)) throw new TypeError(`invalid method: ${JSON.stringify(method)}`);
+  if (path === "" || path.includes(" ")) throw new TypeError(`invalid request target: ${JSON.stringify(path)}`);
+  const fields = new FieldWriter();
+  if (headers !== undefined) {
+    if (headers instanceof Headers) {
+      // toJSON is ~5× cheaper than iterating a Headers in Bun; set-cookie comes back as an array.
+      const all = headers.toJSON() as Record<string, string | string[]>;
+      for (const name in all) {
+        const value = all[name]!;
+        if (typeof value === "string") fields.add(name, value);
+        else for (const v of value) fields.add(name, v);
+      }
+    } else {
+      if (headers.length % 2 !== 0) throw new TypeError("flat header array needs name, value pairs");
+      for (let i = 0; i < headers.length; i += 2) fields.add(headers[i]!, headers[i + 1]!);
+    }
+  }
+  let text = `${method} ${path} HTTP/1.1\r\n${fields.text}host: ${fields.host ?? hostHeader}\r\n`;
+  let lines = fields.lines + 2;
+  const framing = length === STREAM ? (fields.declaredLength >= 0 ? fields.declaredLength : CHUNKED) : length;
+  if (framing >= 0) {
+    text += `content-length: ${framing}\r\n`;
+    lines++;
+  } else if (framing === CHUNKED) {
+    text += "transfer-encoding: chunked\r\n";
+    lines++;
+  }
+  // One scan for the whole head instead of a regex per field: a CR, LF or NUL anywhere but our line ends is an injection attempt.
+  if (count(text, "\n") !== lines || count(text, "\r") !== lines || text.includes("\0")) {
+    throw new TypeError("request line or header contains CR, LF or NUL");
+  }
+  return { text: `${text}\r\n`, framing, close: fields.close };
+}
+
+/** Accumulates field lines, keeping the ones the client decides itself (host, framing) aside. */
+class FieldWriter {
+  text = "";
+  lines = 0;
+  host: string | undefined;
+  declaredLength = -1;
+  close = false;
+
+  add(name: string, value: string): void {
+    // Only names of these lengths need a second look (host, content-length, transfer-encoding, connection).
+    const n = name.length;
+    if (n === 4 || n === 14 || n === 17 || n === 10) {
+      const lower = name.toLowerCase();
+      if (lower === "host") {
+        this.host = value;
+        return;
+      }
+      if (lower === "content-length") {
+        this.declaredLength = /^\d{1,15}$/.test(value) ? Number(value) : -1;
+        return;
+      }
+      if (lower === "transfer-encoding") return;
+      if (lower === "connection" && /(?:^|,)\s*close\s*(?:,|$)/i.test(value)) this.close = true;
+    }
+    this.text += `${name}: ${value}\r\n`;
+    this.lines++;
+  }
+}
+
+function count(text: string, char: string): number {
+  let n = 0;
+  for (let i = text.indexOf(char); i !== -1; i = text.indexOf(char, i + 1)) n++;
+  return n;
+}
