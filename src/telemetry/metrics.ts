@@ -28,18 +28,29 @@ export class UpstreamInstrument {
     this.inflight.inc();
   }
 
-  /** The call ended after `seconds`: outcome is a status class (`2xx`…`5xx`) or `error`/`timeout`/`cancelled`. */
+  /** The call ended after `seconds`: outcome from statusClass or grpcOutcome, or `error`/`timeout`/`cancelled`. */
   end(seconds: number, outcome: string): void {
     this.inflight.dec();
     let h = this.byOutcome.get(outcome);
     if (!h) this.byOutcome.set(outcome, (h = this.duration.labels(this.service, this.instanceId, outcome)));
     h.observe(seconds);
   }
+
+  /** Outcomes seen so far (to remove their series). */
+  outcomes(): string[] {
+    return [...this.byOutcome.keys()];
+  }
 }
 
 /** `2xx`…`5xx` for an HTTP status: the bounded outcome label. */
 export function statusClass(status: number): string {
   return status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : "error";
+}
+
+/** The outcome label of a finished gRPC call: `ok`, `timeout`, `cancelled` or `error`. */
+export function grpcOutcome(code: number): string {
+  // 0 OK, 1 CANCELLED, 4 DEADLINE_EXCEEDED (grpc-js status numbers)
+  return code === 0 ? "ok" : code === 4 ? "timeout" : code === 1 ? "cancelled" : "error";
 }
 
 /**
@@ -102,7 +113,7 @@ export class Metrics {
   });
   readonly upstreamDuration = new prom.Histogram({
     name: "bpm_upstream_request_duration_seconds",
-    help: "Duration of calls to one upstream instance until the response head, by outcome (status class, error, timeout, cancelled).",
+    help: "Duration of calls to one upstream instance until the response head, by outcome (HTTP status class, or ok for gRPC; error, timeout, cancelled).",
     labelNames: ["service", "instance_id", "outcome"] as const,
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
@@ -249,9 +260,11 @@ export class Metrics {
   /** Drops an instance's series once discovery no longer lists it, so churn does not grow /metrics forever. */
   forgetUpstream(service: string, instanceId: string): void {
     const key = `${service}\u0000${instanceId}`;
-    if (!this.upstreams.delete(key)) return;
+    const u = this.upstreams.get(key);
+    if (!u) return;
+    this.upstreams.delete(key);
     this.upstreamInFlight.remove(service, instanceId);
-    for (const outcome of ["1xx", "2xx", "3xx", "4xx", "5xx", "error", "timeout", "cancelled"]) this.upstreamDuration.remove(service, instanceId, outcome);
+    for (const outcome of u.outcomes()) this.upstreamDuration.remove(service, instanceId, outcome);
   }
 
   /**

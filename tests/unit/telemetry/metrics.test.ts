@@ -3,7 +3,7 @@ import { BalancerEvents } from "../../../src/balancing/events.ts";
 import { StaticRegistry } from "../../../src/discovery/static.ts";
 import { FakeClock } from "../../../src/platform/clock.ts";
 import { observeRegistry, recordDiscoveryError } from "../../../src/telemetry/discovery.ts";
-import { Metrics, statusClass } from "../../../src/telemetry/metrics.ts";
+import { grpcOutcome, Metrics, statusClass } from "../../../src/telemetry/metrics.ts";
 import { observeOutbox, recordOutboxDispatch } from "../../../src/telemetry/outbox.ts";
 import { instrumentBalancerEvents, recordFallback } from "../../../src/telemetry/resilience.ts";
 import { ResilienceRegistry } from "../../../src/resilience/registry.ts";
@@ -80,8 +80,9 @@ describe("upstream instances", () => {
     expect(text).not.toContain('instance_id="old"');
   });
 
-  test("status classes are the only HTTP outcome labels", () => {
+  test("outcome labels stay a handful: HTTP status classes, gRPC ok/timeout/cancelled/error", () => {
     expect([200, 201, 304, 404, 429, 503, 0, 999].map(statusClass)).toEqual(["2xx", "2xx", "3xx", "4xx", "4xx", "5xx", "error", "error"]);
+    expect([0, 1, 4, 5, 13, 14].map(grpcOutcome)).toEqual(["ok", "cancelled", "timeout", "error", "error", "error"]);
   });
 });
 
