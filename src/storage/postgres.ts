@@ -1,6 +1,7 @@
 import { SQL } from "bun";
 import { UnavailableError } from "../platform/errors.ts";
 import type { Logger } from "../platform/logger.ts";
+import { Notifier } from "./postgres-notify.ts";
 import type { Migration } from "./sqlite.ts";
 
 export type { Migration } from "./sqlite.ts";
@@ -51,6 +52,14 @@ export interface PostgresDb {
    * `onResync` runs after each re-LISTEN: notifications sent while disconnected are gone.
    */
   listen(channel: string, onPayload: (payload: string) => void, onResync?: () => void): Promise<Listener>;
+  /**
+   * NOTIFY after the fact: call it once the write it announces has committed. Ordered, batched,
+   * fire-and-forget (at most 7999 bytes per payload). Not in the write's transaction on purpose:
+   * see migrations/postgres_events_001.sql.
+   */
+  notify(channel: string, payload: string): void;
+  /** Resolves when every notify() so far has been sent. */
+  flushNotifications(): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -157,6 +166,7 @@ export async function openPostgres(url: string, opts: PostgresOptions): Promise<
   }
 
   const listeners = new Set<Listener>();
+  const notifier = new Notifier(url, opts.name, opts.log);
   const db: PostgresDb = {
     sql,
     where,
@@ -192,6 +202,8 @@ export async function openPostgres(url: string, opts: PostgresOptions): Promise<
       listeners.add(listener);
       return listener;
     },
+    notify: (channel, payload) => notifier.send(channel, payload),
+    flushNotifications: () => notifier.flush(),
     async ping() {
       try {
         await sql`SELECT 1`;
@@ -201,6 +213,7 @@ export async function openPostgres(url: string, opts: PostgresOptions): Promise<
     },
     async close() {
       for (const l of [...listeners]) await l.close().catch(() => {});
+      await notifier.close();
       await sql.close({ timeout: 5 });
     },
   };

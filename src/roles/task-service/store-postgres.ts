@@ -13,30 +13,31 @@ const PAGE = 500;
 const iso = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${col}`;
 // timestamps leave the database as the same ISO-8601 strings SQLite stores
 const COLUMNS = `id, title, description, priority, status, user_id, project_id, process_instance_id, step_id, ${iso("created_at")}, ${iso("updated_at")}`;
-/** The event as JSON built from the written row `r`, recorded and NOTIFYed in the write's own statement. */
+/** The event as JSON built from the written row `r`, recorded in the write's own statement; returns its notice. */
 const emit = (type: string, r: string, channel: string, ts: string) =>
   `bpm_emit(${channel}, json_build_object('event_type', '${type}', 'task', row_to_json(${r}), 'timestamp', ${ts}::text)::text)`;
 
-// Every write is ONE statement: the row change and its event commit (or fail) together, in one round trip.
+// Every write is ONE statement: the row change and its event commit (or fail) together, in one round trip;
+// the notice goes out after the commit (db.notify), so writers are not serialised by NOTIFY's lock.
 // Statements are constant text with bound $n parameters (sql.unsafe here means "not a tagged template").
 const INSERT = `WITH ins AS (
   INSERT INTO tasks (title, description, priority, status, user_id, project_id, process_instance_id, step_id, idempotency_key, created_at, updated_at)
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
   ON CONFLICT (idempotency_key) DO NOTHING
   RETURNING ${COLUMNS})
-SELECT ins.*, ${emit("created", "ins", "$11", "$12")} AS seq FROM ins`;
+SELECT ins.*, ${emit("created", "ins", "$11", "$12")} AS notice FROM ins`;
 const UPDATE = `WITH upd AS (
   UPDATE tasks SET title = COALESCE($2, title), description = COALESCE($3, description), priority = COALESCE($4, priority),
     status = COALESCE($5, status), user_id = COALESCE($6, user_id), updated_at = $7
   WHERE id = $1
   RETURNING ${COLUMNS})
-SELECT upd.*, ${emit("updated", "upd", "$8", "$9")} AS seq FROM upd`;
+SELECT upd.*, ${emit("updated", "upd", "$8", "$9")} AS notice FROM upd`;
 const DELETE = `WITH del AS (DELETE FROM tasks WHERE id = $1 RETURNING ${COLUMNS})
-SELECT del.*, ${emit("deleted", "del", "$2", "$3")} AS seq FROM del`;
+SELECT del.*, ${emit("deleted", "del", "$2", "$3")} AS notice FROM del`;
 const BY_ID = `SELECT ${COLUMNS} FROM tasks WHERE id = $1`;
 const BY_KEY = `SELECT ${COLUMNS} FROM tasks WHERE idempotency_key = $1`;
 
-type Row = Task & { seq?: unknown };
+type Row = Task & { notice?: string };
 
 function toTask(r: Row): Task {
   return {
@@ -62,12 +63,32 @@ function where(filter: Omit<TaskFilter, "limit" | "offset">, params: unknown[]):
   return parts;
 }
 
+/**
+ * Notices of two replicas' writes can cross on the way; for one task the later write has the
+ * higher seq (its row lock waited for the first commit), so an older event is stale and dropped.
+ */
+class NewestPerTask {
+  private readonly seqs = new Map<number, number>();
+  constructor(private readonly capacity = 100_000) {}
+
+  isNewest(taskId: number, seq: number): boolean {
+    const last = this.seqs.get(taskId);
+    if (last !== undefined && last > seq) return false;
+    this.seqs.delete(taskId);
+    this.seqs.set(taskId, seq);
+    if (this.seqs.size > this.capacity) this.seqs.delete(this.seqs.keys().next().value!);
+    return true;
+  }
+}
+
 export interface PostgresTaskStoreOptions {
   /** Receives the events of writes made by any replica (this one included), each once. */
   onEvent?: (e: TaskEvent) => void;
   maxConnections?: number;
   /** How long events are kept for replicas that reconnect. Default 10 min. */
   eventRetentionMs?: number;
+  /** How often to look for events whose notice never came. Default 1 s; 0 disables. */
+  eventSweepMs?: number;
 }
 
 /** Tasks in PostgreSQL, shared by any number of task-service replicas. */
@@ -85,14 +106,19 @@ export class PostgresTaskStore implements TaskStore {
       log,
     });
     const onEvent = opts.onEvent;
+    const latest = new NewestPerTask();
     let feed: PostgresEventFeed | undefined;
     if (onEvent) {
       try {
         feed = await PostgresEventFeed.open(db, {
           channel: TASK_EVENTS_CHANNEL,
           retentionMs: opts.eventRetentionMs,
+          sweepEveryMs: opts.eventSweepMs,
           log,
-          onEvent: (payload) => onEvent(JSON.parse(payload) as TaskEvent),
+          onEvent: (payload, seq) => {
+            const e = JSON.parse(payload) as TaskEvent;
+            if (latest.isNewest(e.task.id, seq)) onEvent(e);
+          },
         });
       } catch (err) {
         await db.close();
@@ -112,7 +138,7 @@ export class PostgresTaskStore implements TaskStore {
     // a conflicting row can be deleted between the two statements; then the insert is tried again
     for (;;) {
       const [row] = await this.run<Row>(INSERT, [...params, key, now, TASK_EVENTS_CHANNEL, now]);
-      if (row) return { task: toTask(row), created: true };
+      if (row) return { task: this.announced(row), created: true };
       if (key === null) throw new Error("insert of a task without idempotency key returned no row");
       const [existing] = await this.run<Row>(BY_KEY, [key]);
       if (existing) return { task: toTask(existing), created: false };
@@ -127,12 +153,12 @@ export class PostgresTaskStore implements TaskStore {
   async update(id: number, patch: UpdateTask, now: string): Promise<Task | undefined> {
     const p = [id, patch.title ?? null, patch.description ?? null, patch.priority ?? null, patch.status ?? null, patch.user_id ?? null, now, TASK_EVENTS_CHANNEL, now];
     const [row] = await this.run<Row>(UPDATE, p);
-    return row && toTask(row);
+    return row && this.announced(row);
   }
 
   async delete(id: number): Promise<Task | undefined> {
     const [row] = await this.run<Row>(DELETE, [id, TASK_EVENTS_CHANNEL, new Date().toISOString()]);
-    return row && toTask(row);
+    return row && this.announced(row);
   }
 
   async *list(filter: TaskFilter): AsyncIterable<Task> {
@@ -169,6 +195,12 @@ export class PostgresTaskStore implements TaskStore {
   async close(): Promise<void> {
     await this.feed?.close();
     await this.db.close();
+  }
+
+  /** The write has committed: tell every replica (this one included). */
+  private announced(row: Row): Task {
+    if (row.notice) this.db.notify(TASK_EVENTS_CHANNEL, row.notice);
+    return toTask(row);
   }
 
   private async run<T>(text: string, params: unknown[]): Promise<T[]> {

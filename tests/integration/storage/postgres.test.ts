@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
 import type { CreateTask, Task, TaskEvent } from "../../../src/domain/tasks/model.ts";
 import { UnavailableError } from "../../../src/platform/errors.ts";
-import { PostgresTaskStore, TASK_MIGRATIONS } from "../../../src/roles/task-service/store-postgres.ts";
+import { PostgresTaskStore, TASK_EVENTS_CHANNEL, TASK_MIGRATIONS } from "../../../src/roles/task-service/store-postgres.ts";
 import { EVENT_FEED_MIGRATIONS, PostgresEventFeed } from "../../../src/storage/postgres-feed.ts";
 import { DatabaseStartupError, migratePostgres, openPostgres, type PostgresDb } from "../../../src/storage/postgres.ts";
 import { startPostgres, type PostgresServer } from "../../support/postgres.ts";
@@ -27,8 +27,8 @@ const input = (title: string, over: Partial<CreateTask> = {}): CreateTask => ({
   title, description: "", priority: "medium" as const, status: "todo" as const, user_id: 1, project_id: 0, process_instance_id: "", step_id: "", ...over,
 });
 
-async function store(url: string, events?: TaskEvent[]): Promise<PostgresTaskStore> {
-  const s = await PostgresTaskStore.open(url, log, events ? { onEvent: (e) => events.push(e) } : {});
+async function store(url: string, events?: TaskEvent[], opts: { eventSweepMs?: number } = {}): Promise<PostgresTaskStore> {
+  const s = await PostgresTaskStore.open(url, log, events ? { ...opts, onEvent: (e) => events.push(e) } : opts);
   closers.push(() => s.close());
   return s;
 }
@@ -165,6 +165,27 @@ describe("events across replicas", () => {
     expect(seen[1]!.task.description).toBe(big);
   });
 
+  test("when two replicas' notices for one task cross, the older event is dropped", async () => {
+    const url = await freshDatabase(pg);
+    const seen: TaskEvent[] = [];
+    const a = await store(url);
+    await store(url, seen);
+    const { task } = await a.create(input("contended"), NOW);
+    await until("created", () => seen.length === 1);
+    // two updates committed in this order (seq order), whose notices arrive the other way round
+    const raw = await openPostgres(url, { name: "test", migrations: [] });
+    closers.push(() => raw.close());
+    const event = (status: string) => JSON.stringify({ event_type: "updated", task: { ...task, status }, timestamp: NOW });
+    const [first] = await raw.sql`SELECT bpm_emit(${TASK_EVENTS_CHANNEL}, ${event("in_progress")}) AS notice`;
+    const [second] = await raw.sql`SELECT bpm_emit(${TASK_EVENTS_CHANNEL}, ${event("done")}) AS notice`;
+    raw.notify(TASK_EVENTS_CHANNEL, second.notice);
+    raw.notify(TASK_EVENTS_CHANNEL, first.notice);
+    await raw.flushNotifications();
+    await a.create(input("marker"), NOW);
+    await until("marker", () => seen.some((e) => e.task.title === "marker"));
+    expect(seen.map((e) => `${e.event_type} ${e.task.status}`)).toEqual(["created todo", "updated done", "created todo"]);
+  });
+
   test("a replica whose listener was cut off replays the events it missed, once", async () => {
     const url = await freshDatabase(pg);
     const role = `replica_${process.pid}`;
@@ -177,7 +198,8 @@ describe("events across replicas", () => {
 
     const seenB: TaskEvent[] = [];
     const a = await store(url);
-    const b = await store(bUrl.toString(), seenB);
+    // no sweep: only the reconnect can bring the missed events
+    const b = await store(bUrl.toString(), seenB, { eventSweepMs: 0 });
     await a.create(input("before"), NOW);
     await until("first event", () => seenB.length === 1);
 
@@ -196,7 +218,7 @@ describe("events across replicas", () => {
     await until("live again", () => seenB.length >= 4);
     await Bun.sleep(100);
     expect(summary(seenB)).toEqual(["created before", "created while away", "updated while away", "created after"]);
-    expect(b.eventStats).toMatchObject({ resyncs: 1, replayed: 2, delivered: 4 });
+    expect(b.eventStats).toMatchObject({ resyncs: 1, recovered: 2, delivered: 4 });
   }, 60_000);
 });
 
@@ -206,28 +228,75 @@ describe("the generic event feed", () => {
     db = await openPostgres(await freshDatabase(pg), { name: "feed-test", migrations: [EVENT_FEED_MIGRATIONS], log });
     closers.push(() => db.close());
   });
+  const emit = async (channel: string, payload: string): Promise<string> => {
+    const [row] = await db.sql`SELECT bpm_emit(${channel}, ${payload}) AS notice`;
+    return row.notice as string;
+  };
 
-  test("delivers on commit, never on rollback; prune drops expired events", async () => {
+  test("live on notice; a lost notice is recovered by the sweep; rolled back, duplicate and foreign events never arrive", async () => {
     const got: string[] = [];
-    const feed = await PostgresEventFeed.open(db, { channel: "feed_test", onEvent: (p) => got.push(p), retentionMs: 0, pruneEveryMs: 0 });
+    const feed = await PostgresEventFeed.open(db, { channel: "feed_test", onEvent: (p) => got.push(p), sweepEveryMs: 0, sweepGraceMs: 1, retentionMs: 0, pruneEveryMs: 0 });
     closers.push(() => feed.close());
+    const one = await emit("feed_test", "one");
+    db.notify("feed_test", one);
+    await until("live event", () => got.length === 1);
+
+    // committed, but its writer died before the notice went out
+    await emit("feed_test", "two");
     await db.transaction(async (tx) => {
-      await tx`SELECT bpm_emit('feed_test', 'one')`;
-      await tx`SELECT bpm_emit('other_channel', 'not for us')`;
-    });
-    await db
-      .transaction(async (tx) => {
-        await tx`SELECT bpm_emit('feed_test', 'rolled back')`;
-        throw new Error("abort");
-      })
-      .catch(() => {});
-    await db.sql`SELECT bpm_emit('feed_test', 'two')`;
-    await until("two events", () => got.length >= 2);
-    await Bun.sleep(100);
+      await tx`SELECT bpm_emit('feed_test', 'rolled back')`;
+      throw new Error("abort");
+    }).catch(() => {});
+    db.notify("other_channel", await emit("other_channel", "not for us"));
+    db.notify("feed_test", one);
+    await db.flushNotifications();
+    await Bun.sleep(50);
+    expect(got).toEqual(["one"]);
+
+    await feed.sweepNow();
     expect(got).toEqual(["one", "two"]);
+    expect(feed.stats).toMatchObject({ delivered: 2, recovered: 1, resyncs: 0 });
+    await feed.sweepNow();
+    expect(got).toEqual(["one", "two"]);
+
     expect(await feed.prune()).toBe(2);
     const [left] = await db.sql`SELECT count(*)::int AS n FROM bpm_events`;
     expect(left.n).toBe(1); // other_channel's event belongs to its own feed
+  });
+});
+
+describe("the transaction helper", () => {
+  let db: PostgresDb;
+  beforeAll(async () => {
+    db = await openPostgres(await freshDatabase(pg), { name: "tx-test", migrations: [{ namespace: "tx", migrations: [{ id: "001", sql: "CREATE TABLE counter (id int PRIMARY KEY, n int NOT NULL); INSERT INTO counter VALUES (1, 0);" }] }], log });
+    closers.push(() => db.close());
+  });
+
+  test("commits when the callback resolves, rolls back and rethrows when it throws", async () => {
+    await db.transaction((tx) => tx`UPDATE counter SET n = 10 WHERE id = 1`);
+    const err = await db.transaction(async (tx) => {
+      await tx`UPDATE counter SET n = 99 WHERE id = 1`;
+      throw new Error("changed my mind");
+    }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe("changed my mind");
+    const [row] = await db.sql`SELECT n FROM counter WHERE id = 1`;
+    expect(row.n).toBe(10);
+  });
+
+  test("serializable read-modify-writes that collide are retried until each has committed once", async () => {
+    await db.sql`UPDATE counter SET n = 0 WHERE id = 1`;
+    const bump = () =>
+      db.transaction(
+        async (tx) => {
+          const [row] = await tx`SELECT n FROM counter WHERE id = 1`;
+          await Bun.sleep(5); // all five read before any writes: they must collide
+          await tx`UPDATE counter SET n = ${row.n + 1} WHERE id = 1`;
+        },
+        { isolation: "serializable", retries: 20 },
+      );
+    await Promise.all(Array.from({ length: 5 }, bump));
+    const [row] = await db.sql`SELECT n FROM counter WHERE id = 1`;
+    expect(row.n).toBe(5);
   });
 });
 
