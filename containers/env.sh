@@ -7,7 +7,7 @@ bpm_containers_env() {
   here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
   root="$(dirname "$here")"
   state="${BPM_CONTAINERS_STATE:-$root/.tmp/containers}"
-  mkdir -p "$state"
+  mkdir -p "$state/tmp"
   state="$(cd "$state" && pwd)"
   # Defaults above the hard limits make every `podman run` fail in setrlimit.
   nofile="$(ulimit -Hn)"; [ "$nofile" = unlimited ] && nofile=1048576
