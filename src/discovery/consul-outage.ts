@@ -9,21 +9,11 @@ import { ConsulCallError } from "./consul-client.ts";
  */
 export class ConsulOutage {
   private since: number | undefined;
-  private lastError: string | undefined;
   private readonly clock: Clock;
   private readonly recovered = new Set<() => void>();
 
   constructor(private readonly log: Logger, private readonly address: string, clock?: Clock) {
     this.clock = clock ?? systemClock;
-  }
-
-  /** Epoch ms the current outage began; undefined while Consul answers. */
-  get failingSince(): number | undefined {
-    return this.since;
-  }
-
-  get error(): string | undefined {
-    return this.lastError;
   }
 
   /** Calls `listener` each time Consul answers again after an outage (e.g. to re-check registrations at once). */
@@ -34,7 +24,6 @@ export class ConsulOutage {
 
   failed(what: string, error: unknown, consequence: string): void {
     const message = describe(error);
-    this.lastError = message;
     if (this.since !== undefined) {
       this.log.debug("consul call failed", { what, error: message });
       return;
@@ -47,7 +36,6 @@ export class ConsulOutage {
     if (this.since === undefined) return;
     const seconds = Math.round((this.clock.now() - this.since) / 100) / 10;
     this.since = undefined;
-    this.lastError = undefined;
     this.log.info(`consul at ${this.address} answers again after ${seconds} s`, { what, consul: this.address });
     for (const listener of this.recovered) listener();
   }

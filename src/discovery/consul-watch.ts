@@ -36,6 +36,8 @@ export class ServiceWatch {
   private from: SetSource = "none";
   private knownAt: number | undefined;
   private failing = false;
+  private failedSince: number | undefined;
+  private lastFailure: unknown;
   private closed = false;
   private abort: AbortController | undefined;
   private sleeping: { timer: TimerHandle; wake: () => void } | undefined;
@@ -70,6 +72,15 @@ export class ServiceWatch {
     return this.failing;
   }
 
+  /** Epoch ms of the first failure in the current run of failures. */
+  get failingSince(): number | undefined {
+    return this.failedSince;
+  }
+
+  get lastError(): unknown {
+    return this.lastFailure;
+  }
+
   start(): void {
     void this.run();
   }
@@ -102,7 +113,9 @@ export class ServiceWatch {
         // After an error the agent may be a restarted one whose index is far below ours: a
         // blocking call with our old index would sit out the whole wait, so read afresh.
         index = undefined;
+        if (!this.failing) this.failedSince = clock.now();
         this.failing = true;
+        this.lastFailure = error;
         this.options.onFailure(error);
         this.settle();
         await this.sleep(backoff.next());
@@ -116,6 +129,8 @@ export class ServiceWatch {
     this.from = "consul";
     this.knownAt = this.options.clock.now();
     this.failing = false;
+    this.failedSince = undefined;
+    this.lastFailure = undefined;
     this.options.backoff.reset();
     this.options.onSuccess();
     if (changed) {

@@ -4,7 +4,7 @@ import { type Clock, type Random, systemClock, systemRandom } from "../platform/
 import type { Logger } from "../platform/logger.ts";
 import { Backoff } from "./consul-backoff.ts";
 import { type ConsulApi, ConsulHttpApi } from "./consul-client.ts";
-import { ConsulOutage } from "./consul-outage.ts";
+import { ConsulOutage, describe } from "./consul-outage.ts";
 import { ServiceWatch } from "./consul-watch.ts";
 import { ConsulRegistrar } from "./registration.ts";
 import { SnapshotFile } from "./snapshot.ts";
@@ -75,7 +75,8 @@ export class ConsulRegistry implements Registry {
     const failing = [...this.watches.values()].filter((w) => w.isFailing);
     if (failing.length === 0) return { status: "UP", detail: `consul ${this.api.address}` };
     const now = this.clock.now();
-    const since = this.outage.failingSince ?? now;
+    const since = Math.min(...failing.map((w) => w.failingSince ?? now));
+    const latest = failing.reduce((a, b) => ((b.failingSince ?? 0) >= (a.failingSince ?? 0) ? b : a));
     const sets = failing.map((w) => {
       if (w.source === "none") return `${w.service}: none known`;
       const age = Math.round((now - (w.confirmedAt ?? now)) / 1000);
@@ -85,7 +86,7 @@ export class ConsulRegistry implements Registry {
     return {
       // Never DOWN: the process works and serves what it knows; UNKNOWN only when it knows nothing.
       status: blind ? "UNKNOWN" : "UP",
-      detail: `degraded: consul ${this.api.address} unreachable for ${Math.round((now - since) / 1000)} s (${this.outage.error ?? "error"}); serving last known set (${sets.join(", ")})`,
+      detail: `degraded: consul ${this.api.address} failing for ${Math.round((now - since) / 1000)} s (${describe(latest.lastError)}); serving last known set (${sets.join(", ")})`,
     };
   }
 

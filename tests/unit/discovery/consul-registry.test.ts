@@ -64,7 +64,7 @@ describe("consul registry", () => {
     clock.advance(3_000);
     const h = registry.health();
     expect(h.status).toBe("UP");
-    expect(h.detail).toStartWith("degraded: consul scripted:8500 unreachable for 3 s (connect ECONNREFUSED)");
+    expect(h.detail).toStartWith("degraded: consul scripted:8500 failing for 3 s (connect ECONNREFUSED)");
     expect(h.detail).toContain("task-service: 1 from consul 15 s ago");
     expect(registry.instances("task-service").map((i) => i.id)).toEqual(["a"]);
     await registry.close();
