@@ -8,7 +8,8 @@ METRICSLINT_COMMON="${METRICSLINT_COMMON:-v0.72.0}"  # v0.73 needs a module the 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/go.sh"
 
 install_metricslint() {
-  local dir="$BPM_TOOLS/metricslint-$METRICSLINT_CLIENT_GOLANG-$METRICSLINT_COMMON" bin go work
+  # the suffix names this program's revision, so a changed program is rebuilt
+  local dir="$BPM_TOOLS/metricslint-$METRICSLINT_CLIENT_GOLANG-$METRICSLINT_COMMON-r2" bin go work
   bin="$dir/metricslint"
   if [ ! -x "$bin" ]; then
     go="$(go_bin)"
@@ -27,7 +28,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
+	"strconv"
 	"sort"
 	"strings"
 
@@ -37,11 +40,27 @@ import (
 	"github.com/prometheus/common/model"
 )
 
+// number is a sample value: a JSON number, or "NaN" / "+Inf" / "-Inf" (valid in the text format, not in JSON).
+type number float64
+
+func (n number) MarshalJSON() ([]byte, error) {
+	f := float64(n)
+	switch {
+	case math.IsNaN(f):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(f, 1):
+		return []byte(`"+Inf"`), nil
+	case math.IsInf(f, -1):
+		return []byte(`"-Inf"`), nil
+	}
+	return []byte(strconv.FormatFloat(f, 'g', -1, 64)), nil
+}
+
 type series struct {
 	Labels  map[string]string `json:"labels"`
-	Value   float64           `json:"value"`
+	Value   number            `json:"value"`
 	Count   uint64            `json:"count,omitempty"`
-	Sum     float64           `json:"sum,omitempty"`
+	Sum     number            `json:"sum,omitempty"`
 	Buckets int               `json:"buckets,omitempty"`
 }
 
@@ -96,15 +115,15 @@ func main() {
 			seen[sig] = true
 			switch {
 			case m.Counter != nil:
-				s.Value = m.Counter.GetValue()
+				s.Value = number(m.Counter.GetValue())
 			case m.Gauge != nil:
-				s.Value = m.Gauge.GetValue()
+				s.Value = number(m.Gauge.GetValue())
 			case m.Untyped != nil:
-				s.Value = m.Untyped.GetValue()
+				s.Value = number(m.Untyped.GetValue())
 			case m.Histogram != nil:
-				s.Count, s.Sum, s.Buckets = m.Histogram.GetSampleCount(), m.Histogram.GetSampleSum(), len(m.Histogram.GetBucket())
+				s.Count, s.Sum, s.Buckets = m.Histogram.GetSampleCount(), number(m.Histogram.GetSampleSum()), len(m.Histogram.GetBucket())
 			case m.Summary != nil:
-				s.Count, s.Sum = m.Summary.GetSampleCount(), m.Summary.GetSampleSum()
+				s.Count, s.Sum = m.Summary.GetSampleCount(), number(m.Summary.GetSampleSum())
 			}
 			f.Series = append(f.Series, s)
 		}

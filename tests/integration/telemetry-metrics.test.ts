@@ -6,7 +6,8 @@ import { toolPath } from "../support/servers.ts";
 
 interface Series {
   labels: Record<string, string>;
-  value: number;
+  /** NaN and ±Inf arrive as strings (valid in the exposition, not in JSON). */
+  value: number | "NaN" | "+Inf" | "-Inf";
   count?: number;
 }
 interface Family {
@@ -91,7 +92,7 @@ describe("/metrics on every role is Prometheus text a real scraper accepts", () 
     }
     expect(family(role, "bpm_http_request_duration_seconds")!.type).toBe("histogram");
     expect(family(role, "bpm_tracing_spans_dropped_total")!.type).toBe("counter");
-    expect(family(role, "process_resident_memory_bytes")!.series[0]!.value).toBeGreaterThan(1_000_000);
+    expect(Number(family(role, "process_resident_memory_bytes")!.series[0]!.value)).toBeGreaterThan(1_000_000);
   });
 
   test("labels are bounded: route templates, never the ids the requests carried", () => {
