@@ -60,7 +60,8 @@ function formatIssue(issue: v.BaseIssue<unknown>): string {
   if (issue.kind === "schema" && issue.type === "object" && issue.expected === "Object") msg = "must be a mapping";
   else if (issue.type === "object" && issue.input === undefined) msg = "is required";
   if (/^Invalid (key|type)/.test(msg)) msg = `must be ${issue.expected}`;
-  const got = issue.input === undefined ? "nothing" : JSON.stringify(issue.input);
+  // never echo a password from a connection URL
+  const got = issue.input === undefined ? "nothing" : JSON.stringify(issue.input).replace(/(\/\/[^:/@"]*:)[^@"]*@/, "$1***@");
   return `config: ${path} ${msg}, got ${got}`;
 }
 

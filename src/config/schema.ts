@@ -54,7 +54,7 @@ export const ConfigSchema = v.object({
   }),
   consul: ConsulConfigSchema,
   storage: v.object({
-    database_url: v.optional(v.string()),
+    database_url: v.optional(v.pipe(v.string("must be a postgres:// URL"), v.regex(/^postgres(ql)?:\/\/[^\s]+$/, "must be a postgres:// or postgresql:// URL"))),
     sqlite: v.object({
       synchronous: v.picklist(["NORMAL", "FULL"], "must be NORMAL or FULL"),
       busy_timeout: durationMs("the busy timeout"),
