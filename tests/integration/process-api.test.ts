@@ -28,7 +28,9 @@ type Instance = { id: string; status: string; current_step: string | null; curre
 async function start(variables: Record<string, unknown> = LEAVE_VARIABLES, who = as.alice, extra: Record<string, string> = {}) {
   return json<Instance>(postJson(`${gw}/api/processes/leave/instances`, { variables }, { ...who, ...extra }));
 }
-const complete = (id: string, step_id: string, data: unknown, who: Record<string, string>) => json<Instance>(postJson(`${gw}/api/processes/instances/${id}/complete`, { step_id, data }, who));
+/** An instance, or the error body when the request was refused. */
+type Answer = Instance & { code?: string; error?: string; details?: { field: string; code: string }[] };
+const complete = (id: string, step_id: string, data: unknown, who: Record<string, string>) => json<Answer>(postJson(`${gw}/api/processes/instances/${id}/complete`, { step_id, data }, who));
 const getInstance = async (id: string) => (await json<Instance>(fetch(`${gw}/api/processes/instances/${id}`, { headers: as.alice }))).body;
 const tasksOf = async (id: string) => (await json<{ items: TaskView[] }>(fetch(`${gw}/api/tasks?process_instance_id=${id}`, { headers: as.alice }))).body.items;
 /** The step's tasks as task-service holds them, once the outbox delivered `count` of them with those statuses. */
@@ -133,7 +135,7 @@ describe("running the leave process through the gateway", () => {
     const invalid = await complete(id, "request", { start_date: "2025-13-01", days: 0, extra: true }, as.alice);
     expect(invalid.status).toBe(422);
     expect(invalid.body.code).toBe("FORM_VALIDATION_FAILED");
-    expect(invalid.body.details.map((d: { field: string; code: string }) => `${d.field}:${d.code}`)).toEqual(["start_date:date", "days:min", "extra:unknown_field"]);
+    expect(invalid.body.details!.map((d: { field: string; code: string }) => `${d.field}:${d.code}`)).toEqual(["start_date:date", "days:min", "extra:unknown_field"]);
     expect(await getInstance(id)).toEqual(before);
 
     expect((await complete(id, "request", { start_date: "2025-07-01", days: 3 }, as.alice)).status).toBe(200);

@@ -10,16 +10,19 @@ import { FormService } from "./service.ts";
 import { SqliteFormStore } from "./store-sqlite.ts";
 import type { FormStore } from "./store.ts";
 
-/** SQLite under the data dir (one instance per store). */
-export function openFormStore(ctx: RoleContext): FormStore {
+/** SQLite under the data dir (one instance), or with DATABASE_URL, PostgreSQL shared by replicas. */
+export async function openFormStore(ctx: RoleContext): Promise<FormStore> {
   const { config } = ctx;
+  if (config.storage.database_url) {
+    const { PostgresFormStore } = await import("./store-postgres.ts");
+    return PostgresFormStore.open(config.storage.database_url, ctx.log);
+  }
   const sqlite = config.storage.sqlite;
   return new SqliteFormStore(join(config.data_dir, "form-service.db"), { synchronous: sqlite.synchronous, busyTimeoutMs: sqlite.busy_timeout });
 }
 
 export async function startFormService(ctx: RoleContext): Promise<RoleHandle> {
-  if (ctx.config.storage.database_url) ctx.log.warn("form-service keeps its data in SQLite: its PostgreSQL store is not built yet");
-  const store = openFormStore(ctx);
+  const store = await openFormStore(ctx);
   const forms = new FormService(store);
 
   ctx.health.register("storage", async () => {

@@ -18,9 +18,13 @@ import { ProcessService } from "./service.ts";
 import { SqliteProcessStore } from "./store-sqlite.ts";
 import type { ProcessStore } from "./store.ts";
 
-/** SQLite under the data dir (one instance per store). */
-export function openProcessStore(ctx: RoleContext): ProcessStore {
+/** SQLite under the data dir (one instance), or with DATABASE_URL, PostgreSQL shared by replicas. */
+export async function openProcessStore(ctx: RoleContext): Promise<ProcessStore> {
   const { config } = ctx;
+  if (config.storage.database_url) {
+    const { PostgresProcessStore } = await import("./store-postgres.ts");
+    return PostgresProcessStore.open(config.storage.database_url, ctx.log);
+  }
   const sqlite = config.storage.sqlite;
   return new SqliteProcessStore(join(config.data_dir, "process-service.db"), { synchronous: sqlite.synchronous, busyTimeoutMs: sqlite.busy_timeout });
 }
@@ -36,8 +40,7 @@ export const processServiceHooks: { outbox?: OutboxHooks; traceparent?: () => st
 
 export async function startProcessService(ctx: RoleContext): Promise<ProcessServiceHandle> {
   const { config, log } = ctx;
-  if (config.storage.database_url) log.warn("process-service keeps its data in SQLite: its PostgreSQL store is not built yet");
-  const store = openProcessStore(ctx);
+  const store = await openProcessStore(ctx);
   const balancers = new ServiceBalancers({ registry: ctx.registry, config: config.load_balancer, activeHealthChecks: config.discovery.mode === "static" });
   const downstreams = new Downstreams(config.resilience4j);
   const forms = new GrpcFormsClient({ balancers, downstreams });
