@@ -68,18 +68,18 @@ export class Connection implements BodySink {
     if (bytes !== null && headLength + bytes.length <= SCRATCH.length) {
       latin1Write(SCRATCH, text, 0);
       SCRATCH.set(bytes, headLength);
-      this.write(SCRATCH.subarray(0, headLength + bytes.length), true);
+      this.writeScratch(headLength + bytes.length);
       ex.bodyBytesWritten = bytes.length;
       ex.requestSent = true;
     } else {
       if (headLength <= SCRATCH.length) {
         latin1Write(SCRATCH, text, 0);
-        this.write(SCRATCH.subarray(0, headLength), true);
+        this.writeScratch(headLength);
       } else {
-        this.write(Buffer.from(text, "latin1"), false);
+        this.write(Buffer.from(text, "latin1"));
       }
       if (bytes !== null) {
-        this.write(bytes, false);
+        this.write(bytes);
         ex.bodyBytesWritten = bytes.length;
         ex.requestSent = true;
       } else if (ex.stream === null) {
@@ -92,18 +92,32 @@ export class Connection implements BodySink {
 
   // ---- writing ----
 
-  /** Writes all of `data` eventually; false when some waits for drain. `transient` data is copied if kept. */
-  private write(data: Uint8Array, transient: boolean): boolean {
+  /** Writes SCRATCH[0, length) without making a view for it (the common case: all of it goes at once). */
+  private writeScratch(length: number): boolean {
+    const socket = this.socket;
+    if (this.closed || socket === null) return false;
+    if (this.pending === null) {
+      const n = socket.write(SCRATCH, 0, length);
+      if (n === length) return true;
+      this.pending = [new Uint8Array(SCRATCH.subarray(Math.max(0, n), length))]; // a copy: SCRATCH is reused
+      return false;
+    }
+    this.pending.push(new Uint8Array(SCRATCH.subarray(0, length)));
+    return false;
+  }
+
+  /** Writes all of `data` eventually (the rest on drain); false when some waits. `data` must not be reused by the caller. */
+  private write(data: Uint8Array): boolean {
     const socket = this.socket;
     if (this.closed || socket === null) return false;
     if (this.pending !== null) {
-      this.pending.push(transient ? data.slice() : data);
+      this.pending.push(data);
       return false;
     }
     const n = socket.write(data);
     if (n === data.length) return true;
     const rest = data.subarray(Math.max(0, n));
-    this.pending = [transient ? rest.slice() : rest];
+    this.pending = [rest];
     return false;
   }
 
@@ -157,7 +171,7 @@ export class Connection implements BodySink {
         }
         if (gone()) break;
         if (chunk.done) {
-          if (chunked) this.write(LAST_CHUNK, false);
+          if (chunked) this.write(LAST_CHUNK);
           else if (ex.bodyBytesWritten !== framing) {
             this.failWith(ex, new RequestBodyError(`request body ended after ${ex.bodyBytesWritten} of ${framing} declared bytes`));
             return;
@@ -176,18 +190,18 @@ export class Connection implements BodySink {
             SCRATCH.set(value, size.length);
             SCRATCH[size.length + value.length] = 13;
             SCRATCH[size.length + value.length + 1] = 10;
-            this.write(SCRATCH.subarray(0, size.length + value.length + 2), true);
+            this.writeScratch(size.length + value.length + 2);
           } else {
-            this.write(Buffer.from(size, "latin1"), false);
-            this.write(value, false);
-            this.write(CRLF, false);
+            this.write(Buffer.from(size, "latin1"));
+            this.write(value);
+            this.write(CRLF);
           }
         } else {
           if (ex.bodyBytesWritten + value.length > framing) {
             this.failWith(ex, new RequestBodyError(`request body exceeds its declared ${framing} bytes`));
             return;
           }
-          this.write(value, false);
+          this.write(value);
         }
         ex.bodyBytesWritten += value.length;
         // A fixed-length body is sent once the count is reached; the server may answer before we see `done`.

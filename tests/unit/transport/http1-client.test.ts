@@ -246,6 +246,82 @@ describe("HTTP/1.1 client: streaming", () => {
     expect(await (await pending).json()).toEqual({ te: "chunked", text: `part one, part two${"x".repeat(100_000)}` });
   });
 
+  test("upload bytes that wait for drain are not overwritten by another request's write", async () => {
+    // Connection 1's reader is paused until the test lets go, so its upload backs up into the client.
+    const received: Buffer[] = [];
+    let readerOne: { resume(): void } | undefined;
+    let uploadDone = false;
+    let accepted = 0;
+    const listener = Bun.listen<{ id: number }>({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        open(socket) {
+          socket.data = { id: ++accepted };
+          if (socket.data.id === 1) {
+            (socket as unknown as { pause(): void }).pause();
+            readerOne = socket as unknown as { resume(): void };
+          }
+        },
+        data(socket, data) {
+          if (socket.data.id !== 1) {
+            socket.write("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+            return;
+          }
+          received.push(data);
+          if (Buffer.concat(received).subarray(-5).toString() === "0\r\n\r\n") {
+            uploadDone = true;
+            socket.write("HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\ndone");
+          }
+        },
+      },
+    });
+    cleanups.push(() => listener.stop(true));
+    const target = { address: "127.0.0.1", port: listener.port };
+    const CHUNK = 32 * 1024;
+    const COUNT = 256; // 8 MiB: more than loopback socket buffers hold
+    let pulled = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulled === COUNT) controller.close();
+        else controller.enqueue(new Uint8Array(CHUNK).fill(pulled++ % 251));
+      },
+    });
+    const c = client();
+    const upload = c.request(target, { method: "POST", path: "/upload", body });
+    let last = -1;
+    await until(() => {
+      const stalled = pulled === last && pulled > 0;
+      last = pulled;
+      return stalled;
+    }, "the upload stalls on a full socket");
+    expect(pulled).toBeLessThan(COUNT);
+    // A second request on its own connection writes its head through the same buffer.
+    expect(await (await c.request(target, { method: "GET", path: "/other", headers: ["x-filler", "z".repeat(60_000)] })).text()).toBe("ok");
+    readerOne!.resume();
+    expect(await (await upload).text()).toBe("done");
+    expect(uploadDone).toBe(true);
+    // Decode the chunked upload and check every chunk kept its own fill byte.
+    const wire = Buffer.concat(received);
+    let pos = wire.indexOf("\r\n\r\n") + 4;
+    const fills: number[] = [];
+    let intact = true;
+    for (;;) {
+      const eol = wire.indexOf("\r\n", pos);
+      const size = parseInt(wire.toString("latin1", pos, eol), 16);
+      pos = eol + 2;
+      if (size === 0) break;
+      const chunk = wire.subarray(pos, pos + size);
+      const fill = chunk[0]!;
+      if (!chunk.every((b) => b === fill)) intact = false;
+      fills.push(fill);
+      pos += size + 2;
+    }
+    expect(intact).toBe(true);
+    expect(fills.length).toBe(COUNT);
+    expect(fills.every((f, i) => f === i % 251)).toBe(true);
+  });
+
   test("string and byte bodies carry Content-Length; a stream with a declared length is sent as is", async () => {
     const s = serve(async (req) => Response.json({ len: req.headers.get("content-length"), te: req.headers.get("transfer-encoding"), body: await req.text() }));
     const c = client();
