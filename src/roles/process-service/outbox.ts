@@ -33,6 +33,7 @@ export interface OutboxDispatcherOptions {
 }
 
 const PRUNE_EVERY_MS = 10 * 60_000;
+const BUSY_RECHECK_MS = 1_000;
 
 /**
  * Delivers outbox records to task-service: oldest first, one record at a time per instance (so a
@@ -50,6 +51,7 @@ export class OutboxDispatcher {
   /** Instances with a delivery in flight, and the promises to await on stop. */
   private readonly inflight = new Map<string, Promise<void>>();
   private filling = false;
+  private fillQueued = false;
   private again = false;
   private stopped = true;
   private timer: ReturnType<Clock["setTimeout"]> | undefined;
@@ -74,14 +76,19 @@ export class OutboxDispatcher {
     this.notify();
   }
 
-  /** New records were written (or something changed): look for due work now. */
+  /** New records were written (or something changed): look for due work soon. */
   notify(): void {
     if (this.stopped) return;
-    if (this.filling) {
+    if (this.filling || this.fillQueued) {
       this.again = true;
       return;
     }
-    void this.fill();
+    // every notify of this turn (a burst of finished deliveries, a batch of writes) shares one look
+    this.fillQueued = true;
+    setImmediate(() => {
+      this.fillQueued = false;
+      void this.fill();
+    });
   }
 
   /** Stops taking new work and waits for deliveries in flight (each bounded by its own deadline). */
@@ -159,11 +166,16 @@ export class OutboxDispatcher {
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     let wait = this.pollMs;
-    try {
-      const at = await this.store.nextOutboxDueAt();
-      if (at !== undefined) wait = Math.min(wait, Math.max(0, at - this.clock.now()));
-    } catch (err) {
-      this.opts.log.error("outbox: reading the next due time failed", { err });
+    if (this.inflight.size > 0) {
+      // each finished delivery looks again; this only bounds how late a retry of another instance can be
+      wait = Math.min(wait, BUSY_RECHECK_MS);
+    } else {
+      try {
+        const at = await this.store.nextOutboxDueAt();
+        if (at !== undefined) wait = Math.min(wait, Math.max(0, at - this.clock.now()));
+      } catch (err) {
+        this.opts.log.error("outbox: reading the next due time failed", { err });
+      }
     }
     if (this.stopped) return;
     const timer = this.clock.setTimeout(() => {

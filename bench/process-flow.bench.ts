@@ -1,0 +1,83 @@
+/**
+ * Leave-process instances started and run to the end (start + 3 completed steps) per second,
+ * all roles in one process on SQLite: through the gateway (JWT, rate limit, balancer) against
+ * straight to process-service, measured in the same run; p50/p99 per call; CPU of the process.
+ *   bun bench/process-flow.bench.ts [instances=300] [concurrency=16]
+ */
+import { authHeaders, json, postJson, startBpm } from "../tests/support/bpm.ts";
+import { deployLeave, LEAVE_VARIABLES } from "../tests/integration/process-helpers.ts";
+import { cpuSeconds, table } from "./lib.ts";
+
+const N = Number(process.argv[2] ?? 300);
+const C = Number(process.argv[3] ?? 16);
+
+const bpm = await startBpm();
+const gw = bpm.url("gateway");
+const direct = bpm.url("process-service");
+const users = { alice: await authHeaders(11), bob: await authHeaders(22), carol: await authHeaders(33) };
+await deployLeave({ forms: gw, processes: gw }, users.bob);
+
+type Step = "start" | "request" | "manager-approval" | "hr-record";
+const STEPS: Step[] = ["start", "request", "manager-approval", "hr-record"];
+
+async function call(url: string, body: unknown, headers: Record<string, string>, expect: number): Promise<{ ms: number; body: any }> {
+  const t0 = performance.now();
+  const r = await json(postJson(url, body, headers));
+  const ms = performance.now() - t0;
+  if (r.status !== expect) throw new Error(`${url}: ${r.status} ${JSON.stringify(r.body)}`);
+  return { ms, body: r.body };
+}
+
+/** One instance from start to its end state; returns each call's latency. */
+async function runOne(viaGateway: boolean): Promise<Record<Step, number>> {
+  const base = viaGateway ? gw : direct;
+  const as = (who: keyof typeof users, id: number) => (viaGateway ? { headers: users[who], extra: {} } : { headers: {}, extra: { user_id: id } });
+  const t: Partial<Record<Step, number>> = {};
+  const started = await call(`${base}/api/processes/leave/instances`, { variables: LEAVE_VARIABLES, ...(viaGateway ? {} : { started_by: 11 }) }, viaGateway ? users.alice : {}, 201);
+  t.start = started.ms;
+  const id = started.body.id;
+  const steps: [Step, keyof typeof users, number, unknown][] = [
+    ["request", "alice", 11, { start_date: "2025-07-01", days: 3 }],
+    ["manager-approval", "bob", 22, { approved: true }],
+    ["hr-record", "carol", 33, { hr_reference: "HR-1234" }],
+  ];
+  for (const [step, who, uid, data] of steps) {
+    const a = as(who, uid);
+    t[step] = (await call(`${base}/api/processes/instances/${id}/complete`, { step_id: step, data, ...a.extra }, a.headers, 200)).ms;
+  }
+  return t as Record<Step, number>;
+}
+
+async function run(viaGateway: boolean) {
+  const samples: Record<Step, number>[] = [];
+  let next = 0;
+  const cpu0 = cpuSeconds(bpm.proc.pid);
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: C }, async () => {
+    while (next++ < N) samples.push(await runOne(viaGateway));
+  }));
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds(bpm.proc.pid) - cpu0;
+  const pct = (step: Step, p: number) => {
+    const xs = samples.map((s) => s[step]).sort((a, b) => a - b);
+    return xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
+  };
+  return { seconds, cpu, instancesPerSecond: N / seconds, pct };
+}
+
+// warm-up (JIT, caches, connections) then the measured runs, direct first as the baseline
+await Promise.all(Array.from({ length: C }, () => runOne(true)));
+const baseline = await run(false);
+const gateway = await run(true);
+bpm.proc.kill();
+
+const row = (name: string, r: typeof baseline) => ({
+  path: name,
+  "instances/s": r.instancesPerSecond,
+  "calls/s": r.instancesPerSecond * 4,
+  "ratio": r.instancesPerSecond / baseline.instancesPerSecond,
+  "CPU s / 100 inst": (r.cpu / N) * 100,
+  ...Object.fromEntries(STEPS.flatMap((s) => [[`${s} p50 ms`, r.pct(s, 0.5)], [`${s} p99 ms`, r.pct(s, 0.99)]])),
+});
+console.log(`${N} leave instances (start + 3 steps each), ${C} at a time, all roles in one process, SQLite`);
+console.log(table([row("process-service direct", baseline), row("through the gateway", gateway)]));
