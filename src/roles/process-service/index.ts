@@ -12,6 +12,7 @@ import { GrpcFormsClient, GrpcTasksClient } from "./clients.ts";
 import { taskDelivery } from "./delivery.ts";
 import { addProcessGrpc } from "./grpc.ts";
 import type { OutboxStats } from "./model.ts";
+import { observeOutbox, outboxTraceparent, recordOutboxDispatch, withOutboxDispatchSpan } from "../../telemetry/outbox.ts";
 import { OutboxDispatcher, type OutboxHooks } from "./outbox.ts";
 import { processRoutes } from "./rest.ts";
 import { ProcessService } from "./service.ts";
@@ -35,9 +36,6 @@ export interface ProcessServiceHandle extends RoleHandle {
   outboxStats(): Promise<OutboxStats>;
 }
 
-/** Set before the role starts to count dispatches and wrap them in spans (src/telemetry). */
-export const processServiceHooks: { outbox?: OutboxHooks; traceparent?: () => string | undefined } = {};
-
 export async function startProcessService(ctx: RoleContext): Promise<ProcessServiceHandle> {
   const { config, log } = ctx;
   const store = await openProcessStore(ctx);
@@ -46,16 +44,22 @@ export async function startProcessService(ctx: RoleContext): Promise<ProcessServ
   const forms = new GrpcFormsClient({ balancers, downstreams });
   const tasks = new GrpcTasksClient({ balancers, downstreams });
 
+  // dispatches are counted on /metrics and traced as their own spans, linked to the request that wrote them
+  const hooks: OutboxHooks = {
+    dispatched: (outcome) => recordOutboxDispatch(ctx.role, outcome, ctx.metrics),
+    around: (record, fn) => withOutboxDispatchSpan(ctx.role, { id: record.seq, type: record.effect.kind, traceparent: record.traceparent }, () => fn()),
+  };
   let dispatcher: OutboxDispatcher | undefined;
-  const processes = new ProcessService(store, forms, { log, onEffects: () => dispatcher?.notify(), traceparent: processServiceHooks.traceparent });
+  const processes = new ProcessService(store, forms, { log, onEffects: () => dispatcher?.notify(), traceparent: outboxTraceparent });
   dispatcher = new OutboxDispatcher({
     store,
     deliver: taskDelivery(tasks, store),
     onDead: (record, err) => processes.failForRefusedTask(record, err),
     log: log.child({ component: "outbox" }),
-    hooks: processServiceHooks.outbox,
+    hooks,
   });
   const outbox = dispatcher;
+  observeOutbox(ctx.role, () => outbox.stats(), ctx.metrics);
 
   ctx.health.register("storage", async () => {
     await store.ping();
