@@ -5,13 +5,13 @@
 #   ./scripts/demo.sh
 # Environment:
 #   BPM_URL       gateway address (default http://127.0.0.1:8000)
-#   BPM_DATA_DIR  the running bpm's data dir, whose secret signs the tokens (default ./data)
+#   BPM_DATA_DIR  the running bpm's data dir, whose secret signs the tokens (default: ./data of the repository, as start.sh uses)
 #   BPM_CONFIG    the running bpm's --config file, if it had one
 #   BPM_BIN       the bpm executable (default ./bpm)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 url="${BPM_URL:-http://127.0.0.1:8000}"
-data_dir="${BPM_DATA_DIR:-./data}"
+data_dir="${BPM_DATA_DIR:-$root/data}"
 bin="${BPM_BIN:-$root/bpm}"
 bun="$("$root/scripts/tools.sh" bun)"
 run="demo-$(date +%s)-$$" # makes keys unique, so the demo can run again against the same data
