@@ -108,7 +108,7 @@ export class ResilientGrpcClient {
     const target = `${instance.address}:${port}`;
     let c = this.clients.get(target);
     if (!c) {
-      c = new this.ctor(target, grpc.credentials.createInsecure(), { "grpc.keepalive_time_ms": 30_000, "grpc.enable_retries": 0 });
+      c = new this.ctor(target, grpc.credentials.createInsecure(), { "grpc.keepalive_time_ms": 30_000, "grpc.enable_retries": 0, "grpc.initial_reconnect_backoff_ms": 200, "grpc.max_reconnect_backoff_ms": 2_000 });
       this.clients.set(target, c);
     }
     return c;

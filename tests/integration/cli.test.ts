@@ -17,8 +17,8 @@ describe("bpm command line", () => {
     [["--role=nope"], /--role: unknown role "nope"/],
     [["--bogus"], /unknown flag --bogus/],
     [["--port", "70000", "--role=gateway"], /--port must be a port number/],
-    [["--port", "9000"], /--port applies to a single role/],
-    [["--role=gateway", "--grpc-port", "5000"], /--grpc-port applies to a single/],
+    [["--port", "9000"], /--port \(or BPM_PORT\) applies to a single role/],
+    [["--role=gateway", "--grpc-port", "5000"], /--grpc-port \(or BPM_GRPC_PORT\) applies to a single/],
     [["--config", "/nonexistent.yaml"], /--config: file \/nonexistent.yaml does not exist/],
   ])("bad flags %p exit 2 with one clear line", async (args, message) => {
     const r = await runBpm(args as string[]);
