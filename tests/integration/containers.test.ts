@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BPM_BIN, json, postJson, REPO } from "../support/bpm.ts";
-import { containerLogs, containerState, podman, podmanOk, removeAll, runContainer, stopContainer } from "../support/podman.ts";
+import { containerLogs, containerState, podman, podmanOk, removeAll, removeStale, runContainer, stopContainer } from "../support/podman.ts";
 import { freePorts, startConsul, waitFor, type ConsulAgent } from "../support/servers.ts";
 
 const ROLES = ["gateway", "task-service", "form-service", "process-service"] as const;
@@ -68,6 +68,7 @@ async function healthcheck(name: string): Promise<number> {
 
 beforeAll(async () => {
   headBeforeBuild = sh(["git", "-C", REPO, "rev-parse", "HEAD"]).trim();
+  await removeStale();
   const proc = Bun.spawn([join(REPO, "scripts/image.sh")], { cwd: REPO, env: { ...process.env, BPM_BIN }, stdout: "pipe", stderr: "pipe" });
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   buildLog = `${out}${err}`;

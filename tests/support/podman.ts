@@ -80,3 +80,19 @@ export async function removeAll(containers: string[], volumes: string[] = []): P
   if (containers.length > 0) await podman(["rm", "--force", "--volumes", "--ignore", ...containers]);
   for (const v of volumes) await podman(["volume", "rm", "--force", v]);
 }
+
+/** Containers and volumes named `bpm-test-<pid>-…` whose test process is gone: left behind by a killed run. */
+export async function removeStale(): Promise<void> {
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const stale = (names: string) => names.split("\n").filter((n) => /^bpm-test-(\d+)-/.test(n) && !alive(Number(/^bpm-test-(\d+)-/.exec(n)![1])));
+  const containers = stale((await podman(["ps", "--all", "--format", "{{.Names}}"])).stdout);
+  const volumes = stale((await podman(["volume", "ls", "--format", "{{.Name}}"])).stdout);
+  await removeAll(containers, volumes);
+}
