@@ -43,7 +43,7 @@ install -m 0755 "$bin" "$fs/bpm"
 
 # The dynamic loader and every library ldd names, at the paths the loader searches.
 libs="$(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')"
-[ -n "$libs" ] || { echo "image.sh: ldd found no libraries in $bin (a static binary needs no image changes, but check)" >&2; exit 1; }
+[ -n "$libs" ] || { echo "image.sh: ldd names no libraries for $bin (expected a glibc-linked Bun executable)" >&2; exit 1; }
 for lib in $libs; do
   mkdir -p "$fs$(dirname "$lib")"
   install -m 0755 "$(readlink -f "$lib")" "$fs$lib"
