@@ -4,7 +4,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bun="${BUN:-$("$root/scripts/tools.sh" bun)}"
-revision="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+revision="${BPM_REVISION:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}"
 start=$(date +%s%N)
 "$bun" build --compile --bytecode --minify-syntax --minify-whitespace --sourcemap=none \
   --define "process.env.BPM_REVISION=\"$revision\"" \
