@@ -1,5 +1,5 @@
-import { context, SpanKind, SpanStatusCode, trace, type Span } from "@opentelemetry/api";
-import { extractContext, injectContext, type Carrier } from "./propagation.ts";
+import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Span } from "@opentelemetry/api";
+import { extractContext, formatTraceparent, injectContext, setHeader, TRACEPARENT, TRACESTATE, type Carrier } from "./propagation.ts";
 import {
   ATTR_CLIENT_ADDRESS,
   ATTR_CORRELATION_ID,
@@ -11,11 +11,7 @@ import {
   ATTR_PEER_SERVICE,
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
-  ATTR_UPSTREAM_INSTANCE,
-  ATTR_URL_FULL,
   ATTR_URL_PATH,
-  ATTR_URL_SCHEME,
-  ATTR_USER_AGENT_ORIGINAL,
 } from "./semconv.ts";
 import { endSpan, failSpan, NOOP_SPAN, runInSpan, startSpan, tracingEnabled } from "./tracing.ts";
 
@@ -26,8 +22,8 @@ const UNTRACED_PATHS = new Set(["/health", "/metrics"]);
 export interface HttpServerSpanOptions {
   role: string;
   request: Request;
-  /** The parsed request URL when the caller has it already. */
-  url?: URL;
+  /** The request path when the caller has it already (else read from request.url). */
+  path?: string;
   /** Route template (`/api/tasks/:id`) when known before handling; else set it later with setHttpRoute. */
   route?: string;
   clientAddress?: string;
@@ -41,23 +37,14 @@ export interface HttpServerSpanOptions {
 export function withHttpServerSpan(opts: HttpServerSpanOptions, handle: () => Response | Promise<Response>): Response | Promise<Response> {
   if (!tracingEnabled) return handle();
   const { request, role, route } = opts;
-  const url = opts.url ?? new URL(request.url);
+  const path = opts.path ?? pathOf(request.url);
   const parent = extractContext(request.headers);
-  const span = startSpan(route ? `${request.method} ${route}` : request.method, {
-    role,
-    parent,
-    kind: SpanKind.SERVER,
-    attributes: {
-      [ATTR_HTTP_REQUEST_METHOD]: request.method,
-      [ATTR_URL_PATH]: url.pathname,
-      [ATTR_URL_SCHEME]: url.protocol.slice(0, -1),
-      [ATTR_SERVER_ADDRESS]: url.hostname,
-      [ATTR_SERVER_PORT]: Number(url.port) || (url.protocol === "https:" ? 443 : 80),
-      ...(route ? { [ATTR_HTTP_ROUTE]: route } : {}),
-      ...(opts.clientAddress ? { [ATTR_CLIENT_ADDRESS]: opts.clientAddress } : {}),
-      ...userAgent(request),
-    },
-  });
+  // the attributes that answer "which request, which route, what outcome"; each one costs on
+  // every span (record, serialize, ship), so host, port, scheme and user agent stay out
+  const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: request.method, [ATTR_URL_PATH]: path };
+  if (route) attributes[ATTR_HTTP_ROUTE] = route;
+  if (opts.clientAddress) attributes[ATTR_CLIENT_ADDRESS] = opts.clientAddress;
+  const span = startSpan(route ? `${request.method} ${route}` : request.method, { role, parent, kind: SpanKind.SERVER, attributes });
   let out: Response | Promise<Response>;
   try {
     out = runInSpan(span, handle, parent);
@@ -81,12 +68,8 @@ export function withHttpServerSpan(opts: HttpServerSpanOptions, handle: () => Re
   );
 }
 
-function userAgent(request: Request): Record<string, string> {
-  const ua = request.headers.get("user-agent");
-  return ua ? { [ATTR_USER_AGENT_ORIGINAL]: ua } : {};
-}
-
 function endServerSpan(span: Span, res: Response): void {
+  if (!span.isRecording()) return;
   span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, res.status);
   const cid = res.headers.get(CORRELATION_HEADER);
   if (cid) span.setAttribute(ATTR_CORRELATION_ID, cid);
@@ -96,6 +79,18 @@ function endServerSpan(span: Span, res: Response): void {
     span.setStatus({ code: SpanStatusCode.ERROR });
   }
   span.end();
+}
+
+/** The path of an absolute request URL, without parsing all of it (a URL object per request adds up). */
+export function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  let end = url.length;
+  const q = url.indexOf("?", start);
+  if (q >= 0) end = q;
+  const h = url.indexOf("#", start);
+  if (h >= 0 && h < end) end = h;
+  return url.slice(start, end);
 }
 
 /** Names the active server span after its route template once routing has matched. */
@@ -112,11 +107,11 @@ export function setHttpRoute(method: string, route: string | undefined): void {
  * (health and metrics excepted). Install only while tracing is on.
  */
 export function elysiaServerSpans(role: string) {
-  return (fn: (...args: unknown[]) => unknown, request: Request) =>
-    (...args: unknown[]) => {
-      const url = new URL(request.url);
-      if (UNTRACED_PATHS.has(url.pathname)) return fn(...args);
-      return withHttpServerSpan({ role, request, url }, () => fn(...args) as Response | Promise<Response>);
+  return (fn: (request: Request) => unknown, request: Request) =>
+    (req: Request) => {
+      const path = pathOf(request.url);
+      if (UNTRACED_PATHS.has(path)) return fn(req);
+      return withHttpServerSpan({ role, request, path }, () => fn(req) as Response | Promise<Response>);
     };
 }
 
@@ -127,11 +122,8 @@ export interface HttpClientSpanOptions {
   /** Where the request goes. */
   address: string;
   port: number;
-  /** Path (and query) sent upstream. */
-  path?: string;
   /** Route template of the request, for the span name (`GET /api/tasks/:id`). */
   route?: string;
-  instanceId?: string;
   /** 1 for the first retry, 2 for the second… (semconv http.request.resend_count); 0 or omitted for the first try. */
   resendCount?: number;
 }
@@ -143,18 +135,9 @@ export interface HttpClientSpanOptions {
  */
 export function startHttpClientSpan(o: HttpClientSpanOptions): Span {
   if (!tracingEnabled) return NOOP_SPAN;
-  return startSpan(o.route ? `${o.method} ${o.route}` : o.method, {
-    kind: SpanKind.CLIENT,
-    attributes: {
-      [ATTR_HTTP_REQUEST_METHOD]: o.method,
-      [ATTR_SERVER_ADDRESS]: o.address,
-      [ATTR_SERVER_PORT]: o.port,
-      [ATTR_PEER_SERVICE]: o.service,
-      ...(o.path !== undefined ? { [ATTR_URL_FULL]: `http://${o.address}:${o.port}${o.path}` } : {}),
-      ...(o.instanceId ? { [ATTR_UPSTREAM_INSTANCE]: o.instanceId } : {}),
-      ...(o.resendCount ? { [ATTR_HTTP_REQUEST_RESEND_COUNT]: o.resendCount } : {}),
-    },
-  });
+  const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: o.method, [ATTR_SERVER_ADDRESS]: o.address, [ATTR_SERVER_PORT]: o.port, [ATTR_PEER_SERVICE]: o.service };
+  if (o.resendCount) attributes[ATTR_HTTP_REQUEST_RESEND_COUNT] = o.resendCount;
+  return startSpan(o.route ? `${o.method} ${o.route}` : o.method, { kind: SpanKind.CLIENT, attributes });
 }
 
 /**
@@ -163,10 +146,16 @@ export function startHttpClientSpan(o: HttpClientSpanOptions): Span {
  * client's own traceparent passes through untouched.
  */
 export function injectTraceHeaders(carrier: Carrier, span?: Span): void {
-  if (!tracingEnabled) return;
-  if (span === NOOP_SPAN) return;
-  const ctx = span ? trace.setSpan(context.active(), span) : context.active();
-  injectContext(ctx, carrier);
+  if (!tracingEnabled || span === NOOP_SPAN) return;
+  if (!span) {
+    injectContext(context.active(), carrier);
+    return;
+  }
+  // straight from the span: no context to build for one header
+  const sc = span.spanContext();
+  setHeader(carrier, TRACEPARENT, formatTraceparent(sc));
+  const state = sc.traceState?.serialize();
+  if (state) setHeader(carrier, TRACESTATE, state);
 }
 
 /** Ends an upstream attempt's span with the status it got (client spans: 4xx and 5xx are errors) or the error it threw. */

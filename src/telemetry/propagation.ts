@@ -41,6 +41,11 @@ const setter: TextMapSetter<Carrier> = {
   },
 };
 
+/** Sets one header / metadata key on any carrier kind. */
+export function setHeader(carrier: Carrier, key: string, value: string): void {
+  setter.set(carrier, key, value);
+}
+
 /** The remote parent a request or call carries (ROOT_CONTEXT-based when it carries none or a malformed one). */
 export function extractContext(carrier: Carrier, base: Context = ROOT_CONTEXT): Context {
   return w3c.extract(base, carrier, getter);

@@ -1,7 +1,6 @@
 import { hostname } from "node:os";
 import {
   context,
-  createContextKey,
   INVALID_SPAN_CONTEXT,
   SpanStatusCode,
   trace,
@@ -32,16 +31,13 @@ export let tracingEnabled = false;
 /** Returned by span helpers while tracing is off: non-recording, shared, free. */
 export const NOOP_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
-/** Which role's tracer the work in a context belongs to (one service.name per role, also in --role=all). */
-const TRACER_KEY = createContextKey("bpm.tracer");
-
 interface State {
   tracers: Map<string, Tracer>;
   defaultTracer: Tracer;
   providers: BasicTracerProvider[];
   processor: BoundedBatchProcessor;
   contextManager: AsyncLocalStorageContextManager;
-  /** Tracer of spans started for an explicit role, so runInSpan can hand it down to children. */
+  /** The tracer (so the role, the service.name) each local span came from: its children use the same. */
   spanTracers: WeakMap<Span, Tracer>;
 }
 let state: State | undefined;
@@ -149,11 +145,16 @@ export async function flushTracing(): Promise<void> {
   await state?.processor.forceFlush();
 }
 
-/** The tracer of `role`, else of the work in `ctx`, else of the first role in this process. */
+/** The tracer of `role`, else of the span active in `ctx`, else of the first role in this process. */
 export function tracerFor(role?: string, ctx: Context = context.active()): Tracer | undefined {
   const s = state;
   if (!s) return undefined;
-  return (role !== undefined ? s.tracers.get(role) : undefined) ?? (ctx.getValue(TRACER_KEY) as Tracer | undefined) ?? s.defaultTracer;
+  if (role !== undefined) {
+    const t = s.tracers.get(role);
+    if (t) return t;
+  }
+  const parent = trace.getSpan(ctx);
+  return (parent && s.spanTracers.get(parent)) || s.defaultTracer;
 }
 
 export interface StartSpanOptions extends SpanOptions {
@@ -169,17 +170,14 @@ export function startSpan(name: string, options: StartSpanOptions = {}): Span {
   const parent = options.parent ?? context.active();
   const tracer = tracerFor(options.role, parent)!;
   const span = tracer.startSpan(name, options, parent);
-  if (options.role !== undefined) state!.spanTracers.set(span, tracer);
+  state!.spanTracers.set(span, tracer);
   return span;
 }
 
 /** Runs `fn` with `span` active, so logs, child spans and outgoing calls inside it belong to it. */
 export function runInSpan<T>(span: Span, fn: () => T, base: Context = context.active()): T {
   if (!tracingEnabled || span === NOOP_SPAN) return fn();
-  let ctx = trace.setSpan(base, span);
-  const tracer = state!.spanTracers.get(span);
-  if (tracer) ctx = ctx.setValue(TRACER_KEY, tracer);
-  return context.with(ctx, fn);
+  return context.with(trace.setSpan(base, span), fn);
 }
 
 /** Marks a span failed: the exception as an event, status ERROR, error.type. */

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { Metadata } from "@grpc/grpc-js";
 import { trace, TraceFlags } from "@opentelemetry/api";
-import { injectTraceHeaders, withHttpServerSpan } from "../../../src/telemetry/http-spans.ts";
+import { injectTraceHeaders, pathOf, withHttpServerSpan } from "../../../src/telemetry/http-spans.ts";
 import { extractContext, formatTraceparent, linkFromTraceparent } from "../../../src/telemetry/propagation.ts";
 import { runInSpan, shutdownTracing, startSpan } from "../../../src/telemetry/tracing.ts";
 import { tracingToMemory } from "./helpers.ts";
@@ -72,5 +72,12 @@ describe("W3C trace context in and out", () => {
     const empty = new Headers();
     injectTraceHeaders(empty);
     expect([...empty.keys()]).toEqual([]);
+  });
+
+  test("the span's path is read from the request URL without query or fragment", () => {
+    expect(pathOf("http://127.0.0.1:8082/api/tasks/7?user_id=1")).toBe("/api/tasks/7");
+    expect(pathOf("http://h/api/x#frag")).toBe("/api/x");
+    expect(pathOf("http://h")).toBe("/");
+    expect(pathOf("http://h/?q=/a")).toBe("/");
   });
 });

@@ -162,7 +162,7 @@ describe("upstream attempts, retries and resilience decisions", () => {
     let attempt = 0;
     await withHttpServerSpan({ role: "gateway", request: new Request("http://gw.local/api/tasks/1"), route: "/api/tasks/:id" }, async () => {
       const res = await retry.execute(async () => {
-        const span = startHttpClientSpan({ service: "task-service", method: "GET", address: "127.0.0.1", port: 8082, instanceId: `ts-${attempt}`, resendCount: attempt });
+        const span = startHttpClientSpan({ service: "task-service", method: "GET", address: "127.0.0.1", port: 8082, resendCount: attempt });
         const headers = new Headers();
         injectTraceHeaders(headers, span);
         sent.push(headers.get("traceparent")!);
