@@ -13,7 +13,8 @@
  *   nginx              Debian's nginx, 1 worker, upstream keepalive (and `auto` workers)
  * Each round measures every target once (order rotated); medians are printed: req/s (and its
  * range), p50/p99, ratios vs direct and vs nginx (1 worker), and the CPU µs per request of the
- * proxy process (nginx: master + workers) and of the upstream. The load average is printed too:
+ * proxy process (nginx: master + workers) and of its busiest thread (fetch() moves socket work
+ * to a second thread; 1e6 / that figure caps one process's req/s), and of the upstream. The load average is printed too:
  * other work on the machine moves throughput far more than CPU µs per request.
  *
  *   bun bench/gateway-transport.bench.ts [--upstream=bpm|bun] [--seconds=5] [--connections=64]
@@ -271,28 +272,53 @@ if (args.has("serve")) {
   await main();
 }
 
-/** utime + stime of `pid` and all its descendants (nginx's work happens in its worker), in seconds. */
-function treeCpuSeconds(root: number): number {
+/** CPU ticks (utime + stime) of every thread of `root` and its descendants (nginx works in its worker), by "pid/tid". */
+function treeThreadTicks(root: number): Map<string, number> {
   const parent = new Map<number, number>();
-  const ticks = new Map<number, number>();
+  const stat = (path: string): string[] | undefined => {
+    try {
+      const text = readFileSync(path, "utf8");
+      return text.slice(text.lastIndexOf(")") + 2).split(" ");
+    } catch {
+      return undefined; // exited meanwhile
+    }
+  };
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      parent.set(Number(entry), Number(fields[1]));
-      ticks.set(Number(entry), Number(fields[11]) + Number(fields[12]));
-    } catch {
-      // exited meanwhile
-    }
+    const fields = stat(`/proc/${entry}/stat`);
+    if (fields) parent.set(Number(entry), Number(fields[1]));
   }
-  let total = 0;
   const inTree = (pid: number): boolean => {
     for (let p: number | undefined = pid, hops = 0; p !== undefined && p > 1 && hops < 64; p = parent.get(p), hops++) if (p === root) return true;
     return false;
   };
-  for (const [pid, t] of ticks) if (inTree(pid)) total += t;
-  return total / 100; // USER_HZ is 100 on Linux
+  const ticks = new Map<string, number>();
+  for (const pid of parent.keys()) {
+    if (!inTree(pid)) continue;
+    let tids: string[] = [];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      const fields = stat(`/proc/${pid}/task/${tid}/stat`);
+      if (fields) ticks.set(`${pid}/${tid}`, Number(fields[11]) + Number(fields[12]));
+    }
+  }
+  return ticks;
+}
+
+/** CPU seconds between two snapshots: all threads, and the busiest single thread (the one that caps a process's throughput). */
+function cpuDelta(before: Map<string, number>, after: Map<string, number>): { total: number; busiest: number } {
+  let total = 0;
+  let busiest = 0;
+  for (const [key, t] of after) {
+    const d = t - (before.get(key) ?? 0);
+    total += d;
+    busiest = Math.max(busiest, d);
+  }
+  return { total: total / 100, busiest: busiest / 100 }; // USER_HZ is 100 on Linux
 }
 
 function spawn(cmd: string[], cpu: number | undefined): Subprocess {
@@ -379,7 +405,7 @@ http { access_log off; client_body_temp_path ${p}; proxy_temp_path ${p}; fastcgi
   for (const t of targets) await waitHttp(`http://127.0.0.1:${t.port}${path}`, 20_000);
 
   // ---- measure: rounds × targets, each round in a rotated order; medians reported ----
-  interface Sample { rps: number; p50: number; p99: number; errors: number; proxyUs: number; upstreamUs: number }
+  interface Sample { rps: number; p50: number; p99: number; errors: number; proxyUs: number; busiestUs: number; upstreamUs: number }
   const samples = new Map<string, Sample[]>(targets.map((t) => [t.name, []]));
   const load0 = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
   for (const t of targets) await wrk(`http://127.0.0.1:${t.port}${path}`, { seconds: 2, connections }); // JIT warm-up, pools filled
@@ -387,13 +413,15 @@ http { access_log off; client_body_temp_path ${p}; proxy_temp_path ${p}; fastcgi
     for (let i = 0; i < targets.length; i++) {
       const t = targets[(i + round) % targets.length]!;
       const url = `http://127.0.0.1:${t.port}${path}`;
-      const p0 = t.pid === undefined ? 0 : treeCpuSeconds(t.pid);
-      const u0 = treeCpuSeconds(upstreamPid);
+      const p0 = t.pid === undefined ? undefined : treeThreadTicks(t.pid);
+      const u0 = treeThreadTicks(upstreamPid);
       const r = await wrk(url, { seconds, connections });
       const n = Math.max(1, r.requests);
-      const proxyUs = t.pid === undefined ? NaN : ((treeCpuSeconds(t.pid) - p0) * 1e6) / n;
-      const upstreamUs = ((treeCpuSeconds(upstreamPid) - u0) * 1e6) / n;
-      samples.get(t.name)!.push({ rps: r.rps, p50: r.p50Ms, p99: r.p99Ms, errors: r.errors, proxyUs, upstreamUs });
+      const proxy = t.pid === undefined || p0 === undefined ? undefined : cpuDelta(p0, treeThreadTicks(t.pid));
+      const proxyUs = proxy === undefined ? NaN : (proxy.total * 1e6) / n;
+      const busiestUs = proxy === undefined ? NaN : (proxy.busiest * 1e6) / n;
+      const upstreamUs = (cpuDelta(u0, treeThreadTicks(upstreamPid)).total * 1e6) / n;
+      samples.get(t.name)!.push({ rps: r.rps, p50: r.p50Ms, p99: r.p99Ms, errors: r.errors, proxyUs, busiestUs, upstreamUs });
       console.error(`  round ${round + 1}/${rounds} ${t.name}: ${Math.round(r.rps)} req/s, proxy ${proxyUs.toFixed(1)} µs/req`);
     }
   }
@@ -405,7 +433,7 @@ http { access_log off; client_body_temp_path ${p}; proxy_temp_path ${p}; fastcgi
   const results = targets.map((t) => {
     const ss = samples.get(t.name)!;
     const pick = (f: (s: Sample) => number) => median(ss.map(f));
-    return { name: t.name, rps: pick((s) => s.rps), p50: pick((s) => s.p50), p99: pick((s) => s.p99), errors: ss.reduce((a, s) => a + s.errors, 0), proxyUs: pick((s) => s.proxyUs), upstreamUs: pick((s) => s.upstreamUs), spread: `${Math.round(Math.min(...ss.map((s) => s.rps)))}–${Math.round(Math.max(...ss.map((s) => s.rps)))}` };
+    return { name: t.name, rps: pick((s) => s.rps), p50: pick((s) => s.p50), p99: pick((s) => s.p99), errors: ss.reduce((a, s) => a + s.errors, 0), proxyUs: pick((s) => s.proxyUs), busiestUs: pick((s) => s.busiestUs), upstreamUs: pick((s) => s.upstreamUs), spread: `${Math.round(Math.min(...ss.map((s) => s.rps)))}–${Math.round(Math.max(...ss.map((s) => s.rps)))}` };
   });
   const direct = results[0]!;
   const nginx = results.find((r) => r.name === "nginx (1 worker)");
@@ -419,6 +447,7 @@ http { access_log off; client_body_temp_path ${p}; proxy_temp_path ${p}; fastcgi
     "× direct": r.rps / direct.rps,
     "× nginx": nginx ? r.rps / nginx.rps : NaN,
     "proxy CPU µs/req": Number.isNaN(r.proxyUs) ? "-" : r.proxyUs.toFixed(1),
+    "busiest thread µs/req": Number.isNaN(r.busiestUs) ? "-" : r.busiestUs.toFixed(1),
     "upstream CPU µs/req": r.upstreamUs.toFixed(1),
   }));
   console.log(
