@@ -1,0 +1,171 @@
+/**
+ * What tracing costs: GET /api/tasks/:id through the gateway to task-service (two processes),
+ * tracing off vs on at 100% sampling (and at a 10% parent-based ratio) exporting to a real
+ * Jaeger, same run, rounds interleaved. Prints throughput, p99, CPU per request of bpm and of
+ * Jaeger, the on/off ratios (target: ≤ 15% cost), and an in-process breakdown per span.
+ *   bun bench/tracing.bench.ts [seconds=5] [connections=32] [rounds=3]
+ * BPM_BIN picks the binary (default ./bpm). On a small machine Jaeger competes for the same
+ * cores, so its CPU is reported beside bpm's.
+ */
+import { authHeaders, startBpm, type BpmProcess } from "../tests/support/bpm.ts";
+import { startJaeger } from "../tests/support/servers.ts";
+import { SpanKind } from "@opentelemetry/api";
+import { ExportResultCode } from "@opentelemetry/core";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { InMemorySpanExporter, type ReadableSpan, type SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { endHttpClientSpan, injectTraceHeaders, startHttpClientSpan, withHttpServerSpan } from "../src/telemetry/http-spans.ts";
+import { Metrics } from "../src/telemetry/metrics.ts";
+import { flushTracing, initTracing, shutdownTracing } from "../src/telemetry/tracing.ts";
+import { cpuSeconds, table, wrk } from "./lib.ts";
+
+const seconds = Number(process.argv[2] ?? 5);
+const connections = Number(process.argv[3] ?? 32);
+const rounds = Number(process.argv[4] ?? 3);
+
+const jaeger = await startJaeger();
+
+interface Stack {
+  name: string;
+  gateway: BpmProcess;
+  service: BpmProcess;
+  url: string;
+}
+
+async function stack(name: string, env: Record<string, string>): Promise<Stack> {
+  const service = await startBpm({ roles: ["task-service"], env });
+  const created = (await (await fetch(`${service.url("task-service")}/api/tasks`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ title: "bench", user_id: 1 }) })).json()) as { id: number };
+  const gateway = await startBpm({
+    roles: ["gateway"],
+    env,
+    ports: { "task-service": service.ports["task-service"] },
+    config: { gateway: { rate_limit: { requests: 100_000_000, window: "60s" }, access_log: false }, load_balancer: { sticky_sessions: { enabled: false } } },
+  });
+  return { name, gateway, service, url: `${gateway.url()}/api/tasks/${created.id}` };
+}
+
+const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpHttpEndpoint };
+const off = await stack("tracing off", {});
+const on = await stack("tracing on, 100%", { ...endpoint, OTEL_TRACES_SAMPLER: "always_on" });
+const tenth = await stack("tracing on, 10%", { ...endpoint, OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.1" });
+const stacks = [off, on, tenth];
+const auth = await authHeaders(1);
+const jaegerPid = Number(Bun.spawnSync(["pgrep", "-n", "-f", `jaeger --config ${jaeger.logFile.replace(/jaeger\.log$/, "")}`]).stdout.toString().trim()) || undefined;
+
+type Sample = { rps: number; p99Ms: number; cpuUsPerReq: number; jaegerUsPerReq: number };
+const samples = new Map<string, Sample[]>(stacks.map((s) => [s.name, []]));
+
+for (const s of stacks) await wrk(s.url, { seconds: 1, connections, headers: auth }); // warm up every JIT
+for (let r = 0; r < rounds; r++) {
+  // rotate which goes first, so drift (other load, thermal) does not favour one side
+  for (let i = 0; i < stacks.length; i++) {
+    const s = stacks[(i + r) % stacks.length]!;
+    const pids = [s.gateway.proc.pid, s.service.proc.pid];
+    const cpu0 = pids.map(cpuSeconds);
+    const j0 = jaegerPid ? cpuSeconds(jaegerPid) : 0;
+    const res = await wrk(s.url, { seconds, connections, headers: auth });
+    const cpu = pids.reduce((sum, pid, k) => sum + cpuSeconds(pid) - cpu0[k]!, 0);
+    if (res.errors > 0) throw new Error(`${s.name}: ${res.errors} failed requests`);
+    const jaegerCpu = jaegerPid ? cpuSeconds(jaegerPid) - j0 : NaN;
+    samples.get(s.name)!.push({ rps: res.rps, p99Ms: res.p99Ms, cpuUsPerReq: (cpu / res.requests) * 1e6, jaegerUsPerReq: (jaegerCpu / res.requests) * 1e6 });
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const summary = (name: string) => {
+  const xs = samples.get(name)!;
+  return {
+    rps: median(xs.map((x) => x.rps)),
+    p99Ms: median(xs.map((x) => x.p99Ms)),
+    cpuUsPerReq: median(xs.map((x) => x.cpuUsPerReq)),
+    jaegerUsPerReq: median(xs.map((x) => x.jaegerUsPerReq)),
+    spread: `${Math.round(Math.min(...xs.map((x) => x.rps)))}–${Math.round(Math.max(...xs.map((x) => x.rps)))}`,
+  };
+};
+const a = summary(off.name);
+const b = summary(on.name);
+const c = summary(tenth.name);
+
+const metrics = await (await fetch(`${on.gateway.url()}/metrics`)).text();
+const svcMetrics = await (await fetch(`${on.service.url("task-service")}/metrics`)).text();
+const counter = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)`, "m").exec(text)?.[1] ?? NaN);
+
+console.log(`\nGET /api/tasks/:id, gateway → task-service (separate processes), wrk ${connections} connections, ${rounds} × ${seconds} s rounds, medians`);
+const row = (name: string, x: ReturnType<typeof summary>) => ({
+  stack: name,
+  "req/s": x.rps,
+  "req/s range": x.spread,
+  "p99 ms": x.p99Ms,
+  "bpm CPU µs/req": x.cpuUsPerReq,
+  "jaeger CPU µs/req": x.jaegerUsPerReq,
+});
+console.log(table([row(off.name, a), row(on.name, b), row(tenth.name, c)]));
+for (const [name, x] of [[on.name, b], [tenth.name, c]] as const) {
+  console.log(`${name}: throughput on/off = ${(x.rps / a.rps).toFixed(3)} (cost ${((1 - x.rps / a.rps) * 100).toFixed(1)}%, target ≤ 15%), bpm CPU per request on/off = ${(x.cpuUsPerReq / a.cpuUsPerReq).toFixed(3)}`);
+}
+console.log(
+  `spans exported: gateway ${counter(metrics, "bpm_tracing_spans_exported_total")}, task-service ${counter(svcMetrics, "bpm_tracing_spans_exported_total")}; ` +
+    `dropped: ${counter(metrics, "bpm_tracing_spans_dropped_total")} / ${counter(svcMetrics, "bpm_tracing_spans_dropped_total")}`,
+);
+
+for (const s of stacks) {
+  await s.gateway.stop();
+  await s.service.stop();
+}
+
+// ---- in-process: where a span's cost goes (CPU time, so other load on the machine matters less)
+const cpuUs = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+const N = 20_000;
+class Discard implements SpanExporter {
+  export(_spans: ReadableSpan[], done: (r: { code: ExportResultCode }) => void): void {
+    done({ code: ExportResultCode.SUCCESS });
+  }
+  async shutdown(): Promise<void> {}
+}
+/** One gateway request's tracing work: server span, one attempt span with its traceparent. */
+const request = () =>
+  withHttpServerSpan({ role: "gateway", request: new Request("http://127.0.0.1/api/tasks/1"), path: "/api/tasks/1", route: "/api/tasks/:id" }, () => {
+    const attempt = startHttpClientSpan({ service: "task-service", method: "GET", route: "/api/tasks/:id", address: "127.0.0.1", port: 8082 });
+    const headers: Record<string, string> = {};
+    injectTraceHeaders(headers, attempt);
+    endHttpClientSpan(attempt, { status: 200 });
+    return new Response(null);
+  });
+const perRequest = async (): Promise<number> => {
+  for (let i = 0; i < 2_000; i++) await request();
+  const t0 = cpuUs();
+  for (let i = 0; i < N; i++) await request();
+  return (cpuUs() - t0) / N;
+};
+const baseline = await perRequest();
+initTracing({ roles: ["gateway"], version: "bench", env: { ...endpoint, OTEL_TRACES_SAMPLER: "always_off" }, exporter: new Discard(), metrics: new Metrics() });
+const sampledOut = await perRequest();
+await shutdownTracing();
+initTracing({ roles: ["gateway"], version: "bench", env: endpoint, exporter: new Discard(), metrics: new Metrics() });
+const recorded = await perRequest();
+await shutdownTracing();
+// export: the OTLP/HTTP exporter shipping recorded spans to the Jaeger above
+const memory = new InMemorySpanExporter();
+initTracing({ roles: ["gateway"], version: "bench", env: { ...endpoint, OTEL_BSP_MAX_QUEUE_SIZE: "100000", OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "100000" }, exporter: memory, metrics: new Metrics() });
+for (let i = 0; i < 10_240; i++) await request();
+await flushTracing();
+const spans = memory.getFinishedSpans().slice();
+await shutdownTracing();
+const otlp = new OTLPTraceExporter({ url: `${jaeger.otlpHttpEndpoint}/v1/traces` });
+const exportOnce = async () => {
+  for (let i = 0; i < spans.length; i += 512) await new Promise<void>((resolve) => otlp.export(spans.slice(i, i + 512) as never, () => resolve()));
+};
+await exportOnce();
+const e0 = cpuUs();
+await exportOnce();
+const exportUs = (cpuUs() - e0) / spans.length;
+await otlp.shutdown();
+console.log("\nin-process, CPU µs per gateway request (server span + one attempt span):");
+console.log(table([
+  { "tracing off": baseline, "on, sampled out": sampledOut, "on, recorded (export discarded)": recorded, "OTLP/HTTP export per span": exportUs },
+]));
+
+await jaeger.stop();
+process.exit(0);
