@@ -65,8 +65,14 @@ export class Http1Client implements PoolOwner {
 
   stats(): Http1ClientStats {
     let idle = 0;
-    for (const byPort of this.pools.values()) for (const pool of byPort.values()) idle += pool.idle.length;
-    return { connectionsOpened: this.opened, reusedRequests: this.reused, retries: this.retries, idle };
+    let open = 0;
+    for (const byPort of this.pools.values()) {
+      for (const pool of byPort.values()) {
+        idle += pool.idle.length;
+        open += pool.open;
+      }
+    }
+    return { connectionsOpened: this.opened, reusedRequests: this.reused, retries: this.retries, idle, open };
   }
 
   /** Closes idle connections and stops pooling; requests in flight finish, then their connections close. */

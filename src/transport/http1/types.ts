@@ -53,4 +53,6 @@ export interface Http1ClientStats {
   retries: number;
   /** Idle connections right now, over all upstreams. */
   idle: number;
+  /** Connections open or opening right now (idle + carrying a request), over all upstreams. */
+  open: number;
 }
