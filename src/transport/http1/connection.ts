@@ -1,24 +1,20 @@
 import type { Socket, SocketHandler } from "bun";
 import { UpstreamError } from "../../platform/errors.ts";
 import { type BodyDecoder, type BodySink, ChunkedDecoder, LengthDecoder, UntilCloseDecoder } from "./body-decoder.ts";
-import { RequestBodyError } from "./errors.ts";
 import type { Exchange } from "./exchange.ts";
 import type { UpstreamPool } from "./pool.ts";
-import { CHUNKED } from "./request-head.ts";
+import { pumpBody } from "./request-body.ts";
 import { latin1Slice, latin1Write } from "./latin1.ts";
+import { SCRATCH } from "./scratch.ts";
 import { ProtocolError, parseResponseHead, type ResponseHead } from "./response-head.ts";
 
 /** Bun's TCP socket has pause/resume at run time; bun-types does not declare them yet. */
 type TcpSocket = Socket<Connection> & { pause(): void; resume(): void; setNoDelay(noDelay?: boolean): void };
 
 const HEAD_END = Buffer.from("\r\n\r\n");
-/** Head and a small body go out in one write through this buffer (single-threaded, written synchronously). */
-const SCRATCH = Buffer.allocUnsafe(64 * 1024);
 /** Bytes a streamed response body may queue before the socket is paused (backpressure). */
 const BODY_HIGH_WATER_BYTES = 128 * 1024;
 const BODY_STRATEGY: QueuingStrategy<Uint8Array> = { highWaterMark: BODY_HIGH_WATER_BYTES, size: (chunk) => chunk?.byteLength ?? 0 };
-const CRLF = Buffer.from("\r\n");
-const LAST_CHUNK = Buffer.from("0\r\n\r\n");
 /** Statuses whose Response must have a null body (Fetch "null body status"). */
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
@@ -85,7 +81,7 @@ export class Connection implements BodySink {
       } else if (ex.stream === null) {
         ex.requestSent = true;
       } else {
-        void this.pump(ex, ex.stream);
+        void pumpBody(this, ex, ex.stream);
       }
     }
   }
@@ -93,7 +89,7 @@ export class Connection implements BodySink {
   // ---- writing ----
 
   /** Writes SCRATCH[0, length) without making a view for it (the common case: all of it goes at once). */
-  private writeScratch(length: number): boolean {
+  writeScratch(length: number): boolean {
     const socket = this.socket;
     if (this.closed || socket === null) return false;
     if (this.pending === null) {
@@ -107,7 +103,7 @@ export class Connection implements BodySink {
   }
 
   /** Writes all of `data` eventually (the rest on drain); false when some waits. `data` must not be reused by the caller. */
-  private write(data: Uint8Array): boolean {
+  write(data: Uint8Array): boolean {
     const socket = this.socket;
     if (this.closed || socket === null) return false;
     if (this.pending !== null) {
@@ -146,72 +142,15 @@ export class Connection implements BodySink {
     }
   }
 
-  /** Streams a request body, waiting for drain between chunks so a fast client cannot outrun a slow upstream. */
-  private async pump(ex: Exchange, stream: ReadableStream<Uint8Array>): Promise<void> {
-    const framing = ex.head.framing;
-    const chunked = framing === CHUNKED;
-    if (stream.locked) {
-      this.failWith(ex, new RequestBodyError("request body stream is locked"));
-      return;
-    }
-    const reader = stream.getReader();
-    ex.bodyReader = reader;
-    const gone = (): boolean => this.exchange !== ex || this.closed;
-    try {
-      for (;;) {
-        if (this.pending !== null) await new Promise<void>((resolve) => (this.drainWaiter = resolve));
-        if (gone()) break;
-        ex.streamTouched = true;
-        let chunk: Awaited<ReturnType<typeof reader.read>>;
-        try {
-          chunk = await reader.read();
-        } catch (err) {
-          if (!gone()) this.failWith(ex, new RequestBodyError(`request body stream failed: ${(err as Error)?.message ?? String(err)}`, err));
-          return;
-        }
-        if (gone()) break;
-        if (chunk.done) {
-          if (chunked) this.write(LAST_CHUNK);
-          else if (ex.bodyBytesWritten !== framing) {
-            this.failWith(ex, new RequestBodyError(`request body ended after ${ex.bodyBytesWritten} of ${framing} declared bytes`));
-            return;
-          }
-          // If the response already ended, complete() saw an unsent body and closed the connection.
-          ex.requestSent = true;
-          return;
-        }
-        const value = chunk.value;
-        if (value.length === 0) continue;
-        if (chunked) {
-          const size = `${value.length.toString(16)}\r\n`;
-          if (size.length + value.length + 2 <= SCRATCH.length) {
-            // Size line, data and CRLF in one write: one syscall per chunk instead of three.
-            latin1Write(SCRATCH, size, 0);
-            SCRATCH.set(value, size.length);
-            SCRATCH[size.length + value.length] = 13;
-            SCRATCH[size.length + value.length + 1] = 10;
-            this.writeScratch(size.length + value.length + 2);
-          } else {
-            this.write(Buffer.from(size, "latin1"));
-            this.write(value);
-            this.write(CRLF);
-          }
-        } else {
-          if (ex.bodyBytesWritten + value.length > framing) {
-            this.failWith(ex, new RequestBodyError(`request body exceeds its declared ${framing} bytes`));
-            return;
-          }
-          this.write(value);
-        }
-        ex.bodyBytesWritten += value.length;
-        // A fixed-length body is sent once the count is reached; the server may answer before we see `done`.
-        if (!chunked && ex.bodyBytesWritten === framing) ex.requestSent = true;
-      }
-      await reader.cancel().catch(() => {});
-    } finally {
-      if (ex.bodyReader === reader) ex.bodyReader = null;
-      reader.releaseLock();
-    }
+  /** Resolves once pending bytes were written (or the connection closed); null when nothing waits. */
+  drained(): Promise<void> | null {
+    if (this.pending === null) return null;
+    return new Promise<void>((resolve) => (this.drainWaiter = resolve));
+  }
+
+  /** This connection still carries `ex` (a body pump stops when it does not). */
+  carries(ex: Exchange): boolean {
+    return this.exchange === ex && !this.closed;
   }
 
   // ---- reading ----
@@ -383,7 +322,7 @@ export class Connection implements BodySink {
   }
 
   /** Fails the exchange; the pool may retry it on a new connection. */
-  private failWith(ex: Exchange, err: unknown): void {
+  failWith(ex: Exchange, err: unknown): void {
     if (this.exchange === ex) {
       this.exchange = null;
       ex.conn = null;
