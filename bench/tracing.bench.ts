@@ -140,15 +140,15 @@ const perRequest = async (): Promise<number> => {
   return (cpuUs() - t0) / N;
 };
 const baseline = await perRequest();
-initTracing({ roles: ["gateway"], version: "bench", env: { ...endpoint, OTEL_TRACES_SAMPLER: "always_off" }, exporter: new Discard(), metrics: new Metrics() });
+await initTracing({ roles: ["gateway"], version: "bench", env: { ...endpoint, OTEL_TRACES_SAMPLER: "always_off" }, exporter: new Discard(), metrics: new Metrics() });
 const sampledOut = await perRequest();
 await shutdownTracing();
-initTracing({ roles: ["gateway"], version: "bench", env: endpoint, exporter: new Discard(), metrics: new Metrics() });
+await initTracing({ roles: ["gateway"], version: "bench", env: endpoint, exporter: new Discard(), metrics: new Metrics() });
 const recorded = await perRequest();
 await shutdownTracing();
 // export: the OTLP/HTTP exporter shipping recorded spans to the Jaeger above
 const memory = new InMemorySpanExporter();
-initTracing({ roles: ["gateway"], version: "bench", env: { ...endpoint, OTEL_BSP_MAX_QUEUE_SIZE: "100000", OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "100000" }, exporter: memory, metrics: new Metrics() });
+await initTracing({ roles: ["gateway"], version: "bench", env: { ...endpoint, OTEL_BSP_MAX_QUEUE_SIZE: "100000", OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "100000" }, exporter: memory, metrics: new Metrics() });
 for (let i = 0; i < 10_240; i++) await request();
 await flushTracing();
 const spans = memory.getFinishedSpans().slice();

@@ -1,4 +1,3 @@
-import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler } from "@opentelemetry/sdk-trace-base";
 import { UsageError } from "../config/loader.ts";
 
 /** The OTEL_TRACES_SAMPLER values bpm understands (the spec's built-in ones). */
@@ -100,23 +99,6 @@ export function samplerConfigFromEnv(env: Env): SamplerConfig {
   const ratio = Number(arg);
   if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) throw new UsageError(`OTEL_TRACES_SAMPLER_ARG: expected a ratio between 0 and 1, got "${arg}"`);
   return { name, ratio };
-}
-
-export function buildSampler(cfg: SamplerConfig): Sampler {
-  switch (cfg.name) {
-    case "always_on":
-      return new AlwaysOnSampler();
-    case "always_off":
-      return new AlwaysOffSampler();
-    case "traceidratio":
-      return new TraceIdRatioBasedSampler(cfg.ratio);
-    case "parentbased_always_on":
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
-    case "parentbased_always_off":
-      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
-    case "parentbased_traceidratio":
-      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(cfg.ratio) });
-  }
 }
 
 function positiveInt(env: Env, key: string, fallback: number): number {

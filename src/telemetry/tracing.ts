@@ -1,4 +1,3 @@
-import { hostname } from "node:os";
 import {
   context,
   INVALID_SPAN_CONTEXT,
@@ -10,17 +9,14 @@ import {
   type SpanOptions,
   type Tracer,
 } from "@opentelemetry/api";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BasicTracerProvider, type SpanExporter } from "@opentelemetry/sdk-trace-base";
+import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { Lifecycle } from "../platform/lifecycle.ts";
 import { setTraceFieldsProvider, type Logger } from "../platform/logger.ts";
-import { buildSampler, tracingConfigFromEnv, type TracingConfig } from "./config.ts";
+import { tracingConfigFromEnv, type TracingConfig } from "./config.ts";
 import { AsyncLocalStorageContextManager } from "./context.ts";
-import { BoundedBatchProcessor } from "./export.ts";
 import { processMetrics, type Metrics } from "./metrics.ts";
 import { formatTraceparent } from "./propagation.ts";
-import { ATTR_ERROR_TYPE, ATTR_ROLE, ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "./semconv.ts";
+import { ATTR_ERROR_TYPE } from "./semconv.ts";
 
 /**
  * The one flag hot paths test. False unless an OTLP endpoint is configured: then no
@@ -34,8 +30,7 @@ export const NOOP_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 interface State {
   tracers: Map<string, Tracer>;
   defaultTracer: Tracer;
-  providers: BasicTracerProvider[];
-  processor: BoundedBatchProcessor;
+  processor: { forceFlush(): Promise<void>; shutdown(): Promise<void> };
   contextManager: AsyncLocalStorageContextManager;
   /** The tracer (so the role, the service.name) each local span came from: its children use the same. */
   spanTracers: WeakMap<Span, Tracer>;
@@ -56,68 +51,24 @@ export interface TracingOptions {
 }
 
 /**
- * Sets up tracing from OTEL_* variables; returns the decision. Throws UsageError for
- * values it cannot honour. Call once, before roles start (they decide at start-up
- * whether to instrument).
+ * Sets up tracing from OTEL_* variables; resolves to the decision. Rejects with
+ * UsageError for values it cannot honour. Call once, before roles start (they decide
+ * at start-up whether to instrument).
  */
-export function initTracing(opts: TracingOptions): TracingConfig {
+export async function initTracing(opts: TracingOptions): Promise<TracingConfig> {
   if (state) throw new Error("tracing is already initialised");
   const cfg = tracingConfigFromEnv(opts.env ?? process.env);
   if (!cfg.enabled) return cfg;
 
-  const metrics = opts.metrics ?? processMetrics();
-  const log = opts.log;
-  let lastWarn = 0;
-  const warn = (msg: string, fields: Record<string, unknown>) => {
-    // a dead collector fails every batch; one line per 30 s says so without flooding the log
-    const now = Date.now();
-    if (!log || now - lastWarn < 30_000) return;
-    lastWarn = now;
-    log.warn(msg, fields);
-  };
-  const exporter =
-    opts.exporter ?? (new OTLPTraceExporter({ url: cfg.tracesUrl, timeoutMillis: cfg.batch.exportTimeoutMillis }) as unknown as SpanExporter);
-  const processor = new BoundedBatchProcessor(exporter, cfg.batch, {
-    dropped: (n) => {
-      metrics.tracingSpansDropped.inc(n);
-      warn("trace spans dropped: export queue full", { queue_size: cfg.batch.maxQueueSize, endpoint: cfg.tracesUrl });
-    },
-    exported: (n) => metrics.tracingSpansExported.inc(n),
-    failed: (n, err) => {
-      metrics.tracingSpansExportFailed.inc(n);
-      warn("trace export failed", { spans: n, endpoint: cfg.tracesUrl, err: err ? { message: err.message } : undefined });
-    },
-  });
-  metrics.traceQueueSize(() => processor.queueSize);
-
-  const sampler = buildSampler(cfg.sampler);
-  const instanceId = crypto.randomUUID();
-  const tracers = new Map<string, Tracer>();
-  const providers: BasicTracerProvider[] = [];
-  for (const role of opts.roles) {
-    const resource = resourceFromAttributes({
-      ...cfg.resourceAttributes,
-      [ATTR_SERVICE_NAME]: cfg.serviceName ?? cfg.resourceAttributes[ATTR_SERVICE_NAME] ?? role,
-      [ATTR_SERVICE_VERSION]: opts.version,
-      [ATTR_SERVICE_INSTANCE_ID]: instanceId,
-      [ATTR_ROLE]: role,
-      "host.name": hostname(),
-      "process.pid": process.pid,
-      "process.runtime.name": "bun",
-      "process.runtime.version": Bun.version,
-    });
-    // every provider feeds the one bounded queue: one exporter, one memory bound per process
-    const provider = new BasicTracerProvider({ resource, sampler, spanProcessors: [processor] });
-    providers.push(provider);
-    tracers.set(role, provider.getTracer("bpm", opts.version));
-  }
-  const defaultTracer = tracers.get(opts.roles[0] ?? "") ?? new BasicTracerProvider({ sampler, spanProcessors: [processor] }).getTracer("bpm", opts.version);
+  // the SDK and exporter load only now: with tracing off they cost not even start-up time
+  const { startSdk } = await import("./sdk.ts");
+  const { tracers, defaultTracer, processor } = startSdk(cfg, { ...opts, metrics: opts.metrics ?? processMetrics() });
 
   const contextManager = new AsyncLocalStorageContextManager();
   context.disable();
   context.setGlobalContextManager(contextManager);
   setTraceFieldsProvider(traceFields);
-  state = { tracers, defaultTracer, providers, processor, contextManager, spanTracers: new WeakMap() };
+  state = { tracers, defaultTracer, processor, contextManager, spanTracers: new WeakMap() };
   tracingEnabled = true;
   opts.lifecycle?.onShutdown("close", "trace flush", () => shutdownTracing());
   return cfg;

@@ -2,7 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { ROOT_CONTEXT, trace, TraceFlags, SpanKind } from "@opentelemetry/api";
 import { SamplingDecision } from "@opentelemetry/sdk-trace-base";
 import { UsageError } from "../../../src/config/loader.ts";
-import { buildSampler, parseResourceAttributes, samplerConfigFromEnv, tracingConfigFromEnv } from "../../../src/telemetry/config.ts";
+import { parseResourceAttributes, samplerConfigFromEnv, tracingConfigFromEnv } from "../../../src/telemetry/config.ts";
+import { buildSampler } from "../../../src/telemetry/sdk.ts";
 
 const TRACE_ID_LOW = "00000000000000000000000000000001"; // below any ratio's bound
 const TRACE_ID_HIGH = "ffffffff000000000000000000000000"; // its 32-bit chunks XOR to 0xffffffff: above any ratio < 1

@@ -26,9 +26,9 @@ async function queued(metrics: Metrics): Promise<number> {
   return (await metrics.tracingQueueSize.get()).values[0]?.value ?? -1;
 }
 
-function start(exporter: SpanExporter, env: Record<string, string> = {}) {
+async function start(exporter: SpanExporter, env: Record<string, string> = {}) {
   const metrics = new Metrics();
-  initTracing({
+  await initTracing({
     roles: ["gateway"],
     version: "1",
     env: { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9", OTEL_BSP_MAX_QUEUE_SIZE: "5", OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "5", OTEL_BSP_SCHEDULE_DELAY: "60000", ...env },
@@ -43,7 +43,7 @@ afterEach(() => shutdownTracing());
 describe("export never holds requests hostage", () => {
   test("with the collector stuck, the queue stays bounded and the overflow is counted on /metrics", async () => {
     const exporter = new StuckExporter();
-    const metrics = start(exporter, { OTEL_BSP_EXPORT_TIMEOUT: "100" });
+    const metrics = await start(exporter, { OTEL_BSP_EXPORT_TIMEOUT: "100" });
     const t0 = performance.now();
     for (let i = 0; i < 20; i++) startSpan(`op ${i}`).end();
     const ms = performance.now() - t0;
@@ -57,7 +57,7 @@ describe("export never holds requests hostage", () => {
 
   test("failed exports are counted, successful ones too", async () => {
     const exporter = new StuckExporter();
-    const metrics = start(exporter);
+    const metrics = await start(exporter);
     for (let i = 0; i < 5; i++) startSpan("a").end();
     exporter.answerAll(ExportResultCode.FAILED);
     await Bun.sleep(0);
@@ -70,7 +70,7 @@ describe("export never holds requests hostage", () => {
 
   test("shutdown (SIGTERM's close phase) exports what is still queued", async () => {
     const exporter = new StuckExporter();
-    start(exporter, { OTEL_BSP_MAX_QUEUE_SIZE: "100", OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "100" });
+    await start(exporter, { OTEL_BSP_MAX_QUEUE_SIZE: "100", OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "100" });
     for (let i = 0; i < 3; i++) startSpan("late").end();
     expect(exporter.batches).toEqual([]);
     const done = shutdownTracing();
@@ -82,7 +82,7 @@ describe("export never holds requests hostage", () => {
 
   test("unsampled spans are neither queued nor counted", async () => {
     const exporter = new StuckExporter();
-    const metrics = start(exporter, { OTEL_TRACES_SAMPLER: "always_off" });
+    const metrics = await start(exporter, { OTEL_TRACES_SAMPLER: "always_off" });
     for (let i = 0; i < 50; i++) startSpan("x").end();
     expect(exporter.batches).toEqual([]);
     expect(await queued(metrics)).toBe(0);

@@ -57,7 +57,7 @@ const say = (c: EchoClient, text: string) => new Promise<{ err: grpc.ServiceErro
 
 describe("a gRPC call is one trace from the caller's work to the handler", () => {
   test("client span (child of the caller's work) → server span (child of the client span), rpc.* attributes", async () => {
-    const t = tracingToMemory(["process-service", "task-service"]);
+    const t = await tracingToMemory(["process-service", "task-service"]);
     const c = client(t.metrics);
     const lines = await captureStdout(async () => {
       const out = await withSpan("advance process", { role: "process-service" }, () => say(c, "hi"));
@@ -83,7 +83,7 @@ describe("a gRPC call is one trace from the caller's work to the handler", () =>
   });
 
   test("NOT_FOUND fails the client span but not the server's; INTERNAL fails both", async () => {
-    const t = tracingToMemory(["process-service", "task-service"]);
+    const t = await tracingToMemory(["process-service", "task-service"]);
     const c = client(t.metrics);
     expect((await say(c, "missing")).err?.code).toBe(grpc.status.NOT_FOUND);
     await captureStdout(async () => {
@@ -99,7 +99,7 @@ describe("a gRPC call is one trace from the caller's work to the handler", () =>
   });
 
   test("a server stream is one server span that ends with the stream", async () => {
-    const t = tracingToMemory(["process-service", "task-service"]);
+    const t = await tracingToMemory(["process-service", "task-service"]);
     const c = client(t.metrics);
     const got: string[] = [];
     await new Promise<void>((resolve, reject) => {

@@ -3,10 +3,10 @@ import { Metrics } from "../../../src/telemetry/metrics.ts";
 import { flushTracing, initTracing, shutdownTracing } from "../../../src/telemetry/tracing.ts";
 
 /** Tracing on (an endpoint is set) but exporting into memory; every test gets fresh metrics. */
-export function tracingToMemory(roles: readonly string[] = ["task-service"], env: Record<string, string> = {}) {
+export async function tracingToMemory(roles: readonly string[] = ["task-service"], env: Record<string, string> = {}) {
   const exporter = new InMemorySpanExporter();
   const metrics = new Metrics();
-  initTracing({ roles, version: "9.9.9", env: { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9", ...env }, exporter, metrics });
+  await initTracing({ roles, version: "9.9.9", env: { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9", ...env }, exporter, metrics });
   return {
     exporter,
     metrics,

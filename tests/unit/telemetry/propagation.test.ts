@@ -11,8 +11,8 @@ const CALLER = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 afterEach(() => shutdownTracing());
 
 describe("W3C trace context in and out", () => {
-  test("a span injected into HTTP headers is what the receiver extracts", () => {
-    tracingToMemory();
+  test("a span injected into HTTP headers is what the receiver extracts", async () => {
+    await tracingToMemory();
     const span = startSpan("call");
     const headers = new Headers();
     injectTraceHeaders(headers, span);
@@ -21,8 +21,8 @@ describe("W3C trace context in and out", () => {
     expect(headers.get("traceparent")).toBe(formatTraceparent(span.spanContext()));
   });
 
-  test("gRPC metadata carries it the same way", () => {
-    tracingToMemory();
+  test("gRPC metadata carries it the same way", async () => {
+    await tracingToMemory();
     const span = startSpan("rpc");
     const md = new Metadata();
     injectTraceHeaders(md, span);
@@ -36,7 +36,7 @@ describe("W3C trace context in and out", () => {
   });
 
   test("a request's trace continues downstream: same trace id, our span as parent, tracestate kept", async () => {
-    tracingToMemory();
+    await tracingToMemory();
     const incoming = new Request("http://svc.local/api/tasks/7", { headers: { traceparent: CALLER, tracestate: "vendor=abc,other=1" } });
     let outgoing = new Headers();
     let serverSpanId = "";
@@ -51,7 +51,7 @@ describe("W3C trace context in and out", () => {
   });
 
   test("a malformed traceparent is ignored: the server starts a new trace", async () => {
-    const { spans } = tracingToMemory();
+    const { spans } = await tracingToMemory();
     const req = new Request("http://svc.local/x", { headers: { traceparent: "00-zzzz-00f067aa0ba902b7-01" } });
     await withHttpServerSpan({ role: "task-service", request: req }, () => new Response("ok"));
     const [s] = await spans();

@@ -39,7 +39,7 @@ function serve(role: string, metrics: Metrics) {
 
 describe("HTTP server spans (every role's app)", () => {
   test("one SERVER span per request, named by route template, continuing the caller's trace", async () => {
-    const t = tracingToMemory(["task-service"]);
+    const t = await tracingToMemory(["task-service"]);
     const srv = serve("task-service", t.metrics);
     try {
       const res = await fetch(`${srv.base}/api/items/42`, { headers: { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" } });
@@ -63,7 +63,7 @@ describe("HTTP server spans (every role's app)", () => {
   });
 
   test("storage work inside a request is a db CLIENT child of its server span", async () => {
-    const t = tracingToMemory(["task-service"]);
+    const t = await tracingToMemory(["task-service"]);
     const srv = serve("task-service", t.metrics);
     try {
       await fetch(`${srv.base}/api/items/1`);
@@ -80,14 +80,14 @@ describe("HTTP server spans (every role's app)", () => {
   });
 
   test("storage work outside any traced request makes no root spans", async () => {
-    const t = tracingToMemory();
+    const t = await tracingToMemory();
     expect(withStorageSpan({ system: "postgresql" }, "SELECT", "outbox", () => 7)).toBe(7);
     expect(await withStorageSpan({ system: "postgresql" }, "SELECT", "outbox", async () => 8)).toBe(8);
     expect(await t.spans()).toEqual([]);
   });
 
   test("every log line inside a request carries the trace_id and span_id of its server span", async () => {
-    const t = tracingToMemory(["task-service"]);
+    const t = await tracingToMemory(["task-service"]);
     const srv = serve("task-service", t.metrics);
     try {
       const lines = await captureStdout(async () => {
@@ -103,7 +103,7 @@ describe("HTTP server spans (every role's app)", () => {
   });
 
   test("a 500 marks the server span failed; 404 leaves it unset and unnamed by route; /health and /metrics make no spans", async () => {
-    const t = tracingToMemory(["task-service"]);
+    const t = await tracingToMemory(["task-service"]);
     const srv = serve("task-service", t.metrics);
     try {
       expect((await fetch(`${srv.base}/api/boom`)).status).toBe(500);
@@ -127,7 +127,7 @@ describe("HTTP server spans (every role's app)", () => {
 describe("one service.name per role, also when roles share a process", () => {
   test("spans of each role carry that role's resource; children inherit it", async () => {
     // gateway listed last: its client span must not fall back to the first role's tracer
-    const t = tracingToMemory(["task-service", "gateway"]);
+    const t = await tracingToMemory(["task-service", "gateway"]);
     await withHttpServerSpan({ role: "gateway", request: new Request("http://gw.local/api/tasks"), route: "/api/tasks" }, async () => {
       const attempt = startHttpClientSpan({ service: "task-service", method: "GET", address: "127.0.0.1", port: 8082, route: "/api/tasks" });
       endHttpClientSpan(attempt, { status: 200 });
@@ -140,7 +140,7 @@ describe("one service.name per role, also when roles share a process", () => {
   });
 
   test("OTEL_SERVICE_NAME replaces the role as service.name; bpm.role still tells them apart", async () => {
-    const t = tracingToMemory(["gateway", "task-service"], { OTEL_SERVICE_NAME: "bpm-staging" });
+    const t = await tracingToMemory(["gateway", "task-service"], { OTEL_SERVICE_NAME: "bpm-staging" });
     withSpan("a", { role: "gateway" }, () => undefined);
     withSpan("b", { role: "task-service" }, () => undefined);
     const spans = await t.spans();
@@ -153,7 +153,7 @@ describe("one service.name per role, also when roles share a process", () => {
 
 describe("upstream attempts, retries and resilience decisions", () => {
   test("a retried call is two sibling CLIENT spans under the request, the retry an event on it", async () => {
-    const t = tracingToMemory(["gateway"]);
+    const t = await tracingToMemory(["gateway"]);
     const clock = new FakeClock();
     const retry = new Retry({ name: "taskService", maxAttempts: 3, backoffPeriod: 0, clock, random: () => 0 });
     traceRetry(retry);
@@ -187,7 +187,7 @@ describe("upstream attempts, retries and resilience decisions", () => {
   });
 
   test("a breaker rejection and a rate-limit rejection show as events on the request's span", async () => {
-    const t = tracingToMemory(["gateway"]);
+    const t = await tracingToMemory(["gateway"]);
     const breaker = new CircuitBreaker({ name: "formService", slidingWindowSize: 2, minimumNumberOfCalls: 2, failureRateThreshold: 50, clock: new FakeClock() });
     const limiter = new RateLimiter({ name: "gateway", limitForPeriod: 1, limitRefreshPeriod: 60_000, clock: new FakeClock() });
     traceCircuitBreaker(breaker);
@@ -209,7 +209,7 @@ describe("upstream attempts, retries and resilience decisions", () => {
   });
 
   test("an outbox dispatch is a root span linked to the request that wrote the record", async () => {
-    const t = tracingToMemory(["process-service"]);
+    const t = await tracingToMemory(["process-service"]);
     let stored: string | undefined;
     await withHttpServerSpan({ role: "process-service", request: new Request("http://ps.local/api/processes", { method: "POST" }), route: "/api/processes" }, () => {
       stored = outboxTraceparent();
@@ -227,7 +227,7 @@ describe("upstream attempts, retries and resilience decisions", () => {
 
 describe("tracing off costs nothing", () => {
   test("no endpoint: helpers return the shared no-op span, run callbacks as they are, and touch no context", async () => {
-    const cfg = initTracing({ roles: ["gateway"], version: "1", env: {} });
+    const cfg = await initTracing({ roles: ["gateway"], version: "1", env: {} });
     expect(cfg.enabled).toBe(false);
     expect(tracingEnabled).toBe(false);
     expect(startSpan("x")).toBe(NOOP_SPAN);

@@ -1,0 +1,88 @@
+import { hostname } from "node:os";
+import type { Tracer } from "@opentelemetry/api";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { AlwaysOffSampler, AlwaysOnSampler, BasicTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler, type SpanExporter } from "@opentelemetry/sdk-trace-base";
+import type { Logger } from "../platform/logger.ts";
+import type { SamplerConfig, TracingConfig } from "./config.ts";
+import { BoundedBatchProcessor } from "./export.ts";
+import type { Metrics } from "./metrics.ts";
+import { ATTR_ROLE, ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "./semconv.ts";
+
+// The OpenTelemetry SDK side of tracing, imported by initTracing only when tracing is on.
+
+export interface SdkOptions {
+  roles: readonly string[];
+  version: string;
+  metrics: Metrics;
+  log?: Logger;
+  exporter?: SpanExporter;
+}
+
+/** One tracer provider per role (own service.name) over one bounded batch queue and one OTLP/HTTP exporter. */
+export function startSdk(cfg: Extract<TracingConfig, { enabled: true }>, opts: SdkOptions): { tracers: Map<string, Tracer>; defaultTracer: Tracer; processor: BoundedBatchProcessor } {
+  const metrics = opts.metrics;
+  const log = opts.log;
+  let lastWarn = 0;
+  const warn = (msg: string, fields: Record<string, unknown>) => {
+    // a dead collector fails every batch; one line per 30 s says so without flooding the log
+    const now = Date.now();
+    if (!log || now - lastWarn < 30_000) return;
+    lastWarn = now;
+    log.warn(msg, fields);
+  };
+  const exporter =
+    opts.exporter ?? (new OTLPTraceExporter({ url: cfg.tracesUrl, timeoutMillis: cfg.batch.exportTimeoutMillis }) as unknown as SpanExporter);
+  const processor = new BoundedBatchProcessor(exporter, cfg.batch, {
+    dropped: (n) => {
+      metrics.tracingSpansDropped.inc(n);
+      warn("trace spans dropped: export queue full", { queue_size: cfg.batch.maxQueueSize, endpoint: cfg.tracesUrl });
+    },
+    exported: (n) => metrics.tracingSpansExported.inc(n),
+    failed: (n, err) => {
+      metrics.tracingSpansExportFailed.inc(n);
+      warn("trace export failed", { spans: n, endpoint: cfg.tracesUrl, err: err ? { message: err.message } : undefined });
+    },
+  });
+  metrics.traceQueueSize(() => processor.queueSize);
+
+  const sampler = buildSampler(cfg.sampler);
+  const instanceId = crypto.randomUUID();
+  const tracers = new Map<string, Tracer>();
+  for (const role of opts.roles) {
+    const resource = resourceFromAttributes({
+      ...cfg.resourceAttributes,
+      [ATTR_SERVICE_NAME]: cfg.serviceName ?? cfg.resourceAttributes[ATTR_SERVICE_NAME] ?? role,
+      [ATTR_SERVICE_VERSION]: opts.version,
+      [ATTR_SERVICE_INSTANCE_ID]: instanceId,
+      [ATTR_ROLE]: role,
+      "host.name": hostname(),
+      "process.pid": process.pid,
+      "process.runtime.name": "bun",
+      "process.runtime.version": Bun.version,
+    });
+    // every provider feeds the one bounded queue: one exporter, one memory bound per process
+    const provider = new BasicTracerProvider({ resource, sampler, spanProcessors: [processor] });
+    tracers.set(role, provider.getTracer("bpm", opts.version));
+  }
+  const defaultTracer = tracers.get(opts.roles[0] ?? "") ?? new BasicTracerProvider({ sampler, spanProcessors: [processor] }).getTracer("bpm", opts.version);
+
+  return { tracers, defaultTracer, processor };
+}
+
+export function buildSampler(cfg: SamplerConfig): Sampler {
+  switch (cfg.name) {
+    case "always_on":
+      return new AlwaysOnSampler();
+    case "always_off":
+      return new AlwaysOffSampler();
+    case "traceidratio":
+      return new TraceIdRatioBasedSampler(cfg.ratio);
+    case "parentbased_always_on":
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+    case "parentbased_always_off":
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case "parentbased_traceidratio":
+      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(cfg.ratio) });
+  }
+}
