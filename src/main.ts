@@ -34,7 +34,7 @@ async function run(cmd: Extract<Command, { kind: "run" }>): Promise<void> {
   const metrics = processMetrics();
   metrics.build.labels(VERSION, cmd.roles.join(",")).set(1);
   // before any role starts: roles decide at start-up whether to instrument
-  const tracing = initTracing({ roles: cmd.roles, version: VERSION, log, lifecycle, metrics });
+  const tracing = await initTracing({ roles: cmd.roles, version: VERSION, log, lifecycle, metrics });
   if (tracing.enabled) log.info("tracing on", { endpoint: tracing.tracesUrl, sampler: tracing.sampler.name, ratio: tracing.sampler.ratio });
 
   const registry = await createRegistry(config, log);
