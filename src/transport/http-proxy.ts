@@ -1,5 +1,6 @@
 import { UpstreamError, UpstreamTimeoutError } from "../platform/errors.ts";
 import type { Http1Client } from "./http1/client.ts";
+import type { Http1RequestInit } from "./http1/types.ts";
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) never cross a proxy. */
 const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "proxy-connection"];
@@ -30,8 +31,12 @@ function isAbort(err: unknown): boolean {
  * Forwards one request to one instance, streaming both bodies (SSE and chunked
  * uploads pass through unbuffered). Connection failures → 502, timeouts → 504.
  */
-export async function proxyRequest(req: Request, url: URL, target: ProxyTarget, opts: ProxyOptions = {}): Promise<Response> {
-  if (opts.client !== undefined) return proxyHttp1(opts.client, req, url, target, opts);
+export function proxyRequest(req: Request, url: URL, target: ProxyTarget, opts: ProxyOptions = {}): Promise<Response> {
+  // Not async: the pooled path hands back the client's own promise, no extra wrapping per request.
+  return opts.client !== undefined ? proxyHttp1(opts.client, req, url, target, opts) : proxyFetch(req, url, target, opts);
+}
+
+async function proxyFetch(req: Request, url: URL, target: ProxyTarget, opts: ProxyOptions): Promise<Response> {
   const headers = new Headers(req.headers);
   const connectionTokens = (headers.get("connection") ?? "").split(",").map((t) => t.trim().toLowerCase()).filter(Boolean);
   for (const h of HOP_BY_HOP) headers.delete(h);
@@ -90,6 +95,14 @@ function dropOnForward(name: string): boolean {
  * the response head is parsed (no second Headers copy, no second Response).
  */
 function proxyHttp1(client: Http1Client, req: Request, url: URL, target: ProxyTarget, opts: ProxyOptions): Promise<Response> {
+  try {
+    return client.request(target, http1Init(req, url, opts));
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+function http1Init(req: Request, url: URL, opts: ProxyOptions): Http1RequestInit {
   // toJSON is several times cheaper than iterating a Headers in Bun; names come lower-cased.
   const incoming = req.headers.toJSON() as Record<string, string | string[]>;
   const connection = incoming["connection"];
@@ -114,5 +127,5 @@ function proxyHttp1(client: Http1Client, req: Request, url: URL, target: ProxyTa
 
   const given = opts.body;
   const body = given !== undefined ? (given instanceof ArrayBuffer ? new Uint8Array(given) : given) : req.method !== "GET" && req.method !== "HEAD" ? req.body : null;
-  return client.request(target, { method: req.method, path: url.pathname + url.search, headers: flat, body, signal: opts.signal, stripHopByHop: true });
+  return { method: req.method, path: url.pathname + url.search, headers: flat, body, signal: opts.signal, stripHopByHop: true };
 }
