@@ -19,8 +19,10 @@
  *
  *   bun bench/gateway-transport.bench.ts [--upstream=bpm|bun] [--seconds=5] [--connections=64]
  *                                        [--rounds=3] [--only=kind,…] [--pin]
+ * kinds for --only: tcp-relay fetch-bare fetch-proxy http1-bare http1-proxy node-http raw-front nginx-1 nginx-auto
+ * (direct is always measured).
  * --upstream=bpm (default when ./bpm exists): ./bpm --role=task-service, GET /api/tasks/:id.
- * --upstream=bun: a Bun.serve answering a fixed ~300-byte task JSON (isolates the proxy).
+ * --upstream=bun: a Bun.serve answering a fixed 253-byte task JSON (isolates the proxy).
  * --pin: proxy on CPU 1, upstream on CPU 0, wrk unpinned (default: nothing pinned).
  * Child mode (used by the parent): --serve=KIND --port=N --to=HOST:PORT
  */
