@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { authHeaders, REPO, startBpm } from "../tests/support/bpm.ts";
 import { freePort } from "../tests/support/bpm.ts";
 import { toolPath } from "../tests/support/tools.ts";
-import { cpuSeconds, table, waitHttp, wrk } from "./lib.ts";
+import { cpuSecondsTree as cpuSeconds, table, waitHttp, wrk } from "./lib.ts";
 
 const seconds = Number(process.argv[2] ?? 5);
 const connections = Number(process.argv[3] ?? 64);
@@ -26,6 +26,13 @@ const gateway = await startBpm({
   config: {
     discovery: { static: { "task-service": [upstream] } },
     gateway: { rate_limit: { requests: 100_000_000, window: "60s" }, access_log: true },
+  },
+});
+const gatewayPool = await startBpm({
+  roles: ["gateway"],
+  config: {
+    discovery: { static: { "task-service": [upstream] } },
+    gateway: { rate_limit: { requests: 100_000_000, window: "60s" }, access_log: true, upstream_client: "pool" },
   },
 });
 const auth = await authHeaders(1);
@@ -49,6 +56,7 @@ await waitHttp(`http://127.0.0.1:${expressPort}/health`);
 const targets: { name: string; url: string; pid: number; headers?: Record<string, string> }[] = [
   { name: "task-service direct", url: `${svcUrl}${path}`, pid: svc.proc.pid },
   { name: "bpm gateway (full)", url: `${gateway.url()}${path}`, pid: gateway.proc.pid, headers: auth },
+  { name: "bpm gateway (full, pool)", url: `${gatewayPool.url()}${path}`, pid: gatewayPool.proc.pid, headers: auth },
   { name: "nginx keepalive", url: `http://127.0.0.1:${nginxPort}${path}`, pid: nginx.pid },
   { name: "express + h-p-m (seed)", url: `http://127.0.0.1:${expressPort}${path}`, pid: express.pid },
 ];
@@ -64,7 +72,10 @@ for (const t of targets) {
   rows.push({ target: t.name, "req/s": Math.round(r.rps), "p50 ms": r.p50Ms, "p99 ms": r.p99Ms, errors: r.errors, "proxy CPU µs/req": t.name.includes("direct") ? "-" : Math.round(cpuUs) });
 }
 const direct = results["task-service direct"]!;
-const ours = results["bpm gateway (full)"]!;
+const fetchGw = results["bpm gateway (full)"]!;
+const poolGw = results["bpm gateway (full, pool)"]!;
+const ours = poolGw.rps > fetchGw.rps ? poolGw : fetchGw;
+console.log(`best bpm gateway variant: ${ours === poolGw ? "pooled HTTP/1.1 client" : "fetch()"}`);
 const ng = results["nginx keepalive"]!;
 const ex = results["express + h-p-m (seed)"]!;
 console.log(`\nGET ${path}, wrk -t2 -c${connections} -d${seconds}s, ${navigator.hardwareConcurrency} cores\n`);
@@ -79,5 +90,6 @@ ratios:
 nginx.kill();
 express.kill();
 await gateway.stop();
+await gatewayPool.stop();
 await svc.stop();
 process.exit(0);

@@ -42,6 +42,14 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** CPU seconds of a process and its children (nginx's workers do the work, not its master). */
+export function cpuSecondsTree(pid: number): number {
+  let total = cpuSeconds(pid);
+  const kids = Bun.spawnSync(["pgrep", "-P", String(pid)]).stdout.toString().trim().split("\n").filter(Boolean);
+  for (const k of kids) total += cpuSecondsTree(Number(k));
+  return total;
+}
+
 export function rssMb(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"))!;
   return Number(line.split(/\s+/)[1]) / 1024;

@@ -6,6 +6,7 @@ import type { DownstreamPolicies } from "./downstreams.ts";
 import { proxyRequest, type ProxyOptions } from "./http-proxy.ts";
 
 import { NoHealthyInstanceError } from "./errors.ts";
+import type { Http1Client } from "./http1/index.ts";
 
 export interface ForwardRequest {
   req: Request;
@@ -18,6 +19,8 @@ export interface ForwardRequest {
   setHeaders: Record<string, string>;
   stripHeaders: readonly string[];
   clientIp?: string;
+  /** The pooled HTTP/1.1 client; fetch() when absent. */
+  client?: Http1Client;
 }
 
 export interface ForwardResult {
@@ -67,6 +70,7 @@ export async function forward(lb: LoadBalancer, policies: DownstreamPolicies, f:
         stripHeaders: f.stripHeaders,
         signal: ac.signal,
         clientIp: f.clientIp,
+        client: f.client,
       } satisfies ProxyOptions);
       // the timeout guards the response head only: streams (SSE) may run long after it
       clearTimeout(timer);

@@ -19,6 +19,8 @@ export const GatewayConfigSchema = v.object({
   /** Whole-request budget; also sent downstream as the deadline. */
   request_timeout: v.optional(durationMs("the request timeout"), 30_000),
   access_log: v.optional(v.boolean("must be true or false"), true),
+  /** How the gateway talks HTTP to instances: Bun's fetch() or bpm's pooled keep-alive HTTP/1.1 client (docs/http-transport.md). */
+  upstream_client: v.optional(v.picklist(["fetch", "pool"], "must be fetch or pool"), "fetch"),
 });
 
 export type GatewayConfig = v.InferOutput<typeof GatewayConfigSchema>;

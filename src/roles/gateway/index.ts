@@ -13,6 +13,7 @@ import { RateLimitedError } from "../../resilience/errors.ts";
 import { isIdempotentHttp } from "../../resilience/outcome.ts";
 import { RateLimiter, rateLimitHeaders } from "../../resilience/rate-limiter.ts";
 import { Downstreams } from "../../transport/downstreams.ts";
+import { Http1Client } from "../../transport/http1/index.ts";
 import { forward } from "../../transport/resilient-http.ts";
 import { adminRoutes } from "./admin.ts";
 import { openApiRoutes } from "./openapi.ts";
@@ -40,6 +41,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     : undefined;
   const fallback = config.fallback.shouldCache ? new ResponseFallbackCache(config.fallback.cacheTimeout) : undefined;
   const accessLog = gw.access_log ? new AccessLog() : undefined;
+  const upstreamClient = gw.upstream_client === "pool" ? new Http1Client() : undefined;
 
   let authenticator: Authenticator | undefined;
   let devToken: string | undefined;
@@ -109,6 +111,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
         setHeaders,
         stripHeaders: STRIPPED,
         clientIp,
+        client: upstreamClient,
       });
       res = out.res;
       log$.upstream = out.lease.instance.id;
@@ -178,6 +181,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   lifecycle.onShutdown("close", "gateway http force", () => server.stop(true));
   lifecycle.onShutdown("close", "gateway balancers", () => balancers.close());
   lifecycle.onShutdown("close", "access log", () => accessLog?.close());
+  lifecycle.onShutdown("close", "upstream pool", () => upstreamClient?.close());
   log.info("http listening", { port: server.port, host: config.http.host });
   return { role: ctx.role, httpPort: server.port!, devToken };
 }
