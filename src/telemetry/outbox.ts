@@ -1,6 +1,6 @@
-import { SpanKind, type Span } from "@opentelemetry/api";
+import { SpanKind, trace, type Span } from "@opentelemetry/api";
 import { processMetrics, type Metrics, type OutboxStats } from "./metrics.ts";
-import { linkFromTraceparent } from "./propagation.ts";
+import { extractContext } from "./propagation.ts";
 import { currentTraceparent, withSpan } from "./tracing.ts";
 
 /** Backlog and age of a role's outbox on every scrape (bpm_outbox_pending_records, bpm_outbox_oldest_pending_age_seconds). */
@@ -25,17 +25,22 @@ export interface OutboxRecordRef {
 }
 
 /**
- * Runs the dispatch of one record in its own root span (`outbox dispatch TYPE`) linked
- * to the request that wrote it: dispatch happens later and may retry, so it is not
- * that request's child, but Jaeger shows the link. Off: `fn()`.
+ * Runs the dispatch of one record in a span (`outbox dispatch TYPE`) that continues the
+ * trace of the request that wrote it: the request's trace then shows where its effects
+ * went (task-service and all), however much later they were delivered; each attempt is
+ * its own span. A record stored without a traceparent gets a trace of its own. Off: `fn()`.
  */
 export function withOutboxDispatchSpan<T>(role: string, record: OutboxRecordRef, fn: (span: Span) => Promise<T>): Promise<T> {
-  const link = linkFromTraceparent(record.traceparent ?? undefined);
-  return withSpan(`outbox dispatch ${record.type}`, {
-    role,
-    root: true,
-    kind: SpanKind.PRODUCER,
-    links: link ? [link] : [],
-    attributes: { "messaging.operation.type": "send", "messaging.message.id": String(record.id), "bpm.outbox.type": record.type },
-  }, fn);
+  const writer = record.traceparent ? extractContext({ traceparent: record.traceparent }) : undefined;
+  const hasWriter = writer !== undefined && trace.getSpanContext(writer) !== undefined;
+  return withSpan(
+    `outbox dispatch ${record.type}`,
+    {
+      role,
+      ...(hasWriter ? { parent: writer } : { root: true }),
+      kind: SpanKind.PRODUCER,
+      attributes: { "messaging.operation.type": "send", "messaging.message.id": String(record.id), "bpm.outbox.type": record.type },
+    },
+    fn,
+  );
 }

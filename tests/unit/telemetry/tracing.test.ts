@@ -208,20 +208,26 @@ describe("upstream attempts, retries and resilience decisions", () => {
     ]);
   });
 
-  test("an outbox dispatch is a root span linked to the request that wrote the record", async () => {
+  test("an outbox dispatch continues the trace of the request that wrote the record, each attempt its own span", async () => {
     const t = await tracingToMemory(["process-service"]);
     let stored: string | undefined;
     await withHttpServerSpan({ role: "process-service", request: new Request("http://ps.local/api/processes", { method: "POST" }), route: "/api/processes" }, () => {
       stored = outboxTraceparent();
       return new Response(null, { status: 201 });
     });
+    // delivered later, outside any request: once refused, then through
+    await withOutboxDispatchSpan("process-service", { id: 17, type: "task.create", traceparent: stored }, async () => Promise.reject(new Error("breaker open"))).catch(() => undefined);
     await withOutboxDispatchSpan("process-service", { id: 17, type: "task.create", traceparent: stored }, async () => "sent");
+    await withOutboxDispatchSpan("process-service", { id: 18, type: "task.create", traceparent: null }, async () => "sent");
     const spans = await t.spans();
     const writer = spans.find((s) => s.kind === SpanKind.SERVER)!;
-    const dispatch = byName(spans, "outbox dispatch task.create");
-    expect(dispatch.parentSpanContext).toBeUndefined();
-    expect(dispatch.spanContext().traceId).not.toBe(writer.spanContext().traceId);
-    expect(dispatch.links.map((l) => l.context.spanId)).toEqual([writer.spanContext().spanId]);
+    const dispatches = spans.filter((s) => s.name === "outbox dispatch task.create");
+    expect(dispatches.slice(0, 2).map((d) => [parentOf(d), d.spanContext().traceId, d.status.code])).toEqual([
+      [writer.spanContext().spanId, writer.spanContext().traceId, SpanStatusCode.ERROR],
+      [writer.spanContext().spanId, writer.spanContext().traceId, SpanStatusCode.UNSET],
+    ]);
+    expect(dispatches[2]!.parentSpanContext).toBeUndefined();
+    expect(dispatches[2]!.spanContext().traceId).not.toBe(writer.spanContext().traceId);
   });
 });
 
