@@ -7,7 +7,7 @@ install_ghz() {
   local dir="$BPM_TOOLS/ghz-$GHZ_VERSION"
   [ -x "$dir/ghz" ] || tool_lock ghz
   if [ ! -x "$dir/ghz" ]; then
-    go_install_pinned "$dir" "github.com/bojand/ghz/cmd/ghz@v$GHZ_VERSION"
+    go_install_pinned "$dir" "github.com/bojand/ghz/cmd/ghz@v$GHZ_VERSION" "-X main.version=v$GHZ_VERSION"
   fi
   ln -sf "$dir/ghz" "$BPM_TOOLS/bin/ghz"
   echo "$dir/ghz"

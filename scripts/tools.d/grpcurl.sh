@@ -7,7 +7,7 @@ install_grpcurl() {
   local dir="$BPM_TOOLS/grpcurl-$GRPCURL_VERSION"
   [ -x "$dir/grpcurl" ] || tool_lock grpcurl
   if [ ! -x "$dir/grpcurl" ]; then
-    go_install_pinned "$dir" "github.com/fullstorydev/grpcurl/cmd/grpcurl@v$GRPCURL_VERSION"
+    go_install_pinned "$dir" "github.com/fullstorydev/grpcurl/cmd/grpcurl@v$GRPCURL_VERSION" "-X main.version=v$GRPCURL_VERSION"
   fi
   ln -sf "$dir/grpcurl" "$BPM_TOOLS/bin/grpcurl"
   echo "$dir/grpcurl"

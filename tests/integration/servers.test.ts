@@ -260,10 +260,11 @@ describe("jaeger v2", () => {
 });
 
 describe("go tools", () => {
-  test("grpcurl and ghz are installed and runnable", () => {
+  test("grpcurl and ghz run and report their pinned release, not a dev build", () => {
     for (const [tool, flag] of [["grpcurl", "-version"], ["ghz", "--version"]] as const) {
       const run = Bun.spawnSync([toolPath(tool), flag], { stdout: "pipe", stderr: "pipe" });
-      expect({ tool, code: run.exitCode }).toEqual({ tool, code: 0 });
+      const said = `${run.stdout.toString()}${run.stderr.toString()}`.trim();
+      expect({ tool, code: run.exitCode, said }).toEqual({ tool, code: 0, said: expect.stringMatching(/v\d+\.\d+\.\d+/) });
     }
   });
 });

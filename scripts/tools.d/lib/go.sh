@@ -34,15 +34,15 @@ tool_lock() {
   flock "$fd"
 }
 
-# go_install_pinned DEST_DIR PKG@VERSION: `go install` into DEST_DIR (for modules without local replaces).
+# go_install_pinned DEST_DIR PKG@VERSION [LDFLAGS]: `go install` into DEST_DIR (modules without replaces).
 go_install_pinned() {
-  local dest="$1" pkgver="$2" go
+  local dest="$1" pkgver="$2" ldflags="-s -w ${3:-}" go
   go="$(go_bin)"
   go_env
   mkdir -p "$dest"
   local t0=$SECONDS
   log "building $pkgver with $("$go" env GOVERSION) (first time only)"
-  GOBIN="$dest" "$go" install -p "$BPM_GO_P" -trimpath -ldflags="-s -w" "$pkgver" >&2
+  GOBIN="$dest" "$go" install -p "$BPM_GO_P" -trimpath -ldflags="$ldflags" "$pkgver" >&2
   log "built $pkgver in $((SECONDS - t0)) s"
 }
 
