@@ -32,3 +32,15 @@ export class AccessLog {
     this.flush();
   }
 }
+
+let lastMs = 0;
+let lastIso = "";
+/** new Date().toISOString(), computed at most once per millisecond (access logs call it per request). */
+export function isoNow(): string {
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastIso = new Date(now).toISOString();
+  }
+  return lastIso;
+}

@@ -69,9 +69,10 @@ async function proxyFetch(req: Request, url: URL, target: ProxyTarget, opts: Pro
     if (isAbort(err)) throw err;
     throw new UpstreamError(`upstream ${target.address}:${target.port} failed: ${(err as Error).message}`, err);
   }
-  const out = new Headers(upstream.headers);
-  for (const h of HOP_BY_HOP) out.delete(h);
-  return new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers: out });
+  // fetch's response headers are mutable in Bun: strip in place, no second Headers or Response
+  const out = upstream.headers;
+  for (const h of HOP_BY_HOP) if (out.has(h)) out.delete(h);
+  return upstream;
 }
 
 /** Request fields that must not cross: hop-by-hop ones and those we set ourselves. */

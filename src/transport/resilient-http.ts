@@ -1,7 +1,6 @@
 import type { LoadBalancer } from "../balancing/balancer.ts";
 import type { Lease } from "../balancing/lease.ts";
 import { UpstreamTimeoutError } from "../platform/errors.ts";
-import { DEADLINE_HEADER } from "../resilience/deadline.ts";
 import type { DownstreamPolicies } from "./downstreams.ts";
 import { proxyRequest, type ProxyOptions } from "./http-proxy.ts";
 
@@ -16,6 +15,7 @@ export interface ForwardRequest {
   /** May this request be repeated (idempotent method or Idempotency-Key)? */
   idempotent: boolean;
   stickyId?: string;
+  /** Headers every attempt carries (correlation id, identity, the X-Request-Deadline). */
   setHeaders: Record<string, string>;
   stripHeaders: readonly string[];
   clientIp?: string;
@@ -66,7 +66,7 @@ export async function forward(lb: LoadBalancer, policies: DownstreamPolicies, f:
     try {
       const res = await proxyRequest(f.req, f.url, lease.instance, {
         body,
-        setHeaders: { ...f.setHeaders, [DEADLINE_HEADER]: String(f.deadline) },
+        setHeaders: f.setHeaders,
         stripHeaders: f.stripHeaders,
         signal: ac.signal,
         clientIp: f.clientIp,

@@ -8,7 +8,8 @@ import { breakerAdminRoutes } from "../../platform/admin.ts";
 import { CORRELATION_HEADER, correlationIdFrom, errorResponse } from "../../platform/http.ts";
 import { roleHttpApp } from "../../platform/http-app.ts";
 import type { RoleContext, RoleHandle } from "../../platform/role.ts";
-import { earliest, readDeadline } from "../../resilience/deadline.ts";
+import { DEADLINE_HEADER, earliest, readDeadline } from "../../resilience/deadline.ts";
+import { isoNow } from "../../platform/access-log.ts";
 import { RateLimitedError } from "../../resilience/errors.ts";
 import { isIdempotentHttp } from "../../resilience/outcome.ts";
 import { RateLimiter, rateLimitHeaders } from "../../resilience/rate-limiter.ts";
@@ -71,8 +72,19 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     return authenticator ? authenticator.authenticate(authorization) : undefined;
   }
 
-  const reqCounter = metrics.httpRequests;
-  const reqDuration = metrics.httpDuration;
+  // prom-client hashes label values on every labels() call; the hot path keeps the children
+  const counters = new Map<string, { inc(): void }>();
+  const histograms = new Map<string, { observe(v: number): void }>();
+  const countRequest = (method: string, tpl: string, status: number, seconds: number) => {
+    const hk = method + " " + tpl;
+    const ck = hk + " " + status;
+    let c = counters.get(ck);
+    if (!c) counters.set(ck, (c = metrics.httpRequests.labels(ctx.role, method, tpl, String(status))));
+    c.inc();
+    let h = histograms.get(hk);
+    if (!h) histograms.set(hk, (h = metrics.httpDuration.labels(ctx.role, method, tpl)));
+    h.observe(seconds);
+  };
   let inflight = 0;
 
   async function handleApi(req: Request, url: URL, clientIp: string | undefined, cid: string, route: NonNullable<ReturnType<typeof matchRoute>>, log$: { status: number; upstream?: string; user?: string }): Promise<Response> {
@@ -94,7 +106,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     const lb = balancers.get(route.service);
     const policies = downstreams.get(route.downstream);
     const stickyId = sticky.enabled ? readStickyCookie(req.headers.get("cookie"), sticky.cookie_name) : undefined;
-    const setHeaders: Record<string, string> = { [CORRELATION_HEADER]: cid };
+    const setHeaders: Record<string, string> = { [CORRELATION_HEADER]: cid, [DEADLINE_HEADER]: String(deadline) };
     if (identity) {
       setHeaders[IDENTITY_HEADER] = identity.sub;
       if (identity.admin) setHeaders[IDENTITY_ADMIN_HEADER] = "true";
@@ -159,10 +171,9 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
         inflight--;
         const ms = performance.now() - started;
         const tpl = routeTemplate(route, url.pathname);
-        reqCounter.labels(ctx.role, req.method, tpl, String(log$.status)).inc();
-        reqDuration.labels(ctx.role, req.method, tpl).observe(ms / 1000);
+        countRequest(req.method, tpl, log$.status, ms / 1000);
         accessLog?.write({
-          time: new Date().toISOString(),
+          time: isoNow(),
           method: req.method,
           path: url.pathname,
           status: log$.status,
