@@ -53,6 +53,24 @@ function childPids(parent: number): number[] {
   return pids;
 }
 
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // already gone
+  }
+}
+
+/** A zombie has already released its memory; only a live process holds shared memory attached. */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
 function chownTree(path: string, uid: number, gid: number): void {
   chownSync(path, uid, gid);
   if (statSync(path).isDirectory()) for (const entry of readdirSync(path)) chownTree(join(path, entry), uid, gid);
@@ -128,17 +146,14 @@ export async function startPostgres(options: { database?: string; readyTimeoutMs
       removeTempDir(dir);
     },
     async kill() {
-      if (server === undefined) return;
-      // The whole server crashes, not just the postmaster: orphaned backends would block restart().
+      if (server === undefined || !server.running) return;
+      // The whole server crashes, not just the postmaster: orphaned backends would keep its shared
+      // memory attached and make restart() fail. SIGSTOP first so no new backend forks meanwhile.
+      process.kill(server.proc.pid, "SIGSTOP");
       const backends = childPids(server.proc.pid);
+      for (const pid of backends) signal(pid, "SIGKILL");
       await server.kill();
-      for (const pid of backends) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }
+      await waitFor(async () => (backends.some(alive) ? undefined : true), { what: "postgres backends to exit", timeoutMs: 10_000 });
     },
     async restart() {
       await server?.stop("SIGINT", 15_000);
