@@ -5,6 +5,8 @@ import type { ServiceInstance } from "../discovery/types.ts";
 import { CORRELATION_HEADER } from "../platform/http.ts";
 import type { Downstreams } from "./downstreams.ts";
 import { NoHealthyInstanceError } from "./errors.ts";
+import { grpcClientInterceptor } from "../telemetry/grpc-spans.ts";
+import { grpcOutcome, processMetrics } from "../telemetry/metrics.ts";
 
 export interface GrpcCallOptions {
   /** Absolute deadline (epoch ms) for the whole call, retries included. */
@@ -42,6 +44,8 @@ export class ResilientGrpcClient {
       protoService: string;
       balancers: ServiceBalancers;
       downstreams: Downstreams;
+      /** The calling role, for client metrics and spans. */
+      role?: string;
     },
   ) {
     const def = opts.definition[opts.protoService];
@@ -67,16 +71,20 @@ export class ResilientGrpcClient {
       }
       tried.add(lease.instance.id);
       const started = performance.now();
+      const upstream = processMetrics().upstream(this.opts.service, lease.instance.id);
+      upstream.begin();
       try {
         const res = await this.call<Res>(lease.instance, method, request, Math.min(deadline, Date.now() + policies.timeoutMs), o, signal);
         const ms = performance.now() - started;
         breaker.onResult(ms, false, epoch);
+        upstream.end(ms / 1000, "ok");
         lease.release({ outcome: "success", latencyMs: ms });
         return res;
       } catch (err) {
         const ms = performance.now() - started;
         breaker.onErrorResult(ms, err, epoch, signal);
         const code = (err as grpc.ServiceError).code;
+        upstream.end(ms / 1000, grpcOutcome(code));
         const outcome = signal.aborted ? "cancelled" : LOAD_CODES.has(code) ? "load" : INSTANCE_FAILURE_CODES.has(code) || code === undefined ? "failure" : "success";
         lease.release({ outcome, latencyMs: ms });
         throw err;
@@ -108,7 +116,15 @@ export class ResilientGrpcClient {
     const target = `${instance.address}:${port}`;
     let c = this.clients.get(target);
     if (!c) {
-      c = new this.ctor(target, grpc.credentials.createInsecure(), { "grpc.keepalive_time_ms": 30_000, "grpc.enable_retries": 0, "grpc.initial_reconnect_backoff_ms": 200, "grpc.max_reconnect_backoff_ms": 2_000 });
+      // each call (so each retry attempt) gets a client span and carries traceparent in its metadata
+      const tracing = grpcClientInterceptor({ role: this.opts.role ?? "unknown", peerService: this.opts.service, address: instance.address, port });
+      c = new this.ctor(target, grpc.credentials.createInsecure(), {
+        "grpc.keepalive_time_ms": 30_000,
+        "grpc.enable_retries": 0,
+        "grpc.initial_reconnect_backoff_ms": 200,
+        "grpc.max_reconnect_backoff_ms": 2_000,
+        interceptors: [tracing],
+      });
       this.clients.set(target, c);
     }
     return c;

@@ -6,6 +6,9 @@ import { proxyRequest, type ProxyOptions } from "./http-proxy.ts";
 
 import { NoHealthyInstanceError } from "./errors.ts";
 import type { Http1Client } from "./http1/index.ts";
+import { endHttpClientSpan, injectTraceHeaders, startHttpClientSpan } from "../telemetry/http-spans.ts";
+import { processMetrics, statusClass } from "../telemetry/metrics.ts";
+import { tracingEnabled } from "../telemetry/tracing.ts";
 
 export interface ForwardRequest {
   req: Request;
@@ -21,6 +24,8 @@ export interface ForwardRequest {
   clientIp?: string;
   /** The pooled HTTP/1.1 client; fetch() when absent. */
   client?: Http1Client;
+  /** Route template (`/api/tasks/:id`), for the attempt spans' names. */
+  route?: string;
 }
 
 export interface ForwardResult {
@@ -59,6 +64,15 @@ export async function forward(lb: LoadBalancer, policies: DownstreamPolicies, f:
     const remaining = f.deadline - Date.now();
     const budget = Math.min(policies.timeoutMs, remaining);
     const started = performance.now();
+    // one CLIENT span per attempt (a retry is a sibling), its traceparent sent upstream
+    const span = startHttpClientSpan({ service: lb.service, method: f.req.method, route: f.route, address: lease.instance.address, port: lease.instance.port, resendCount: attempts - 1 });
+    let setHeaders = f.setHeaders;
+    if (tracingEnabled) {
+      setHeaders = { ...f.setHeaders };
+      injectTraceHeaders(setHeaders, span);
+    }
+    const upstream = processMetrics().upstream(lb.service, lease.instance.id);
+    upstream.begin();
     const ac = new AbortController();
     const onCallerAbort = () => ac.abort(callerSignal.reason);
     callerSignal.addEventListener("abort", onCallerAbort, { once: true });
@@ -66,7 +80,7 @@ export async function forward(lb: LoadBalancer, policies: DownstreamPolicies, f:
     try {
       const res = await proxyRequest(f.req, f.url, lease.instance, {
         body,
-        setHeaders: f.setHeaders,
+        setHeaders,
         stripHeaders: f.stripHeaders,
         signal: ac.signal,
         clientIp: f.clientIp,
@@ -76,6 +90,8 @@ export async function forward(lb: LoadBalancer, policies: DownstreamPolicies, f:
       clearTimeout(timer);
       const ms = performance.now() - started;
       const failed = res.status >= 500;
+      endHttpClientSpan(span, { status: res.status });
+      upstream.end(ms / 1000, statusClass(res.status));
       breaker.onResult(ms, failed, epoch);
       if (res.status === 429) {
         const ra = Number(res.headers.get("retry-after"));
@@ -87,6 +103,8 @@ export async function forward(lb: LoadBalancer, policies: DownstreamPolicies, f:
     } catch (err) {
       clearTimeout(timer);
       const ms = performance.now() - started;
+      endHttpClientSpan(span, { error: err });
+      upstream.end(ms / 1000, callerSignal.aborted ? "cancelled" : err instanceof UpstreamTimeoutError ? "timeout" : "error");
       breaker.onErrorResult(ms, err, epoch, callerSignal);
       lease.release({ outcome: callerSignal.aborted ? "cancelled" : "failure", latencyMs: ms });
       throw err;

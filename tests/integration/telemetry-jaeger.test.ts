@@ -36,7 +36,7 @@ function callerContext() {
 }
 
 describe("traces in Jaeger", () => {
-  test("gateway and task-service as separate processes: a request is one trace, the service's span a descendant of the caller's", async () => {
+  test("gateway and task-service as separate processes: one trace, gateway server span → attempt client span → task-service server span", async () => {
     const ts = await bpm({ roles: ["task-service"], env: otelEnv() });
     const gw = await bpm({ roles: ["gateway"], env: otelEnv(), ports: { "task-service": ts.ports["task-service"] } });
     const caller = callerContext();
@@ -44,12 +44,69 @@ describe("traces in Jaeger", () => {
     expect(res.status).toBe(201);
     const cid = res.headers.get("x-correlation-id");
 
-    const trace = await assertTraceTree(jaeger.queryUrl, caller.traceId, { service: "task-service", name: "POST /api/tasks", kind: "server" });
-    const server = trace.spans.find((s) => s.service === "task-service" && s.name === "POST /api/tasks")!;
-    expect(server.tags).toMatchObject({ "http.route": "/api/tasks", "http.response.status_code": 201, "bpm.correlation_id": cid });
-    // every span of the request hangs off the caller's span: nothing started a second trace
-    expect(trace.roots.every((r) => r.parentId === caller.spanId)).toBe(true);
+    const trace = await assertTraceTree(jaeger.queryUrl, caller.traceId, {
+      service: "gateway",
+      name: "POST /api/tasks",
+      kind: "server",
+      tags: { "http.route": "/api/tasks", "http.response.status_code": 201, "bpm.correlation_id": cid },
+      children: [
+        {
+          service: "gateway",
+          name: "POST /api/tasks",
+          kind: "client",
+          tags: { "peer.service": "task-service", "http.response.status_code": 201 },
+          children: [{ service: "task-service", name: "POST /api/tasks", kind: "server", tags: { "http.response.status_code": 201, "bpm.correlation_id": cid } }],
+        },
+      ],
+    });
+    // the caller's span is the only parent from outside: nothing started a second trace
+    expect(trace.roots.map((r) => r.parentId)).toEqual([caller.spanId]);
   }, 60_000);
+
+  test("a retried attempt is a second client span; a breaker rejection is an event on the gateway's span", async () => {
+    const env = otelEnv({ BPM_FAULT_INJECTION: "1" });
+    const bad = await bpm({ roles: ["task-service"], env, config: { fault_injection: { enabled: true } } });
+    const good = await bpm({ roles: ["task-service"], env });
+    const instances = [bad, good].map((p) => ({ address: "127.0.0.1", port: p.ports["task-service"].http, grpc_port: p.ports["task-service"].grpc }));
+    const gw = await bpm({ roles: ["gateway"], env, config: { discovery: { mode: "static", static: { "task-service": instances } }, load_balancer: { sticky_sessions: { enabled: false } } } });
+    expect((await fetch(`${bad.url("task-service")}/admin/faults`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ status: 503 }) })).status).toBe(200);
+    const auth = await authHeaders("4");
+
+    // round robin: within two requests one starts on the failing instance and is retried on the other
+    let retried: Awaited<ReturnType<typeof assertTraceTree>> | undefined;
+    for (let i = 0; i < 4 && !retried; i++) {
+      const caller = callerContext();
+      expect((await fetch(`${gw.url("gateway")}/api/tasks`, { headers: { ...auth, traceparent: caller.traceparent } })).status).toBe(200);
+      const t = await fetchTrace(jaeger.queryUrl, caller.traceId, { minSpans: 3 });
+      if (t.spans.filter((s) => s.kind === "client").length === 2) retried = await assertTraceTree(jaeger.queryUrl, caller.traceId, {
+        service: "gateway",
+        name: "GET /api/tasks",
+        kind: "server",
+        events: ["retry"],
+        children: [
+          { service: "gateway", name: "GET /api/tasks", kind: "client", tags: { "http.response.status_code": 503 }, children: [{ service: "task-service", name: "GET", kind: "server" }] },
+          { service: "gateway", name: "GET /api/tasks", kind: "client", tags: { "http.response.status_code": 200, "http.request.resend_count": 1 }, children: [{ service: "task-service", name: "GET /api/tasks", kind: "server" }] },
+        ],
+      });
+    }
+    expect(retried).toBeDefined();
+
+    const admin = await authHeaders("1", true);
+    const open = await fetch(`${gw.url("gateway")}/admin/breakers/taskService`, { method: "POST", headers: { ...admin, "content-type": "application/json" }, body: JSON.stringify({ state: "FORCED_OPEN" }) });
+    expect(open.status).toBe(200);
+    // never asked before: nothing cached to fall back on, so the rejection reaches the client
+    const caller = callerContext();
+    expect((await fetch(`${gw.url("gateway")}/api/tasks?user_id=4`, { headers: { ...auth, traceparent: caller.traceparent } })).status).toBe(503);
+    const rejected = await assertTraceTree(jaeger.queryUrl, caller.traceId, { service: "gateway", name: "GET /api/tasks", kind: "server", events: ["breaker.rejected"], tags: { "http.response.status_code": 503 } });
+    // refused before any attempt: no client span
+    expect(rejected.spans.map((s) => s.kind)).toEqual(["server"]);
+    expect(rejected.spans[0]!.eventFields.find((f) => f.event === "breaker.rejected")).toMatchObject({ "breaker.name": "taskService", "breaker.state": "FORCED_OPEN" });
+
+    // asked before: the gateway serves its cached answer, and the trace says so
+    const again = callerContext();
+    expect((await fetch(`${gw.url("gateway")}/api/tasks`, { headers: { ...auth, traceparent: again.traceparent } })).status).toBe(200);
+    await assertTraceTree(jaeger.queryUrl, again.traceId, { service: "gateway", name: "GET /api/tasks", kind: "server", events: ["breaker.rejected", "fallback"] });
+  }, 90_000);
 
   test("in --role=all every role reports under its own service.name", async () => {
     const all = await bpm({ env: otelEnv() });
@@ -82,6 +139,104 @@ describe("traces in Jaeger", () => {
     const trace = await fetchTrace(jaeger.queryUrl, caller.traceId, { timeoutMs: 5_000 });
     expect(trace.spans.map((s) => `${s.service} ${s.name}`)).toEqual(["task-service GET /api/tasks"]);
   }, 60_000);
+});
+
+describe("one process instance across all four services is one trace", () => {
+  test("gateway → process-service → form-service (one attempt retried) and task-service (after a breaker rejection)", async () => {
+    const env = otelEnv();
+    const ts = await bpm({ roles: ["task-service"], env });
+    const fs = await bpm({ roles: ["form-service"], env });
+    // a form-service instance discovery still lists but nobody serves: the attempt that meets it fails and is retried
+    const dead = { address: "127.0.0.1", port: await freePort(), grpc_port: await freePort() };
+    const live = { address: "127.0.0.1", port: fs.ports["form-service"].http, grpc_port: fs.ports["form-service"].grpc };
+    const ps = await bpm({
+      roles: ["process-service"],
+      env,
+      ports: { "task-service": ts.ports["task-service"] },
+      config: {
+        discovery: { mode: "static", static: { "form-service": [dead, live] } },
+        resilience4j: {
+          circuitbreaker: {
+            instances: {
+              // a short open state: the outbox honours the breaker's Retry-After before its next attempt
+              taskService: { waitDurationInOpenState: "2s" },
+              // the dead instance's failures must lead to retries here, not to an open breaker
+              formService: { minimumNumberOfCalls: 100 },
+            },
+          },
+        },
+      },
+    });
+    const gw = await bpm({ roles: ["gateway"], env, ports: { "process-service": ps.ports["process-service"], "form-service": fs.ports["form-service"], "task-service": ts.ports["task-service"] } });
+    const api = gw.url("gateway");
+    const employee = await authHeaders("11");
+    const run = crypto.randomUUID().slice(0, 8);
+    const json = { "content-type": "application/json" };
+
+    expect((await postJson(`${api}/api/forms`, { key: `note-${run}`, title: "Note", fields: [{ name: "note", label: "Note", type: "string", required: true }] }, employee)).status).toBe(201);
+    const definition = { key: `e2e-${run}`, name: "One step", steps: [{ id: "write", name: "Write a note", form_key: `note-${run}`, assignee: "${employee_id}", default_next: "done" }], end_states: [{ id: "done", name: "Done" }] };
+    expect((await postJson(`${api}/api/processes`, definition, employee)).status).toBe(201);
+    const started = await postJson(`${api}/api/processes/${definition.key}/instances`, { variables: { employee_id: 11 } }, employee);
+    expect(started.status).toBe(201);
+    const instance = ((await started.json()) as { id: string }).id;
+    // the step's task arrives through the outbox
+    for (let i = 0; i < 100; i++) {
+      const list = (await (await fetch(`${api}/api/tasks?process_instance_id=${instance}`, { headers: employee })).json()) as { items: unknown[] };
+      if (list.items.length > 0) break;
+      await Bun.sleep(50);
+    }
+
+    // the process-service's breaker towards task-service opens just before the step completes
+    const opened = await fetch(`${ps.url("process-service")}/admin/breakers/taskService`, { method: "POST", headers: { ...(await authHeaders("1", true)), ...json }, body: JSON.stringify({ state: "OPEN" }) });
+    expect(opened.status).toBe(200);
+    const caller = callerContext();
+    const done = await fetch(`${api}/api/processes/instances/${instance}/complete`, {
+      method: "POST",
+      headers: { ...employee, ...json, traceparent: caller.traceparent },
+      body: JSON.stringify({ step_id: "write", data: { note: "traced end to end" } }),
+    });
+    expect(done.status, await done.clone().text()).toBe(200);
+
+    // wait for the outbox's second dispatch (after the breaker's 2 s) to reach task-service
+    let trace = await fetchTrace(jaeger.queryUrl, caller.traceId, { minSpans: 6 });
+    for (let i = 0; i < 100 && !trace.spans.some((s) => s.service === "task-service"); i++) {
+      await Bun.sleep(100);
+      trace = await fetchTrace(jaeger.queryUrl, caller.traceId);
+    }
+    const drawn = trace.render();
+    expect(new Set(trace.spans.map((s) => s.service)), drawn).toEqual(new Set(["gateway", "process-service", "form-service", "task-service"]));
+    // one tree: everything descends from the caller's span through the gateway
+    expect(trace.roots.map((r) => `${r.service} ${r.kind} ${r.parentId}`), drawn).toEqual([`gateway server ${caller.spanId}`]);
+    await assertTraceTree(jaeger.queryUrl, caller.traceId, {
+      service: "gateway",
+      name: "POST /api/processes/instances/:id/complete",
+      kind: "server",
+      children: [{ service: "gateway", name: /^POST/, kind: "client", children: [{ service: "process-service", name: "POST /api/processes/instances/:id/complete", kind: "server" }] }],
+    });
+    const byId = new Map(trace.spans.map((s) => [s.spanId, s]));
+    const ancestors = (span: (typeof trace.spans)[number]) => {
+      const out: string[] = [];
+      for (let p = span.parentId && byId.get(span.parentId); p; p = p.parentId ? byId.get(p.parentId) : undefined) out.push(`${p.service} ${p.kind}`);
+      return out;
+    };
+    // the retry, where it happened: a process-service span with a `retry` event and two attempts at form-service, the first UNAVAILABLE
+    const retried = trace.spans.find((s) => s.service === "process-service" && s.events.includes("retry"));
+    expect(retried, drawn).toBeDefined();
+    const attempts = retried!.children.filter((c) => c.kind === "client" && c.tags["rpc.system"] === "grpc");
+    const codesByRpc = new Map<string, unknown[]>();
+    for (const a of attempts) codesByRpc.set(a.name, [...(codesByRpc.get(a.name) ?? []), a.tags["rpc.grpc.status_code"]]);
+    expect([...codesByRpc.values()], drawn).toContainEqual([14, 0]);
+    // an attempt that failed never reached form-service; one that succeeded did
+    for (const a of attempts) expect(a.children.map((c) => c.service)).toEqual(a.tags["rpc.grpc.status_code"] === 0 ? ["form-service"] : []);
+    // the breaker rejection, where it happened: on an outbox dispatch span, under the request that wrote the record
+    const rejected = trace.spans.find((s) => s.events.includes("breaker.rejected"));
+    expect(rejected?.service, drawn).toBe("process-service");
+    expect(rejected!.name).toStartWith("outbox dispatch");
+    expect(ancestors(rejected!)).toContain("process-service server");
+    // and the dispatch that went through reached task-service, still in this trace
+    const taskServer = trace.spans.find((s) => s.service === "task-service" && s.kind === "server")!;
+    expect(ancestors(taskServer), drawn).toEqual(expect.arrayContaining(["process-service client", "process-service server", "gateway client", "gateway server"]));
+  }, 120_000);
 });
 
 describe("a trace backend that fails never fails or slows requests", () => {

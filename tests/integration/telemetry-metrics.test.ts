@@ -117,6 +117,21 @@ describe("/metrics on every role is Prometheus text a real scraper accepts", () 
     expect(byRoute["GET /api/tasks/:id 200"]).toBe(3);
   });
 
+  test("the gateway reports each upstream instance, its breakers and what discovery offers", () => {
+    const ts = bpm.ports["task-service"].http;
+    const latency = family("gateway", "bpm_upstream_request_duration_seconds")!;
+    expect(latency.type).toBe("histogram");
+    const ok = latency.series.find((s) => s.labels.service === "task-service" && s.labels.outcome === "2xx")!;
+    expect(ok.labels.instance_id).toContain(String(ts));
+    expect(ok.count).toBe(4);
+    expect(family("gateway", "bpm_upstream_requests_in_flight")!.series.every((s) => s.value === 0)).toBe(true);
+    const breaker = family("gateway", "bpm_circuitbreaker_state")!.series.filter((s) => s.labels.name === "taskService" && s.value === 1);
+    expect(breaker.map((s) => s.labels.state)).toEqual(["CLOSED"]);
+    const discovered = Object.fromEntries(family("gateway", "bpm_discovery_instances")!.series.map((s) => [s.labels.service, s.value]));
+    expect(discovered["task-service"]).toBe(1);
+    expect(family("gateway", "bpm_discovery_up")!.series[0]!.value).toBe(1);
+  });
+
   test("gRPC calls are counted per RPC with their status code", () => {
     const handled = family("task-service", "bpm_grpc_server_handled_total")!;
     expect(handled.type).toBe("counter");

@@ -22,6 +22,10 @@ import { Authenticator, createAdminGuard, IDENTITY_ADMIN_HEADER, IDENTITY_HEADER
 import { GatewayConfigSchema } from "./config.ts";
 import { ResponseFallbackCache } from "./fallback-cache.ts";
 import { matchRoute, routeTemplate, ROUTES } from "./routes.ts";
+import { observeRegistry } from "../../telemetry/discovery.ts";
+import { withHttpServerSpan } from "../../telemetry/http-spans.ts";
+import { instrumentBalancerEvents, recordFallback, traceRateLimiter } from "../../telemetry/resilience.ts";
+import { traceFields, tracingEnabled } from "../../telemetry/tracing.ts";
 
 const STRIPPED = [IDENTITY_HEADER, IDENTITY_ADMIN_HEADER] as const;
 
@@ -41,6 +45,12 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     ? new RateLimiter({ name: "gateway", limitForPeriod: gw.rate_limit.requests, limitRefreshPeriod: gw.rate_limit.window, maxKeys: gw.rate_limit.max_keys })
     : undefined;
   const fallback = config.fallback.shouldCache ? new ResponseFallbackCache(config.fallback.cacheTimeout) : undefined;
+  // /metrics: breakers, retries, budgets (the policies' collectors), ejections, discovery counts
+  metrics.registerResilience(downstreams.registry);
+  instrumentBalancerEvents(balancers.events, metrics);
+  observeRegistry(registry, ROUTES.map((r) => r.service), metrics);
+  // a rejection becomes an event on the request's span (a no-op while tracing is off)
+  if (limiter) traceRateLimiter(limiter);
   const accessLog = gw.access_log ? new AccessLog() : undefined;
   const upstreamClient = gw.upstream_client === "pool" ? new Http1Client() : undefined;
 
@@ -87,6 +97,13 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   };
   let inflight = 0;
 
+  /** The cached response when there is one (counted, and an event on the request's span), else `live`. */
+  function served(cached: Response | undefined, live: Response): Response {
+    if (!cached) return live;
+    recordFallback("gateway", "cache", {}, metrics);
+    return cached;
+  }
+
   async function handleApi(req: Request, url: URL, clientIp: string | undefined, cid: string, route: NonNullable<ReturnType<typeof matchRoute>>, log$: { status: number; upstream?: string; user?: string }): Promise<Response> {
     const len = req.headers.get("content-length");
     if (len !== null && Number(len) > config.http.body_limit_bytes) throw new PayloadTooLargeError(config.http.body_limit_bytes);
@@ -124,6 +141,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
         stripHeaders: STRIPPED,
         clientIp,
         client: upstreamClient,
+        route: routeTemplate(route, url.pathname),
       });
       res = out.res;
       log$.upstream = out.lease.instance.id;
@@ -132,12 +150,12 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
       }
       if (cacheKey !== undefined) {
         if (fallback!.cacheable(res)) res = await fallback!.store(cacheKey, res, now);
-        else if (res.status >= 500) res = fallback!.lookup(cacheKey, now) ?? res;
+        else if (res.status >= 500) res = served(fallback!.lookup(cacheKey, now), res);
       }
     } catch (err) {
       const cached = cacheKey !== undefined && err instanceof BpmError && err.httpStatus >= 500 ? fallback!.lookup(cacheKey, now) : undefined;
       if (!cached) throw err;
-      res = cached;
+      res = served(cached, cached);
     }
     res.headers.set(CORRELATION_HEADER, cid);
     if (rlHeaders) for (const k in rlHeaders) res.headers.set(k, rlHeaders[k]!);
@@ -149,43 +167,50 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     port: ctx.httpPort,
     maxRequestBodySize: config.http.body_limit_bytes,
     idleTimeout: 120,
-    fetch: async (req, srv) => {
+    fetch: (req, srv) => {
       const url = new URL(req.url);
       const route = matchRoute(url.pathname);
       if (!route) return admin.handle(req);
-      const started = performance.now();
-      const cid = correlationIdFrom(req.headers);
       const clientIp = srv.requestIP(req)?.address;
-      const log$: { status: number; upstream?: string; user?: string } = { status: 500 };
-      inflight++;
-      try {
-        const res = await handleApi(req, url, clientIp, cid, route, log$);
-        log$.status = res.status;
-        return res;
-      } catch (err) {
-        const res = errorResponse(err, cid);
-        log$.status = res.status;
-        if (res.status >= 500 && !(err instanceof BpmError)) log.error("gateway request failed", { correlation_id: cid, err });
-        return res;
-      } finally {
-        inflight--;
-        const ms = performance.now() - started;
-        const tpl = routeTemplate(route, url.pathname);
-        countRequest(req.method, tpl, log$.status, ms / 1000);
-        accessLog?.write({
-          time: isoNow(),
-          method: req.method,
-          path: url.pathname,
-          status: log$.status,
-          ms: Math.round(ms * 100) / 100,
-          upstream: log$.upstream,
-          correlation_id: cid,
-          user: log$.user,
-        });
-      }
+      // the gateway's server span around the whole request; off, nothing but this check
+      if (!tracingEnabled) return proxyApi(req, url, route, clientIp);
+      return withHttpServerSpan({ role: ctx.role, request: req, path: url.pathname, route: routeTemplate(route, url.pathname), clientAddress: clientIp }, () => proxyApi(req, url, route, clientIp));
     },
     error: (err) => errorResponse(err, crypto.randomUUID()),
   });
+
+  async function proxyApi(req: Request, url: URL, route: NonNullable<ReturnType<typeof matchRoute>>, clientIp: string | undefined): Promise<Response> {
+    const started = performance.now();
+    const cid = correlationIdFrom(req.headers);
+    const log$: { status: number; upstream?: string; user?: string } = { status: 500 };
+    inflight++;
+    try {
+      const res = await handleApi(req, url, clientIp, cid, route, log$);
+      log$.status = res.status;
+      return res;
+    } catch (err) {
+      const res = errorResponse(err, cid);
+      log$.status = res.status;
+      if (res.status >= 500 && !(err instanceof BpmError)) log.error("gateway request failed", { correlation_id: cid, err });
+      return res;
+    } finally {
+      inflight--;
+      const ms = performance.now() - started;
+      const tpl = routeTemplate(route, url.pathname);
+      countRequest(req.method, tpl, log$.status, ms / 1000);
+      accessLog?.write({
+        time: isoNow(),
+        method: req.method,
+        path: url.pathname,
+        status: log$.status,
+        ms: Math.round(ms * 100) / 100,
+        upstream: log$.upstream,
+        correlation_id: cid,
+        trace_id: tracingEnabled ? traceFields()?.trace_id : undefined,
+        user: log$.user,
+      });
+    }
+  }
 
   ctx.health.register("gateway", () => up({ inflight }));
   lifecycle.onShutdown("drain", "gateway http", () => server.stop(false));

@@ -29,6 +29,8 @@ export interface TasksPort {
 interface Wiring {
   balancers: ServiceBalancers;
   downstreams: Downstreams;
+  /** The calling role, for client metrics and spans. */
+  role?: string;
 }
 
 const formPackage = loadProtos([formProto]);

@@ -41,8 +41,9 @@ export async function startProcessService(ctx: RoleContext): Promise<ProcessServ
   const store = await openProcessStore(ctx);
   const balancers = new ServiceBalancers({ registry: ctx.registry, config: config.load_balancer, activeHealthChecks: config.discovery.mode === "static" });
   const downstreams = new Downstreams(config.resilience4j);
-  const forms = new GrpcFormsClient({ balancers, downstreams });
-  const tasks = new GrpcTasksClient({ balancers, downstreams });
+  ctx.metrics.registerResilience(downstreams.registry);
+  const forms = new GrpcFormsClient({ balancers, downstreams, role: ctx.role });
+  const tasks = new GrpcTasksClient({ balancers, downstreams, role: ctx.role });
 
   // dispatches are counted on /metrics and traced as their own spans, linked to the request that wrote them
   const hooks: OutboxHooks = {
