@@ -1,4 +1,5 @@
 import { createLocalJWKSet, errors as joseErrors, importSPKI, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { createSecretKey } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as v from "valibot";
@@ -85,7 +86,8 @@ export class Authenticator {
       return { auth: new Authenticator(cfg, await importSPKI(readFileSync(cfg.public_key_file, "utf8"), asym)), generated: false };
     }
     const { secret, generated } = loadOrCreateSecret(cfg, dataDir);
-    return { auth: new Authenticator(cfg, new TextEncoder().encode(secret)), secret, generated };
+    // a KeyObject made once: raw bytes would make jose import the key on every verification
+    return { auth: new Authenticator(cfg, createSecretKey(Buffer.from(secret, "utf8")) as unknown as CryptoKey), secret, generated };
   }
 
   /** The identity behind an Authorization header, or a 401 saying why not. */

@@ -21,13 +21,8 @@ export async function authHeaders(sub: string | number = "1", admin = false): Pr
   return { authorization: `Bearer ${await token(sub, { admin })}` };
 }
 
-/** A port nobody listens on right now (bound then released). */
-export async function freePort(): Promise<number> {
-  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = server.port;
-  server.stop(true);
-  return port;
-}
+import { freePort } from "./ports.ts";
+export { freePort };
 
 export function tempDir(prefix = "bpm-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
