@@ -123,3 +123,21 @@ describe("task-service gRPC with grpcurl (Go, no proto files: reflection)", () =
     expect(bad.err).toContain("InvalidArgument");
   });
 });
+
+describe("task-service gRPC with a Bun grpc-js client (how process-service calls it)", () => {
+  // Bun's node:http2 client has stalled on bodies over the 64 KiB window when the peer raises
+  // SETTINGS_INITIAL_WINDOW_SIZE (oven-sh/bun#30342, #40358): 1 MiB requests, several at once
+  test("8 concurrent 1 MiB CreateTask calls complete and read back intact", async () => {
+    const grpc = await import("@grpc/grpc-js");
+    const { taskPackage } = await import("../../src/roles/task-service/grpc.ts");
+    const Ctor = grpc.makeGenericClientConstructor(taskPackage.definition["taskservice.TaskService"] as never, "TaskService");
+    const client = new Ctor(addr, grpc.credentials.createInsecure()) as unknown as Record<string, Function>;
+    const call = (m: string, req: unknown) =>
+      new Promise<any>((res, rej) => client[m]!.call(client, req, { deadline: Date.now() + 20_000 }, (e: Error | null, r: unknown) => (e ? rej(e) : res(r))));
+    const big = "b".repeat(1024 * 1024);
+    const created = await Promise.all(Array.from({ length: 8 }, (_, i) => call("CreateTask", { title: `bun big ${i}`, user_id: 21, description: big })));
+    const read = await Promise.all(created.map((t) => call("GetTask", { id: t.id })));
+    expect(read.map((t) => t.description.length)).toEqual(Array(8).fill(1024 * 1024));
+    (client as unknown as { close(): void }).close();
+  }, 60_000);
+});
