@@ -35,6 +35,14 @@ const gatewayPool = await startBpm({
     gateway: { rate_limit: { requests: 100_000_000, window: "60s" }, access_log: true, upstream_client: "pool" },
   },
 });
+// the raw HTTP/1.1 front on Bun.listen (gateway.front: raw) with the pooled client
+const gatewayRaw = await startBpm({
+  roles: ["gateway"],
+  config: {
+    discovery: { static: { "task-service": [upstream] } },
+    gateway: { rate_limit: { requests: 100_000_000, window: "60s" }, access_log: true, upstream_client: "pool", front: "raw" },
+  },
+});
 const auth = await authHeaders(1);
 
 // nginx as a reverse proxy with upstream keepalive (Debian's, run unprivileged in a temp prefix)
@@ -57,6 +65,7 @@ const targets: { name: string; url: string; pid: number; headers?: Record<string
   { name: "task-service direct", url: `${svcUrl}${path}`, pid: svc.proc.pid },
   { name: "bpm gateway (full)", url: `${gateway.url()}${path}`, pid: gateway.proc.pid, headers: auth },
   { name: "bpm gateway (full, pool)", url: `${gatewayPool.url()}${path}`, pid: gatewayPool.proc.pid, headers: auth },
+  { name: "bpm gateway (raw front)", url: `${gatewayRaw.url()}${path}`, pid: gatewayRaw.proc.pid, headers: auth },
   { name: "nginx keepalive", url: `http://127.0.0.1:${nginxPort}${path}`, pid: nginx.pid },
   { name: "express + h-p-m (seed)", url: `http://127.0.0.1:${expressPort}${path}`, pid: express.pid },
 ];
@@ -74,8 +83,10 @@ for (const t of targets) {
 const direct = results["task-service direct"]!;
 const fetchGw = results["bpm gateway (full)"]!;
 const poolGw = results["bpm gateway (full, pool)"]!;
-const ours = poolGw.rps > fetchGw.rps ? poolGw : fetchGw;
-console.log(`best bpm gateway variant: ${ours === poolGw ? "pooled HTTP/1.1 client" : "fetch()"}`);
+const rawGw = results["bpm gateway (raw front)"]!;
+const variants: [string, typeof fetchGw][] = [["fetch()", fetchGw], ["pooled HTTP/1.1 client", poolGw], ["raw front + pooled client", rawGw]];
+const [bestName, ours] = variants.reduce((a, b) => (b[1].rps > a[1].rps ? b : a));
+console.log(`best bpm gateway variant: ${bestName}`);
 const ng = results["nginx keepalive"]!;
 const ex = results["express + h-p-m (seed)"]!;
 console.log(`\nGET ${path}, wrk -t2 -c${connections} -d${seconds}s, ${navigator.hardwareConcurrency} cores\n`);
@@ -91,5 +102,6 @@ nginx.kill();
 express.kill();
 await gateway.stop();
 await gatewayPool.stop();
+await gatewayRaw.stop();
 await svc.stop();
 process.exit(0);

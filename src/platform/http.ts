@@ -13,7 +13,7 @@ export const CORRELATION_HEADER = "x-correlation-id";
 const CORRELATION_RE = /^[A-Za-z0-9._:\-]{1,128}$/;
 
 /** Keeps a caller's correlation id when it is sane, else makes one. */
-export function correlationIdFrom(headers: Headers): string {
+export function correlationIdFrom(headers: { get(name: string): string | null }): string {
   const given = headers.get(CORRELATION_HEADER);
   return given && CORRELATION_RE.test(given) ? given : crypto.randomUUID();
 }

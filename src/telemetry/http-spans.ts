@@ -21,7 +21,8 @@ const UNTRACED_PATHS = new Set(["/health", "/metrics"]);
 
 export interface HttpServerSpanOptions {
   role: string;
-  request: Request;
+  /** A Request, or the raw front's equivalent (its headers as a real Headers for the propagator). */
+  request: Pick<Request, "method" | "url" | "headers">;
   /** The request path when the caller has it already (else read from request.url). */
   path?: string;
   /** Route template (`/api/tasks/:id`) when known before handling; else set it later with setHttpRoute. */

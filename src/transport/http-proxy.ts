@@ -1,6 +1,8 @@
 import { UpstreamError, UpstreamTimeoutError } from "../platform/errors.ts";
 import type { Http1Client } from "./http1/client.ts";
 import type { Http1RequestInit } from "./http1/types.ts";
+import { FlatHeaders } from "./http1/flat-headers.ts";
+import type { InboundRequest, UrlParts } from "./inbound.ts";
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) never cross a proxy. */
 const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "proxy-connection"];
@@ -31,13 +33,13 @@ function isAbort(err: unknown): boolean {
  * Forwards one request to one instance, streaming both bodies (SSE and chunked
  * uploads pass through unbuffered). Connection failures → 502, timeouts → 504.
  */
-export function proxyRequest(req: Request, url: URL, target: ProxyTarget, opts: ProxyOptions = {}): Promise<Response> {
+export function proxyRequest(req: InboundRequest, url: UrlParts, target: ProxyTarget, opts: ProxyOptions = {}): Promise<Response> {
   // Not async: the pooled path hands back the client's own promise, no extra wrapping per request.
   return opts.client !== undefined ? proxyHttp1(opts.client, req, url, target, opts) : proxyFetch(req, url, target, opts);
 }
 
-async function proxyFetch(req: Request, url: URL, target: ProxyTarget, opts: ProxyOptions): Promise<Response> {
-  const headers = new Headers(req.headers);
+async function proxyFetch(req: InboundRequest, url: UrlParts, target: ProxyTarget, opts: ProxyOptions): Promise<Response> {
+  const headers = req.headers instanceof FlatHeaders ? req.headers.toHeaders() : new Headers(req.headers as Headers);
   const connectionTokens = (headers.get("connection") ?? "").split(",").map((t) => t.trim().toLowerCase()).filter(Boolean);
   for (const h of HOP_BY_HOP) headers.delete(h);
   for (const h of connectionTokens) headers.delete(h);
@@ -95,7 +97,7 @@ function dropOnForward(name: string): boolean {
  * incoming fields into a flat array, hop-by-hop response fields dropped while
  * the response head is parsed (no second Headers copy, no second Response).
  */
-function proxyHttp1(client: Http1Client, req: Request, url: URL, target: ProxyTarget, opts: ProxyOptions): Promise<Response> {
+function proxyHttp1(client: Http1Client, req: InboundRequest, url: UrlParts, target: ProxyTarget, opts: ProxyOptions): Promise<Response> {
   try {
     return client.request(target, http1Init(req, url, opts));
   } catch (err) {
@@ -103,22 +105,36 @@ function proxyHttp1(client: Http1Client, req: Request, url: URL, target: ProxyTa
   }
 }
 
-function http1Init(req: Request, url: URL, opts: ProxyOptions): Http1RequestInit {
-  // toJSON is several times cheaper than iterating a Headers in Bun; names come lower-cased.
-  const incoming = req.headers.toJSON() as Record<string, string | string[]>;
-  const connection = incoming["connection"];
-  const named = typeof connection === "string" && connection !== "" ? connection.toLowerCase().split(",").map((t) => t.trim()) : undefined;
+function http1Init(req: InboundRequest, url: UrlParts, opts: ProxyOptions): Http1RequestInit {
   const strip = opts.stripHeaders;
   const set = opts.setHeaders;
   const flat: string[] = [];
   let forwardedFor: string | undefined;
-  for (const name in incoming) {
-    if (dropOnForward(name) || (strip !== undefined && strip.includes(name)) || (named !== undefined && named.includes(name))) continue;
-    if (set !== undefined && Object.hasOwn(set, name)) continue;
-    const value = incoming[name]!;
-    if (name === "x-forwarded-for") forwardedFor = typeof value === "string" ? value : value.join(", ");
-    else if (typeof value === "string") flat.push(name, value);
-    else for (const v of value) flat.push(name, v);
+  const keep = (name: string, named: string[] | undefined): boolean =>
+    !(dropOnForward(name) || (strip !== undefined && strip.includes(name)) || (named !== undefined && named.includes(name)) || (set !== undefined && Object.hasOwn(set, name)));
+  if (req.headers instanceof FlatHeaders) {
+    // the raw front's fields: lower-case names already, one pass, no Headers at all
+    const fields = req.headers.fields;
+    const connection = req.headers.get("connection");
+    const named = connection !== null && connection !== "" ? connection.toLowerCase().split(",").map((t) => t.trim()) : undefined;
+    for (let i = 0; i < fields.length; i += 2) {
+      const name = fields[i]!;
+      if (!keep(name, named)) continue;
+      if (name === "x-forwarded-for") forwardedFor = forwardedFor === undefined ? fields[i + 1]! : `${forwardedFor}, ${fields[i + 1]!}`;
+      else flat.push(name, fields[i + 1]!);
+    }
+  } else {
+    // toJSON is several times cheaper than iterating a Headers in Bun; names come lower-cased.
+    const incoming = (req.headers as Headers).toJSON() as Record<string, string | string[]>;
+    const connection = incoming["connection"];
+    const named = typeof connection === "string" && connection !== "" ? connection.toLowerCase().split(",").map((t) => t.trim()) : undefined;
+    for (const name in incoming) {
+      if (!keep(name, named)) continue;
+      const value = incoming[name]!;
+      if (name === "x-forwarded-for") forwardedFor = typeof value === "string" ? value : value.join(", ");
+      else if (typeof value === "string") flat.push(name, value);
+      else for (const v of value) flat.push(name, v);
+    }
   }
   const ip = opts.clientIp;
   if (ip) flat.push("x-forwarded-for", forwardedFor ? `${forwardedFor}, ${ip}` : ip);

@@ -6,13 +6,14 @@ import { proxyRequest, type ProxyOptions } from "./http-proxy.ts";
 
 import { NoHealthyInstanceError } from "./errors.ts";
 import type { Http1Client } from "./http1/index.ts";
+import type { InboundRequest, UrlParts } from "./inbound.ts";
 import { endHttpClientSpan, injectTraceHeaders, startHttpClientSpan } from "../telemetry/http-spans.ts";
 import { processMetrics, statusClass } from "../telemetry/metrics.ts";
 import { tracingEnabled } from "../telemetry/tracing.ts";
 
 export interface ForwardRequest {
-  req: Request;
-  url: URL;
+  req: InboundRequest;
+  url: UrlParts;
   /** Absolute deadline (epoch ms) for the whole call, retries and backoff included. */
   deadline: number;
   /** May this request be repeated (idempotent method or Idempotency-Key)? */

@@ -15,6 +15,9 @@ import { isIdempotentHttp } from "../../resilience/outcome.ts";
 import { RateLimiter, rateLimitHeaders } from "../../resilience/rate-limiter.ts";
 import { Downstreams } from "../../transport/downstreams.ts";
 import { Http1Client } from "../../transport/http1/index.ts";
+import { serveHttp1, type Http1Server } from "../../transport/http1/server.ts";
+import type { ServerRequest } from "../../transport/http1/server-request.ts";
+import type { InboundRequest, UrlParts } from "../../transport/inbound.ts";
 import { forward } from "../../transport/resilient-http.ts";
 import { adminRoutes } from "./admin.ts";
 import { openApiRoutes } from "./openapi.ts";
@@ -104,7 +107,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     return cached;
   }
 
-  async function handleApi(req: Request, url: URL, clientIp: string | undefined, cid: string, route: NonNullable<ReturnType<typeof matchRoute>>, log$: { status: number; upstream?: string; user?: string }): Promise<Response> {
+  async function handleApi(req: InboundRequest, url: UrlParts, clientIp: string | undefined, cid: string, route: NonNullable<ReturnType<typeof matchRoute>>, log$: { status: number; upstream?: string; user?: string }): Promise<Response> {
     const len = req.headers.get("content-length");
     if (len !== null && Number(len) > config.http.body_limit_bytes) throw new PayloadTooLargeError(config.http.body_limit_bytes);
     const identity = await authenticate(req.headers.get("authorization"));
@@ -162,7 +165,17 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     return res;
   }
 
-  const server = Bun.serve({
+  /** The raw front's handler: proxied routes on the lean path, everything else through a real Request to the admin app. */
+  const rawHandler = (req: ServerRequest): Response | Promise<Response> => {
+    const route = matchRoute(req.pathname);
+    if (!route) return admin.handle(req.toRequest());
+    const clientIp = req.remoteAddress;
+    if (!tracingEnabled) return proxyApi(req, req, route, clientIp);
+    const spanRequest = { method: req.method, url: req.url, headers: req.headers.toHeaders() };
+    return withHttpServerSpan({ role: ctx.role, request: spanRequest, path: req.pathname, route: routeTemplate(route, req.pathname), clientAddress: clientIp }, () => proxyApi(req, req, route, clientIp));
+  };
+
+  const server: { port: number; stop(force: boolean): Promise<void> } = gw.front === "raw" ? startRawFront() : Bun.serve({
     hostname: config.http.host,
     port: ctx.httpPort,
     maxRequestBodySize: config.http.body_limit_bytes,
@@ -177,9 +190,20 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
       return withHttpServerSpan({ role: ctx.role, request: req, path: url.pathname, route: routeTemplate(route, url.pathname), clientAddress: clientIp }, () => proxyApi(req, url, route, clientIp));
     },
     error: (err) => errorResponse(err, crypto.randomUUID()),
-  });
+  }) as { port: number; stop(force: boolean): Promise<void> };
 
-  async function proxyApi(req: Request, url: URL, route: NonNullable<ReturnType<typeof matchRoute>>, clientIp: string | undefined): Promise<Response> {
+  function startRawFront(): Http1Server {
+    return serveHttp1({
+      hostname: config.http.host,
+      port: ctx.httpPort,
+      handler: rawHandler,
+      errorResponse: (err) => errorResponse(err, crypto.randomUUID()),
+      maxBodyBytes: config.http.body_limit_bytes,
+      idleTimeoutMs: 120_000,
+    });
+  }
+
+  async function proxyApi(req: InboundRequest, url: UrlParts, route: NonNullable<ReturnType<typeof matchRoute>>, clientIp: string | undefined): Promise<Response> {
     const started = performance.now();
     const cid = correlationIdFrom(req.headers);
     const log$: { status: number; upstream?: string; user?: string } = { status: 500 };
@@ -218,6 +242,6 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   lifecycle.onShutdown("close", "gateway balancers", () => balancers.close());
   lifecycle.onShutdown("close", "access log", () => accessLog?.close());
   lifecycle.onShutdown("close", "upstream pool", () => upstreamClient?.close());
-  log.info("http listening", { port: server.port, host: config.http.host });
-  return { role: ctx.role, httpPort: server.port!, devToken };
+  log.info("http listening", { port: server.port, host: config.http.host, front: gw.front });
+  return { role: ctx.role, httpPort: server.port, devToken };
 }

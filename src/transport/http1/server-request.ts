@@ -1,0 +1,160 @@
+import { BpmError } from "../../platform/errors.ts";
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import type { InboundRequest, UrlParts } from "../inbound.ts";
+import { FlatHeaders } from "./flat-headers.ts";
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Paths Bun.serve's URL parsing would rewrite (dot segments, backslashes, bytes URL encodes): normalized the same way. */
+const NEEDS_URL = /\/\.|%2e|\\|[^\x21-\x7e]/i;
+
+/** A request the server refuses before any handler sees it; the status says why (400, 413, 431, 501, 505). */
+export class ProtocolRejection extends BpmError {
+  constructor(httpStatus: number, code: string, message: string) {
+    super(message, { code, httpStatus, grpcCode: GrpcStatus.INVALID_ARGUMENT });
+  }
+}
+
+export interface ParsedHead {
+  method: string;
+  target: string;
+  /** 0 for HTTP/1.0, 1 for HTTP/1.1 */
+  minor: number;
+  fields: string[];
+}
+
+/**
+ * Parses a request head (request line and field lines, without the blank line)
+ * given as latin1 text. Strict where leniency lets requests be smuggled: bare CR
+ * or LF, NUL, obsolete line folding, whitespace before the colon → 400.
+ */
+export function parseRequestHead(text: string): ParsedHead {
+  for (let i = text.indexOf("\r"); i !== -1; i = text.indexOf("\r", i + 1)) {
+    if (text.charCodeAt(i + 1) !== 10) throw bad("bare CR in request head");
+  }
+  for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) {
+    if (text.charCodeAt(i - 1) !== 13) throw bad("bare LF in request head");
+  }
+  if (text.includes("\0")) throw bad("NUL in request head");
+  let eol = text.indexOf("\r\n");
+  const line = eol < 0 ? text : text.slice(0, eol);
+  const sp1 = line.indexOf(" ");
+  const sp2 = sp1 < 0 ? -1 : line.indexOf(" ", sp1 + 1);
+  if (sp1 <= 0 || sp2 <= sp1 + 1 || line.indexOf(" ", sp2 + 1) !== -1) throw bad("malformed request line");
+  const method = line.slice(0, sp1);
+  const target = line.slice(sp1 + 1, sp2);
+  const version = line.slice(sp2 + 1);
+  if (!TOKEN.test(method)) throw bad("malformed method");
+  let minor: number;
+  if (version === "HTTP/1.1") minor = 1;
+  else if (version === "HTTP/1.0") minor = 0;
+  else if (/^HTTP\/\d\.\d$/.test(version)) throw new ProtocolRejection(505, "HTTP_VERSION_NOT_SUPPORTED", `${version} is not supported`);
+  else throw bad("malformed HTTP version");
+  const fields: string[] = [];
+  while (eol >= 0) {
+    const start = eol + 2;
+    eol = text.indexOf("\r\n", start);
+    const field = eol < 0 ? text.slice(start) : text.slice(start, eol);
+    const c0 = field.charCodeAt(0);
+    if (c0 === 32 || c0 === 9) throw bad("obsolete line folding");
+    const colon = field.indexOf(":");
+    if (colon <= 0) throw bad("malformed header field");
+    const name = field.slice(0, colon);
+    if (!TOKEN.test(name)) throw bad("malformed header field name");
+    let a = colon + 1;
+    let b = field.length;
+    while (a < b && (field.charCodeAt(a) === 32 || field.charCodeAt(a) === 9)) a++;
+    while (b > a && (field.charCodeAt(b - 1) === 32 || field.charCodeAt(b - 1) === 9)) b--;
+    fields.push(name.toLowerCase(), field.slice(a, b));
+  }
+  return { method, target, minor, fields };
+}
+
+function bad(message: string): ProtocolRejection {
+  return new ProtocolRejection(400, "BAD_REQUEST", message);
+}
+
+/** Path and query of a request target (origin-form, or absolute-form as proxies send). */
+export function splitTarget(target: string): { pathname: string; search: string } {
+  if (target.charCodeAt(0) !== 47) {
+    if (target === "*") return { pathname: "*", search: "" };
+    if (!/^https?:\/\//i.test(target)) throw bad("malformed request target");
+    let u: URL;
+    try {
+      u = new URL(target);
+    } catch {
+      throw bad("malformed request target");
+    }
+    return { pathname: u.pathname, search: u.search };
+  }
+  const q = target.indexOf("?");
+  let pathname = q < 0 ? target : target.slice(0, q);
+  const search = q < 0 || q === target.length - 1 ? "" : target.slice(q);
+  if (NEEDS_URL.test(pathname)) pathname = new URL(pathname, "http://x").pathname;
+  return { pathname, search };
+}
+
+/**
+ * One request as the raw front hands it to its handler: what the gateway's
+ * proxy path reads (InboundRequest), its URL parts, and the peer's address.
+ */
+export class ServerRequest implements InboundRequest, UrlParts {
+  readonly protocol = "http:";
+  private stream: ReadableStream<Uint8Array> | null;
+
+  constructor(
+    readonly method: string,
+    /** The request target as sent (path and query). */
+    readonly target: string,
+    readonly pathname: string,
+    readonly search: string,
+    readonly host: string,
+    readonly headers: FlatHeaders,
+    /** 0 for HTTP/1.0, 1 for HTTP/1.1 */
+    readonly minor: number,
+    readonly remoteAddress: string,
+    readonly signal: AbortSignal,
+    /** The whole body when it arrived with the head (the common small JSON); else null. */
+    readonly bytes: Uint8Array | null,
+    stream: ReadableStream<Uint8Array> | null,
+  ) {
+    this.stream = stream;
+  }
+
+  get body(): ReadableStream<Uint8Array> | null {
+    if (this.stream === null && this.bytes !== null) {
+      const bytes = this.bytes;
+      this.stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(bytes);
+          controller.close();
+        },
+      });
+    }
+    return this.stream;
+  }
+
+  /** The absolute URL, as `Request.url` would read. */
+  get url(): string {
+    return `http://${this.host}${this.pathname}${this.search}`;
+  }
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const bytes = this.bytes;
+    if (bytes !== null) return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    if (this.stream === null) return new ArrayBuffer(0);
+    return new Response(this.stream).arrayBuffer();
+  }
+
+  /** A fetch `Request` for handlers that need one (the admin app): off the hot path. */
+  toRequest(): Request {
+    const m = this.method;
+    const hasBody = m !== "GET" && m !== "HEAD" && (this.bytes !== null || this.stream !== null);
+    return new Request(this.url, {
+      method: m,
+      headers: this.headers.toHeaders(),
+      body: hasBody ? (this.bytes ?? this.stream) : undefined,
+      signal: this.signal,
+      duplex: "half",
+    } as RequestInit);
+  }
+}

@@ -1,0 +1,113 @@
+import { STATUS_CODES } from "node:http";
+import { latin1Write } from "./latin1.ts";
+import { SCRATCH } from "./scratch.ts";
+import type { Conn } from "./server.ts";
+import type { ServerRequest } from "./server-request.ts";
+
+/** A Content-Length body up to this size is read whole and written with the head in one write; larger ones stream. */
+const BUFFER_MAX = 64 * 1024;
+const LAST_CHUNK = Buffer.from("0\r\n\r\n");
+const CRLF = Buffer.from("\r\n");
+
+/**
+ * Writes `res` on the connection with HTTP/1.1 framing: Content-Length passed
+ * through (small bodies in one write with the head), else chunked (or until
+ * close for an HTTP/1.0 client). Hop-by-hop fields never go out. Streamed
+ * bodies are read only as fast as the socket drains.
+ */
+export async function writeResponse(conn: Conn, req: ServerRequest | null, res: Response): Promise<void> {
+  const status = res.status;
+  const fields = res.headers.toJSON() as Record<string, string | string[]>;
+  let head = `HTTP/1.1 ${status} ${res.statusText || STATUS_CODES[status] || ""}\r\n`;
+  let length = -1;
+  for (const name in fields) {
+    switch (name) {
+      case "connection":
+      case "keep-alive":
+      case "proxy-connection":
+      case "transfer-encoding":
+      case "upgrade":
+      case "te":
+      case "trailer":
+        continue;
+      case "content-length": {
+        const v = fields[name] as string;
+        length = /^\d{1,15}$/.test(v) ? Number(v) : -1;
+        continue;
+      }
+    }
+    const value = fields[name]!;
+    if (typeof value === "string") head += `${name}: ${value}\r\n`;
+    else for (const v of value) head += `${name}: ${v}\r\n`;
+  }
+  if (fields["date"] === undefined) head += `date: ${conn.server.date}\r\n`;
+  const http10 = req !== null && req.minor === 0;
+  const noBody = (req !== null && req.method === "HEAD") || status === 204 || status === 304 || status < 200;
+
+  if (noBody) {
+    if (length >= 0 && req !== null && req.method === "HEAD") head += `content-length: ${length}\r\n`;
+    writeHead(conn, head, http10);
+    if (res.body !== null) void res.body.cancel().catch(() => {});
+    return;
+  }
+  if (length >= 0 && length <= BUFFER_MAX) {
+    // the common small JSON: usually already in memory (the pooled client hands it over whole)
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (conn.closed) return;
+    writeHead(conn, `${head}content-length: ${bytes.length}\r\n`, http10, bytes);
+    return;
+  }
+  const body = res.body;
+  if (body === null) {
+    writeHead(conn, `${head}content-length: 0\r\n`, http10);
+    return;
+  }
+  const chunked = length < 0 && !http10;
+  if (length >= 0) head += `content-length: ${length}\r\n`;
+  else if (chunked) head += "transfer-encoding: chunked\r\n";
+  else conn.closeAfter = true; // HTTP/1.0 without a length: the close ends the body
+  writeHead(conn, head, http10);
+  const reader = body.getReader();
+  conn.reader = reader;
+  let sent = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (conn.closed) return;
+      if (done) break;
+      if (value === undefined || value.length === 0) continue;
+      sent += value.length;
+      if (chunked) {
+        conn.write(Buffer.from(`${value.length.toString(16)}\r\n`, "latin1"));
+        conn.write(value);
+        conn.write(CRLF);
+      } else {
+        conn.write(value);
+      }
+      const wait = conn.drained();
+      if (wait !== undefined) await wait;
+      if (conn.closed) return;
+    }
+  } finally {
+    conn.reader = null;
+    reader.releaseLock();
+  }
+  if (chunked) conn.write(LAST_CHUNK);
+  // a body that ended short of its Content-Length leaves the client waiting: only a close tells it
+  else if (length >= 0 && sent !== length) conn.destroy();
+}
+
+/** The head (and a small body) in one write; the fixed "connection" field goes last. */
+function writeHead(conn: Conn, head: string, http10: boolean, body?: Uint8Array): void {
+  // an HTTP/1.0 client closes unless told otherwise
+  head += conn.closeAfter ? "connection: close\r\n\r\n" : http10 ? "connection: keep-alive\r\n\r\n" : "\r\n";
+  const n = head.length;
+  if (n + (body?.length ?? 0) <= SCRATCH.length) {
+    latin1Write(SCRATCH, head, 0);
+    if (body !== undefined && body.length > 0) SCRATCH.set(body, n);
+    conn.write(SCRATCH.subarray(0, n + (body?.length ?? 0)), true);
+    return;
+  }
+  conn.write(Buffer.from(head, "latin1"));
+  if (body !== undefined && body.length > 0) conn.write(body);
+}
