@@ -41,6 +41,8 @@ export class Conn implements BodySink {
   /** Close once the current response is written (Connection: close, HTTP/1.0, a body left unread, shutdown). */
   closeAfter = false;
   closed = false;
+  /** The client half-closed: no more requests will come. */
+  peerEnded = false;
   /** Tick when the connection went idle or a head started arriving; -1 while a request is in flight. */
   mark: number;
   headStarted = false;
@@ -280,6 +282,7 @@ export class Conn implements BodySink {
     }
     this.mark = srv.tick;
     this.next();
+    if (!this.busy && this.peerEnded) this.endGracefully();
   }
 
   /** Answers a request the server refused itself, then closes (the bytes after it cannot be trusted). */
@@ -332,6 +335,15 @@ export class Conn implements BodySink {
     this.drainWaiter = null;
     if (w !== null) w();
     if (this.closeAfter && !this.busy) this.socket.end();
+  }
+
+  /** The client sent FIN: answer what it sent (requests already read or pending), then close. */
+  onEnd(): void {
+    this.peerEnded = true;
+    if (!this.busy) {
+      this.next();
+      if (!this.busy) this.endGracefully();
+    }
   }
 
   endGracefully(): void {
@@ -395,6 +407,8 @@ export class Http1Server {
     this.listener = Bun.listen<Conn>({
       hostname: opts.hostname,
       port: opts.port,
+      // a client may send its request and half-close (FIN) before reading the answer
+      allowHalfOpen: true,
       socket: {
         open(socket) {
           const conn = new Conn(socket, server, socket.remoteAddress);
@@ -407,6 +421,9 @@ export class Http1Server {
         },
         drain(socket) {
           socket.data.onDrain();
+        },
+        end(socket) {
+          socket.data?.onEnd();
         },
         close(socket) {
           socket.data?.onClose();

@@ -112,4 +112,27 @@ describe("raw HTTP/1.1 server", () => {
     expect(state.text).toContain("f\r\ngot hello world\r\n0\r\n\r\n");
     socket.end();
   });
+
+  test("a client that half-closes after pipelining two requests gets both answers, then the close", async () => {
+    const srv = start(async (req) => {
+      await Bun.sleep(50);
+      return new Response(req.pathname, { headers: { "content-length": String(req.pathname.length) } });
+    });
+    const py = Bun.spawn(
+      ["python3", "-c", `import socket
+s=socket.create_connection(("127.0.0.1", ${srv.port}))
+s.sendall(b"GET /one HTTP/1.1\\r\\nhost: x\\r\\n\\r\\nGET /two HTTP/1.1\\r\\nhost: x\\r\\n\\r\\n")
+s.shutdown(socket.SHUT_WR)
+out=b""
+while True:
+    b=s.recv(4096)
+    if not b: break
+    out+=b
+print(out.decode())`],
+      { stdout: "pipe" },
+    );
+    const out = await new Response(py.stdout).text();
+    expect(out).toContain("\r\n\r\n/one");
+    expect(out.trimEnd()).toEndWith("\r\n\r\n/two");
+  });
 });
