@@ -37,6 +37,8 @@ export interface BpmOptions {
   env?: Record<string, string>;
   dataDir?: string;
   args?: string[];
+  /** Another binary than BPM_BIN (benchmarks compare builds). */
+  bin?: string;
   /** Ports to reuse (e.g. on restart). */
   ports?: Partial<Record<RoleName, { http: number; grpc?: number }>>;
 }
@@ -81,7 +83,7 @@ export async function startBpm(opts: BpmOptions = {}): Promise<BpmProcess> {
   const configPath = join(dataDir, "test-config.yaml");
   writeFileSync(configPath, toYaml(cfg));
   let out = "";
-  const proc = Bun.spawn([BPM_BIN, `--role=${roles.join(",")}`, "--config", configPath, "--data-dir", dataDir, ...(opts.args ?? [])], {
+  const proc = Bun.spawn([opts.bin ?? BPM_BIN, `--role=${roles.join(",")}`, "--config", configPath, "--data-dir", dataDir, ...(opts.args ?? [])], {
     env: { ...process.env, ...opts.env },
     stdout: "pipe",
     stderr: "pipe",
