@@ -1,43 +1,17 @@
 // One behaviour, two engines: the FormStore guarantees on SQLite and on a real PostgreSQL.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { parseFormDefinition } from "../../src/domain/forms/index.ts";
 import { PostgresFormStore } from "../../src/roles/form-service/store-postgres.ts";
 import { SqliteFormStore } from "../../src/roles/form-service/store-sqlite.ts";
 import type { FormStore } from "../../src/roles/form-service/store.ts";
-import { startPostgres, type PostgresServer } from "../support/postgres.ts";
-import { makeTempDir, removeTempDir } from "../support/process.ts";
-import { freshDatabase, quietLogger } from "./storage/databases.ts";
+import { bothEngines } from "./storage/databases.ts";
 
-const log = quietLogger();
-let pg: PostgresServer;
-const dirs: string[] = [];
-const open: FormStore[] = [];
-beforeAll(async () => {
-  pg = await startPostgres();
-}, 60_000);
-afterEach(async () => {
-  for (const s of open.splice(0)) await s.close();
-});
-afterAll(async () => {
-  await pg?.stop();
-  for (const d of dirs) removeTempDir(d);
-}, 60_000);
-
-/** A fresh store, and a way to open another on the same data (a second replica, or a restart). */
-type Backend = () => Promise<() => Promise<FormStore>>;
-const track = (s: FormStore) => (open.push(s), s);
-const backends: [string, Backend][] = [
-  ["SQLite", async () => {
-    const dir = makeTempDir("form-store");
-    dirs.push(dir);
-    return async () => track(new SqliteFormStore(join(dir, "form-service.db"), { synchronous: "NORMAL", busyTimeoutMs: 5_000 }));
-  }],
-  ["PostgreSQL", async () => {
-    const url = await freshDatabase(pg, "forms");
-    return async () => track(await PostgresFormStore.open(url, log));
-  }],
-];
+const backends = bothEngines<FormStore>(
+  "forms",
+  (dir) => new SqliteFormStore(join(dir, "form-service.db"), { synchronous: "NORMAL", busyTimeoutMs: 5_000 }),
+  (url, log) => PostgresFormStore.open(url, log),
+);
 
 const NOW = "2026-03-01T10:00:00.000Z";
 const form = (key: string, max = 30) => parseFormDefinition({ key, title: "Leave", fields: [{ name: "days", type: "integer", max }, { name: "kind", type: "enum", options: ["a", "b"], default: "a" }] });
@@ -88,7 +62,6 @@ for (const [engine, backend] of backends) {
       await first.publish(form("kept"), NOW);
       await first.submit({ form_key: "kept", form_version: 1, data: { days: 1 }, submitted_by: 1, process_instance_id: "", step_id: "" }, "kept-1", NOW);
       await first.close();
-      open.splice(open.indexOf(first), 1);
       const again = await openStore();
       expect((await again.get("kept", 0))!.version).toBe(1);
       expect((await again.getSubmission("kept-1"))!.data).toEqual({ days: 1 });

@@ -1,42 +1,17 @@
 // One behaviour, two engines: the ProcessStore guarantees (CAS, outbox order, claims) on SQLite and on a real PostgreSQL.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { taskKey, type Effect, type ProcessInstance } from "../../src/domain/process/index.ts";
 import { PostgresProcessStore } from "../../src/roles/process-service/store-postgres.ts";
 import { SqliteProcessStore } from "../../src/roles/process-service/store-sqlite.ts";
 import type { ProcessStore } from "../../src/roles/process-service/store.ts";
-import { startPostgres, type PostgresServer } from "../support/postgres.ts";
-import { makeTempDir, removeTempDir } from "../support/process.ts";
-import { freshDatabase, quietLogger } from "./storage/databases.ts";
+import { bothEngines } from "./storage/databases.ts";
 
-const log = quietLogger();
-let pg: PostgresServer;
-const dirs: string[] = [];
-const open: ProcessStore[] = [];
-beforeAll(async () => {
-  pg = await startPostgres();
-}, 60_000);
-afterEach(async () => {
-  for (const s of open.splice(0)) await s.close();
-});
-afterAll(async () => {
-  await pg?.stop();
-  for (const d of dirs) removeTempDir(d);
-}, 60_000);
-
-type Backend = () => Promise<() => Promise<ProcessStore>>;
-const track = (s: ProcessStore) => (open.push(s), s);
-const backends: [string, Backend][] = [
-  ["SQLite", async () => {
-    const dir = makeTempDir("process-store");
-    dirs.push(dir);
-    return async () => track(new SqliteProcessStore(join(dir, "process-service.db"), { synchronous: "NORMAL", busyTimeoutMs: 5_000 }));
-  }],
-  ["PostgreSQL", async () => {
-    const url = await freshDatabase(pg, "processes");
-    return async () => track(await PostgresProcessStore.open(url, log, { claimMs: 1_000 }));
-  }],
-];
+const backends = bothEngines<ProcessStore>(
+  "processes",
+  (dir) => new SqliteProcessStore(join(dir, "process-service.db"), { synchronous: "NORMAL", busyTimeoutMs: 5_000 }),
+  (url, log) => PostgresProcessStore.open(url, log, { claimMs: 1_000 }),
+);
 
 const T0 = 1_772_000_000_000;
 const NOW = new Date(T0).toISOString();
@@ -131,7 +106,6 @@ for (const [engine, backend] of backends) {
       const first = await openStore();
       await first.createInstance(instance("i1"), [create("i1")], { now: T0 });
       await first.close();
-      open.splice(open.indexOf(first), 1);
       const again = await openStore();
       expect(await again.getInstance("i1")).toEqual(instance("i1"));
       expect(keysOf(await again.dueOutbox(T0 + 5_000, 10, new Set()))).toEqual(["i1:a:1"]);
