@@ -21,8 +21,10 @@ const created = (await (await fetch(`${svcUrl}/api/tasks`, { method: "POST", hea
 const path = `/api/tasks/${created.id}`;
 const upstream = { address: "127.0.0.1", port: svc.ports["task-service"].http };
 
+const logDir = mkdtempSync(join(tmpdir(), "bpm-gw-logs-"));
 const gateway = await startBpm({
   roles: ["gateway"],
+  stdoutFile: join(logDir, "gateway.log"),
   config: {
     discovery: { static: { "task-service": [upstream] } },
     gateway: { rate_limit: { requests: 100_000_000, window: "60s" }, access_log: true },
@@ -30,6 +32,7 @@ const gateway = await startBpm({
 });
 const gatewayPool = await startBpm({
   roles: ["gateway"],
+  stdoutFile: join(logDir, "gateway-pool.log"),
   config: {
     discovery: { static: { "task-service": [upstream] } },
     gateway: { rate_limit: { requests: 100_000_000, window: "60s" }, access_log: true, upstream_client: "pool" },
@@ -38,6 +41,7 @@ const gatewayPool = await startBpm({
 // the raw HTTP/1.1 front on Bun.listen (gateway.front: raw) with the pooled client
 const gatewayRaw = await startBpm({
   roles: ["gateway"],
+  stdoutFile: join(logDir, "gateway-raw.log"),
   config: {
     discovery: { static: { "task-service": [upstream] } },
     gateway: { rate_limit: { requests: 100_000_000, window: "60s" }, access_log: true, upstream_client: "pool", front: "raw" },

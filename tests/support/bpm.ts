@@ -37,6 +37,8 @@ export interface BpmOptions {
   env?: Record<string, string>;
   dataDir?: string;
   args?: string[];
+  /** Write the process's stdout (access log) to this file instead of collecting it (benchmarks: as nginx logs to a file). */
+  stdoutFile?: string;
   /** Another binary than BPM_BIN (benchmarks compare builds). */
   bin?: string;
   /** Ports to reuse (e.g. on restart). */
@@ -85,14 +87,14 @@ export async function startBpm(opts: BpmOptions = {}): Promise<BpmProcess> {
   let out = "";
   const proc = Bun.spawn([opts.bin ?? BPM_BIN, `--role=${roles.join(",")}`, "--config", configPath, "--data-dir", dataDir, ...(opts.args ?? [])], {
     env: { ...process.env, ...opts.env },
-    stdout: "pipe",
+    stdout: opts.stdoutFile ? Bun.file(opts.stdoutFile) : "pipe",
     stderr: "pipe",
   });
   const pump = async (s: ReadableStream<Uint8Array>) => {
     const dec = new TextDecoder();
     for await (const chunk of s) out += dec.decode(chunk);
   };
-  void pump(proc.stdout as ReadableStream<Uint8Array>);
+  if (!opts.stdoutFile) void pump(proc.stdout as ReadableStream<Uint8Array>);
   void pump(proc.stderr as ReadableStream<Uint8Array>);
   const handle: BpmProcess = {
     proc,
