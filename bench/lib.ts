@@ -50,8 +50,9 @@ export function cpuSecondsTree(pid: number): number {
   return total;
 }
 
-export function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"))!;
+/** Resident memory in MB; `RssAnon` is the process's private part (`RssFile` is the mapped binary, shared by every process running it). */
+export function rssMb(pid: number, field: "VmRSS" | "RssAnon" | "RssFile" = "VmRSS"): number {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith(`${field}:`))!;
   return Number(line.split(/\s+/)[1]) / 1024;
 }
 
