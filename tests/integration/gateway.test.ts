@@ -224,4 +224,25 @@ describe("gateway → task-service, end to end", () => {
       await fetch(`${bpm.url()}/admin/breakers/taskService`, { method: "POST", headers: { ...(await authHeaders(1, true)), "content-type": "application/json" }, body: '{"state":"RESET"}' });
     }
   });
+
+  test("a failing upstream is answered from the last good response, marked X-Fallback: cache (seed §3)", async () => {
+    const h = await authHeaders(14);
+    const svc = bpm.url("task-service");
+    const created = await json(postJson(`${bpm.url()}/api/tasks`, { title: "cached", user_id: 14 }, h));
+    const live = await json(fetch(`${bpm.url()}/api/tasks/${created.body.id}`, { headers: h }));
+    expect(live.headers.get("x-fallback")).toBeNull();
+    await fetch(`${svc}/admin/faults`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ status: 503 }) });
+    try {
+      const fallback = await json(fetch(`${bpm.url()}/api/tasks/${created.body.id}`, { headers: h }));
+      expect(fallback.status).toBe(200);
+      expect(fallback.headers.get("x-fallback")).toBe("cache");
+      expect(fallback.body).toEqual(live.body);
+      // another user's request for the same URL is not served from this user's cache
+      const other = await fetch(`${bpm.url()}/api/tasks/${created.body.id}`, { headers: await authHeaders(15) });
+      expect(other.status).toBe(503);
+    } finally {
+      await fetch(`${svc}/admin/faults`, { method: "DELETE" });
+      await fetch(`${bpm.url()}/admin/breakers/taskService`, { method: "POST", headers: { ...(await authHeaders(1, true)), "content-type": "application/json" }, body: '{"state":"RESET"}' });
+    }
+  });
 });

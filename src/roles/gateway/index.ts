@@ -148,12 +148,13 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
       });
       res = out.res;
       log$.upstream = out.lease.instance.id;
-      if (sticky.enabled && (stickyId === undefined || out.lease.repinned || out.lease.stickyId !== stickyId)) {
-        res.headers.append("set-cookie", stickyCookie(sticky.cookie_name, out.lease.stickyId));
-      }
+      // cache before adding our own cookie: the kept copy holds only what the upstream said
       if (cacheKey !== undefined) {
         if (fallback!.cacheable(res)) res = await fallback!.store(cacheKey, res, now);
         else if (res.status >= 500) res = served(fallback!.lookup(cacheKey, now), res);
+      }
+      if (sticky.enabled && res.headers.get("x-fallback") === null && (stickyId === undefined || out.lease.repinned || out.lease.stickyId !== stickyId)) {
+        res.headers.append("set-cookie", stickyCookie(sticky.cookie_name, out.lease.stickyId));
       }
     } catch (err) {
       const cached = cacheKey !== undefined && err instanceof BpmError && err.httpStatus >= 500 ? fallback!.lookup(cacheKey, now) : undefined;
