@@ -1,3 +1,4 @@
+import type { Clock } from "../platform/clock.ts";
 /** Per-call facts every policy may need; they flow unchanged through a pipeline. */
 export interface CallOptions {
   /** Absolute deadline in the clock's epoch ms; every timeout, wait and backoff stays within it. */
@@ -30,6 +31,23 @@ export function wrap(...policies: readonly Policy[]): Policy {
       return run(0, fn, signal ?? NEVER_ABORTED, options);
     },
   };
+}
+
+/** Resolves after `ms` on `clock`, or rejects with the signal's reason as soon as it fires (retry backoff, rate-limit waits). */
+export function sleepUnlessAborted(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clock.clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = clock.setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    if (signal !== NEVER_ABORTED) signal.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 /** Calls `fn`, turning a synchronous throw into a rejected promise so callers handle one path. */

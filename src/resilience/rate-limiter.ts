@@ -2,7 +2,7 @@ import { type Clock, systemClock } from "../platform/clock.ts";
 import { RATE_LIMITER_DEFAULTS, type RateLimiterConfig } from "./config.ts";
 import { Emitter } from "./emitter.ts";
 import { RateLimitedError } from "./errors.ts";
-import { type CallOptions, invoke, NEVER_ABORTED, type Policy } from "./policy.ts";
+import { type CallOptions, invoke, NEVER_ABORTED, type Policy, sleepUnlessAborted } from "./policy.ts";
 
 export interface RateLimiterOptions extends Partial<RateLimiterConfig> {
   name?: string;
@@ -121,7 +121,7 @@ export class RateLimiter implements Policy {
       if (this.clock.now() + decision.retryAfterMs > waitUntil) {
         throw new RateLimitedError(`rate limit of '${this.name}' reached`, decision.retryAfterMs, decision.limit);
       }
-      await this.sleep(decision.retryAfterMs, signal);
+      await sleepUnlessAborted(this.clock, decision.retryAfterMs, signal);
     }
   }
 
@@ -151,20 +151,6 @@ export class RateLimiter implements Policy {
     return key;
   }
 
-  private sleep(ms: number, signal: AbortSignal): Promise<void> {
-    if (signal.aborted) return Promise.reject(signal.reason);
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        this.clock.clearTimeout(timer);
-        reject(signal.reason);
-      };
-      const timer = this.clock.setTimeout(() => {
-        signal.removeEventListener("abort", onAbort);
-        resolve();
-      }, ms);
-      if (signal !== NEVER_ABORTED) signal.addEventListener("abort", onAbort, { once: true });
-    });
-  }
 }
 
 /** IETF RateLimit header fields (seconds, rounded up) plus Retry-After when refused. */

@@ -2,7 +2,7 @@ import { type Clock, type Random, systemClock, systemRandom } from "../platform/
 import { RETRY_DEFAULTS, type RetryConfig } from "./config.ts";
 import { Emitter } from "./emitter.ts";
 import { isRetryableError, isRetryableResponse, type ResultPredicate } from "./outcome.ts";
-import { type CallOptions, invoke, NEVER_ABORTED, type Policy } from "./policy.ts";
+import { type CallOptions, invoke, NEVER_ABORTED, type Policy, sleepUnlessAborted } from "./policy.ts";
 import type { RetryBudget } from "./retry-budget.ts";
 
 type BackoffConfig = Pick<RetryConfig, "maxAttempts" | "backoffPeriod" | "backoffMultiplier" | "maxBackoffPeriod" | "jitter">;
@@ -109,7 +109,7 @@ export class Retry implements Policy {
       if (!last.failed) discard(last.value);
       this.counts.retries++;
       if (this.onRetry.hasListeners) this.onRetry.emit({ name: this.name, attempt: attempt + 1, delayMs, error: last.failed ? last.error : last.value });
-      await this.sleep(delayMs, signal);
+      await sleepUnlessAborted(this.clock, delayMs, signal);
     }
   }
 
@@ -127,22 +127,6 @@ export class Retry implements Policy {
     return last.value;
   }
 
-  /** Resolves after `ms`, or rejects with the caller's abort reason as soon as it fires. */
-  private sleep(ms: number, signal: AbortSignal): Promise<void> {
-    if (signal.aborted) return Promise.reject(signal.reason);
-    if (ms <= 0) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        this.clock.clearTimeout(timer);
-        reject(signal.reason);
-      };
-      const timer = this.clock.setTimeout(() => {
-        signal.removeEventListener("abort", onAbort);
-        resolve();
-      }, ms);
-      if (signal !== NEVER_ABORTED) signal.addEventListener("abort", onAbort, { once: true });
-    });
-  }
 }
 
 /** A retried-over HTTP response still holds a connection until its body is released. */

@@ -1,6 +1,6 @@
 import { context, SpanKind, trace } from "@opentelemetry/api";
 import { ATTR_DB_COLLECTION_NAME, ATTR_DB_NAMESPACE, ATTR_DB_OPERATION_NAME, ATTR_DB_SYSTEM, ATTR_DB_SYSTEM_NAME } from "./semconv.ts";
-import { endSpan, runInSpan, startSpan, tracingEnabled } from "./tracing.ts";
+import { tracingEnabled, withSpan } from "./tracing.ts";
 
 export type DbSystem = "sqlite" | "postgresql";
 
@@ -20,35 +20,18 @@ export function withStorageSpan<T>(db: StorageSpanTarget, operation: string, col
   if (!tracingEnabled) return fn();
   const parent = trace.getSpan(context.active());
   if (!parent?.isRecording()) return fn();
-  const span = startSpan(collection ? `${operation} ${collection}` : operation, {
-    kind: SpanKind.CLIENT,
-    attributes: {
-      [ATTR_DB_SYSTEM_NAME]: db.system,
-      [ATTR_DB_SYSTEM]: db.system,
-      [ATTR_DB_OPERATION_NAME]: operation,
-      ...(collection ? { [ATTR_DB_COLLECTION_NAME]: collection } : {}),
-      ...(db.namespace ? { [ATTR_DB_NAMESPACE]: db.namespace } : {}),
+  return withSpan(
+    collection ? `${operation} ${collection}` : operation,
+    {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        [ATTR_DB_SYSTEM_NAME]: db.system,
+        [ATTR_DB_SYSTEM]: db.system,
+        [ATTR_DB_OPERATION_NAME]: operation,
+        ...(collection ? { [ATTR_DB_COLLECTION_NAME]: collection } : {}),
+        ...(db.namespace ? { [ATTR_DB_NAMESPACE]: db.namespace } : {}),
+      },
     },
-  });
-  let result: T;
-  try {
-    result = runInSpan(span, fn);
-  } catch (err) {
-    endSpan(span, err);
-    throw err;
-  }
-  if (result instanceof Promise) {
-    return result.then(
-      (v) => {
-        span.end();
-        return v;
-      },
-      (err) => {
-        endSpan(span, err);
-        throw err;
-      },
-    ) as T;
-  }
-  span.end();
-  return result;
+    () => fn(),
+  );
 }

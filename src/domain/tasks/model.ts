@@ -1,11 +1,11 @@
 import * as v from "valibot";
+import { INT32_MAX, intParam } from "../params.ts";
 
 export const PRIORITIES = ["low", "medium", "high", "critical"] as const;
 export const STATUSES = ["todo", "in_progress", "blocked", "done", "cancelled"] as const;
 export type Priority = (typeof PRIORITIES)[number];
 export type Status = (typeof STATUSES)[number];
 
-const INT32_MAX = 2_147_483_647;
 const userId = v.pipe(v.number("must be an integer user id"), v.integer("must be an integer user id"), v.minValue(1, "must be a positive integer user id"), v.maxValue(INT32_MAX, "must fit in int32"));
 const projectId = v.pipe(v.number("must be an integer project id"), v.integer("must be an integer project id"), v.minValue(0, "must not be negative"), v.maxValue(INT32_MAX, "must fit in int32"));
 const title = v.pipe(v.string("must be a string"), v.trim(), v.minLength(1, "is required"), v.maxLength(500, "must be at most 500 characters"));
@@ -36,23 +36,14 @@ export const UpdateTaskSchema = v.object({
 });
 export type UpdateTask = v.InferOutput<typeof UpdateTaskSchema>;
 
-const intFromQuery = (what: string, min: number, max: number) =>
-  v.pipe(
-    v.union([v.number(), v.string()], `must be ${what}`),
-    v.transform((x) => (typeof x === "string" && /^-?\d+$/.test(x) ? Number(x) : x)),
-    v.number(`must be ${what}`),
-    v.integer(`must be ${what}`),
-    v.minValue(min, `must be ${what}`),
-    v.maxValue(max, `must be ${what}`),
-  );
 
 export const MAX_PAGE = 1000;
 export const ListTasksQuerySchema = v.object({
-  user_id: v.optional(intFromQuery("a positive integer user id", 1, INT32_MAX)),
+  user_id: v.optional(intParam("a positive integer user id", 1, INT32_MAX)),
   status: v.optional(status),
   process_instance_id: v.optional(shortText(200)),
-  limit: v.optional(intFromQuery(`an integer in 1..${MAX_PAGE}`, 1, MAX_PAGE), 50),
-  offset: v.optional(intFromQuery("a non-negative integer", 0, INT32_MAX), 0),
+  limit: v.optional(intParam(`an integer in 1..${MAX_PAGE}`, 1, MAX_PAGE), 50),
+  offset: v.optional(intParam("a non-negative integer", 0, INT32_MAX), 0),
 });
 export type ListTasksQuery = v.InferOutput<typeof ListTasksQuerySchema>;
 
@@ -87,11 +78,4 @@ export interface TaskEvent {
   timestamp: string;
 }
 
-export const TaskIdSchema = v.pipe(
-  v.union([v.number(), v.string()]),
-  v.transform((x) => (typeof x === "string" && /^\d+$/.test(x) ? Number(x) : x)),
-  v.number("must be a positive integer task id"),
-  v.integer("must be a positive integer task id"),
-  v.minValue(1, "must be a positive integer task id"),
-  v.maxValue(INT32_MAX, "must be a positive integer task id"),
-);
+export const TaskIdSchema = intParam("a positive integer task id", 1, INT32_MAX);

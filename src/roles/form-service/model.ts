@@ -1,7 +1,7 @@
 import * as v from "valibot";
+import { INT32_MAX, intParam } from "../../domain/params.ts";
 import type { JsonObject } from "../../domain/forms/index.ts";
 
-const INT32_MAX = 2_147_483_647;
 export const MAX_PAGE = 1000;
 
 /** A stored submission, as it goes on the wire (formservice.Submission field names). */
@@ -25,23 +25,14 @@ export interface FormFilter {
   offset: number;
 }
 
-const intFrom = (what: string, min: number, max: number) =>
-  v.pipe(
-    v.union([v.number(), v.string()], `must be ${what}`),
-    v.transform((x) => (typeof x === "string" && /^-?\d+$/.test(x) ? Number(x) : x)),
-    v.number(`must be ${what}`),
-    v.integer(`must be ${what}`),
-    v.minValue(min, `must be ${what}`),
-    v.maxValue(max, `must be ${what}`),
-  );
 
-export const VersionSchema = intFrom("a version number (0 = latest)", 0, INT32_MAX);
-export const UserIdSchema = intFrom("a user id", 0, INT32_MAX);
+export const VersionSchema = intParam("a version number (0 = latest)", 0, INT32_MAX);
+export const UserIdSchema = intParam("a user id", 0, INT32_MAX);
 
 export const ListFormsQuerySchema = v.object({
   key: v.optional(v.pipe(v.string(), v.maxLength(100, "must be at most 100 characters"))),
-  limit: v.optional(intFrom(`an integer in 1..${MAX_PAGE}`, 1, MAX_PAGE), 50),
-  offset: v.optional(intFrom("a non-negative integer", 0, INT32_MAX), 0),
+  limit: v.optional(intParam(`an integer in 1..${MAX_PAGE}`, 1, MAX_PAGE), 50),
+  offset: v.optional(intParam("a non-negative integer", 0, INT32_MAX), 0),
 });
 
 export const GetFormQuerySchema = v.object({ version: v.optional(VersionSchema, 0) });

@@ -100,9 +100,8 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   };
   let inflight = 0;
 
-  /** The cached response when there is one (counted, and an event on the request's span), else `live`. */
-  function served(cached: Response | undefined, live: Response): Response {
-    if (!cached) return live;
+  /** A response served from the fallback cache: counted, and an event on the request's span. */
+  function fromFallback(cached: Response): Response {
     recordFallback("gateway", "cache", {}, metrics);
     return cached;
   }
@@ -151,7 +150,10 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
       // cache before adding our own cookie: the kept copy holds only what the upstream said
       if (cacheKey !== undefined) {
         if (fallback!.cacheable(res)) res = await fallback!.store(cacheKey, res, now);
-        else if (res.status >= 500) res = served(fallback!.lookup(cacheKey, now), res);
+        else if (res.status >= 500) {
+          const cached = fallback!.lookup(cacheKey, now);
+          if (cached) res = fromFallback(cached);
+        }
       }
       if (sticky.enabled && res.headers.get("x-fallback") === null && (stickyId === undefined || out.lease.repinned || out.lease.stickyId !== stickyId)) {
         res.headers.append("set-cookie", stickyCookie(sticky.cookie_name, out.lease.stickyId));
@@ -159,7 +161,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     } catch (err) {
       const cached = cacheKey !== undefined && err instanceof BpmError && err.httpStatus >= 500 ? fallback!.lookup(cacheKey, now) : undefined;
       if (!cached) throw err;
-      res = served(cached, cached);
+      res = fromFallback(cached);
     }
     res.headers.set(CORRELATION_HEADER, cid);
     if (rlHeaders) for (const k in rlHeaders) res.headers.set(k, rlHeaders[k]!);

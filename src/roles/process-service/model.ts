@@ -1,23 +1,14 @@
 import * as v from "valibot";
+import { INT32_MAX, intParam } from "../../domain/params.ts";
 import { INSTANCE_STATUSES, type Effect, type InstanceStatus } from "../../domain/process/index.ts";
 
-const INT32_MAX = 2_147_483_647;
 export const MAX_PAGE = 1000;
 
-const intFrom = (what: string, min: number, max: number) =>
-  v.pipe(
-    v.union([v.number(), v.string()], `must be ${what}`),
-    v.transform((x) => (typeof x === "string" && /^-?\d+$/.test(x) ? Number(x) : x)),
-    v.number(`must be ${what}`),
-    v.integer(`must be ${what}`),
-    v.minValue(min, `must be ${what}`),
-    v.maxValue(max, `must be ${what}`),
-  );
 
-export const VersionSchema = intFrom("a version number (0 = latest)", 0, INT32_MAX);
-export const UserIdSchema = intFrom("a positive integer user id", 1, INT32_MAX);
-const limit = v.optional(intFrom(`an integer in 1..${MAX_PAGE}`, 1, MAX_PAGE), 50);
-const offset = v.optional(intFrom("a non-negative integer", 0, INT32_MAX), 0);
+export const VersionSchema = intParam("a version number (0 = latest)", 0, INT32_MAX);
+export const UserIdSchema = intParam("a positive integer user id", 1, INT32_MAX);
+const limit = v.optional(intParam(`an integer in 1..${MAX_PAGE}`, 1, MAX_PAGE), 50);
+const offset = v.optional(intParam("a non-negative integer", 0, INT32_MAX), 0);
 const shortText = (max: number) => v.pipe(v.string("must be a string"), v.maxLength(max, `must be at most ${max} characters`));
 
 export interface DefinitionFilter {

@@ -12,6 +12,7 @@ import { advisoryKey, mapDatabaseError, openPostgres, type PostgresDb, type SQL 
 import init from "./migrations/postgres_001_init.sql" with { type: "text" };
 import type { DefinitionFilter, InstanceFilter, OutboxRecord, OutboxState } from "./model.ts";
 import type { ProcessStore } from "./store.ts";
+import { toDefinition, toRecord, type DefinitionRow, type OutboxRow } from "./store-rows.ts";
 
 export const PROCESS_MIGRATIONS = { namespace: "process-service", migrations: [{ id: "001_init", sql: init }] };
 
@@ -43,35 +44,8 @@ const CLAIM_DUE = `WITH due AS (
   UPDATE process_outbox o SET claimed_until = $4 FROM due WHERE o.seq = due.seq
   RETURNING ${OUTBOX_COLUMNS}`;
 
-interface DefinitionRow {
-  key: string;
-  version: number;
-  body: string;
-  created_at: string;
-}
-interface OutboxRow {
-  seq: number;
-  instance_id: string;
-  payload: string;
-  attempts: number;
-  next_attempt_at: number;
-  last_error: string | null;
-  traceparent: string | null;
-  created_at: number;
-}
 
-const toDefinition = (r: DefinitionRow): StoredProcessDefinition => ({ ...(JSON.parse(r.body) as ProcessDefinition), version: r.version, created_at: r.created_at });
 const toInstance = (r: { body: string }): ProcessInstance => parseInstance(JSON.parse(r.body));
-const toRecord = (r: OutboxRow): OutboxRecord => ({
-  seq: r.seq,
-  instanceId: r.instance_id,
-  effect: JSON.parse(r.payload) as Effect,
-  attempts: r.attempts,
-  nextAttemptAt: r.next_attempt_at,
-  lastError: r.last_error,
-  traceparent: r.traceparent,
-  createdAt: r.created_at,
-});
 
 function instanceWhere(filter: Omit<InstanceFilter, "limit" | "offset">, params: unknown[]): string {
   const parts: string[] = [];

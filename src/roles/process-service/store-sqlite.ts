@@ -12,24 +12,8 @@ import { openSqlite, type SqliteOptions } from "../../storage/sqlite.ts";
 import init from "./migrations/sqlite_001_init.sql" with { type: "text" };
 import type { DefinitionFilter, InstanceFilter, OutboxRecord, OutboxState } from "./model.ts";
 import type { ProcessStore } from "./store.ts";
+import { toDefinition, toRecord, type DefinitionRow, type OutboxRow } from "./store-rows.ts";
 
-interface DefinitionRow {
-  key: string;
-  version: number;
-  body: string;
-  created_at: string;
-}
-
-interface OutboxRow {
-  seq: number;
-  instance_id: string;
-  payload: string;
-  attempts: number;
-  next_attempt_at: number;
-  last_error: string | null;
-  traceparent: string | null;
-  created_at: number;
-}
 
 type Params = Record<string, string | number | null>;
 
@@ -38,17 +22,6 @@ const OUTBOX_COLUMNS = "seq, instance_id, payload, attempts, next_attempt_at, la
 /** The first pending record of its instance: later ones wait for it (delivery in order per instance). */
 const IS_HEAD = "o.seq = (SELECT MIN(p.seq) FROM outbox p WHERE p.instance_id = o.instance_id AND p.state = 'pending')";
 
-const toDefinition = (r: DefinitionRow): StoredProcessDefinition => ({ ...(JSON.parse(r.body) as ProcessDefinition), version: r.version, created_at: r.created_at });
-const toRecord = (r: OutboxRow): OutboxRecord => ({
-  seq: r.seq,
-  instanceId: r.instance_id,
-  effect: JSON.parse(r.payload) as Effect,
-  attempts: r.attempts,
-  nextAttemptAt: r.next_attempt_at,
-  lastError: r.last_error,
-  traceparent: r.traceparent,
-  createdAt: r.created_at,
-});
 
 function instanceWhere(filter: Omit<InstanceFilter, "limit" | "offset">): { sql: string; params: Params } {
   const parts: string[] = [];
