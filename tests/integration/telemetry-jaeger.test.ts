@@ -1,7 +1,7 @@
 // Traces from the compiled binary into a real Jaeger v2 (OTLP/HTTP in, query API out).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { authHeaders, postJson, startBpm, type BpmProcess } from "../support/bpm.ts";
-import { freePort, startJaeger, type JaegerServer } from "../support/servers.ts";
+import { freePort, startJaeger, startPostgres, type JaegerServer } from "../support/servers.ts";
 import { assertTraceTree, fetchTrace, jaegerServices } from "../support/trace-tree.ts";
 
 let jaeger: JaegerServer;
@@ -55,10 +55,22 @@ describe("traces in Jaeger", () => {
           name: "POST /api/tasks",
           kind: "client",
           tags: { "peer.service": "task-service", "http.response.status_code": 201 },
-          children: [{ service: "task-service", name: "POST /api/tasks", kind: "server", tags: { "http.response.status_code": 201, "bpm.correlation_id": cid } }],
+          children: [
+            {
+              service: "task-service",
+              name: "POST /api/tasks",
+              kind: "server",
+              tags: { "http.response.status_code": 201, "bpm.correlation_id": cid },
+              // the store call the request made: a db client span, one per store method
+              children: [{ service: "task-service", name: "INSERT tasks", kind: "client", tags: { "db.system.name": "sqlite", "db.operation.name": "INSERT", "db.collection.name": "tasks", "db.namespace": "task-service.db" } }],
+            },
+          ],
         },
       ],
     });
+    const insert = trace.spans.find((s) => s.name === "INSERT tasks")!;
+    // parameters never reach a span
+    expect(JSON.stringify(insert.tags)).not.toContain("traced");
     // the caller's span is the only parent from outside: nothing started a second trace
     expect(trace.roots.map((r) => r.parentId)).toEqual([caller.spanId]);
   }, 60_000);
@@ -123,10 +135,46 @@ describe("traces in Jaeger", () => {
     };
     for (const [role, traceId] of Object.entries(ids)) {
       const trace = await fetchTrace(jaeger.queryUrl, traceId);
-      expect(trace.spans.map((s) => s.service)).toEqual([role]);
+      expect(new Set(trace.spans.map((s) => s.service))).toEqual(new Set([role]));
     }
+    // a listing's store calls (rows, count) are the role's own spans, under its server span
+    await assertTraceTree(jaeger.queryUrl, ids["form-service"], {
+      service: "form-service",
+      name: "GET /api/forms",
+      kind: "server",
+      children: [{ service: "form-service", name: "SELECT forms", kind: "client", tags: { "db.system.name": "sqlite", "db.namespace": "form-service.db" } }],
+    });
     expect(await jaegerServices(jaeger.queryUrl)).toEqual(expect.arrayContaining(["gateway", "task-service", "form-service", "process-service"]));
   }, 60_000);
+
+  test("on PostgreSQL, store calls are postgresql db spans under task-service's server span", async () => {
+    const pg = await startPostgres();
+    try {
+      const ts = await bpm({ roles: ["task-service"], env: otelEnv({ DATABASE_URL: pg.url }) });
+      const caller = callerContext();
+      const res = await postJson(`${ts.url("task-service")}/api/tasks`, { title: "on postgres", user_id: 5 }, { traceparent: caller.traceparent });
+      expect(res.status).toBe(201);
+      const id = ((await res.json()) as { id: number }).id;
+      const read = callerContext();
+      expect((await fetch(`${ts.url("task-service")}/api/tasks/${id}`, { headers: { traceparent: read.traceparent } })).status).toBe(200);
+      const db = { "db.system.name": "postgresql", "db.system": "postgresql", "db.namespace": pg.database };
+      await assertTraceTree(jaeger.queryUrl, caller.traceId, {
+        service: "task-service",
+        name: "POST /api/tasks",
+        kind: "server",
+        children: [{ service: "task-service", name: "INSERT tasks", kind: "client", tags: { ...db, "db.operation.name": "INSERT", "db.collection.name": "tasks" } }],
+      });
+      await assertTraceTree(jaeger.queryUrl, read.traceId, {
+        service: "task-service",
+        name: "GET /api/tasks/:id",
+        kind: "server",
+        children: [{ service: "task-service", name: "SELECT tasks", kind: "client", tags: { ...db, "db.operation.name": "SELECT", "db.collection.name": "tasks" } }],
+      });
+      await ts.stop();
+    } finally {
+      await pg.stop();
+    }
+  }, 90_000);
 
   test("SIGTERM exports what is still queued before the process exits", async () => {
     // a batch delay far beyond the test: only the shutdown flush can deliver the span
@@ -136,8 +184,9 @@ describe("traces in Jaeger", () => {
     await Bun.sleep(300);
     expect((await fetch(`${jaeger.queryUrl}/api/traces/${caller.traceId}`)).status).toBe(404);
     expect(await ts.stop()).toBe(0);
-    const trace = await fetchTrace(jaeger.queryUrl, caller.traceId, { timeoutMs: 5_000 });
-    expect(trace.spans.map((s) => `${s.service} ${s.name}`)).toEqual(["task-service GET /api/tasks"]);
+    // the listing and its count are two store calls under the server span
+    const trace = await fetchTrace(jaeger.queryUrl, caller.traceId, { minSpans: 3, timeoutMs: 5_000 });
+    expect(trace.spans.map((s) => `${s.service} ${s.name}`).sort()).toEqual(["task-service GET /api/tasks", "task-service SELECT tasks", "task-service SELECT tasks"]);
   }, 60_000);
 });
 
@@ -236,6 +285,29 @@ describe("one process instance across all four services is one trace", () => {
     // and the dispatch that went through reached task-service, still in this trace
     const taskServer = trace.spans.find((s) => s.service === "task-service" && s.kind === "server")!;
     expect(ancestors(taskServer), drawn).toEqual(expect.arrayContaining(["process-service client", "process-service server", "gateway client", "gateway server"]));
+
+    // storage, where it happened: each service's store calls under that service's own spans
+    const storage = (service: string) => trace.spans.filter((s) => s.service === service && s.tags["db.system.name"] === "sqlite");
+    const under = (span: (typeof trace.spans)[number]) => `${byId.get(span.parentId ?? "")?.service} ${byId.get(span.parentId ?? "")?.kind}`;
+    // the step's completion: the instance update (and the outbox records it queues) in one transaction, in the request
+    const update = storage("process-service").find((s) => s.name === "UPDATE instances");
+    expect(update, drawn).toBeDefined();
+    expect(under(update!)).toBe("process-service server");
+    expect(update!.tags).toMatchObject({ "db.operation.name": "UPDATE", "db.collection.name": "instances", "db.namespace": "process-service.db" });
+    // the form's submission, stored by form-service while serving process-service's gRPC call
+    const submitted = storage("form-service").find((s) => s.name === "INSERT submissions");
+    expect(submitted && under(submitted), drawn).toBe("form-service server");
+    // the dispatch records its outcome in the outbox, under its own span
+    const delivered = storage("process-service").find((s) => s.name === "UPDATE outbox" && byId.get(s.parentId ?? "")?.name.startsWith("outbox dispatch"));
+    expect(delivered, drawn).toBeDefined();
+    // task-service's status change, under the server span of the dispatch's call
+    const taskWrite = storage("task-service").find((s) => s.name === "UPDATE tasks");
+    expect(taskWrite && under(taskWrite), drawn).toBe("task-service server");
+    // every storage span is a leaf client span: nothing else hangs under a store call
+    for (const s of [...storage("process-service"), ...storage("form-service"), ...storage("task-service")]) {
+      expect(s.kind).toBe("client");
+      expect(s.children).toEqual([]);
+    }
   }, 120_000);
 });
 

@@ -8,17 +8,21 @@ import { addFormGrpc } from "./grpc.ts";
 import { formRoutes } from "./rest.ts";
 import { FormService } from "./service.ts";
 import { SqliteFormStore } from "./store-sqlite.ts";
-import type { FormStore } from "./store.ts";
+import { FORM_STORE_SPANS, type FormStore } from "./store.ts";
+import { postgresTarget, sqliteTarget, traceStore } from "../../telemetry/storage-spans.ts";
 
 /** SQLite under the data dir (one instance), or with DATABASE_URL, PostgreSQL shared by replicas. */
 export async function openFormStore(ctx: RoleContext): Promise<FormStore> {
   const { config } = ctx;
   if (config.storage.database_url) {
     const { PostgresFormStore } = await import("./store-postgres.ts");
-    return PostgresFormStore.open(config.storage.database_url, ctx.log);
+    const store = await PostgresFormStore.open(config.storage.database_url, ctx.log);
+    return traceStore<FormStore>(store, postgresTarget(config.storage.database_url), FORM_STORE_SPANS.postgresql);
   }
   const sqlite = config.storage.sqlite;
-  return new SqliteFormStore(join(config.data_dir, "form-service.db"), { synchronous: sqlite.synchronous, busyTimeoutMs: sqlite.busy_timeout });
+  const path = join(config.data_dir, "form-service.db");
+  const store = new SqliteFormStore(path, { synchronous: sqlite.synchronous, busyTimeoutMs: sqlite.busy_timeout });
+  return traceStore<FormStore>(store, sqliteTarget(path), FORM_STORE_SPANS.sqlite);
 }
 
 export async function startFormService(ctx: RoleContext): Promise<RoleHandle> {

@@ -1,4 +1,5 @@
 import type { FormDefinition, StoredFormDefinition } from "../../domain/forms/index.ts";
+import type { StoreSpans } from "../../telemetry/storage-spans.ts";
 import type { FormFilter, NewSubmission, Submission } from "./model.ts";
 
 /** Where forms and submissions live. Writes resolve only after they are durable. */
@@ -18,3 +19,20 @@ export interface FormStore {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+function formStoreSpans(tables: { forms: string; submissions: string }): StoreSpans<FormStore> {
+  return {
+    publish: ["INSERT", tables.forms],
+    get: ["SELECT", tables.forms],
+    list: ["SELECT", tables.forms],
+    count: ["SELECT", tables.forms],
+    submit: ["INSERT", tables.submissions],
+    getSubmission: ["SELECT", tables.submissions],
+  };
+}
+
+/** One storage span per call, named after each engine's tables; ping and close are not traced. */
+export const FORM_STORE_SPANS = {
+  sqlite: formStoreSpans({ forms: "forms", submissions: "submissions" }),
+  postgresql: formStoreSpans({ forms: "forms", submissions: "form_submissions" }),
+} as const;

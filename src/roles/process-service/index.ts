@@ -17,17 +17,21 @@ import { OutboxDispatcher, type OutboxHooks } from "./outbox.ts";
 import { processRoutes } from "./rest.ts";
 import { ProcessService } from "./service.ts";
 import { SqliteProcessStore } from "./store-sqlite.ts";
-import type { ProcessStore } from "./store.ts";
+import { PROCESS_STORE_SPANS, type ProcessStore } from "./store.ts";
+import { postgresTarget, sqliteTarget, traceStore } from "../../telemetry/storage-spans.ts";
 
 /** SQLite under the data dir (one instance), or with DATABASE_URL, PostgreSQL shared by replicas. */
 export async function openProcessStore(ctx: RoleContext): Promise<ProcessStore> {
   const { config } = ctx;
   if (config.storage.database_url) {
     const { PostgresProcessStore } = await import("./store-postgres.ts");
-    return PostgresProcessStore.open(config.storage.database_url, ctx.log);
+    const store = await PostgresProcessStore.open(config.storage.database_url, ctx.log);
+    return traceStore<ProcessStore>(store, postgresTarget(config.storage.database_url), PROCESS_STORE_SPANS.postgresql);
   }
   const sqlite = config.storage.sqlite;
-  return new SqliteProcessStore(join(config.data_dir, "process-service.db"), { synchronous: sqlite.synchronous, busyTimeoutMs: sqlite.busy_timeout });
+  const path = join(config.data_dir, "process-service.db");
+  const store = new SqliteProcessStore(path, { synchronous: sqlite.synchronous, busyTimeoutMs: sqlite.busy_timeout });
+  return traceStore<ProcessStore>(store, sqliteTarget(path), PROCESS_STORE_SPANS.sqlite);
 }
 
 /** What a running process-service offers the rest of the process (telemetry hooks in here). */

@@ -1,4 +1,5 @@
 import type { Effect, ProcessDefinition, ProcessInstance, StoredProcessDefinition } from "../../domain/process/index.ts";
+import type { StoreSpans } from "../../telemetry/storage-spans.ts";
 import type { DefinitionFilter, InstanceFilter, OutboxRecord, OutboxState } from "./model.ts";
 
 /**
@@ -41,3 +42,39 @@ export interface ProcessStore {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * One storage span per call. An instance write and the outbox
+ * records it queues are one transaction, so one span. `claim` is what dueOutbox does: a plain
+ * SELECT on SQLite (one instance), an UPDATE that claims the rows on PostgreSQL (replicas).
+ * Methods the dispatcher calls while polling (dueOutbox, nextOutboxDueAt, outboxCounts, pruneOutbox)
+ * have no request around them and so make no spans; the ones a dispatch makes do.
+ */
+function processStoreSpans(tables: { definitions: string; instances: string; outbox: string; taskRefs: string }, claim: "SELECT" | "UPDATE"): StoreSpans<ProcessStore> {
+  return {
+    deploy: ["INSERT", tables.definitions],
+    getDefinition: ["SELECT", tables.definitions],
+    listDefinitions: ["SELECT", tables.definitions],
+    countDefinitions: ["SELECT", tables.definitions],
+    createInstance: ["INSERT", tables.instances],
+    getInstance: ["SELECT", tables.instances],
+    updateInstance: ["UPDATE", tables.instances],
+    listInstances: ["SELECT", tables.instances],
+    countInstances: ["SELECT", tables.instances],
+    dueOutbox: [claim, tables.outbox],
+    nextOutboxDueAt: ["SELECT", tables.outbox],
+    markDelivered: ["UPDATE", tables.outbox],
+    markRetry: ["UPDATE", tables.outbox],
+    markDead: ["UPDATE", tables.outbox],
+    outboxState: ["SELECT", tables.outbox],
+    taskIdFor: ["SELECT", tables.taskRefs],
+    outboxCounts: ["SELECT", tables.outbox],
+    pruneOutbox: ["DELETE", tables.outbox],
+  };
+}
+
+/** Each engine's span names: its own tables, and what claiming due records is on it. */
+export const PROCESS_STORE_SPANS = {
+  sqlite: processStoreSpans({ definitions: "definitions", instances: "instances", outbox: "outbox", taskRefs: "task_refs" }, "SELECT"),
+  postgresql: processStoreSpans({ definitions: "process_definitions", instances: "process_instances", outbox: "process_outbox", taskRefs: "process_task_refs" }, "UPDATE"),
+} as const;

@@ -10,7 +10,8 @@ import { addTaskGrpc } from "./grpc.ts";
 import { taskRoutes } from "./rest.ts";
 import { TaskService } from "./service.ts";
 import { SqliteTaskStore } from "./store-sqlite.ts";
-import type { TaskStore } from "./store.ts";
+import { TASK_STORE_SPANS, type TaskStore } from "./store.ts";
+import { postgresTarget, sqliteTarget, traceStore } from "../../telemetry/storage-spans.ts";
 
 /**
  * SQLite (one instance) or, with DATABASE_URL, PostgreSQL shared by replicas. `shared` stores
@@ -21,10 +22,11 @@ export async function openTaskStore(ctx: RoleContext, events: TaskEventBus): Pro
   if (config.storage.database_url) {
     const { openPostgresTaskStore } = await import("./store-postgres.ts");
     const store = await openPostgresTaskStore(config.storage.database_url, ctx.log, { onEvent: (e) => events.publish(e) });
-    return { store, shared: true };
+    return { store: traceStore(store, postgresTarget(config.storage.database_url), TASK_STORE_SPANS), shared: true };
   }
   const path = join(config.data_dir, "task-service.db");
-  return { store: new SqliteTaskStore(path, { synchronous: config.storage.sqlite.synchronous, busyTimeoutMs: config.storage.sqlite.busy_timeout }), shared: false };
+  const store = new SqliteTaskStore(path, { synchronous: config.storage.sqlite.synchronous, busyTimeoutMs: config.storage.sqlite.busy_timeout });
+  return { store: traceStore(store, sqliteTarget(path), TASK_STORE_SPANS), shared: false };
 }
 
 export async function startTaskService(ctx: RoleContext): Promise<RoleHandle> {

@@ -1,4 +1,5 @@
 import type { CreateTask, Task, TaskFilter, UpdateTask } from "../../domain/tasks/model.ts";
+import type { StoreSpans } from "../../telemetry/storage-spans.ts";
 
 /** Where tasks live. Writes resolve only after they are durable. */
 export interface TaskStore {
@@ -14,3 +15,13 @@ export interface TaskStore {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** One storage span per call (both engines name the table `tasks`); ping and close are not traced. */
+export const TASK_STORE_SPANS: StoreSpans<TaskStore> = {
+  create: ["INSERT", "tasks"],
+  get: ["SELECT", "tasks"],
+  update: ["UPDATE", "tasks"],
+  delete: ["DELETE", "tasks"],
+  list: ["SELECT", "tasks"],
+  count: ["SELECT", "tasks"],
+};
