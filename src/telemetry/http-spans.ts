@@ -35,7 +35,10 @@ export interface HttpServerSpanOptions {
  * `METHOD /route/template`, http.* attributes, status from the response (5xx →
  * ERROR). The span ends when the response head is ready. Off: `handle()` as is.
  */
-export function withHttpServerSpan(opts: HttpServerSpanOptions, handle: () => Response | Promise<Response>): Response | Promise<Response> {
+/** What a server span reads of the response: a fetch Response, or the raw front's WireResponse. */
+type SpanResponse = { readonly status: number; readonly headers: { get(name: string): string | null } };
+
+export function withHttpServerSpan<R extends SpanResponse>(opts: HttpServerSpanOptions, handle: () => R | Promise<R>): R | Promise<R> {
   if (!tracingEnabled) return handle();
   const { request, role, route } = opts;
   const path = opts.path ?? pathOf(request.url);
@@ -46,14 +49,14 @@ export function withHttpServerSpan(opts: HttpServerSpanOptions, handle: () => Re
   if (route) attributes[ATTR_HTTP_ROUTE] = route;
   if (opts.clientAddress) attributes[ATTR_CLIENT_ADDRESS] = opts.clientAddress;
   const span = startSpan(route ? `${request.method} ${route}` : request.method, { role, parent, kind: SpanKind.SERVER, attributes });
-  let out: Response | Promise<Response>;
+  let out: R | Promise<R>;
   try {
     out = runInSpan(span, handle, parent);
   } catch (err) {
     endSpan(span, err);
     throw err;
   }
-  if (out instanceof Response) {
+  if (!(out instanceof Promise)) {
     endServerSpan(span, out);
     return out;
   }
@@ -69,7 +72,7 @@ export function withHttpServerSpan(opts: HttpServerSpanOptions, handle: () => Re
   );
 }
 
-function endServerSpan(span: Span, res: Response): void {
+function endServerSpan(span: Span, res: SpanResponse): void {
   if (!span.isRecording()) return;
   span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, res.status);
   const cid = res.headers.get(CORRELATION_HEADER);

@@ -2,6 +2,7 @@ import { UpstreamError, UpstreamTimeoutError } from "../platform/errors.ts";
 import type { Http1Client } from "./http1/client.ts";
 import type { Http1RequestInit } from "./http1/types.ts";
 import { FlatHeaders } from "./http1/flat-headers.ts";
+import type { WireResponse } from "./http1/wire-response.ts";
 import type { InboundRequest, UrlParts } from "./inbound.ts";
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) never cross a proxy. */
@@ -35,7 +36,21 @@ function isAbort(err: unknown): boolean {
  */
 export function proxyRequest(req: InboundRequest, url: UrlParts, target: ProxyTarget, opts: ProxyOptions = {}): Promise<Response> {
   // Not async: the pooled path hands back the client's own promise, no extra wrapping per request.
-  return opts.client !== undefined ? proxyHttp1(opts.client, req, url, target, opts) : proxyFetch(req, url, target, opts);
+  if (opts.client === undefined) return proxyFetch(req, url, target, opts);
+  try {
+    return opts.client.request(target, http1Init(req, url, opts));
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/** The same over the pooled client, resolving with its WireResponse (for the raw front to write as it is). */
+export function proxyRequestWire(client: Http1Client, req: InboundRequest, url: UrlParts, target: ProxyTarget, opts: ProxyOptions = {}): Promise<WireResponse> {
+  try {
+    return client.requestWire(target, http1Init(req, url, opts));
+  } catch (err) {
+    return Promise.reject(err);
+  }
 }
 
 async function proxyFetch(req: InboundRequest, url: UrlParts, target: ProxyTarget, opts: ProxyOptions): Promise<Response> {
@@ -93,18 +108,10 @@ function dropOnForward(name: string): boolean {
 }
 
 /**
- * The same forwarding over the pooled HTTP/1.1 client: one pass over the
- * incoming fields into a flat array, hop-by-hop response fields dropped while
- * the response head is parsed (no second Headers copy, no second Response).
+ * The request for the pooled HTTP/1.1 client: one pass over the incoming fields
+ * into a flat array; hop-by-hop response fields are dropped while the response
+ * head is parsed (no second Headers copy, no second Response).
  */
-function proxyHttp1(client: Http1Client, req: InboundRequest, url: UrlParts, target: ProxyTarget, opts: ProxyOptions): Promise<Response> {
-  try {
-    return client.request(target, http1Init(req, url, opts));
-  } catch (err) {
-    return Promise.reject(err);
-  }
-}
-
 function http1Init(req: InboundRequest, url: UrlParts, opts: ProxyOptions): Http1RequestInit {
   const strip = opts.stripHeaders;
   const set = opts.setHeaders;

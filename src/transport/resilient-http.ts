@@ -2,10 +2,10 @@ import type { LoadBalancer } from "../balancing/balancer.ts";
 import type { Lease } from "../balancing/lease.ts";
 import { UpstreamTimeoutError } from "../platform/errors.ts";
 import type { DownstreamPolicies } from "./downstreams.ts";
-import { proxyRequest, type ProxyOptions } from "./http-proxy.ts";
+import { proxyRequest, proxyRequestWire, type ProxyOptions } from "./http-proxy.ts";
 
 import { NoHealthyInstanceError } from "./errors.ts";
-import type { Http1Client } from "./http1/index.ts";
+import type { Http1Client, WireResponse } from "./http1/index.ts";
 import type { InboundRequest, UrlParts } from "./inbound.ts";
 import { endHttpClientSpan, injectTraceHeaders, startHttpClientSpan } from "../telemetry/http-spans.ts";
 import { processMetrics, statusClass } from "../telemetry/metrics.ts";
@@ -25,12 +25,14 @@ export interface ForwardRequest {
   clientIp?: string;
   /** The pooled HTTP/1.1 client; fetch() when absent. */
   client?: Http1Client;
+  /** With `client`: the response as the client's WireResponse, for the raw front to write as it is. */
+  wire?: boolean;
   /** Route template (`/api/tasks/:id`), for the attempt spans' names. */
   route?: string;
 }
 
 export interface ForwardResult {
-  res: Response;
+  res: Response | WireResponse;
   lease: Lease;
   attempts: number;
 }
@@ -51,7 +53,7 @@ export async function forward(lb: LoadBalancer, policies: DownstreamPolicies, f:
   let lastLease: Lease | undefined;
   const callerSignal = f.req.signal;
 
-  const attempt = async (): Promise<Response> => {
+  const attempt = async (): Promise<Response | WireResponse> => {
     attempts++;
     if (!breaker.tryAcquirePermission()) throw breaker.notPermittedError();
     const epoch = breaker.epoch;
@@ -79,14 +81,8 @@ export async function forward(lb: LoadBalancer, policies: DownstreamPolicies, f:
     callerSignal.addEventListener("abort", onCallerAbort, { once: true });
     const timer = setTimeout(() => ac.abort(new UpstreamTimeoutError(`${lb.service} did not answer within ${Math.max(0, Math.round(budget))} ms`)), Math.max(0, budget));
     try {
-      const res = await proxyRequest(f.req, f.url, lease.instance, {
-        body,
-        setHeaders,
-        stripHeaders: f.stripHeaders,
-        signal: ac.signal,
-        clientIp: f.clientIp,
-        client: f.client,
-      } satisfies ProxyOptions);
+      const opts: ProxyOptions = { body, setHeaders, stripHeaders: f.stripHeaders, signal: ac.signal, clientIp: f.clientIp, client: f.client };
+      const res = f.wire === true && f.client !== undefined ? await proxyRequestWire(f.client, f.req, f.url, lease.instance, opts) : await proxyRequest(f.req, f.url, lease.instance, opts);
       // the timeout guards the response head only: streams (SSE) may run long after it
       clearTimeout(timer);
       const ms = performance.now() - started;

@@ -1,14 +1,19 @@
+import { WireResponse } from "../../transport/http1/wire-response.ts";
+
 /** A response kept for the fallback: small, complete, and not older than cacheTimeout. */
 interface Cached {
   status: number;
-  headers: [string, string][];
-  body: ArrayBuffer;
+  /** Flat `[name, value, …]`, lower-case names. */
+  fields: string[];
+  body: Uint8Array;
   storedAtMs: number;
 }
 
 /**
  * Seed §3 at the gateway: the last good answer to a GET per (user, URL), served
  * with `X-Fallback: cache` when the upstream fails or is cut off by its breaker.
+ * Works on both response forms: a fetch `Response` (Bun.serve front) and the
+ * pooled client's `WireResponse` (raw front), which is kept without a copy.
  */
 export class ResponseFallbackCache {
   private readonly entries = new Map<string, Cached>();
@@ -16,29 +21,57 @@ export class ResponseFallbackCache {
   constructor(private readonly ttlMs: number, private readonly maxEntries = 10_000, readonly maxBodyBytes = 64 * 1024) {}
 
   /** Whether a response may be kept: a complete, small 200 without Set-Cookie. */
-  cacheable(res: Response): boolean {
+  cacheable(res: Response | WireResponse): boolean {
     if (res.status !== 200) return false;
+    if (res instanceof WireResponse && res.bytes === null) return false;
     const len = res.headers.get("content-length");
     return len !== null && Number(len) <= this.maxBodyBytes && !res.headers.has("set-cookie");
   }
 
-  async store(key: string, res: Response, nowMs: number): Promise<Response> {
-    const body = await res.arrayBuffer();
-    const headers = [...res.headers];
-    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.delete(key);
-    this.entries.set(key, { status: res.status, headers, body, storedAtMs: nowMs });
-    return new Response(body, { status: res.status, headers });
+  /** Keeps a WireResponse's status, fields and bytes (the bytes are never written to, so no copy). */
+  storeWire(key: string, res: WireResponse, nowMs: number): void {
+    this.keep(key, { status: res.status, fields: res.headers.fields.slice(), body: res.bytes!, storedAtMs: nowMs });
   }
 
-  lookup(key: string, nowMs: number): Response | undefined {
+  /** Reads a Response's body to keep it; returns a Response with the same body for the caller to send. */
+  async store(key: string, res: Response, nowMs: number): Promise<Response> {
+    const body = new Uint8Array(await res.arrayBuffer());
+    const fields: string[] = [];
+    for (const [name, value] of res.headers) fields.push(name, value);
+    this.keep(key, { status: res.status, fields, body, storedAtMs: nowMs });
+    return new Response(body, { status: res.status, headers: res.headers });
+  }
+
+  private keep(key: string, entry: Cached): void {
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+  }
+
+  private fresh(key: string, nowMs: number): Cached | undefined {
     const hit = this.entries.get(key);
     if (!hit) return undefined;
     if (nowMs - hit.storedAtMs > this.ttlMs) {
       this.entries.delete(key);
       return undefined;
     }
-    const res = new Response(hit.body.slice(0), { status: hit.status, headers: hit.headers });
+    return hit;
+  }
+
+  lookup(key: string, nowMs: number): Response | undefined {
+    const hit = this.fresh(key, nowMs);
+    if (!hit) return undefined;
+    const headers = new Headers();
+    for (let i = 0; i < hit.fields.length; i += 2) headers.append(hit.fields[i]!, hit.fields[i + 1]!);
+    headers.set("x-fallback", "cache");
+    headers.set("age", String(Math.floor((nowMs - hit.storedAtMs) / 1000)));
+    return new Response(hit.body.slice(), { status: hit.status, headers });
+  }
+
+  lookupWire(key: string, nowMs: number): WireResponse | undefined {
+    const hit = this.fresh(key, nowMs);
+    if (!hit) return undefined;
+    const res = new WireResponse(hit.status, "", hit.fields.slice(), hit.body);
     res.headers.set("x-fallback", "cache");
     res.headers.set("age", String(Math.floor((nowMs - hit.storedAtMs) / 1000)));
     return res;

@@ -12,9 +12,9 @@ import { DEADLINE_HEADER, earliest, readDeadline } from "../../resilience/deadli
 import { isoNow } from "../../platform/access-log.ts";
 import { RateLimitedError } from "../../resilience/errors.ts";
 import { isIdempotentHttp } from "../../resilience/outcome.ts";
-import { RateLimiter, rateLimitHeaders } from "../../resilience/rate-limiter.ts";
+import { type RateLimitDecision, RateLimiter, rateLimitHeaders } from "../../resilience/rate-limiter.ts";
 import { Downstreams } from "../../transport/downstreams.ts";
-import { Http1Client } from "../../transport/http1/index.ts";
+import { Http1Client, WireResponse } from "../../transport/http1/index.ts";
 import { serveHttp1, type Http1Server } from "../../transport/http1/server.ts";
 import type { ServerRequest } from "../../transport/http1/server-request.ts";
 import type { InboundRequest, UrlParts } from "../../transport/inbound.ts";
@@ -56,6 +56,8 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   if (limiter) traceRateLimiter(limiter);
   const accessLog = gw.access_log ? new AccessLog() : undefined;
   const upstreamClient = gw.upstream_client === "pool" ? new Http1Client() : undefined;
+  // raw front + pooled client: the upstream's response is written back as the client read it (no Headers, no Response)
+  const wire = gw.front === "raw" && upstreamClient !== undefined;
 
   let authenticator: Authenticator | undefined;
   let devToken: string | undefined;
@@ -101,23 +103,23 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   let inflight = 0;
 
   /** A response served from the fallback cache: counted, and an event on the request's span. */
-  function fromFallback(cached: Response): Response {
+  function fromFallback<R extends Response | WireResponse>(cached: R): R {
     recordFallback("gateway", "cache", {}, metrics);
     return cached;
   }
+  const fallbackLookup = (key: string, now: number): Response | WireResponse | undefined => (wire ? fallback!.lookupWire(key, now) : fallback!.lookup(key, now));
 
-  async function handleApi(req: InboundRequest, url: UrlParts, clientIp: string | undefined, cid: string, route: NonNullable<ReturnType<typeof matchRoute>>, log$: { status: number; upstream?: string; user?: string }): Promise<Response> {
+  async function handleApi(req: InboundRequest, url: UrlParts, clientIp: string | undefined, cid: string, route: NonNullable<ReturnType<typeof matchRoute>>, log$: { status: number; upstream?: string; user?: string }): Promise<Response | WireResponse> {
     const len = req.headers.get("content-length");
     if (len !== null && Number(len) > config.http.body_limit_bytes) throw new PayloadTooLargeError(config.http.body_limit_bytes);
     const identity = await authenticate(req.headers.get("authorization"));
     if (identity) log$.user = identity.sub;
-    let rlHeaders: Record<string, string> | undefined;
+    let decision: RateLimitDecision | undefined;
     if (limiter) {
-      const decision = limiter.check(identity ? `u:${identity.sub}` : `ip:${clientIp ?? "unknown"}`);
-      rlHeaders = rateLimitHeaders(decision);
+      decision = limiter.check(identity ? `u:${identity.sub}` : `ip:${clientIp ?? "unknown"}`);
       if (!decision.allowed) {
         const e = new RateLimitedError("Too many requests", decision.retryAfterMs, decision.limit);
-        return errorResponse(e, cid, rlHeaders);
+        return errorResponse(e, cid, rateLimitHeaders(decision));
       }
     }
     const now = Date.now();
@@ -131,7 +133,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
       if (identity.admin) setHeaders[IDENTITY_ADMIN_HEADER] = "true";
     }
     const cacheKey = fallback && req.method === "GET" ? `${identity?.sub ?? ""}|${url.pathname}${url.search}` : undefined;
-    let res: Response;
+    let res: Response | WireResponse;
     try {
       const out = await forward(lb, policies, {
         req,
@@ -143,33 +145,44 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
         stripHeaders: STRIPPED,
         clientIp,
         client: upstreamClient,
+        wire,
         route: routeTemplate(route, url.pathname),
       });
       res = out.res;
       log$.upstream = out.lease.instance.id;
       // cache before adding our own cookie: the kept copy holds only what the upstream said
       if (cacheKey !== undefined) {
-        if (fallback!.cacheable(res)) res = await fallback!.store(cacheKey, res, now);
-        else if (res.status >= 500) {
-          const cached = fallback!.lookup(cacheKey, now);
-          if (cached) res = fromFallback(cached);
+        if (fallback!.cacheable(res)) {
+          if (res instanceof WireResponse) fallback!.storeWire(cacheKey, res, now);
+          else res = await fallback!.store(cacheKey, res, now);
+        } else if (res.status >= 500) {
+          const cached = fallbackLookup(cacheKey, now);
+          if (cached) {
+            if (res instanceof WireResponse) res.cancel();
+            res = fromFallback(cached);
+          }
         }
       }
       if (sticky.enabled && res.headers.get("x-fallback") === null && (stickyId === undefined || out.lease.repinned || out.lease.stickyId !== stickyId)) {
         res.headers.append("set-cookie", stickyCookie(sticky.cookie_name, out.lease.stickyId));
       }
     } catch (err) {
-      const cached = cacheKey !== undefined && err instanceof BpmError && err.httpStatus >= 500 ? fallback!.lookup(cacheKey, now) : undefined;
+      const cached = cacheKey !== undefined && err instanceof BpmError && err.httpStatus >= 500 ? fallbackLookup(cacheKey, now) : undefined;
       if (!cached) throw err;
       res = fromFallback(cached);
     }
-    res.headers.set(CORRELATION_HEADER, cid);
-    if (rlHeaders) for (const k in rlHeaders) res.headers.set(k, rlHeaders[k]!);
+    const h = res.headers;
+    h.set(CORRELATION_HEADER, cid);
+    if (decision !== undefined) {
+      h.set("ratelimit-limit", String(decision.limit));
+      h.set("ratelimit-remaining", String(decision.remaining));
+      h.set("ratelimit-reset", String(Math.ceil(decision.resetMs / 1000)));
+    }
     return res;
   }
 
   /** The raw front's handler: proxied routes on the lean path, everything else through a real Request to the admin app. */
-  const rawHandler = (req: ServerRequest): Response | Promise<Response> => {
+  const rawHandler = (req: ServerRequest): Response | WireResponse | Promise<Response | WireResponse> => {
     const route = matchRoute(req.pathname);
     if (!route) return admin.handle(req.toRequest());
     const clientIp = req.remoteAddress;
@@ -189,8 +202,9 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
       if (!route) return admin.handle(req);
       const clientIp = srv.requestIP(req)?.address;
       // the gateway's server span around the whole request; off, nothing but this check
-      if (!tracingEnabled) return proxyApi(req, url, route, clientIp);
-      return withHttpServerSpan({ role: ctx.role, request: req, path: url.pathname, route: routeTemplate(route, url.pathname), clientAddress: clientIp }, () => proxyApi(req, url, route, clientIp));
+      // the Bun.serve front never asks for wire responses (wire needs the raw front)
+      if (!tracingEnabled) return proxyApi(req, url, route, clientIp) as Promise<Response>;
+      return withHttpServerSpan({ role: ctx.role, request: req, path: url.pathname, route: routeTemplate(route, url.pathname), clientAddress: clientIp }, () => proxyApi(req, url, route, clientIp) as Promise<Response>);
     },
     error: (err) => errorResponse(err, crypto.randomUUID()),
   }) as { port: number; stop(force: boolean): Promise<void> };
@@ -206,7 +220,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     });
   }
 
-  async function proxyApi(req: InboundRequest, url: UrlParts, route: NonNullable<ReturnType<typeof matchRoute>>, clientIp: string | undefined): Promise<Response> {
+  async function proxyApi(req: InboundRequest, url: UrlParts, route: NonNullable<ReturnType<typeof matchRoute>>, clientIp: string | undefined): Promise<Response | WireResponse> {
     const started = performance.now();
     const cid = correlationIdFrom(req.headers);
     const log$: { status: number; upstream?: string; user?: string } = { status: 500 };

@@ -2,6 +2,7 @@ import { type Clock, type TimerHandle, systemClock } from "../../platform/clock.
 import { UpstreamError } from "../../platform/errors.ts";
 import { Exchange } from "./exchange.ts";
 import { type PoolOwner, UpstreamPool } from "./pool.ts";
+import type { WireResponse } from "./wire-response.ts";
 import type { Http1ClientOptions, Http1ClientStats, Http1RequestInit, Http1Target } from "./types.ts";
 
 export const HTTP1_CLIENT_DEFAULTS = {
@@ -49,13 +50,22 @@ export class Http1Client implements PoolOwner {
    * reached or breaks the exchange, or with `signal.reason` when aborted.
    */
   request(target: Http1Target, init: Http1RequestInit): Promise<Response> {
+    return this.send(target, init, false) as Promise<Response>;
+  }
+
+  /** The same exchange, resolving with a WireResponse: no Headers, no Response, the body whole when it came with the head. */
+  requestWire(target: Http1Target, init: Http1RequestInit): Promise<WireResponse> {
+    return this.send(target, init, true) as Promise<WireResponse>;
+  }
+
+  private send(target: Http1Target, init: Http1RequestInit, wire: boolean): Promise<Response | WireResponse> {
     if (this.closed) return Promise.reject(new UpstreamError("http1 client is closed"));
     const signal = init.signal;
     if (signal !== undefined && signal.aborted) return Promise.reject(signal.reason);
     const pool = this.poolFor(target.address, target.port);
     let ex: Exchange;
     try {
-      ex = new Exchange(pool, init);
+      ex = new Exchange(pool, init, wire);
     } catch (err) {
       return Promise.reject(err);
     }

@@ -6,7 +6,8 @@ import type { UpstreamPool } from "./pool.ts";
 import { pumpBody } from "./request-body.ts";
 import { latin1Slice, latin1Write } from "./latin1.ts";
 import { SCRATCH } from "./scratch.ts";
-import { ProtocolError, parseResponseHead, type ResponseHead } from "./response-head.ts";
+import { ProtocolError, headersOf, parseResponseHead, type ResponseHead } from "./response-head.ts";
+import { WireResponse } from "./wire-response.ts";
 
 /** Bun's TCP socket has pause/resume at run time; bun-types does not declare them yet. */
 type TcpSocket = Socket<Connection> & { pause(): void; resume(): void; setNoDelay(noDelay?: boolean): void };
@@ -19,6 +20,7 @@ const BODY_STRATEGY: QueuingStrategy<Uint8Array> = { highWaterMark: BODY_HIGH_WA
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
 const enum Phase { Idle, Head, Body }
+const EMPTY = new Uint8Array(0);
 
 /** One keep-alive TCP connection to an upstream, carrying one exchange at a time (no pipelining). */
 export class Connection implements BodySink {
@@ -211,13 +213,14 @@ export class Connection implements BodySink {
     }
   }
 
-  /** Decides the framing, hands out the Response, and decodes what this read already holds. */
+  /** Decides the framing, hands out the response (a Response, or a WireResponse when asked), and decodes what this read already holds. */
   private startBody(ex: Exchange, head: ResponseHead, data: Buffer, pos: number): number {
     this.keepAlive = head.keepAlive;
     const status = head.status;
-    const init = { status, statusText: head.statusText, headers: head.headers };
+    const wire = ex.wire;
+    const init = wire ? null : { status, statusText: head.statusText, headers: headersOf(head.fields) };
     if (ex.isHead || status === 204 || status === 304) {
-      ex.respond(new Response(null, init));
+      ex.respond(wire ? new WireResponse(status, head.statusText, head.fields, null) : new Response(null, init!));
       this.complete(ex);
       return pos;
     }
@@ -237,36 +240,33 @@ export class Connection implements BodySink {
     this.collecting = null;
     if (decoder.done) {
       if (pos < data.length) this.keepAlive = false;
-      ex.respond(new Response(nullBody || collected.length === 0 ? null : collected.length === 1 ? collected[0]! : Buffer.concat(collected), init));
+      const body = nullBody || collected.length === 0 ? null : collected.length === 1 ? collected[0]! : Buffer.concat(collected);
+      ex.respond(wire ? new WireResponse(status, head.statusText, head.fields, body ?? EMPTY) : new Response(body, init!));
       this.complete(ex);
       return pos;
     }
     if (nullBody) {
       // A 205 with content: read and drop it, the Response cannot carry it.
-      ex.respond(new Response(null, init));
+      ex.respond(wire ? new WireResponse(status, head.statusText, head.fields, EMPTY) : new Response(null, init!));
       return pos;
     }
-    ex.respond(
-      new Response(
-        new ReadableStream<Uint8Array>(
-          {
-            start: (controller) => {
-              ex.controller = controller;
-              for (const chunk of collected) controller.enqueue(chunk);
-            },
-            pull: () => {
-              if (this.paused && this.exchange === ex) {
-                this.paused = false;
-                this.socket?.resume();
-              }
-            },
-            cancel: () => this.abandon(ex),
-          },
-          BODY_STRATEGY,
-        ),
-        init,
-      ),
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          ex.controller = controller;
+          for (const chunk of collected) controller.enqueue(chunk);
+        },
+        pull: () => {
+          if (this.paused && this.exchange === ex) {
+            this.paused = false;
+            this.socket?.resume();
+          }
+        },
+        cancel: () => this.abandon(ex),
+      },
+      BODY_STRATEGY,
     );
+    ex.respond(wire ? new WireResponse(status, head.statusText, head.fields, null, stream, head.contentLength) : new Response(stream, init!));
     return pos;
   }
 

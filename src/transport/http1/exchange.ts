@@ -2,6 +2,7 @@ import type { Connection } from "./connection.ts";
 import { NO_BODY, STREAM, serializeHead, type HeadInfo } from "./request-head.ts";
 import type { Http1RequestInit } from "./types.ts";
 import type { UpstreamPool } from "./pool.ts";
+import type { WireResponse } from "./wire-response.ts";
 
 /** Methods whose repetition has the same effect as one call (RFC 9110 §9.2.2). */
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
@@ -13,8 +14,8 @@ const EXPECTS_BODY = new Set(["POST", "PUT", "PATCH"]);
  * It is also the abort listener (`handleEvent`), so no closure is made per request.
  */
 export class Exchange {
-  readonly promise: Promise<Response>;
-  resolve!: (res: Response) => void;
+  readonly promise: Promise<Response | WireResponse>;
+  resolve!: (res: Response | WireResponse) => void;
   reject!: (err: unknown) => void;
   readonly head: HeadInfo;
   readonly bytes: Uint8Array | null;
@@ -23,6 +24,8 @@ export class Exchange {
   readonly idempotent: boolean;
   readonly signal: AbortSignal | undefined;
   readonly stripHopByHop: boolean;
+  /** Resolve with a WireResponse (flat fields, whole bytes) instead of a Response. */
+  readonly wire: boolean;
   readonly onTrailers: ((trailers: Headers) => void) | undefined;
 
   /** The connection carrying it now (null while connecting). */
@@ -44,8 +47,8 @@ export class Exchange {
   /** Set while the request body is being pumped; cancelled if the exchange ends first. */
   bodyReader: { cancel(reason?: unknown): Promise<void> } | null = null;
 
-  constructor(readonly pool: UpstreamPool, init: Http1RequestInit) {
-    this.promise = new Promise<Response>((resolve, reject) => {
+  constructor(readonly pool: UpstreamPool, init: Http1RequestInit, wire = false) {
+    this.promise = new Promise<Response | WireResponse>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
     });
@@ -74,6 +77,7 @@ export class Exchange {
     this.idempotent = IDEMPOTENT.has(method);
     this.signal = init.signal;
     this.stripHopByHop = init.stripHopByHop === true;
+    this.wire = wire;
     this.onTrailers = init.onTrailers;
     if (this.signal !== undefined) this.signal.addEventListener("abort", this);
   }
@@ -88,7 +92,7 @@ export class Exchange {
     return this.idempotent || this.bodyBytesWritten === 0;
   }
 
-  respond(res: Response): void {
+  respond(res: Response | WireResponse): void {
     this.settled = true;
     this.resolve(res);
   }

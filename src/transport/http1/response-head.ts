@@ -6,7 +6,8 @@ export class ProtocolError extends Error {
 export interface ResponseHead {
   status: number;
   statusText: string;
-  headers: Headers;
+  /** Flat `[name, value, …]`, names lower-cased, in arrival order (hop-by-hop ones dropped when asked). */
+  fields: string[];
   /** Declared Content-Length, or -1 when absent (or overridden by Transfer-Encoding). */
   contentLength: number;
   /** Transfer-Encoding ends in chunked. */
@@ -18,6 +19,10 @@ export interface ResponseHead {
 }
 
 const CONTENT_LENGTH = /^\d{1,15}$/;
+/** RFC 9110 §5.6.2 token: what a field name may be. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A NUL, or a CR or LF that is not part of a CRLF: never passed on (response splitting). */
+const BAD_BYTES = /\0|\r(?!\n)|(?<!\r)\n/;
 
 /** Hop-by-hop fields (RFC 9110 §7.6.1) by length, so most names are rejected without lower-casing. */
 function isHopByHop(lower: string): boolean {
@@ -49,12 +54,13 @@ export function parseResponseHead(text: string, stripHopByHop: boolean): Respons
   if (eol < 12 || !text.startsWith("HTTP/1.") || text.charCodeAt(8) !== 32) throw new ProtocolError(`bad status line: ${JSON.stringify(text.slice(0, Math.min(eol, 64)))}`);
   const minor = text.charCodeAt(7) - 48;
   const status = (text.charCodeAt(9) - 48) * 100 + (text.charCodeAt(10) - 48) * 10 + (text.charCodeAt(11) - 48);
-  if (minor < 0 || minor > 9 || !(status >= 100 && status <= 999) || (eol > 12 && text.charCodeAt(12) !== 32)) {
+  if (minor < 0 || minor > 9 || !(status >= 100 && status <= 599) || (eol > 12 && text.charCodeAt(12) !== 32)) {
     throw new ProtocolError(`bad status line: ${JSON.stringify(text.slice(0, Math.min(eol, 64)))}`);
   }
   const statusText = eol > 13 ? text.slice(13, eol) : "";
+  if (BAD_BYTES.test(text)) throw new ProtocolError("NUL or bare CR/LF in the response head");
 
-  const headers = new Headers();
+  const fields: string[] = [];
   let contentLength = -1;
   let transferEncoding: string | undefined;
   let connection: string | undefined;
@@ -67,19 +73,20 @@ export function parseResponseHead(text: string, stripHopByHop: boolean): Respons
     if (first === 32 || first === 9) {
       // obs-fold (RFC 9112 §5.2): a user agent replaces it with a space.
       if (lastName === "") throw new ProtocolError("folded line before any field");
-      const prior = headers.get(lastName) ?? "";
-      headers.set(lastName, `${prior} ${text.slice(pos, end).trim()}`);
+      if (fields.length > 0 && fields[fields.length - 2] === lastName) fields[fields.length - 1] = `${fields[fields.length - 1]} ${text.slice(pos, end).trim()}`;
       pos = end + 2;
       continue;
     }
     const colon = text.indexOf(":", pos);
     if (colon <= pos || colon > end) throw new ProtocolError(`bad field line: ${JSON.stringify(text.slice(pos, Math.min(end, pos + 64)))}`);
-    const name = text.slice(pos, colon);
+    const raw = text.slice(pos, colon);
+    if (!TOKEN.test(raw)) throw new ProtocolError(`bad field name: ${JSON.stringify(raw.slice(0, 64))}`);
+    const name = raw.toLowerCase();
     const value = text.slice(colon + 1, end).trim();
     pos = end + 2;
     lastName = name;
     if (mayMatter(name.length)) {
-      const lower = name.toLowerCase();
+      const lower = name;
       if (lower === "content-length") {
         if (!CONTENT_LENGTH.test(value)) throw new ProtocolError(`bad content-length: ${JSON.stringify(value)}`);
         const n = Number(value);
@@ -92,7 +99,7 @@ export function parseResponseHead(text: string, stripHopByHop: boolean): Respons
       }
       if (stripHopByHop && isHopByHop(lower)) continue;
     }
-    headers.append(name, value);
+    fields.push(name, value);
   }
 
   let chunked = false;
@@ -113,17 +120,29 @@ export function parseResponseHead(text: string, stripHopByHop: boolean): Respons
   } else {
     const tokens = connection.toLowerCase();
     keepAlive = minor >= 1 ? !/(?:^|,)\s*close\s*(?:,|$)/.test(tokens) : /(?:^|,)\s*keep-alive\s*(?:,|$)/.test(tokens);
-    if (stripHopByHop) dropConnectionOptions(headers, tokens);
+    if (stripHopByHop) dropConnectionOptions(fields, tokens);
   }
-  return { status, statusText, headers, contentLength, chunked, untilClose, keepAlive };
+  return { status, statusText, fields, contentLength, chunked, untilClose, keepAlive };
 }
 
 /** Fields named in Connection are hop-by-hop too (RFC 9110 §7.6.1). */
-function dropConnectionOptions(headers: Headers, tokens: string): void {
-  for (const raw of tokens.split(",")) {
-    const token = raw.trim();
-    if (token !== "" && token !== "close" && token !== "keep-alive") headers.delete(token);
+function dropConnectionOptions(fields: string[], tokens: string): void {
+  const named = tokens.split(",").map((t) => t.trim()).filter((t) => t !== "" && t !== "close" && t !== "keep-alive");
+  if (named.length === 0) return;
+  let w = 0;
+  for (let i = 0; i < fields.length; i += 2) {
+    if (named.includes(fields[i]!)) continue;
+    fields[w++] = fields[i]!;
+    fields[w++] = fields[i + 1]!;
   }
+  fields.length = w;
+}
+
+/** Flat fields → a Headers (which checks every value once more). */
+export function headersOf(fields: readonly string[]): Headers {
+  const h = new Headers();
+  for (let i = 0; i < fields.length; i += 2) h.append(fields[i]!, fields[i + 1]!);
+  return h;
 }
 
 /** Trailer section lines (`name: value\r\n…`, no blank line) → Headers; framing fields are not allowed there. */

@@ -3,6 +3,7 @@ import { latin1Write } from "./latin1.ts";
 import { SCRATCH } from "./scratch.ts";
 import type { Conn } from "./server.ts";
 import type { ServerRequest } from "./server-request.ts";
+import type { WireResponse } from "./wire-response.ts";
 
 /** A Content-Length body up to this size is read whole and written with the head in one write; larger ones stream. */
 const BUFFER_MAX = 64 * 1024;
@@ -62,6 +63,48 @@ export async function writeResponse(conn: Conn, req: ServerRequest | null, res: 
     writeHead(conn, `${head}content-length: 0\r\n`, http10);
     return;
   }
+  await streamBody(conn, head, http10, body, length);
+}
+
+/**
+ * Writes a WireResponse (the pooled client's own form): its flat fields go out
+ * as they are, with our framing; a body that came whole goes with the head in
+ * one write. No Headers, no Response on the way.
+ */
+export function writeWire(conn: Conn, req: ServerRequest | null, res: WireResponse): Promise<void> | undefined {
+  const status = res.status;
+  const f = res.headers.fields;
+  let head = `HTTP/1.1 ${status} ${res.statusText || STATUS_CODES[status] || ""}\r\n`;
+  let hasDate = false;
+  for (let i = 0; i < f.length; i += 2) {
+    const name = f[i]!;
+    // hop-by-hop fields were dropped by the parser; framing is ours
+    if (name.length === 14 && name === "content-length") continue;
+    if (name.length === 4 && name === "date") hasDate = true;
+    head += `${name}: ${f[i + 1]!}\r\n`;
+  }
+  if (!hasDate) head += `date: ${conn.server.date}\r\n`;
+  const http10 = req !== null && req.minor === 0;
+  const noBody = (req !== null && req.method === "HEAD") || status === 204 || status === 304 || status < 200;
+  if (noBody) {
+    if (req !== null && req.method === "HEAD") {
+      const declared = res.headers.get("content-length");
+      if (declared !== null) head += `content-length: ${declared}\r\n`;
+    }
+    writeHead(conn, head, http10);
+    res.cancel();
+    return undefined;
+  }
+  const bytes = res.bytes;
+  if (bytes !== null) {
+    writeHead(conn, `${head}content-length: ${bytes.length}\r\n`, http10, bytes);
+    return undefined;
+  }
+  return streamBody(conn, head, http10, res.stream!, res.contentLength);
+}
+
+/** Writes the head, then the body as it arrives: Content-Length when known, else chunked (or until close for HTTP/1.0). */
+async function streamBody(conn: Conn, head: string, http10: boolean, body: ReadableStream<Uint8Array>, length: number): Promise<void> {
   const chunked = length < 0 && !http10;
   if (length >= 0) head += `content-length: ${length}\r\n`;
   else if (chunked) head += "transfer-encoding: chunked\r\n";

@@ -3,14 +3,16 @@ import { PayloadTooLargeError } from "../../platform/errors.ts";
 import { type BodyDecoder, type BodySink, ChunkedDecoder, LengthDecoder } from "./body-decoder.ts";
 import { FlatHeaders } from "./flat-headers.ts";
 import { latin1Slice } from "./latin1.ts";
-import { writeResponse } from "./server-response.ts";
+import { writeResponse, writeWire } from "./server-response.ts";
+import { WireResponse } from "./wire-response.ts";
 import { ProtocolRejection, ServerRequest, parseRequestHead, splitTarget } from "./server-request.ts";
 
 export interface Http1ServerOptions {
   hostname: string;
   /** 0 picks a free port. */
   port: number;
-  handler: (req: ServerRequest) => Response | Promise<Response>;
+  /** A WireResponse (the pooled client's) is written as it is, without a Response in between. */
+  handler: (req: ServerRequest) => Response | WireResponse | Promise<Response | WireResponse>;
   /** The response for an error the server meets itself (bad request, body limit, a handler that threw). */
   errorResponse: (err: unknown) => Response;
   /** Largest request head (request line + fields); larger → 431 and close. */
@@ -255,21 +257,27 @@ export class Conn implements BodySink {
 
   private async run(req: ServerRequest): Promise<void> {
     const srv = this.server;
-    let res: Response;
+    let res: Response | WireResponse;
     try {
       res = await srv.handler(req);
     } catch (err) {
       res = srv.errorResponse(err);
     }
     if (this.closed) {
-      void res.body?.cancel().catch(() => {});
+      if (res instanceof WireResponse) res.cancel();
+      else void res.body?.cancel().catch(() => {});
       return;
     }
     // a body the handler left unread cannot be skipped cheaply: the connection ends with this response
     if (this.decoder !== null) this.closeAfter = true;
     if (srv.stopping) this.closeAfter = true;
     try {
-      await writeResponse(this, req, res);
+      if (res instanceof WireResponse) {
+        const writing = writeWire(this, req, res);
+        if (writing !== undefined) await writing;
+      } else {
+        await writeResponse(this, req, res);
+      }
     } catch {
       this.destroy();
       return;
