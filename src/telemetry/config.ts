@@ -23,6 +23,8 @@ export type TracingConfig =
       enabled: true;
       /** Full URL spans are POSTed to (…/v1/traces). */
       tracesUrl: string;
+      /** OTLP/HTTP encoding: protobuf (the spec's default, and far cheaper for the collector to decode) or JSON. */
+      protocol: "http/protobuf" | "http/json";
       sampler: SamplerConfig;
       batch: BatchConfig;
       /** OTEL_SERVICE_NAME: replaces the role as service.name when set. */
@@ -54,7 +56,6 @@ export function tracingConfigFromEnv(env: Env): TracingConfig {
 
   const protocolKey = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL !== undefined ? "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL" : "OTEL_EXPORTER_OTLP_PROTOCOL";
   const protocol = value(env, protocolKey);
-  // bpm sends OTLP/HTTP JSON; every OTLP/HTTP receiver takes both encodings on the same path
   if (protocol !== undefined && protocol !== "http/json" && protocol !== "http/protobuf") {
     throw new UsageError(`${protocolKey}: bpm exports over OTLP/HTTP (http/json or http/protobuf), got "${protocol}"`);
   }
@@ -62,6 +63,7 @@ export function tracingConfigFromEnv(env: Env): TracingConfig {
   return {
     enabled: true,
     tracesUrl,
+    protocol: protocol === "http/json" ? "http/json" : "http/protobuf",
     sampler: samplerConfigFromEnv(env),
     batch: batchConfigFromEnv(env),
     serviceName: value(env, "OTEL_SERVICE_NAME"),

@@ -29,6 +29,17 @@ describe("tracing is switched on by an OTLP endpoint only", () => {
     expect(specific.enabled && specific.tracesUrl).toBe("http://b:9999/custom");
   });
 
+  test("protobuf by default (the spec's default for OTLP/HTTP); http/json when asked, the traces-specific variable first", () => {
+    const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" };
+    const protocol = (env: Record<string, string>) => {
+      const c = tracingConfigFromEnv({ ...endpoint, ...env });
+      return c.enabled ? c.protocol : undefined;
+    };
+    expect(protocol({})).toBe("http/protobuf");
+    expect(protocol({ OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" })).toBe("http/json");
+    expect(protocol({ OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/protobuf" })).toBe("http/protobuf");
+  });
+
   test("OTEL_SDK_DISABLED and OTEL_TRACES_EXPORTER=none turn it off even with an endpoint", () => {
     expect(tracingConfigFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://a:4318", OTEL_SDK_DISABLED: "true" }).enabled).toBe(false);
     expect(tracingConfigFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://a:4318", OTEL_TRACES_EXPORTER: "none" }).enabled).toBe(false);

@@ -1,0 +1,53 @@
+// bpm's OTLP protobuf encoder writes exactly what the OpenTelemetry library's serializer writes.
+import { afterEach, expect, test } from "bun:test";
+import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
+import { OtlpTraceEncoder } from "../../../src/telemetry/otlp-encoder.ts";
+import { extractContext } from "../../../src/telemetry/propagation.ts";
+import { runInSpan, shutdownTracing, startSpan } from "../../../src/telemetry/tracing.ts";
+import { tracingToMemory } from "./helpers.ts";
+
+afterEach(() => shutdownTracing());
+
+const library = (spans: Parameters<OtlpTraceEncoder["encode"]>[0]) => Buffer.from(ProtobufTraceSerializer.serializeRequest(spans as never)!);
+
+test("every kind of span content encodes to the library's bytes, batch after batch (caches included)", async () => {
+  const t = await tracingToMemory(["gateway", "task-service"], { OTEL_RESOURCE_ATTRIBUTES: "deployment.environment=test,team=ünïcode" });
+  // a remote parent with tracestate
+  const remote = extractContext({ traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", tracestate: "vendor=abc,other=1" });
+  for (let i = 0; i < 3; i++) {
+    const server = startSpan(`GET /api/tasks/:id`, {
+      role: "gateway",
+      parent: remote,
+      kind: SpanKind.SERVER,
+      attributes: { "http.request.method": "GET", "url.path": `/api/tasks/${i}`, "http.response.status_code": 200 + i, big: 2 ** 40, negative: -5, ratio: 0.25, ok: true, list: ["a", "b"], nums: [1, 2.5] },
+    });
+    runInSpan(server, () => {
+      const client = startSpan("GET /api/tasks/:id", { kind: SpanKind.CLIENT, attributes: { "peer.service": "task-service", "server.port": 8082, "long.value": "x".repeat(100 + i), "unicode.value": `日本語-${i}` } });
+      client.addEvent("retry", { "retry.attempt": 1, "retry.delay_ms": 12.5, "retry.cause": "503" });
+      client.addEvent("no attributes");
+      client.setStatus({ code: SpanStatusCode.ERROR, message: "upstream said 503 — ünïcode" });
+      client.recordException(new Error("boom"));
+      client.end();
+    });
+    server.end();
+    // another role's tracer (another resource), a root span with a link
+    const linked = startSpan("outbox dispatch createTask", {
+      role: "task-service",
+      root: true,
+      kind: SpanKind.PRODUCER,
+      links: [{ context: trace.getSpanContext(remote)!, attributes: { "link.kind": "writer" } }],
+    });
+    linked.end();
+  }
+  const spans = await t.spans();
+  expect(spans.length).toBe(9);
+  const encoder = new OtlpTraceEncoder();
+  // the same encoder for several batches: what it caches must not change the bytes
+  for (const batch of [spans, spans.slice(0, 4), spans.slice(4), spans]) expect(Buffer.from(encoder.encode(batch))).toEqual(library(batch));
+  // a tiny cache (full at once) and a large batch that makes the buffer grow
+  const small = new OtlpTraceEncoder(1);
+  const many = Array.from({ length: 400 }, () => spans).flat();
+  expect(Buffer.from(small.encode(many))).toEqual(library(many));
+  expect(encoder.encode([]).length).toBe(0);
+});
