@@ -92,10 +92,21 @@ export function isRetryableError(error: unknown, callerSignal?: AbortSignal): bo
 }
 
 /** A proxied HTTP response with a 5xx status counts as a breaker failure though nothing threw. */
-export const isFailedResponse: ResultPredicate = (result) => result instanceof Response && result.status >= 500;
+/**
+ * Marks an object that is an HTTP response without being a fetch Response (the pooled
+ * client's WireResponse), so the predicates below treat both alike.
+ */
+export const HTTP_RESPONSE: unique symbol = Symbol.for("bpm.httpResponse");
+
+/** A fetch Response, or an object marked with HTTP_RESPONSE. */
+export function isHttpResponse(result: unknown): result is { readonly status: number } {
+  return result instanceof Response || (typeof result === "object" && result !== null && (result as { [HTTP_RESPONSE]?: boolean })[HTTP_RESPONSE] === true);
+}
+
+export const isFailedResponse: ResultPredicate = (result) => isHttpResponse(result) && result.status >= 500;
 
 /** A proxied HTTP response worth retrying (502/503/504). */
-export const isRetryableResponse: ResultPredicate = (result) => result instanceof Response && isRetryableHttpStatus(result.status);
+export const isRetryableResponse: ResultPredicate = (result) => isHttpResponse(result) && isRetryableHttpStatus(result.status);
 
 const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 

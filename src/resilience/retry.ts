@@ -1,7 +1,7 @@
 import { type Clock, type Random, systemClock, systemRandom } from "../platform/clock.ts";
 import { RETRY_DEFAULTS, type RetryConfig } from "./config.ts";
 import { Emitter } from "./emitter.ts";
-import { isRetryableError, isRetryableResponse, type ResultPredicate } from "./outcome.ts";
+import { isHttpResponse, isRetryableError, isRetryableResponse, type ResultPredicate } from "./outcome.ts";
 import { type CallOptions, invoke, NEVER_ABORTED, type Policy, sleepUnlessAborted } from "./policy.ts";
 import type { RetryBudget } from "./retry-budget.ts";
 
@@ -131,5 +131,9 @@ export class Retry implements Policy {
 
 /** A retried-over HTTP response still holds a connection until its body is released. */
 function discard(value: unknown): void {
-  if (value instanceof Response && value.body !== null && !value.bodyUsed) void value.body.cancel().catch(() => {});
+  if (value instanceof Response) {
+    if (value.body !== null && !value.bodyUsed) void value.body.cancel().catch(() => {});
+  } else if (isHttpResponse(value) && typeof (value as { cancel?: unknown }).cancel === "function") {
+    (value as unknown as { cancel(): void }).cancel();
+  }
 }

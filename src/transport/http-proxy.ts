@@ -24,6 +24,9 @@ export interface ProxyOptions {
   body?: ArrayBuffer | ReadableStream | null;
   /** Send through this pooled keep-alive HTTP/1.1 client instead of fetch() (docs/http-transport.md). */
   client?: Http1Client;
+  /** With `client`: no response head within this long → 504 (the client's own deadline timer; fetch uses `signal`). */
+  timeoutMs?: number;
+  timeoutLabel?: string;
 }
 
 function isAbort(err: unknown): boolean {
@@ -151,5 +154,5 @@ function http1Init(req: InboundRequest, url: UrlParts, opts: ProxyOptions): Http
 
   const given = opts.body;
   const body = given !== undefined ? (given instanceof ArrayBuffer ? new Uint8Array(given) : given) : req.method !== "GET" && req.method !== "HEAD" ? req.body : null;
-  return { method: req.method, path: url.pathname + url.search, headers: flat, body, signal: opts.signal, stripHopByHop: true };
+  return { method: req.method, path: url.pathname + url.search, headers: flat, body, signal: opts.signal, stripHopByHop: true, timeoutMs: opts.timeoutMs, timeoutLabel: opts.timeoutLabel };
 }

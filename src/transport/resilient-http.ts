@@ -76,15 +76,23 @@ export async function forward(lb: LoadBalancer, policies: DownstreamPolicies, f:
     }
     const upstream = processMetrics().upstream(lb.service, lease.instance.id);
     upstream.begin();
-    const ac = new AbortController();
-    const onCallerAbort = () => ac.abort(callerSignal.reason);
-    callerSignal.addEventListener("abort", onCallerAbort, { once: true });
-    const timer = setTimeout(() => ac.abort(new UpstreamTimeoutError(`${lb.service} did not answer within ${Math.max(0, Math.round(budget))} ms`)), Math.max(0, budget));
+    const timeoutMs = Math.max(0, budget);
+    // The pooled client keeps the deadline itself (one timer for all requests) and listens to the
+    // caller's signal; fetch() needs an AbortController of its own for both.
+    let ac: AbortController | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let onCallerAbort: (() => void) | undefined;
+    if (f.client === undefined) {
+      const own = (ac = new AbortController());
+      onCallerAbort = () => own.abort(callerSignal.reason);
+      callerSignal.addEventListener("abort", onCallerAbort, { once: true });
+      timer = setTimeout(() => own.abort(new UpstreamTimeoutError(`${lb.service} did not answer within ${Math.round(timeoutMs)} ms`)), timeoutMs);
+    }
     try {
-      const opts: ProxyOptions = { body, setHeaders, stripHeaders: f.stripHeaders, signal: ac.signal, clientIp: f.clientIp, client: f.client };
+      const opts: ProxyOptions = { body, setHeaders, stripHeaders: f.stripHeaders, signal: ac?.signal ?? callerSignal, clientIp: f.clientIp, client: f.client, timeoutMs: Math.max(1, timeoutMs), timeoutLabel: lb.service };
       const res = f.wire === true && f.client !== undefined ? await proxyRequestWire(f.client, f.req, f.url, lease.instance, opts) : await proxyRequest(f.req, f.url, lease.instance, opts);
       // the timeout guards the response head only: streams (SSE) may run long after it
-      clearTimeout(timer);
+      if (timer !== undefined) clearTimeout(timer);
       const ms = performance.now() - started;
       const failed = res.status >= 500;
       endHttpClientSpan(span, { status: res.status });
@@ -98,7 +106,7 @@ export async function forward(lb: LoadBalancer, policies: DownstreamPolicies, f:
       }
       return res;
     } catch (err) {
-      clearTimeout(timer);
+      if (timer !== undefined) clearTimeout(timer);
       const ms = performance.now() - started;
       endHttpClientSpan(span, { error: err });
       upstream.end(ms / 1000, callerSignal.aborted ? "cancelled" : err instanceof UpstreamTimeoutError ? "timeout" : "error");
@@ -106,7 +114,7 @@ export async function forward(lb: LoadBalancer, policies: DownstreamPolicies, f:
       lease.release({ outcome: callerSignal.aborted ? "cancelled" : "failure", latencyMs: ms });
       throw err;
     } finally {
-      callerSignal.removeEventListener("abort", onCallerAbort);
+      if (onCallerAbort !== undefined) callerSignal.removeEventListener("abort", onCallerAbort);
     }
   };
 

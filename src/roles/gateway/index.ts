@@ -9,7 +9,6 @@ import { CORRELATION_HEADER, correlationIdFrom, errorResponse } from "../../plat
 import { roleHttpApp } from "../../platform/http-app.ts";
 import type { RoleContext, RoleHandle } from "../../platform/role.ts";
 import { DEADLINE_HEADER, earliest, readDeadline } from "../../resilience/deadline.ts";
-import { isoNow } from "../../platform/access-log.ts";
 import { RateLimitedError } from "../../resilience/errors.ts";
 import { isIdempotentHttp } from "../../resilience/outcome.ts";
 import { type RateLimitDecision, RateLimiter, rateLimitHeaders } from "../../resilience/rate-limiter.ts";
@@ -87,18 +86,19 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     return authenticator ? authenticator.authenticate(authorization) : undefined;
   }
 
-  // prom-client hashes label values on every labels() call; the hot path keeps the children
-  const counters = new Map<string, { inc(): void }>();
-  const histograms = new Map<string, { observe(v: number): void }>();
+  // prom-client hashes label values on every labels() call; the hot path keeps the children,
+  // found by route template, then method, then status (no key strings built per request)
+  type RouteSeries = { duration: { observe(v: number): void }; byStatus: Map<number, { inc(): void }> };
+  const series = new Map<string, Map<string, RouteSeries>>();
   const countRequest = (method: string, tpl: string, status: number, seconds: number) => {
-    const hk = method + " " + tpl;
-    const ck = hk + " " + status;
-    let c = counters.get(ck);
-    if (!c) counters.set(ck, (c = metrics.httpRequests.labels(ctx.role, method, tpl, String(status))));
+    let byMethod = series.get(tpl);
+    if (!byMethod) series.set(tpl, (byMethod = new Map()));
+    let s = byMethod.get(method);
+    if (!s) byMethod.set(method, (s = { duration: metrics.httpDuration.labels(ctx.role, method, tpl), byStatus: new Map() }));
+    let c = s.byStatus.get(status);
+    if (!c) s.byStatus.set(status, (c = metrics.httpRequests.labels(ctx.role, method, tpl, String(status))));
     c.inc();
-    let h = histograms.get(hk);
-    if (!h) histograms.set(hk, (h = metrics.httpDuration.labels(ctx.role, method, tpl)));
-    h.observe(seconds);
+    s.duration.observe(seconds);
   };
   let inflight = 0;
 
@@ -109,7 +109,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   }
   const fallbackLookup = (key: string, now: number): Response | WireResponse | undefined => (wire ? fallback!.lookupWire(key, now) : fallback!.lookup(key, now));
 
-  async function handleApi(req: InboundRequest, url: UrlParts, clientIp: string | undefined, cid: string, route: NonNullable<ReturnType<typeof matchRoute>>, log$: { status: number; upstream?: string; user?: string }): Promise<Response | WireResponse> {
+  async function handleApi(req: InboundRequest, url: UrlParts, clientIp: string | undefined, cid: string, route: NonNullable<ReturnType<typeof matchRoute>>, tpl: string, log$: { status: number; upstream?: string; user?: string }): Promise<Response | WireResponse> {
     const len = req.headers.get("content-length");
     if (len !== null && Number(len) > config.http.body_limit_bytes) throw new PayloadTooLargeError(config.http.body_limit_bytes);
     const identity = await authenticate(req.headers.get("authorization"));
@@ -146,7 +146,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
         clientIp,
         client: upstreamClient,
         wire,
-        route: routeTemplate(route, url.pathname),
+        route: tpl,
       });
       res = out.res;
       log$.upstream = out.lease.instance.id;
@@ -223,10 +223,11 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   async function proxyApi(req: InboundRequest, url: UrlParts, route: NonNullable<ReturnType<typeof matchRoute>>, clientIp: string | undefined): Promise<Response | WireResponse> {
     const started = performance.now();
     const cid = correlationIdFrom(req.headers);
+    const tpl = routeTemplate(route, url.pathname);
     const log$: { status: number; upstream?: string; user?: string } = { status: 500 };
     inflight++;
     try {
-      const res = await handleApi(req, url, clientIp, cid, route, log$);
+      const res = await handleApi(req, url, clientIp, cid, route, tpl, log$);
       log$.status = res.status;
       return res;
     } catch (err) {
@@ -237,19 +238,8 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     } finally {
       inflight--;
       const ms = performance.now() - started;
-      const tpl = routeTemplate(route, url.pathname);
       countRequest(req.method, tpl, log$.status, ms / 1000);
-      accessLog?.write({
-        time: isoNow(),
-        method: req.method,
-        path: url.pathname,
-        status: log$.status,
-        ms: Math.round(ms * 100) / 100,
-        upstream: log$.upstream,
-        correlation_id: cid,
-        trace_id: tracingEnabled ? traceFields()?.trace_id : undefined,
-        user: log$.user,
-      });
+      accessLog?.request(req.method, url.pathname, log$.status, Math.round(ms * 100) / 100, log$.upstream, cid, tracingEnabled ? traceFields()?.trace_id : undefined, log$.user);
     }
   }
 

@@ -14,6 +14,8 @@ export const HTTP1_CLIENT_DEFAULTS = {
 
 /** The sweeper runs this many times per idle timeout; a connection lives idle for at most idleTimeoutMs. */
 const SWEEPS_PER_TIMEOUT = 4;
+/** Response-head deadlines are checked this often while any request has one: a timeout fires at most this late. */
+export const TIMEOUT_TICK_MS = 10;
 
 /**
  * HTTP/1.1 client with a keep-alive pool per upstream, on Bun.connect.
@@ -30,6 +32,9 @@ export class Http1Client implements PoolOwner {
   private readonly clock: Clock;
   private readonly pools = new Map<string, Map<number, UpstreamPool>>();
   private sweepTimer: TimerHandle | null = null;
+  /** Exchanges waiting for a response head with a deadline; checked on one timer, not one per request. */
+  private readonly timed = new Set<Exchange>();
+  private deadlineTimer: TimerHandle | null = null;
   private opened = 0;
   private reused = 0;
   private retries = 0;
@@ -69,9 +74,36 @@ export class Http1Client implements PoolOwner {
     } catch (err) {
       return Promise.reject(err);
     }
+    if (ex.timeoutMs > 0) {
+      ex.deadline = this.clock.now() + ex.timeoutMs;
+      this.timed.add(ex);
+      if (this.deadlineTimer === null) this.armDeadlines();
+    }
     if (pool.dispatch(ex)) this.reused++;
     return ex.promise;
   }
+
+  clearDeadline(ex: Exchange): void {
+    ex.deadline = 0;
+    this.timed.delete(ex);
+  }
+
+  private armDeadlines(): void {
+    this.deadlineTimer = this.clock.setTimeout(this.checkDeadlines, TIMEOUT_TICK_MS);
+    this.deadlineTimer.unref?.();
+  }
+
+  private readonly checkDeadlines = (): void => {
+    this.deadlineTimer = null;
+    const now = this.clock.now();
+    for (const ex of this.timed) {
+      if (ex.deadline !== 0 && ex.deadline <= now) {
+        this.clearDeadline(ex);
+        ex.timedOut();
+      }
+    }
+    if (this.timed.size > 0) this.armDeadlines();
+  };
 
   stats(): Http1ClientStats {
     let idle = 0;
@@ -90,6 +122,7 @@ export class Http1Client implements PoolOwner {
     this.closed = true;
     if (this.sweepTimer !== null) this.clock.clearTimeout(this.sweepTimer);
     this.sweepTimer = null;
+    // requests in flight keep their deadlines: the timer stays until they are answered
     for (const byPort of this.pools.values()) for (const pool of byPort.values()) pool.closeAllIdle();
   }
 

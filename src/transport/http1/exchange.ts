@@ -1,6 +1,7 @@
 import type { Connection } from "./connection.ts";
 import { NO_BODY, STREAM, serializeHead, type HeadInfo } from "./request-head.ts";
 import type { Http1RequestInit } from "./types.ts";
+import { UpstreamTimeoutError } from "../../platform/errors.ts";
 import type { UpstreamPool } from "./pool.ts";
 import type { WireResponse } from "./wire-response.ts";
 
@@ -44,6 +45,10 @@ export class Exchange {
   requestSent = false;
   retried = false;
   controller: ReadableStreamDefaultController<Uint8Array> | null = null;
+  /** Epoch ms by which the response head must arrive; 0 for none. */
+  deadline = 0;
+  readonly timeoutMs: number;
+  readonly timeoutLabel: string | undefined;
   /** Set while the request body is being pumped; cancelled if the exchange ends first. */
   bodyReader: { cancel(reason?: unknown): Promise<void> } | null = null;
 
@@ -78,6 +83,8 @@ export class Exchange {
     this.signal = init.signal;
     this.stripHopByHop = init.stripHopByHop === true;
     this.wire = wire;
+    this.timeoutMs = init.timeoutMs ?? 0;
+    this.timeoutLabel = init.timeoutLabel;
     this.onTrailers = init.onTrailers;
     if (this.signal !== undefined) this.signal.addEventListener("abort", this);
   }
@@ -94,6 +101,7 @@ export class Exchange {
 
   respond(res: Response | WireResponse): void {
     this.settled = true;
+    if (this.deadline !== 0) this.pool.clearDeadline(this);
     this.resolve(res);
   }
 
@@ -116,6 +124,7 @@ export class Exchange {
 
   finish(): void {
     this.finished = true;
+    if (this.deadline !== 0) this.pool.clearDeadline(this);
     this.controller = null;
     // The upstream answered (or failed) before taking the whole upload: stop reading it.
     if (this.bodyReader !== null && !this.requestSent) this.bodyReader.cancel().catch(() => {});
@@ -125,9 +134,18 @@ export class Exchange {
 
   /** The caller's signal fired: drop the connection (it may be mid-message) and fail with the signal's reason. */
   handleEvent(): void {
+    this.abort(this.signal?.reason);
+  }
+
+  /** No response head by the deadline: the same as an abort, with a 504. */
+  timedOut(): void {
+    const what = this.timeoutLabel ?? `upstream ${this.pool.hostHeader}`;
+    this.abort(new UpstreamTimeoutError(`${what} did not answer within ${Math.round(this.timeoutMs)} ms`));
+  }
+
+  private abort(reason: unknown): void {
     if (this.finished) return;
     const conn = this.conn;
-    const reason: unknown = this.signal?.reason;
     this.fail(reason);
     if (conn !== null) conn.abandon(this);
   }

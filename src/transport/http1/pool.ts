@@ -11,6 +11,7 @@ export interface PoolOwner {
   onIdle(): void;
   countOpened(): void;
   countRetry(): void;
+  clearDeadline(ex: Exchange): void;
 }
 
 /**
@@ -83,6 +84,10 @@ export class UpstreamPool {
         ex.fail(new UpstreamError(`upstream ${this.hostHeader} refused or failed to connect: ${(err as Error)?.message ?? String(err)}`, err));
       },
     );
+  }
+
+  clearDeadline(ex: Exchange): void {
+    this.owner.clearDeadline(ex);
   }
 
   /** Called when a connection finished a response that allows keep-alive. */

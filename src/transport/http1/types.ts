@@ -27,6 +27,15 @@ export interface Http1RequestInit {
   contentLength?: number;
   /** Aborting destroys the socket; the promise / body stream fail with `signal.reason`. */
   signal?: AbortSignal;
+  /**
+   * No response head within this many ms → the socket is destroyed and the promise
+   * rejects with an UpstreamTimeoutError (504) naming `timeoutLabel`. Cheaper than
+   * an AbortSignal.timeout per request: the client checks all its deadlines on one
+   * timer (to within TIMEOUT_TICK_MS). The body, once the head is in, may take longer.
+   */
+  timeoutMs?: number;
+  /** Names the upstream in the timeout error ("task-service did not answer within 5000 ms"). */
+  timeoutLabel?: string;
   /** Leave hop-by-hop fields (Connection, Keep-Alive, Transfer-Encoding, …) out of the Response, as a proxy must. */
   stripHopByHop?: boolean;
   /** Receives the trailer fields of a chunked response, when the body ends. */

@@ -1,3 +1,5 @@
+import { HTTP_RESPONSE } from "../../resilience/outcome.ts";
+
 /**
  * Response fields as a flat `[name, value, …]` array with lower-case names, in
  * arrival order, with the few `Headers` methods a proxy uses. Building a
@@ -65,6 +67,8 @@ export class WireFields {
  */
 export class WireResponse {
   readonly headers: WireFields;
+  /** Retry and breaker predicates treat it as the HTTP response it is. */
+  readonly [HTTP_RESPONSE] = true;
 
   constructor(
     readonly status: number,

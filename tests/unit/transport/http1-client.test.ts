@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { UpstreamError } from "../../../src/platform/errors.ts";
+import { UpstreamError, UpstreamTimeoutError } from "../../../src/platform/errors.ts";
 import { Http1Client } from "../../../src/transport/http1/index.ts";
 import { countingServer, gate, rawServer, until } from "./http1-servers.ts";
 
@@ -132,20 +132,79 @@ describe("HTTP/1.1 client: response framing", () => {
     ["a status Response cannot carry", "HTTP/1.1 700 Weird\r\ncontent-length: 0\r\n\r\n"],
     ["a chunk size that is not hex", "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n"],
     ["a field name with a space", "HTTP/1.1 200 OK\r\nbad name: x\r\ncontent-length: 0\r\n\r\n"],
+    ["a bare LF inside a value (response splitting)", "HTTP/1.1 200 OK\r\nx-a: 1\nset-cookie: evil=1\r\ncontent-length: 0\r\n\r\n"],
+    ["a NUL in a value", "HTTP/1.1 200 OK\r\nx-a: 1\u0000\r\ncontent-length: 0\r\n\r\n"],
   ])("%s is an UpstreamError (502) and the connection is dropped", async (_what, wire) => {
-    const s = raw((conn) => conn.write(wire));
+    for (const form of ["Response", "WireResponse"] as const) {
+      const s = raw((conn) => conn.write(wire));
+      const c = client();
+      const err = await (form === "Response" ? c.request(s.target, GET).then((res) => res.text()) : c.requestWire(s.target, GET).then((res) => res.bytes))
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UpstreamError);
+      expect((err as UpstreamError).httpStatus).toBe(502);
+      expect((err as Error).message).toContain("malformed response");
+      await until(() => s.closed === 1, "server sees the close");
+      expect(c.stats().idle).toBe(0);
+    }
+  });
+
+  test("requestWire: lower-case flat fields without hop-by-hop ones, the body as bytes, the connection reused", async () => {
+    const s = raw((conn) => conn.write("HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nConnection: x-private\r\nX-Private: secret\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 7\r\n\r\n{\"a\":1}"));
     const c = client();
-    const err = await c
-      .request(s.target, GET)
-      .then((res) => res.text())
-      .catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(UpstreamError);
-    expect((err as UpstreamError).httpStatus).toBe(502);
-    expect((err as Error).message).toContain("malformed response");
-    await until(() => s.closed === 1, "server sees the close");
-    expect(c.stats().idle).toBe(0);
+    for (let i = 0; i < 2; i++) {
+      const res = await c.requestWire(s.target, { ...GET, stripHopByHop: true });
+      expect(res.status).toBe(201);
+      expect(res.statusText).toBe("Created");
+      expect(res.headers.fields).toEqual(["content-type", "application/json", "set-cookie", "a=1", "set-cookie", "b=2", "content-length", "7"]);
+      expect(new TextDecoder().decode(res.bytes!)).toBe('{"a":1}');
+      expect(res.stream).toBeNull();
+      const back = res.toResponse();
+      expect(back.headers.getSetCookie()).toEqual(["a=1", "b=2"]);
+      expect(await back.json()).toEqual({ a: 1 });
+    }
+    expect(c.stats().connectionsOpened).toBe(1);
+  });
+
+  test("requestWire: a body still arriving after the head is a stream", async () => {
+    const s = raw((conn) => {
+      conn.write("HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello");
+      setTimeout(() => conn.write("world"), 20);
+    });
+    const res = await client().requestWire(s.target, GET);
+    expect(res.bytes).toBeNull();
+    expect(res.contentLength).toBe(10);
+    expect(await new Response(res.stream).text()).toBe("helloworld");
   });
 });
+
+describe("HTTP/1.1 client: response-head deadline (timeoutMs)", () => {
+  test("no head in time → UpstreamTimeoutError (504) naming the upstream, and the connection is closed", async () => {
+    const s = raw(() => {}); // never answers
+    const started = performance.now();
+    const err = await client().request(s.target, { ...GET, timeoutMs: 60, timeoutLabel: "task-service" }).catch((e: unknown) => e);
+    const took = performance.now() - started;
+    expect(err).toBeInstanceOf(UpstreamTimeoutError);
+    expect((err as UpstreamTimeoutError).httpStatus).toBe(504);
+    expect((err as Error).message).toBe("task-service did not answer within 60 ms");
+    expect(took).toBeGreaterThanOrEqual(55);
+    await until(() => s.closed === 1, "server sees the close");
+  });
+
+  test("a head in time clears the deadline: a slow body afterwards is not cut", async () => {
+    const s = raw((conn) => {
+      conn.write("HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nab");
+      setTimeout(() => conn.write("cd"), 150);
+    });
+    const c = client();
+    const res = await c.requestWire(s.target, { ...GET, timeoutMs: 50 });
+    expect(await new Response(res.stream).text()).toBe("abcd");
+    // answered requests leave nothing behind for the deadline timer
+    const again = await c.request(s.target, { ...GET, timeoutMs: 50 }).then((r) => r.text());
+    expect(again).toBe("abcd");
+    expect(s.closed).toBe(0);
+  });
+});
+
 
 describe("HTTP/1.1 client: streaming", () => {
   test("SSE: the first event arrives while the server still holds the stream open", async () => {
