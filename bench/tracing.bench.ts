@@ -1,8 +1,9 @@
 /**
  * What tracing costs: GET /api/tasks/:id through the gateway to task-service (two processes),
  * tracing off vs on at 100% sampling (and at a 10% parent-based ratio) exporting to a real
- * Jaeger, same run, rounds interleaved. Prints throughput, p99, CPU per request of bpm and of
- * Jaeger, the on/off ratios (target: ≤ 15% cost), and an in-process breakdown per span.
+ * Jaeger, same run, rounds interleaved. Prints throughput, p99, CPU per request of the gateway,
+ * of task-service and of Jaeger apart (our cost vs the collector sharing the cores), the on/off
+ * ratios (target: ≤ 15% cost), and an in-process breakdown per span.
  *   bun bench/tracing.bench.ts [seconds=5] [connections=32] [rounds=3]
  * BPM_BIN picks the binary (default ./bpm). On a small machine Jaeger competes for the same
  * cores, so its CPU is reported beside bpm's.
@@ -11,12 +12,13 @@ import { authHeaders, startBpm, type BpmProcess } from "../tests/support/bpm.ts"
 import { startJaeger } from "../tests/support/servers.ts";
 import { SpanKind } from "@opentelemetry/api";
 import { ExportResultCode } from "@opentelemetry/core";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { JsonTraceSerializer } from "@opentelemetry/otlp-transformer";
+import { OtlpTraceEncoder } from "../src/telemetry/otlp-encoder.ts";
 import { InMemorySpanExporter, type ReadableSpan, type SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { endHttpClientSpan, injectTraceHeaders, startHttpClientSpan, withHttpServerSpan } from "../src/telemetry/http-spans.ts";
 import { Metrics } from "../src/telemetry/metrics.ts";
 import { flushTracing, initTracing, shutdownTracing } from "../src/telemetry/tracing.ts";
-import { cpuSeconds, table, wrk } from "./lib.ts";
+import { cpuSeconds, cpuSecondsTree, table, wrk } from "./lib.ts";
 
 const seconds = Number(process.argv[2] ?? 5);
 const connections = Number(process.argv[3] ?? 32);
@@ -51,7 +53,7 @@ const stacks = [off, on, tenth];
 const auth = await authHeaders(1);
 const jaegerPid = Number(Bun.spawnSync(["pgrep", "-n", "-f", `jaeger --config ${jaeger.logFile.replace(/jaeger\.log$/, "")}`]).stdout.toString().trim()) || undefined;
 
-type Sample = { rps: number; p99Ms: number; cpuUsPerReq: number; jaegerUsPerReq: number };
+type Sample = { rps: number; p99Ms: number; gatewayUs: number; serviceUs: number; jaegerUs: number };
 const samples = new Map<string, Sample[]>(stacks.map((s) => [s.name, []]));
 
 for (const s of stacks) await wrk(s.url, { seconds: 1, connections, headers: auth }); // warm up every JIT
@@ -59,14 +61,16 @@ for (let r = 0; r < rounds; r++) {
   // rotate which goes first, so drift (other load, thermal) does not favour one side
   for (let i = 0; i < stacks.length; i++) {
     const s = stacks[(i + r) % stacks.length]!;
-    const pids = [s.gateway.proc.pid, s.service.proc.pid];
-    const cpu0 = pids.map(cpuSeconds);
+    const g0 = cpuSecondsTree(s.gateway.proc.pid);
+    const s0 = cpuSecondsTree(s.service.proc.pid);
     const j0 = jaegerPid ? cpuSeconds(jaegerPid) : 0;
     const res = await wrk(s.url, { seconds, connections, headers: auth });
-    const cpu = pids.reduce((sum, pid, k) => sum + cpuSeconds(pid) - cpu0[k]!, 0);
+    const perReq = (cpu: number) => (cpu / res.requests) * 1e6;
+    const gatewayUs = perReq(cpuSecondsTree(s.gateway.proc.pid) - g0);
+    const serviceUs = perReq(cpuSecondsTree(s.service.proc.pid) - s0);
+    const jaegerUs = jaegerPid ? perReq(cpuSeconds(jaegerPid) - j0) : NaN;
     if (res.errors > 0) throw new Error(`${s.name}: ${res.errors} failed requests`);
-    const jaegerCpu = jaegerPid ? cpuSeconds(jaegerPid) - j0 : NaN;
-    samples.get(s.name)!.push({ rps: res.rps, p99Ms: res.p99Ms, cpuUsPerReq: (cpu / res.requests) * 1e6, jaegerUsPerReq: (jaegerCpu / res.requests) * 1e6 });
+    samples.get(s.name)!.push({ rps: res.rps, p99Ms: res.p99Ms, gatewayUs, serviceUs, jaegerUs });
   }
 }
 
@@ -76,8 +80,9 @@ const summary = (name: string) => {
   return {
     rps: median(xs.map((x) => x.rps)),
     p99Ms: median(xs.map((x) => x.p99Ms)),
-    cpuUsPerReq: median(xs.map((x) => x.cpuUsPerReq)),
-    jaegerUsPerReq: median(xs.map((x) => x.jaegerUsPerReq)),
+    gatewayUs: median(xs.map((x) => x.gatewayUs)),
+    serviceUs: median(xs.map((x) => x.serviceUs)),
+    jaegerUs: median(xs.map((x) => x.jaegerUs)),
     spread: `${Math.round(Math.min(...xs.map((x) => x.rps)))}–${Math.round(Math.max(...xs.map((x) => x.rps)))}`,
   };
 };
@@ -95,12 +100,18 @@ const row = (name: string, x: ReturnType<typeof summary>) => ({
   "req/s": x.rps,
   "req/s range": x.spread,
   "p99 ms": x.p99Ms,
-  "bpm CPU µs/req": x.cpuUsPerReq,
-  "jaeger CPU µs/req": x.jaegerUsPerReq,
+  "gateway CPU µs/req": x.gatewayUs,
+  "task-service CPU µs/req": x.serviceUs,
+  "jaeger CPU µs/req": x.jaegerUs,
 });
 console.log(table([row(off.name, a), row(on.name, b), row(tenth.name, c)]));
 for (const [name, x] of [[on.name, b], [tenth.name, c]] as const) {
-  console.log(`${name}: throughput on/off = ${(x.rps / a.rps).toFixed(3)} (cost ${((1 - x.rps / a.rps) * 100).toFixed(1)}%, target ≤ 15%), bpm CPU per request on/off = ${(x.cpuUsPerReq / a.cpuUsPerReq).toFixed(3)}`);
+  console.log(
+    `${name}: throughput on/off = ${(x.rps / a.rps).toFixed(3)} (cost ${((1 - x.rps / a.rps) * 100).toFixed(1)}%, target ≤ 15%); ` +
+      `gateway CPU ${a.gatewayUs.toFixed(1)} → ${x.gatewayUs.toFixed(1)} µs/req (×${(x.gatewayUs / a.gatewayUs).toFixed(3)}); ` +
+      `task-service CPU ${a.serviceUs.toFixed(1)} → ${x.serviceUs.toFixed(1)} µs/req (×${(x.serviceUs / a.serviceUs).toFixed(3)}); ` +
+      `Jaeger CPU ${x.jaegerUs.toFixed(1)} µs/req (the collector, not bpm: it shares these cores here)`,
+  );
 }
 console.log(
   `spans exported: gateway ${counter(metrics, "bpm_tracing_spans_exported_total")}, task-service ${counter(svcMetrics, "bpm_tracing_spans_exported_total")}; ` +
@@ -146,25 +157,25 @@ await shutdownTracing();
 await initTracing({ roles: ["gateway"], version: "bench", env: endpoint, exporter: new Discard(), metrics: new Metrics() });
 const recorded = await perRequest();
 await shutdownTracing();
-// export: the OTLP/HTTP exporter shipping recorded spans to the Jaeger above
+// export: what serializing recorded spans costs, the library's OTLP JSON vs bpm's protobuf encoder (same bytes as the library's protobuf)
 const memory = new InMemorySpanExporter();
 await initTracing({ roles: ["gateway"], version: "bench", env: { ...endpoint, OTEL_BSP_MAX_QUEUE_SIZE: "100000", OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "100000" }, exporter: memory, metrics: new Metrics() });
 for (let i = 0; i < 10_240; i++) await request();
 await flushTracing();
 const spans = memory.getFinishedSpans().slice();
 await shutdownTracing();
-const otlp = new OTLPTraceExporter({ url: `${jaeger.otlpHttpEndpoint}/v1/traces` });
-const exportOnce = async () => {
-  for (let i = 0; i < spans.length; i += 512) await new Promise<void>((resolve) => otlp.export(spans.slice(i, i + 512) as never, () => resolve()));
+const encoder = new OtlpTraceEncoder();
+const serializeUs = (serialize: (batch: ReadableSpan[]) => unknown): number => {
+  for (let i = 0; i < spans.length; i += 512) serialize(spans.slice(i, i + 512));
+  const e0 = cpuUs();
+  for (let r = 0; r < 3; r++) for (let i = 0; i < spans.length; i += 512) serialize(spans.slice(i, i + 512));
+  return (cpuUs() - e0) / (spans.length * 3);
 };
-await exportOnce();
-const e0 = cpuUs();
-await exportOnce();
-const exportUs = (cpuUs() - e0) / spans.length;
-await otlp.shutdown();
+const jsonUs = serializeUs((batch) => JsonTraceSerializer.serializeRequest(batch as never));
+const protoUs = serializeUs((batch) => encoder.encode(batch));
 console.log("\nin-process, CPU µs per gateway request (server span + one attempt span):");
 console.log(table([
-  { "tracing off": baseline, "on, sampled out": sampledOut, "on, recorded (export discarded)": recorded, "OTLP/HTTP export per span": exportUs },
+  { "tracing off": baseline, "on, sampled out": sampledOut, "on, recorded (export discarded)": recorded, "OTLP JSON per span (library)": jsonUs, "OTLP protobuf per span (bpm)": protoUs },
 ]));
 
 await jaeger.stop();
