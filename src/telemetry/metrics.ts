@@ -1,5 +1,6 @@
 import * as prom from "prom-client";
 import { registerResilienceMetrics } from "../resilience/prometheus.ts";
+import { HotCounter, HotGauge, type HotGaugeChild, HotHistogram, type HotHistogramChild } from "./hot-metrics.ts";
 import type { ResilienceRegistry } from "../resilience/registry.ts";
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -14,11 +15,11 @@ export interface OutboxStats {
 
 /** Per-instance upstream series, bound once so the per-call cost is two property lookups. */
 export class UpstreamInstrument {
-  private readonly byOutcome = new Map<string, prom.Histogram.Internal<"service" | "instance_id" | "outcome">>();
+  private readonly byOutcome = new Map<string, HotHistogramChild>();
 
   constructor(
-    private readonly inflight: prom.Gauge.Internal<"service" | "instance_id">,
-    private readonly duration: prom.Histogram<"service" | "instance_id" | "outcome">,
+    private readonly inflight: HotGaugeChild,
+    private readonly duration: HotHistogram<"service" | "instance_id" | "outcome">,
     readonly service: string,
     readonly instanceId: string,
   ) {}
@@ -62,26 +63,26 @@ export class Metrics {
   readonly registry = new prom.Registry();
 
   // ---- RED: served HTTP and gRPC ------------------------------------------------------
-  readonly httpRequests = new prom.Counter({
+  readonly httpRequests = new HotCounter({
     name: "bpm_http_requests_total",
     help: "HTTP requests served, by role, method, route template and status code.",
     labelNames: ["role", "method", "route", "status"] as const,
     registers: [this.registry],
   });
-  readonly httpDuration = new prom.Histogram({
+  readonly httpDuration = new HotHistogram({
     name: "bpm_http_request_duration_seconds",
     help: "HTTP request duration until the response head is sent.",
     labelNames: ["role", "method", "route"] as const,
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
-  readonly grpcRequests = new prom.Counter({
+  readonly grpcRequests = new HotCounter({
     name: "bpm_grpc_server_handled_total",
     help: "gRPC calls handled, by role, service, method and status code.",
     labelNames: ["role", "service", "method", "code"] as const,
     registers: [this.registry],
   });
-  readonly grpcDuration = new prom.Histogram({
+  readonly grpcDuration = new HotHistogram({
     name: "bpm_grpc_server_handling_seconds",
     help: "gRPC call duration (unary: until the reply; streams: until the stream ends).",
     labelNames: ["role", "service", "method"] as const,
@@ -90,13 +91,13 @@ export class Metrics {
   });
 
   // ---- RED: outgoing gRPC (client interceptor) -------------------------------------------
-  readonly grpcClientRequests = new prom.Counter({
+  readonly grpcClientRequests = new HotCounter({
     name: "bpm_grpc_client_handled_total",
     help: "gRPC calls made (each attempt counts), by calling role, service, method and status code.",
     labelNames: ["role", "service", "method", "code"] as const,
     registers: [this.registry],
   });
-  readonly grpcClientDuration = new prom.Histogram({
+  readonly grpcClientDuration = new HotHistogram({
     name: "bpm_grpc_client_handling_seconds",
     help: "gRPC call duration seen by the caller, per attempt.",
     labelNames: ["role", "service", "method"] as const,
@@ -105,13 +106,13 @@ export class Metrics {
   });
 
   // ---- upstream instances (gateway and transport) ----------------------------------------
-  readonly upstreamInFlight = new prom.Gauge({
+  readonly upstreamInFlight = new HotGauge({
     name: "bpm_upstream_requests_in_flight",
     help: "Calls in flight to one upstream instance.",
     labelNames: ["service", "instance_id"] as const,
     registers: [this.registry],
   });
-  readonly upstreamDuration = new prom.Histogram({
+  readonly upstreamDuration = new HotHistogram({
     name: "bpm_upstream_request_duration_seconds",
     help: "Duration of calls to one upstream instance until the response head, by outcome (HTTP status class, or ok for gRPC; error, timeout, cancelled).",
     labelNames: ["service", "instance_id", "outcome"] as const,

@@ -20,9 +20,9 @@ export const GatewayConfigSchema = v.object({
   request_timeout: v.optional(durationMs("the request timeout"), 30_000),
   access_log: v.optional(v.boolean("must be true or false"), true),
   /** How the gateway talks HTTP to instances: Bun's fetch() or bpm's pooled keep-alive HTTP/1.1 client (docs/http-transport.md). */
-  upstream_client: v.optional(v.picklist(["fetch", "pool"], "must be fetch or pool"), "fetch"),
+  upstream_client: v.optional(v.picklist(["fetch", "pool"], "must be fetch or pool"), "pool"),
   /** What accepts client connections: Bun.serve, or bpm's HTTP/1.1 server on Bun.listen (no Request/Response on the way in; docs/http-transport.md "Raw front"). */
-  front: v.optional(v.picklist(["bun", "raw"], "must be bun or raw"), "bun"),
+  front: v.optional(v.picklist(["bun", "raw"], "must be bun or raw"), "raw"),
 });
 
 export type GatewayConfig = v.InferOutput<typeof GatewayConfigSchema>;
