@@ -8,7 +8,8 @@ import { NoHealthyInstanceError } from "./errors.ts";
 import type { Http1Client, WireResponse } from "./http1/index.ts";
 import type { InboundRequest, UrlParts } from "./inbound.ts";
 import { endHttpClientSpan, injectTraceHeaders, startHttpClientSpan } from "../telemetry/http-spans.ts";
-import { processMetrics, statusClass } from "../telemetry/metrics.ts";
+import { processMetrics, statusClass, type UpstreamInstrument } from "../telemetry/metrics.ts";
+import type { ServiceInstance } from "../discovery/types.ts";
 import { tracingEnabled } from "../telemetry/tracing.ts";
 
 export interface ForwardRequest {
@@ -37,6 +38,14 @@ export interface ForwardResult {
   attempts: number;
 }
 
+/** Per-instance upstream series, found by the instance object (no key string per call). */
+const instruments = new WeakMap<ServiceInstance, UpstreamInstrument>();
+function upstreamInstrument(service: string, instance: ServiceInstance): UpstreamInstrument {
+  let u = instruments.get(instance);
+  if (u === undefined || u.service !== service) instruments.set(instance, (u = processMetrics().upstream(service, instance.id)));
+  return u;
+}
+
 /**
  * Forwards one HTTP request to a service: Retry(CircuitBreaker(TimeLimiter(balanced call))).
  * Each attempt picks an instance not tried yet; 5xx and connection errors count against the
@@ -48,7 +57,8 @@ export async function forward(lb: LoadBalancer, policies: DownstreamPolicies, f:
   const mayRetry = f.idempotent && retry.config.maxAttempts > 1;
   const hasBody = f.req.body !== null && f.req.method !== "GET" && f.req.method !== "HEAD";
   const body: ArrayBuffer | ReadableStream | null = hasBody ? (mayRetry ? await f.req.arrayBuffer() : f.req.body) : null;
-  const tried = new Set<string>();
+  // instances tried so far, made on the first retry (most calls never need it)
+  let tried: Set<string> | undefined;
   let attempts = 0;
   let lastLease: Lease | undefined;
   const callerSignal = f.req.signal;
@@ -57,13 +67,13 @@ export async function forward(lb: LoadBalancer, policies: DownstreamPolicies, f:
     attempts++;
     if (!breaker.tryAcquirePermission()) throw breaker.notPermittedError();
     const epoch = breaker.epoch;
-    const lease = lb.pick({ stickyId: f.stickyId, exclude: tried.size ? tried : undefined });
+    if (lastLease !== undefined) (tried ??= new Set()).add(lastLease.instance.id);
+    const lease = lb.pick({ stickyId: f.stickyId, exclude: tried });
     if (!lease.ok) {
       breaker.releasePermission(epoch);
       throw new NoHealthyInstanceError(lb.service, lease.reason, lease.retryAfterMs);
     }
     lastLease = lease;
-    tried.add(lease.instance.id);
     const remaining = f.deadline - Date.now();
     const budget = Math.min(policies.timeoutMs, remaining);
     const started = performance.now();
@@ -74,7 +84,7 @@ export async function forward(lb: LoadBalancer, policies: DownstreamPolicies, f:
       setHeaders = { ...f.setHeaders };
       injectTraceHeaders(setHeaders, span);
     }
-    const upstream = processMetrics().upstream(lb.service, lease.instance.id);
+    const upstream = upstreamInstrument(lb.service, lease.instance);
     upstream.begin();
     const timeoutMs = Math.max(0, budget);
     // The pooled client keeps the deadline itself (one timer for all requests) and listens to the

@@ -26,6 +26,7 @@ import { ResponseFallbackCache } from "./fallback-cache.ts";
 import { matchRoute, routeTemplate, ROUTES } from "./routes.ts";
 import { observeRegistry } from "../../telemetry/discovery.ts";
 import { withHttpServerSpan } from "../../telemetry/http-spans.ts";
+import type { HeaderRecord } from "../../telemetry/propagation.ts";
 import { instrumentBalancerEvents, recordFallback, traceRateLimiter } from "../../telemetry/resilience.ts";
 import { traceFields, tracingEnabled } from "../../telemetry/tracing.ts";
 
@@ -72,7 +73,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   }
 
   const admin = roleHttpApp(ctx)
-    .use(adminRoutes({ balancers, downstreams, authenticate: (h) => authenticate(h) }))
+    .use(adminRoutes({ balancers, downstreams, authenticate: async (h) => authenticate(h) }))
     .use(breakerAdminRoutes(downstreams, await createAdminGuard(gw.auth, config.data_dir)))
     .use(openApiRoutes(ctx.version));
 
@@ -82,7 +83,8 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     return { status: h.status, details: { ...(h.detail ? { detail: h.detail } : {}), instances }, timestamp: Date.now() };
   });
 
-  async function authenticate(authorization: string | null): Promise<Identity | undefined> {
+  /** Throws a 401 at once, or answers from the verified-token cache without a promise. */
+  function authenticate(authorization: string | null): Identity | Promise<Identity> | undefined {
     return authenticator ? authenticator.authenticate(authorization) : undefined;
   }
 
@@ -112,7 +114,8 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   async function handleApi(req: InboundRequest, url: UrlParts, clientIp: string | undefined, cid: string, route: NonNullable<ReturnType<typeof matchRoute>>, tpl: string, log$: { status: number; upstream?: string; user?: string }): Promise<Response | WireResponse> {
     const len = req.headers.get("content-length");
     if (len !== null && Number(len) > config.http.body_limit_bytes) throw new PayloadTooLargeError(config.http.body_limit_bytes);
-    const identity = await authenticate(req.headers.get("authorization"));
+    const verified = authenticate(req.headers.get("authorization"));
+    const identity = verified instanceof Promise ? await verified : verified;
     if (identity) log$.user = identity.sub;
     let decision: RateLimitDecision | undefined;
     if (limiter) {
@@ -187,7 +190,9 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     if (!route) return admin.handle(req.toRequest());
     const clientIp = req.remoteAddress;
     if (!tracingEnabled) return proxyApi(req, req, route, clientIp);
-    const spanRequest = { method: req.method, url: req.url, headers: req.headers.toHeaders() };
+    // the propagator reads two fields: hand it those, not a Headers built from every field
+    const carrier: HeaderRecord = { traceparent: req.headers.get("traceparent") ?? undefined, tracestate: req.headers.get("tracestate") ?? undefined };
+    const spanRequest = { method: req.method, url: req.pathname, headers: carrier as unknown as Headers };
     return withHttpServerSpan({ role: ctx.role, request: spanRequest, path: req.pathname, route: routeTemplate(route, req.pathname), clientAddress: clientIp }, () => proxyApi(req, req, route, clientIp));
   };
 
