@@ -20,7 +20,10 @@ export interface RetryOptions extends Partial<BackoffConfig> {
 }
 
 export interface RetryEvent { name: string; /** The attempt about to run (2 = first retry). */ attempt: number; delayMs: number; error: unknown }
-export interface GiveUpEvent { name: string; attempts: number; reason: "maxAttempts" | "deadline" | "budget" | "notIdempotent" | "notRetryable" }
+/** Retrying stopped while the outcome was still worth retrying (Resilience4j's ERROR event, plus bpm's own limits). */
+export interface GiveUpEvent { name: string; attempts: number; reason: "maxAttempts" | "deadline" | "budget" | "notIdempotent" | "cancelled" }
+/** An error retry does not handle (4xx, an open breaker, a full bulkhead…): passed on, no retry was ever in question (Resilience4j's IGNORED_ERROR). */
+export interface IgnoredErrorEvent { name: string; attempts: number; error: unknown }
 
 export interface RetryMetrics {
   successfulWithoutRetry: number;
@@ -46,6 +49,7 @@ export class Retry implements Policy {
   readonly config: Readonly<BackoffConfig>;
   readonly onRetry = new Emitter<RetryEvent>();
   readonly onGiveUp = new Emitter<GiveUpEvent>();
+  readonly onIgnoredError = new Emitter<IgnoredErrorEvent>();
   readonly budget: RetryBudget | undefined;
   private readonly clock: Clock;
   private readonly random: Random;
@@ -95,10 +99,10 @@ export class Retry implements Policy {
         last = { failed: false, value };
       } catch (error) {
         last = { failed: true, error };
-        if (!this.retryOn(error, signal)) return this.giveUp(last, attempt, "notRetryable");
+        if (!this.retryOn(error, signal)) return this.ignored(error, attempt);
       }
       if (attempt >= maxAttempts) return this.giveUp(last, attempt, attempt < this.config.maxAttempts ? "notIdempotent" : "maxAttempts");
-      if (signal.aborted) return this.giveUp(last, attempt, "notRetryable");
+      if (signal.aborted) return this.giveUp(last, attempt, "cancelled");
       const delayMs = this.delayFor(attempt);
       const deadline = options?.deadline;
       if (deadline !== undefined && this.clock.now() + delayMs >= deadline) return this.giveUp(last, attempt, "deadline");
@@ -117,6 +121,14 @@ export class Retry implements Policy {
     if (attempts === 1) this.counts.successfulWithoutRetry++;
     else this.counts.successfulWithRetry++;
     return value;
+  }
+
+  /** Not retry's business: counted as a failed call, announced as ignored (never as giving up), re-thrown. */
+  private ignored(error: unknown, attempts: number): never {
+    if (attempts === 1) this.counts.failedWithoutRetry++;
+    else this.counts.failedWithRetry++;
+    if (this.onIgnoredError.hasListeners) this.onIgnoredError.emit({ name: this.name, attempts, error });
+    throw error;
   }
 
   private giveUp<T>(last: Last<T>, attempts: number, reason: GiveUpEvent["reason"]): T {

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { FakeClock } from "../../../src/platform/clock.ts";
 import { NotFoundError, UnavailableError } from "../../../src/platform/errors.ts";
 import { BulkheadFullError, CallNotPermittedError, TimeoutError } from "../../../src/resilience/errors.ts";
-import { Retry, type GiveUpEvent, type RetryOptions } from "../../../src/resilience/retry.ts";
+import { Retry, type GiveUpEvent, type IgnoredErrorEvent, type RetryOptions } from "../../../src/resilience/retry.ts";
 import { RetryBudget } from "../../../src/resilience/retry-budget.ts";
 import { flush, outcome } from "./helpers.ts";
 
@@ -13,12 +13,14 @@ function setup(options: RetryOptions = {}) {
   const retry = new Retry({ name: "taskService", clock, random: () => 0.5, maxAttempts: 3, backoffPeriod: 100, backoffMultiplier: 2, maxBackoffPeriod: 1_000, jitter: "none", ...options });
   const giveUps: GiveUpEvent[] = [];
   retry.onGiveUp.on((e) => giveUps.push(e));
+  const ignored: IgnoredErrorEvent[] = [];
+  retry.onIgnoredError.on((e) => ignored.push(e));
   let calls = 0;
   const failing = (error: unknown = unavailable()) => () => {
     calls++;
     return Promise.reject(error);
   };
-  return { clock, retry, giveUps, calls: () => calls, failing };
+  return { clock, retry, giveUps, ignored, calls: () => calls, failing };
 }
 
 /** Drives a retrying call through its backoff sleeps by advancing the fake clock. */
@@ -78,10 +80,14 @@ describe("retry", () => {
 
   test("does not retry 4xx, an open breaker or a full bulkhead", async () => {
     for (const error of [new NotFoundError("no"), new CallNotPermittedError("x", "OPEN", 1000), new BulkheadFullError("x", 1), { status: 400 }]) {
-      const { clock, retry, calls, failing, giveUps } = setup();
-      await drive(clock, retry.execute(failing(error)));
+      const { clock, retry, calls, failing, giveUps, ignored } = setup();
+      const r = await drive(clock, retry.execute(failing(error)));
       expect(calls()).toBe(1);
-      expect(giveUps[0]!.reason).toBe("notRetryable");
+      expect((r as { error: unknown }).error).toBe(error);
+      // Resilience4j: an error retry does not handle is IGNORED_ERROR, not a give-up (no retry was ever in question)
+      expect(giveUps).toEqual([]);
+      expect(ignored).toEqual([{ name: "taskService", attempts: 1, error }]);
+      expect(retry.metrics().failedWithoutRetry).toBe(1);
     }
   });
 
