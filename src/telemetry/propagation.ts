@@ -48,7 +48,38 @@ export function setHeader(carrier: Carrier, key: string, value: string): void {
 
 /** The remote parent a request or call carries (ROOT_CONTEXT-based when it carries none or a malformed one). */
 export function extractContext(carrier: Carrier, base: Context = ROOT_CONTEXT): Context {
+  const header = getter.get(carrier, TRACEPARENT);
+  if (header === undefined) return base;
+  const traceparent = Array.isArray(header) ? header[0] : header;
+  // the usual header (version 00, no tracestate) without the propagator's regex; anything else goes the library's way
+  if (typeof traceparent === "string" && getter.get(carrier, TRACESTATE) === undefined) {
+    const sc = parseVersion00(traceparent);
+    if (sc) return trace.setSpanContext(base, sc);
+  }
   return w3c.extract(base, carrier, getter);
+}
+
+/**
+ * A remote span context from an exact `00-<32 hex>-<16 hex>-<2 hex>` traceparent (lowercase, ids
+ * not all zero), as the W3C propagator would parse it; undefined for anything else, which
+ * the caller leaves to the propagator (other versions, whitespace, malformed values).
+ */
+function parseVersion00(tp: string): SpanContext | undefined {
+  if (tp.length !== 55 || tp.charCodeAt(0) !== 48 || tp.charCodeAt(1) !== 48 || tp.charCodeAt(2) !== 45 || tp.charCodeAt(35) !== 45 || tp.charCodeAt(52) !== 45) return undefined;
+  let traceNonZero = false;
+  let spanNonZero = false;
+  for (let i = 3; i < 55; i++) {
+    if (i === 35 || i === 52) continue;
+    const c = tp.charCodeAt(i);
+    const digit = c >= 48 && c <= 57;
+    if (!digit && !(c >= 97 && c <= 102)) return undefined;
+    if (c !== 48) {
+      if (i < 35) traceNonZero = true;
+      else if (i < 52) spanNonZero = true;
+    }
+  }
+  if (!traceNonZero || !spanNonZero) return undefined;
+  return { traceId: tp.slice(3, 35), spanId: tp.slice(36, 52), traceFlags: parseInt(tp.slice(53, 55), 16), isRemote: true };
 }
 
 /** Writes traceparent/tracestate of `ctx`'s span; nothing when it has no valid span. */

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { Metadata } from "@grpc/grpc-js";
-import { trace, TraceFlags } from "@opentelemetry/api";
+import { ROOT_CONTEXT, trace, TraceFlags } from "@opentelemetry/api";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { injectTraceHeaders, pathOf, withHttpServerSpan } from "../../../src/telemetry/http-spans.ts";
 import { extractContext, formatTraceparent, linkFromTraceparent } from "../../../src/telemetry/propagation.ts";
 import { runInSpan, shutdownTracing, startSpan } from "../../../src/telemetry/tracing.ts";
@@ -79,5 +80,40 @@ describe("W3C trace context in and out", () => {
     expect(pathOf("http://h/api/x#frag")).toBe("/api/x");
     expect(pathOf("http://h")).toBe("/");
     expect(pathOf("http://h/?q=/a")).toBe("/");
+  });
+});
+
+describe("traceparent parsing", () => {
+  test("reads every header exactly as the W3C propagator does (fast path and fallback alike)", () => {
+    const library = new W3CTraceContextPropagator();
+    const headerGetter = { get: (h: Headers, k: string) => h.get(k) ?? undefined, keys: (h: Headers) => [...h.keys()] };
+    const cases = [
+      CALLER,
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-ff",
+      "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01",
+      "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+      "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+      "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+      " 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g",
+      "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+      "00-4bf92f3577b34da6a3ce929d0e0e473-600f067aa0ba902b7-01",
+      "",
+    ];
+    for (const traceparent of cases) {
+      for (const tracestate of [undefined, "vendor=abc"]) {
+        const headers = new Headers(tracestate ? { traceparent, tracestate } : { traceparent });
+        const ours = trace.getSpanContext(extractContext(headers));
+        const theirs = trace.getSpanContext(library.extract(ROOT_CONTEXT, headers, headerGetter));
+        expect({ traceparent, tracestate, sc: ours ? { ...ours, traceState: ours.traceState?.serialize() } : undefined }).toEqual({
+          traceparent,
+          tracestate,
+          sc: theirs ? { ...theirs, traceState: theirs.traceState?.serialize() } : undefined,
+        });
+      }
+    }
   });
 });
