@@ -1,5 +1,5 @@
-import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Span } from "@opentelemetry/api";
-import { extractContext, formatTraceparent, injectContext, setHeader, TRACEPARENT, TRACESTATE, type Carrier } from "./propagation.ts";
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from "@opentelemetry/api";
+import { extractContext, formatTraceparent, injectContext, setHeader, TRACEPARENT, TRACESTATE, type Carrier, type HeaderRecord } from "./propagation.ts";
 import {
   ATTR_CLIENT_ADDRESS,
   ATTR_CORRELATION_ID,
@@ -21,8 +21,10 @@ const UNTRACED_PATHS = new Set(["/health", "/metrics"]);
 
 export interface HttpServerSpanOptions {
   role: string;
-  /** A Request, or the raw front's equivalent (its headers as a real Headers for the propagator). */
-  request: Pick<Request, "method" | "url" | "headers">;
+  /** A Request, or the raw front's equivalent: headers as Headers or a record with lowercase names; not read when `parent` is given. */
+  request: { readonly method: string; readonly url: string; readonly headers?: Headers | HeaderRecord };
+  /** The caller's trace context when the front has extracted it already (extractContext); default: read from request.headers. */
+  parent?: Context;
   /** The request path when the caller has it already (else read from request.url). */
   path?: string;
   /** Route template (`/api/tasks/:id`) when known before handling; else set it later with setHttpRoute. */
@@ -42,7 +44,7 @@ export function withHttpServerSpan<R extends SpanResponse>(opts: HttpServerSpanO
   if (!tracingEnabled) return handle();
   const { request, role, route } = opts;
   const path = opts.path ?? pathOf(request.url);
-  const parent = extractContext(request.headers);
+  const parent = opts.parent ?? (request.headers ? extractContext(request.headers) : ROOT_CONTEXT);
   // the attributes that answer "which request, which route, what outcome"; each one costs on
   // every span (record, serialize, ship), so host, port, scheme and user agent stay out
   const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: request.method, [ATTR_URL_PATH]: path };

@@ -51,6 +51,20 @@ describe("W3C trace context in and out", () => {
     expect(outgoing.get("tracestate")).toBe("vendor=abc,other=1");
   });
 
+  test("a front that parsed the traceparent itself hands the context over; a header record works as well", async () => {
+    const { spans } = await tracingToMemory();
+    const other = "00-11111111111111111111111111111111-2222222222222222-01";
+    await withHttpServerSpan({ role: "task-service", request: { method: "GET", url: "http://svc.local/a", headers: new Headers({ traceparent: other }) }, parent: extractContext({ traceparent: CALLER }) }, () => new Response("ok"));
+    await withHttpServerSpan({ role: "task-service", request: { method: "GET", url: "http://svc.local/b", headers: { traceparent: CALLER } } }, () => new Response("ok"));
+    await withHttpServerSpan({ role: "task-service", request: { method: "GET", url: "http://svc.local/c" } }, () => new Response("ok"));
+    const [a, b, c] = await spans();
+    expect([a, b].map((s) => [s!.spanContext().traceId, s!.parentSpanContext?.spanId])).toEqual([
+      ["4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"],
+      ["4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"],
+    ]);
+    expect(c!.parentSpanContext).toBeUndefined();
+  });
+
   test("a malformed traceparent is ignored: the server starts a new trace", async () => {
     const { spans } = await tracingToMemory();
     const req = new Request("http://svc.local/x", { headers: { traceparent: "00-zzzz-00f067aa0ba902b7-01" } });
