@@ -5,10 +5,10 @@ import { OTLPExporterBase } from "@opentelemetry/otlp-exporter-base";
 import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from "@opentelemetry/otlp-exporter-base/node-http";
 import { ProtobufTraceSerializer, TraceExporterMetricsHelper } from "@opentelemetry/otlp-transformer";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { AlwaysOffSampler, AlwaysOnSampler, BasicTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler, type ReadableSpan, type Sampler, type SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { AlwaysOffSampler, AlwaysOnSampler, BasicTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler, type SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { Logger } from "../platform/logger.ts";
 import type { SamplerConfig, TracingConfig } from "./config.ts";
-import { BoundedBatchProcessor } from "./export.ts";
+import { BoundedBatchProcessor, EncodingBatchProcessor, type EncodedBatch, type ExportObserver } from "./export.ts";
 import { OtlpTraceEncoder } from "./otlp-encoder.ts";
 import type { Metrics } from "./metrics.ts";
 import { ATTR_ROLE, ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "./semconv.ts";
@@ -24,7 +24,10 @@ export interface SdkOptions {
 }
 
 /** One tracer provider per role (own service.name) over one bounded batch queue and one OTLP/HTTP exporter. */
-export function startSdk(cfg: Extract<TracingConfig, { enabled: true }>, opts: SdkOptions): { tracers: Map<string, Tracer>; defaultTracer: Tracer; processor: BoundedBatchProcessor } {
+export function startSdk(
+  cfg: Extract<TracingConfig, { enabled: true }>,
+  opts: SdkOptions,
+): { tracers: Map<string, Tracer>; tracersByResource: Map<object, Tracer>; defaultTracer: Tracer; processor: BoundedBatchProcessor | EncodingBatchProcessor } {
   const metrics = opts.metrics;
   const log = opts.log;
   let lastWarn = 0;
@@ -36,9 +39,7 @@ export function startSdk(cfg: Extract<TracingConfig, { enabled: true }>, opts: S
     log.warn(msg, fields);
   };
   const exporterConfig = { url: cfg.tracesUrl, timeoutMillis: cfg.batch.exportTimeoutMillis };
-  const exporter =
-    opts.exporter ?? ((cfg.protocol === "http/json" ? new OTLPJsonTraceExporter(exporterConfig) : otlpProtobufExporter(exporterConfig)) as unknown as SpanExporter);
-  const processor = new BoundedBatchProcessor(exporter, cfg.batch, {
+  const observer: ExportObserver = {
     dropped: (n) => {
       metrics.tracingSpansDropped.inc(n);
       warn("trace spans dropped: export queue full", { queue_size: cfg.batch.maxQueueSize, endpoint: cfg.tracesUrl });
@@ -48,12 +49,18 @@ export function startSdk(cfg: Extract<TracingConfig, { enabled: true }>, opts: S
       metrics.tracingSpansExportFailed.inc(n);
       warn("trace export failed", { spans: n, endpoint: cfg.tracesUrl, err: err ? { message: err.message } : undefined });
     },
-  });
+  };
+  // protobuf (the default): spans are encoded as they end and wait as bytes; JSON and injected exporters take span objects
+  const processor =
+    opts.exporter === undefined && cfg.protocol !== "http/json"
+      ? new EncodingBatchProcessor(new OtlpTraceEncoder(), otlpProtobufExporter(exporterConfig), cfg.batch, observer)
+      : new BoundedBatchProcessor(opts.exporter ?? (new OTLPJsonTraceExporter(exporterConfig) as unknown as SpanExporter), cfg.batch, observer);
   metrics.traceQueueSize(() => processor.queueSize);
 
   const sampler = buildSampler(cfg.sampler);
   const instanceId = crypto.randomUUID();
   const tracers = new Map<string, Tracer>();
+  const tracersByResource = new Map<object, Tracer>();
   for (const role of opts.roles) {
     const resource = resourceFromAttributes({
       ...cfg.resourceAttributes,
@@ -68,11 +75,14 @@ export function startSdk(cfg: Extract<TracingConfig, { enabled: true }>, opts: S
     });
     // every provider feeds the one bounded queue: one exporter, one memory bound per process
     const provider = new BasicTracerProvider({ resource, sampler, spanProcessors: [processor] });
-    tracers.set(role, provider.getTracer("bpm", opts.version));
+    const tracer = provider.getTracer("bpm", opts.version);
+    tracers.set(role, tracer);
+    // a span carries its provider's resource: the child of a local span finds its tracer from it
+    tracersByResource.set(resource, tracer);
   }
   const defaultTracer = tracers.get(opts.roles[0] ?? "") ?? new BasicTracerProvider({ sampler, spanProcessors: [processor] }).getTracer("bpm", opts.version);
 
-  return { tracers, defaultTracer, processor };
+  return { tracers, tracersByResource, defaultTracer, processor };
 }
 
 export function buildSampler(cfg: SamplerConfig): Sampler {
@@ -94,15 +104,16 @@ export function buildSampler(cfg: SamplerConfig): Sampler {
 
 /**
  * OTLP/HTTP protobuf: the library's HTTP delegate (headers from OTEL_EXPORTER_OTLP_HEADERS,
- * timeout, retries on 429/502/503/504, bounded concurrency) with bpm's encoder, which writes
- * the same bytes as the library's serializer at a fraction of the CPU.
+ * timeout, retries on 429/502/503/504, bounded concurrency) sending the bodies bpm's encoder
+ * wrote (the same bytes as the library's serializer, at a fraction of the CPU).
  */
-function otlpProtobufExporter(config: { url: string; timeoutMillis: number }): OTLPExporterBase<ReadableSpan[]> {
-  const encoder = new OtlpTraceEncoder();
+function otlpProtobufExporter(config: { url: string; timeoutMillis: number }): OTLPExporterBase<EncodedBatch> {
   const serializer = {
-    serializeRequest: (spans: ReadableSpan[]) => encoder.encode(spans),
+    serializeRequest: (batch: EncodedBatch) => batch.body,
     deserializeResponse: (data: Uint8Array) => ProtobufTraceSerializer.deserializeResponse(data),
   };
   const options = convertLegacyHttpOptions(config, "TRACES", "v1/traces", { "Content-Type": "application/x-protobuf" });
-  return new OTLPExporterBase(createOtlpHttpExportDelegate(options, serializer, "otlp_http_span_exporter", TraceExporterMetricsHelper, undefined));
+  // the library's trace helper, counting a batch's spans rather than a span array's length
+  const metricsHelper = { ...TraceExporterMetricsHelper, countItems: (batch: EncodedBatch) => batch.length };
+  return new OTLPExporterBase(createOtlpHttpExportDelegate(options, serializer, "otlp_http_span_exporter", metricsHelper, undefined));
 }

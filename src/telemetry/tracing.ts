@@ -32,8 +32,8 @@ interface State {
   defaultTracer: Tracer;
   processor: { forceFlush(): Promise<void>; shutdown(): Promise<void> };
   contextManager: AsyncLocalStorageContextManager;
-  /** The tracer (so the role, the service.name) each local span came from: its children use the same. */
-  spanTracers: WeakMap<Span, Tracer>;
+  /** The tracer (so the role, the service.name) of each provider's resource: a local span's children use its span's. */
+  tracersByResource: Map<object, Tracer>;
 }
 let state: State | undefined;
 
@@ -62,13 +62,13 @@ export async function initTracing(opts: TracingOptions): Promise<TracingConfig> 
 
   // the SDK and exporter load only now: with tracing off they cost not even start-up time
   const { startSdk } = await import("./sdk.ts");
-  const { tracers, defaultTracer, processor } = startSdk(cfg, { ...opts, metrics: opts.metrics ?? processMetrics() });
+  const { tracers, tracersByResource, defaultTracer, processor } = startSdk(cfg, { ...opts, metrics: opts.metrics ?? processMetrics() });
 
   const contextManager = new AsyncLocalStorageContextManager();
   context.disable();
   context.setGlobalContextManager(contextManager);
   setTraceFieldsProvider(traceFields);
-  state = { tracers, defaultTracer, processor, contextManager, spanTracers: new WeakMap() };
+  state = { tracers, tracersByResource, defaultTracer, processor, contextManager };
   tracingEnabled = true;
   opts.lifecycle?.onShutdown("close", "trace flush", () => shutdownTracing());
   return cfg;
@@ -104,8 +104,9 @@ export function tracerFor(role?: string, ctx: Context = context.active()): Trace
     const t = s.tracers.get(role);
     if (t) return t;
   }
-  const parent = trace.getSpan(ctx);
-  return (parent && s.spanTracers.get(parent)) || s.defaultTracer;
+  // a recorded local span holds its provider's resource (no per-span bookkeeping needed); a remote or non-recording one does not
+  const resource = (trace.getSpan(ctx) as { resource?: object } | undefined)?.resource;
+  return (resource && s.tracersByResource.get(resource)) || s.defaultTracer;
 }
 
 export interface StartSpanOptions extends SpanOptions {
@@ -119,16 +120,14 @@ export interface StartSpanOptions extends SpanOptions {
 export function startSpan(name: string, options: StartSpanOptions = {}): Span {
   if (!tracingEnabled) return NOOP_SPAN;
   const parent = options.parent ?? context.active();
-  const tracer = tracerFor(options.role, parent)!;
-  const span = tracer.startSpan(name, options, parent);
-  state!.spanTracers.set(span, tracer);
-  return span;
+  return tracerFor(options.role, parent)!.startSpan(name, options, parent);
 }
 
 /** Runs `fn` with `span` active, so logs, child spans and outgoing calls inside it belong to it. */
 export function runInSpan<T>(span: Span, fn: () => T, base: Context = context.active()): T {
   if (!tracingEnabled || span === NOOP_SPAN) return fn();
-  return context.with(trace.setSpan(base, span), fn);
+  // straight to the AsyncLocalStorage: the API's context.with adds a lookup, a bind check and an argument spread per call
+  return state!.contextManager.run(trace.setSpan(base, span), fn);
 }
 
 /** Marks a span failed: the exception as an event, status ERROR, error.type. */
