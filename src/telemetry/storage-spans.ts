@@ -71,13 +71,14 @@ export function traceStore<S extends object>(store: S, db: StorageSpanTarget, sp
     const original = (store as Record<string, unknown>)[method];
     if (typeof original !== "function") throw new Error(`traceStore: ${method} is not a method of the store`);
     const [operation, collection] = op;
+    // name and attributes are fixed per method: built once here (the SDK copies attributes into each span)
+    const name = `${operation} ${collection}`;
+    const attributes = Object.freeze(dbAttributes(db, operation, collection));
     const traced = (...args: unknown[]): unknown => {
       if (!tracingEnabled) return original.apply(store, args);
       const parent = recordingParent();
       if (!parent) return original.apply(store, args);
-      const name = `${operation} ${collection}`;
-      const options = { parent, kind: SpanKind.CLIENT, attributes: dbAttributes(db, operation, collection) };
-      const span = startSpan(name, options);
+      const span = startSpan(name, { parent, kind: SpanKind.CLIENT, attributes });
       let result: unknown;
       try {
         result = runInSpan(span, () => original.apply(store, args), parent);
