@@ -72,7 +72,20 @@ abstract class HotMetric<L extends string, C> {
   protected abstract create(labels: LabelValues): C;
 }
 
-export class HotCounterChild {
+/** A series that is one number (counter, gauge). */
+interface ValueChild {
+  readonly labels: LabelValues;
+  value: number;
+}
+
+abstract class ValueMetric<L extends string, C extends ValueChild> extends HotMetric<L, C> {
+  async get(): Promise<HotSnapshot> {
+    const values = [...this.children.values()].map((c) => ({ labels: c.labels, value: c.value }));
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+}
+
+export class HotCounterChild implements ValueChild {
   value = 0;
   constructor(readonly labels: LabelValues) {}
   inc(n = 1): void {
@@ -81,18 +94,14 @@ export class HotCounterChild {
   }
 }
 
-export class HotCounter<L extends string> extends HotMetric<L, HotCounterChild> {
+export class HotCounter<L extends string> extends ValueMetric<L, HotCounterChild> {
   readonly type = "counter" as const;
   protected create(labels: LabelValues): HotCounterChild {
     return new HotCounterChild(labels);
   }
-  async get(): Promise<HotSnapshot> {
-    const values = [...this.children.values()].map((c) => ({ labels: c.labels, value: c.value }));
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
-  }
 }
 
-export class HotGaugeChild {
+export class HotGaugeChild implements ValueChild {
   value = 0;
   constructor(readonly labels: LabelValues) {}
   inc(n = 1): void {
@@ -106,14 +115,10 @@ export class HotGaugeChild {
   }
 }
 
-export class HotGauge<L extends string> extends HotMetric<L, HotGaugeChild> {
+export class HotGauge<L extends string> extends ValueMetric<L, HotGaugeChild> {
   readonly type = "gauge" as const;
   protected create(labels: LabelValues): HotGaugeChild {
     return new HotGaugeChild(labels);
-  }
-  async get(): Promise<HotSnapshot> {
-    const values = [...this.children.values()].map((c) => ({ labels: c.labels, value: c.value }));
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 }
 

@@ -1,29 +1,17 @@
 import { HTTP_RESPONSE } from "../../resilience/outcome.ts";
+import { FlatHeaders } from "./flat-headers.ts";
 
 /**
  * Response fields as a flat `[name, value, …]` array with lower-case names, in
- * arrival order, with the few `Headers` methods a proxy uses. Building a
- * `Headers` (and a `Response` around it) per proxied request costs more than
- * the proxy's own work; this does not validate again what the parser already
- * checked, and it serialises straight back to the wire.
+ * arrival order: FlatHeaders (get, has, toHeaders) plus the few `Headers`
+ * writers a proxy uses. Building a `Headers` (and a `Response` around it) per
+ * proxied request costs more than the proxy's own work; this does not validate
+ * again what the parser already checked, and it serialises straight back to
+ * the wire.
  */
-export class WireFields {
-  constructor(readonly fields: string[] = []) {}
-
-  /** The field's value, several lines joined with ", " (RFC 9110 §5.3); null when absent. */
-  get(name: string): string | null {
-    const f = this.fields;
-    let found: string | null = null;
-    for (let i = 0; i < f.length; i += 2) {
-      if (f[i] === name) found = found === null ? f[i + 1]! : `${found}, ${f[i + 1]!}`;
-    }
-    return found;
-  }
-
-  has(name: string): boolean {
-    const f = this.fields;
-    for (let i = 0; i < f.length; i += 2) if (f[i] === name) return true;
-    return false;
+export class WireFields extends FlatHeaders {
+  constructor(override readonly fields: string[] = []) {
+    super(fields);
   }
 
   /** Replaces every line of `name` (lower-case) with one. */
@@ -48,13 +36,6 @@ export class WireFields {
       w += 2;
     }
     f.length = w;
-  }
-
-  toHeaders(): Headers {
-    const h = new Headers();
-    const f = this.fields;
-    for (let i = 0; i < f.length; i += 2) h.append(f[i]!, f[i + 1]!);
-    return h;
   }
 }
 
