@@ -191,8 +191,8 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     const clientIp = req.remoteAddress;
     if (!tracingEnabled) return proxyApi(req, req, route, clientIp);
     // the propagator reads two fields: hand it those, not a Headers built from every field
-    const carrier: HeaderRecord = { traceparent: req.headers.get("traceparent") ?? undefined, tracestate: req.headers.get("tracestate") ?? undefined };
-    const spanRequest = { method: req.method, url: req.pathname, headers: carrier as unknown as Headers };
+    const headers: HeaderRecord = { traceparent: req.headers.get("traceparent") ?? undefined, tracestate: req.headers.get("tracestate") ?? undefined };
+    const spanRequest = { method: req.method, url: req.pathname, headers };
     return withHttpServerSpan({ role: ctx.role, request: spanRequest, path: req.pathname, route: routeTemplate(route, req.pathname), clientAddress: clientIp }, () => proxyApi(req, req, route, clientIp));
   };
 
