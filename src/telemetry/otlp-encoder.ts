@@ -20,8 +20,12 @@ export class OtlpTraceEncoder {
   private buf = new Uint8Array(1 << 16);
   private view = new DataView(this.buf.buffer);
   private pos = 0;
-  /** Encoded KeyValue messages (tag excluded) by key and string value; bounded, so ids and paths do not grow it. */
-  private readonly pairs = new Map<string, Map<string | number | boolean, Uint8Array>>();
+  /**
+   * Encoded KeyValue messages (tag excluded) by key and value; bounded, so ids and paths do not
+   * grow it. A key seen with more than `maxValuesPerKey` values (a correlation id, a path with
+   * an id) is marked `null`: its values are written directly, not hashed and looked up in vain.
+   */
+  private readonly pairs = new Map<string, Map<string | number | boolean, Uint8Array> | null>();
   /** Encoded span names (route templates: few), bounded like the pairs. */
   private readonly names = new Map<string, Uint8Array>();
   private pairCount = 0;
@@ -30,7 +34,10 @@ export class OtlpTraceEncoder {
   private readonly scopes = new WeakMap<object, Uint8Array>();
   private readonly utf8 = new TextEncoder();
 
-  constructor(private readonly maxCachedPairs = 4_096) {}
+  constructor(
+    private readonly maxCachedPairs = 4_096,
+    private readonly maxValuesPerKey = 64,
+  ) {}
 
   /** The request for `spans`, as a copy the caller may keep (the encoder's buffer is reused). */
   encode(spans: readonly ReadableSpan[]): Uint8Array {
@@ -204,6 +211,12 @@ export class OtlpTraceEncoder {
   /** A scalar KeyValue, from the cache when it has been seen (and the cache has room). */
   private pair(key: string, value: string | number | boolean): void {
     let values = this.pairs.get(key);
+    if (values === null) {
+      const kv = this.begin();
+      this.keyValue(key, value);
+      this.end(kv);
+      return;
+    }
     const hit = values?.get(value);
     if (hit) {
       this.varint(hit.length);
@@ -215,8 +228,14 @@ export class OtlpTraceEncoder {
     this.keyValue(key, value);
     if (this.pairCount < this.maxCachedPairs && (typeof value !== "string" || value.length <= 64)) {
       if (!values) this.pairs.set(key, (values = new Map()));
-      values.set(value, this.buf.slice(from, this.pos));
-      this.pairCount++;
+      if (values.size >= this.maxValuesPerKey) {
+        // too many values to be worth remembering: give the room back and stop looking this key up
+        this.pairCount -= values.size;
+        this.pairs.set(key, null);
+      } else {
+        values.set(value, this.buf.slice(from, this.pos));
+        this.pairCount++;
+      }
     }
     this.end(kv);
   }
