@@ -148,7 +148,7 @@ function writeHead(conn: Conn, head: string, http10: boolean, body?: Uint8Array)
   if (n + (body?.length ?? 0) <= SCRATCH.length) {
     latin1Write(SCRATCH, head, 0);
     if (body !== undefined && body.length > 0) SCRATCH.set(body, n);
-    conn.write(SCRATCH.subarray(0, n + (body?.length ?? 0)), true);
+    conn.writeScratch(n + (body?.length ?? 0));
     return;
   }
   conn.write(Buffer.from(head, "latin1"));

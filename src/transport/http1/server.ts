@@ -3,6 +3,7 @@ import { PayloadTooLargeError } from "../../platform/errors.ts";
 import { type BodyDecoder, type BodySink, ChunkedDecoder, LengthDecoder } from "./body-decoder.ts";
 import { FlatHeaders } from "./flat-headers.ts";
 import { latin1Slice } from "./latin1.ts";
+import { SCRATCH } from "./scratch.ts";
 import { writeResponse, writeWire } from "./server-response.ts";
 import { WireResponse } from "./wire-response.ts";
 import { ProtocolRejection, ServerRequest, parseRequestHead, splitTarget } from "./server-request.ts";
@@ -307,17 +308,26 @@ export class Conn implements BodySink {
   }
 
   /** Writes now what the socket takes, queues the rest (copied when it is a view of a shared scratch buffer). */
-  write(data: Uint8Array, scratch = false): void {
+  /** Writes SCRATCH[0, length) without making a view of it (the usual case: the kernel takes it all); what waits is copied. */
+  writeScratch(length: number): void {
     if (this.closed) return;
     if (this.out.length > 0) {
-      this.out.push(scratch ? Uint8Array.prototype.slice.call(data) : data);
+      this.out.push(SCRATCH.slice(0, length));
+      return;
+    }
+    const n = this.socket.write(SCRATCH, 0, length);
+    if (n < length) this.out.push(SCRATCH.slice(Math.max(0, n), length));
+  }
+
+  /** Writes `data` (which the caller must not reuse); what the kernel does not take waits for drain. */
+  write(data: Uint8Array): void {
+    if (this.closed) return;
+    if (this.out.length > 0) {
+      this.out.push(data);
       return;
     }
     const n = this.socket.write(data);
-    if (n < data.length) {
-      const left = data.subarray(Math.max(0, n));
-      this.out.push(scratch ? Uint8Array.prototype.slice.call(left) : left);
-    }
+    if (n < data.length) this.out.push(data.subarray(Math.max(0, n)));
   }
 
   /** Resolves once everything queued is on its way (backpressure for streamed response bodies). */
