@@ -1,13 +1,6 @@
 import type { Attributes, AttributeValue, HrTime, SpanContext } from "@opentelemetry/api";
 import type { ReadableSpan, TimedEvent } from "@opentelemetry/sdk-trace-base";
 
-/** A span already encoded (encodeSpan), with what its batch groups it by. */
-export interface QueuedSpan {
-  readonly resource: ReadableSpan["resource"];
-  readonly instrumentationScope: ReadableSpan["instrumentationScope"];
-  readonly bytes: Uint8Array;
-}
-
 /**
  * OTLP ExportTraceServiceRequest (protobuf) straight from SDK spans, byte for byte what
  * @opentelemetry/otlp-transformer's ProtobufTraceSerializer writes, at a fraction of its
@@ -41,29 +34,9 @@ export class OtlpTraceEncoder {
 
   /** The request for `spans`, as a copy the caller may keep (the encoder's buffer is reused). */
   encode(spans: readonly ReadableSpan[]): Uint8Array {
-    return this.request(spans, (span) => this.span(span));
-  }
-
-  /**
-   * One span's Span message (length-prefixed, field tag left out), to be kept until its batch
-   * is written with encodeQueued: encoding as a span ends reads it while it is still in cache,
-   * and lets it die young instead of waiting in the queue as an object graph.
-   */
-  encodeSpan(span: ReadableSpan): Uint8Array {
-    this.pos = 0;
-    this.span(span);
-    return this.buf.slice(0, this.pos);
-  }
-
-  /** The request for spans encoded with encodeSpan: the same bytes encode() writes for those spans. */
-  encodeQueued(spans: readonly QueuedSpan[]): Uint8Array {
-    return this.request(spans, (span) => this.raw(span.bytes));
-  }
-
-  private request<T extends Pick<ReadableSpan, "resource" | "instrumentationScope">>(spans: readonly T[], writeSpan: (span: T) => void): Uint8Array {
     this.pos = 0;
     // grouped by resource, then scope, by identity, in first-seen order (as the library does)
-    const byResource = new Map<object, Map<object, T[]>>();
+    const byResource = new Map<object, Map<object, ReadableSpan[]>>();
     for (const span of spans) {
       let scopes = byResource.get(span.resource);
       if (!scopes) byResource.set(span.resource, (scopes = new Map()));
@@ -84,7 +57,7 @@ export class OtlpTraceEncoder {
         this.raw(this.cached(this.scopes, scope, () => this.scopeBytes(scope)));
         for (const span of list) {
           this.tag(2, 2);
-          writeSpan(span);
+          this.span(span);
         }
         if (scope.schemaUrl) {
           this.tag(3, 2);

@@ -5,10 +5,10 @@ import { OTLPExporterBase } from "@opentelemetry/otlp-exporter-base";
 import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from "@opentelemetry/otlp-exporter-base/node-http";
 import { ProtobufTraceSerializer, TraceExporterMetricsHelper } from "@opentelemetry/otlp-transformer";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { AlwaysOffSampler, AlwaysOnSampler, BasicTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler, type SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { AlwaysOffSampler, AlwaysOnSampler, BasicTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler, type ReadableSpan, type Sampler, type SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { Logger } from "../platform/logger.ts";
 import type { SamplerConfig, TracingConfig } from "./config.ts";
-import { BoundedBatchProcessor, EncodingBatchProcessor, type EncodedBatch, type ExportObserver } from "./export.ts";
+import { BoundedBatchProcessor } from "./export.ts";
 import { OtlpTraceEncoder } from "./otlp-encoder.ts";
 import type { Metrics } from "./metrics.ts";
 import { ATTR_ROLE, ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "./semconv.ts";
@@ -27,7 +27,7 @@ export interface SdkOptions {
 export function startSdk(
   cfg: Extract<TracingConfig, { enabled: true }>,
   opts: SdkOptions,
-): { tracers: Map<string, Tracer>; tracersByResource: Map<object, Tracer>; defaultTracer: Tracer; processor: BoundedBatchProcessor | EncodingBatchProcessor } {
+): { tracers: Map<string, Tracer>; tracersByResource: Map<object, Tracer>; defaultTracer: Tracer; processor: BoundedBatchProcessor } {
   const metrics = opts.metrics;
   const log = opts.log;
   let lastWarn = 0;
@@ -39,7 +39,9 @@ export function startSdk(
     log.warn(msg, fields);
   };
   const exporterConfig = { url: cfg.tracesUrl, timeoutMillis: cfg.batch.exportTimeoutMillis };
-  const observer: ExportObserver = {
+  const exporter =
+    opts.exporter ?? ((cfg.protocol === "http/json" ? new OTLPJsonTraceExporter(exporterConfig) : otlpProtobufExporter(exporterConfig)) as unknown as SpanExporter);
+  const processor = new BoundedBatchProcessor(exporter, cfg.batch, {
     dropped: (n) => {
       metrics.tracingSpansDropped.inc(n);
       warn("trace spans dropped: export queue full", { queue_size: cfg.batch.maxQueueSize, endpoint: cfg.tracesUrl });
@@ -49,12 +51,7 @@ export function startSdk(
       metrics.tracingSpansExportFailed.inc(n);
       warn("trace export failed", { spans: n, endpoint: cfg.tracesUrl, err: err ? { message: err.message } : undefined });
     },
-  };
-  // protobuf (the default): spans are encoded as they end and wait as bytes; JSON and injected exporters take span objects
-  const processor =
-    opts.exporter === undefined && cfg.protocol !== "http/json"
-      ? new EncodingBatchProcessor(new OtlpTraceEncoder(), otlpProtobufExporter(exporterConfig), cfg.batch, observer)
-      : new BoundedBatchProcessor(opts.exporter ?? (new OTLPJsonTraceExporter(exporterConfig) as unknown as SpanExporter), cfg.batch, observer);
+  });
   metrics.traceQueueSize(() => processor.queueSize);
 
   const sampler = buildSampler(cfg.sampler);
@@ -104,16 +101,15 @@ export function buildSampler(cfg: SamplerConfig): Sampler {
 
 /**
  * OTLP/HTTP protobuf: the library's HTTP delegate (headers from OTEL_EXPORTER_OTLP_HEADERS,
- * timeout, retries on 429/502/503/504, bounded concurrency) sending the bodies bpm's encoder
- * wrote (the same bytes as the library's serializer, at a fraction of the CPU).
+ * timeout, retries on 429/502/503/504, bounded concurrency) with bpm's encoder, which writes
+ * the same bytes as the library's serializer at a fraction of the CPU.
  */
-function otlpProtobufExporter(config: { url: string; timeoutMillis: number }): OTLPExporterBase<EncodedBatch> {
+function otlpProtobufExporter(config: { url: string; timeoutMillis: number }): OTLPExporterBase<ReadableSpan[]> {
+  const encoder = new OtlpTraceEncoder();
   const serializer = {
-    serializeRequest: (batch: EncodedBatch) => batch.body,
+    serializeRequest: (spans: ReadableSpan[]) => encoder.encode(spans),
     deserializeResponse: (data: Uint8Array) => ProtobufTraceSerializer.deserializeResponse(data),
   };
   const options = convertLegacyHttpOptions(config, "TRACES", "v1/traces", { "Content-Type": "application/x-protobuf" });
-  // the library's trace helper, counting a batch's spans rather than a span array's length
-  const metricsHelper = { ...TraceExporterMetricsHelper, countItems: (batch: EncodedBatch) => batch.length };
-  return new OTLPExporterBase(createOtlpHttpExportDelegate(options, serializer, "otlp_http_span_exporter", metricsHelper, undefined));
+  return new OTLPExporterBase(createOtlpHttpExportDelegate(options, serializer, "otlp_http_span_exporter", TraceExporterMetricsHelper, undefined));
 }

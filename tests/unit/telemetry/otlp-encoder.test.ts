@@ -53,7 +53,4 @@ test("every kind of span content encodes to the library's bytes, batch after bat
   const fickle = new OtlpTraceEncoder(4_096, 2);
   for (const batch of [spans, spans]) expect(Buffer.from(fickle.encode(batch))).toEqual(library(batch));
   expect(encoder.encode([]).length).toBe(0);
-  // encoded one by one as they end, then assembled: the same request again
-  const queued = (batch: typeof spans) => batch.map((s) => ({ resource: s.resource, instrumentationScope: s.instrumentationScope, bytes: encoder.encodeSpan(s) }));
-  for (const batch of [spans, spans.slice(2, 7)]) expect(Buffer.from(encoder.encodeQueued(queued(batch)))).toEqual(library(batch));
 });
