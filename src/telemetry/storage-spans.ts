@@ -1,7 +1,7 @@
 import { basename } from "node:path";
 import { context, SpanKind, trace, type Context, type Span } from "@opentelemetry/api";
 import { ATTR_DB_COLLECTION_NAME, ATTR_DB_NAMESPACE, ATTR_DB_OPERATION_NAME, ATTR_DB_SYSTEM, ATTR_DB_SYSTEM_NAME } from "./semconv.ts";
-import { endSpan, runInSpan, startSpan, tracingEnabled, withSpan } from "./tracing.ts";
+import { endSpan, runInSpan, runUntilSettled, startSpan, tracingEnabled, withSpan } from "./tracing.ts";
 
 export type DbSystem = "sqlite" | "postgresql";
 
@@ -79,28 +79,7 @@ export function traceStore<S extends object>(store: S, db: StorageSpanTarget, sp
       const parent = recordingParent();
       if (!parent) return original.apply(store, args);
       const span = startSpan(name, { parent, kind: SpanKind.CLIENT, attributes });
-      let result: unknown;
-      try {
-        result = runInSpan(span, () => original.apply(store, args), parent);
-      } catch (err) {
-        endSpan(span, err);
-        throw err;
-      }
-      if (result instanceof Promise) {
-        return result.then(
-          (v) => {
-            span.end();
-            return v;
-          },
-          (err) => {
-            endSpan(span, err);
-            throw err;
-          },
-        );
-      }
-      if (isAsyncIterable(result)) return tracedIterable(result, span, parent);
-      span.end();
-      return result;
+      return runUntilSettled(span, parent, () => original.apply(store, args), (result) => (isAsyncIterable(result) ? tracedIterable(result, span, parent) : undefined));
     };
     // an own property shadows the class's method: `this` inside stays the store itself
     Object.defineProperty(store, method, { value: traced, configurable: true, writable: true });

@@ -161,9 +161,18 @@ export function endSpan(span: Span, error?: unknown): void {
 export function withSpan<T>(name: string, options: StartSpanOptions, fn: (span: Span) => T): T {
   if (!tracingEnabled) return fn(NOOP_SPAN);
   const span = startSpan(name, options);
+  return runUntilSettled(span, options.parent, () => fn(span));
+}
+
+/**
+ * Runs `fn` in `span` and ends the span when `fn` returns or its promise settles; a
+ * throw or rejection marks it failed and is re-thrown. `takeOver` may claim a
+ * result whose end comes later (a stream): it then ends the span itself.
+ */
+export function runUntilSettled<T>(span: Span, parent: Context | undefined, fn: () => T, takeOver?: (result: T) => T | undefined): T {
   let result: T;
   try {
-    result = runInSpan(span, () => fn(span), options.parent);
+    result = runInSpan(span, fn, parent);
   } catch (err) {
     endSpan(span, err);
     throw err;
@@ -180,6 +189,8 @@ export function withSpan<T>(name: string, options: StartSpanOptions, fn: (span: 
       },
     ) as T;
   }
+  const claimed = takeOver?.(result);
+  if (claimed !== undefined) return claimed;
   span.end();
   return result;
 }
