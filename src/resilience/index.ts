@@ -15,7 +15,7 @@ export {
 } from "./outcome.ts";
 export { PIPELINE_ORDER, Pipeline, type PipelinePolicies } from "./pipeline.ts";
 export { type CallOptions, NEVER_ABORTED, type Policy, wrap } from "./policy.ts";
-export { type RateLimitDecision, RateLimiter, type RateLimiterMetrics, type RateLimiterOptions, rateLimitHeaders } from "./rate-limiter.ts";
+export { type RateLimitDecision, RateLimiter, type RateLimiterMetrics, type RateLimiterOptions, rateLimitHeaders, writeRateLimitHeaders } from "./rate-limiter.ts";
 export { instanceName, ResilienceRegistry, type ResilienceRegistryOptions } from "./registry.ts";
 export { type GiveUpEvent, type IgnoredErrorEvent, Retry, type RetryEvent, type RetryMetrics, type RetryOptions } from "./retry.ts";
 export { RetryBudget, type RetryBudgetMetrics, type RetryBudgetOptions } from "./retry-budget.ts";

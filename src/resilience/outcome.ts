@@ -91,7 +91,6 @@ export function isRetryableError(error: unknown, callerSignal?: AbortSignal): bo
   }
 }
 
-/** A proxied HTTP response with a 5xx status counts as a breaker failure though nothing threw. */
 /**
  * Marks an object that is an HTTP response without being a fetch Response (the pooled
  * client's WireResponse), so the predicates below treat both alike.
@@ -103,6 +102,7 @@ export function isHttpResponse(result: unknown): result is { readonly status: nu
   return result instanceof Response || (typeof result === "object" && result !== null && (result as { [HTTP_RESPONSE]?: boolean })[HTTP_RESPONSE] === true);
 }
 
+/** A proxied HTTP response with a 5xx status counts as a breaker failure though nothing threw. */
 export const isFailedResponse: ResultPredicate = (result) => isHttpResponse(result) && result.status >= 500;
 
 /** A proxied HTTP response worth retrying (502/503/504). */

@@ -155,11 +155,15 @@ export class RateLimiter implements Policy {
 
 /** IETF RateLimit header fields (seconds, rounded up) plus Retry-After when refused. */
 export function rateLimitHeaders(decision: RateLimitDecision): Record<string, string> {
-  const headers: Record<string, string> = {
-    "RateLimit-Limit": String(decision.limit),
-    "RateLimit-Remaining": String(decision.remaining),
-    "RateLimit-Reset": String(Math.ceil(decision.resetMs / 1000)),
-  };
-  if (!decision.allowed) headers["Retry-After"] = String(Math.max(1, Math.ceil(decision.retryAfterMs / 1000)));
+  const headers: Record<string, string> = {};
+  writeRateLimitHeaders(decision, { set: (name, value) => void (headers[name] = value) });
   return headers;
+}
+
+/** Sets the same fields on a response's headers (a Headers, or the raw front's flat fields), lower-case names. */
+export function writeRateLimitHeaders(decision: RateLimitDecision, headers: { set(name: string, value: string): void }): void {
+  headers.set("ratelimit-limit", String(decision.limit));
+  headers.set("ratelimit-remaining", String(decision.remaining));
+  headers.set("ratelimit-reset", String(Math.ceil(decision.resetMs / 1000)));
+  if (!decision.allowed) headers.set("retry-after", String(Math.max(1, Math.ceil(decision.retryAfterMs / 1000))));
 }

@@ -145,7 +145,7 @@ export class Retry implements Policy {
 function discard(value: unknown): void {
   if (value instanceof Response) {
     if (value.body !== null && !value.bodyUsed) void value.body.cancel().catch(() => {});
-  } else if (isHttpResponse(value) && typeof (value as { cancel?: unknown }).cancel === "function") {
-    (value as unknown as { cancel(): void }).cancel();
+  } else if (isHttpResponse(value)) {
+    (value as { cancel?(): void }).cancel?.();
   }
 }

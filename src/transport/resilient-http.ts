@@ -8,8 +8,7 @@ import { NoHealthyInstanceError } from "./errors.ts";
 import type { Http1Client, WireResponse } from "./http1/index.ts";
 import type { InboundRequest, UrlParts } from "./inbound.ts";
 import { endHttpClientSpan, injectTraceHeaders, startHttpClientSpan } from "../telemetry/http-spans.ts";
-import { processMetrics, statusClass, type UpstreamInstrument } from "../telemetry/metrics.ts";
-import type { ServiceInstance } from "../discovery/types.ts";
+import { processMetrics, statusClass } from "../telemetry/metrics.ts";
 import { tracingEnabled } from "../telemetry/tracing.ts";
 
 export interface ForwardRequest {
@@ -36,14 +35,6 @@ export interface ForwardResult {
   res: Response | WireResponse;
   lease: Lease;
   attempts: number;
-}
-
-/** Per-instance upstream series, found by the instance object (no key string per call). */
-const instruments = new WeakMap<ServiceInstance, UpstreamInstrument>();
-function upstreamInstrument(service: string, instance: ServiceInstance): UpstreamInstrument {
-  let u = instruments.get(instance);
-  if (u === undefined || u.service !== service) instruments.set(instance, (u = processMetrics().upstream(service, instance.id)));
-  return u;
 }
 
 /**
@@ -84,7 +75,7 @@ export async function forward(lb: LoadBalancer, policies: DownstreamPolicies, f:
       setHeaders = { ...f.setHeaders };
       injectTraceHeaders(setHeaders, span);
     }
-    const upstream = upstreamInstrument(lb.service, lease.instance);
+    const upstream = processMetrics().upstream(lb.service, lease.instance.id);
     upstream.begin();
     const timeoutMs = Math.max(0, budget);
     // The pooled client keeps the deadline itself (one timer for all requests) and listens to the

@@ -1,8 +1,9 @@
-import { isSameDefinition, nextVersion, type FormDefinition, type FormField, type StoredFormDefinition } from "../../domain/forms/index.ts";
+import { isSameDefinition, nextVersion, type FormDefinition, type StoredFormDefinition } from "../../domain/forms/index.ts";
 import type { Logger } from "../../platform/logger.ts";
 import { advisoryKey, mapDatabaseError, openPostgres, type PostgresDb } from "../../storage/postgres.ts";
 import init from "./migrations/postgres_001_init.sql" with { type: "text" };
 import type { FormFilter, NewSubmission, Submission } from "./model.ts";
+import { type FormRow, type SubmissionRow, toForm, toSubmission } from "./store-rows.ts";
 import type { FormStore } from "./store.ts";
 
 export const FORM_MIGRATIONS = { namespace: "form-service", migrations: [{ id: "001_init", sql: init }] };
@@ -22,17 +23,7 @@ const INSERT_SUBMISSION = `INSERT INTO form_submissions (id, form_key, form_vers
 const SUBMISSION_BY_ID = `SELECT ${SUBMISSION_COLUMNS} FROM form_submissions WHERE id = $1`;
 const SUBMISSION_BY_KEY = `SELECT ${SUBMISSION_COLUMNS} FROM form_submissions WHERE idempotency_key = $1`;
 
-interface FormRow {
-  key: string;
-  version: number;
-  title: string;
-  fields: string;
-  created_at: string;
-}
-type SubmissionRow = Omit<Submission, "data"> & { data: string };
 
-const toForm = (r: FormRow): StoredFormDefinition => ({ key: r.key, version: r.version, title: r.title, fields: JSON.parse(r.fields) as FormField[], created_at: r.created_at });
-const toSubmission = (r: SubmissionRow): Submission => ({ ...r, data: JSON.parse(r.data) });
 
 /** Forms and submissions in PostgreSQL, shared by any number of form-service replicas. */
 export class PostgresFormStore implements FormStore {

@@ -1,27 +1,15 @@
 import type { Database } from "bun:sqlite";
-import { isSameDefinition, nextVersion, type FormDefinition, type FormField, type StoredFormDefinition } from "../../domain/forms/index.ts";
+import { isSameDefinition, nextVersion, type FormDefinition, type StoredFormDefinition } from "../../domain/forms/index.ts";
 import { openSqlite, type SqliteOptions } from "../../storage/sqlite.ts";
 import init from "./migrations/sqlite_001_init.sql" with { type: "text" };
 import type { FormFilter, NewSubmission, Submission } from "./model.ts";
+import { type FormRow, type SubmissionRow, toForm, toSubmission } from "./store-rows.ts";
 import type { FormStore } from "./store.ts";
 
-interface FormRow {
-  key: string;
-  version: number;
-  title: string;
-  fields: string;
-  created_at: string;
-}
-
-interface SubmissionRow extends Omit<Submission, "data"> {
-  data: string;
-}
 
 const FORM_COLUMNS = "key, version, title, fields, created_at";
 const SUBMISSION_COLUMNS = "id, form_key, form_version, data, submitted_by, process_instance_id, step_id, created_at";
 
-const toForm = (r: FormRow): StoredFormDefinition => ({ key: r.key, version: r.version, title: r.title, fields: JSON.parse(r.fields) as FormField[], created_at: r.created_at });
-const toSubmission = (r: SubmissionRow): Submission => ({ ...r, data: JSON.parse(r.data) });
 
 export class SqliteFormStore implements FormStore {
   private readonly db: Database;

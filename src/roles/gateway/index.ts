@@ -11,7 +11,7 @@ import type { RoleContext, RoleHandle } from "../../platform/role.ts";
 import { DEADLINE_HEADER, earliest, readDeadline } from "../../resilience/deadline.ts";
 import { RateLimitedError } from "../../resilience/errors.ts";
 import { isIdempotentHttp } from "../../resilience/outcome.ts";
-import { type RateLimitDecision, RateLimiter, rateLimitHeaders } from "../../resilience/rate-limiter.ts";
+import { type RateLimitDecision, RateLimiter, rateLimitHeaders, writeRateLimitHeaders } from "../../resilience/rate-limiter.ts";
 import { Downstreams } from "../../transport/downstreams.ts";
 import { Http1Client, WireResponse } from "../../transport/http1/index.ts";
 import { serveHttp1, type Http1Server } from "../../transport/http1/server.ts";
@@ -88,19 +88,9 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     return authenticator ? authenticator.authenticate(authorization) : undefined;
   }
 
-  // prom-client hashes label values on every labels() call; the hot path keeps the children,
-  // found by route template, then method, then status (no key strings built per request)
-  type RouteSeries = { duration: { observe(v: number): void }; byStatus: Map<number, { inc(): void }> };
-  const series = new Map<string, Map<string, RouteSeries>>();
   const countRequest = (method: string, tpl: string, status: number, seconds: number) => {
-    let byMethod = series.get(tpl);
-    if (!byMethod) series.set(tpl, (byMethod = new Map()));
-    let s = byMethod.get(method);
-    if (!s) byMethod.set(method, (s = { duration: metrics.httpDuration.labels(ctx.role, method, tpl), byStatus: new Map() }));
-    let c = s.byStatus.get(status);
-    if (!c) s.byStatus.set(status, (c = metrics.httpRequests.labels(ctx.role, method, tpl, String(status))));
-    c.inc();
-    s.duration.observe(seconds);
+    metrics.httpRequests.labels(ctx.role, method, tpl, String(status)).inc();
+    metrics.httpDuration.labels(ctx.role, method, tpl).observe(seconds);
   };
   let inflight = 0;
 
@@ -176,11 +166,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     }
     const h = res.headers;
     h.set(CORRELATION_HEADER, cid);
-    if (decision !== undefined) {
-      h.set("ratelimit-limit", String(decision.limit));
-      h.set("ratelimit-remaining", String(decision.remaining));
-      h.set("ratelimit-reset", String(Math.ceil(decision.resetMs / 1000)));
-    }
+    if (decision !== undefined) writeRateLimitHeaders(decision, h);
     return res;
   }
 

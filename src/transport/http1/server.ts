@@ -307,7 +307,6 @@ export class Conn implements BodySink {
     );
   }
 
-  /** Writes now what the socket takes, queues the rest (copied when it is a view of a shared scratch buffer). */
   /** Writes SCRATCH[0, length) without making a view of it (the usual case: the kernel takes it all); what waits is copied. */
   writeScratch(length: number): void {
     if (this.closed) return;

@@ -48,9 +48,9 @@ describe("rate limiter (seed: 100 requests / 60 s per client)", () => {
 
   test("RateLimit-* and Retry-After headers from a decision", () => {
     const { rl } = seedLimiter();
-    expect(rateLimitHeaders(rl.check("x"))).toEqual({ "RateLimit-Limit": "100", "RateLimit-Remaining": "99", "RateLimit-Reset": "1" });
+    expect(rateLimitHeaders(rl.check("x"))).toEqual({ "ratelimit-limit": "100", "ratelimit-remaining": "99", "ratelimit-reset": "1" });
     for (let i = 0; i < 99; i++) rl.check("x");
-    expect(rateLimitHeaders(rl.check("x"))).toMatchObject({ "RateLimit-Remaining": "0", "Retry-After": "1", "RateLimit-Reset": "60" });
+    expect(rateLimitHeaders(rl.check("x"))).toMatchObject({ "ratelimit-remaining": "0", "retry-after": "1", "ratelimit-reset": "60" });
   });
 
   test("a million distinct clients stay within maxKeys", () => {
