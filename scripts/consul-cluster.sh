@@ -94,10 +94,20 @@ start() {
     for a in "${agents[@]}"; do
       pid_alive "$dir/$a/pid" || { say "$a exited; last log lines:"; tail -20 "$dir/$a/consul.log" >&2; stop_quiet; exit 1; }
     done
-    if has_leader >/dev/null; then print_addrs; return 0; fi
+    if has_leader >/dev/null && client_joined; then print_addrs; return 0; fi
     sleep 0.5
   done
-  say "no leader after 60 s; see $dir/*/consul.log"; stop_quiet; exit 1
+  say "no leader with every agent joined after 60 s; see $dir/*/consul.log"; stop_quiet; exit 1
+}
+
+# client_joined: the client agent sees all four agents alive and knows the leader — a raft leader
+# among the servers alone is not enough, the client's retry_join may still be under way.
+client_joined() {
+  local consul addr
+  consul="$("$repo/scripts/tools.sh" consul 2>/dev/null)"
+  addr="$(cat "$dir/client/http_addr")"
+  [ "$(CONSUL_HTTP_ADDR="$addr" "$consul" members 2>/dev/null | grep -c ' alive ')" -ge "${#agents[@]}" ] || return 1
+  CONSUL_HTTP_ADDR="$addr" "$consul" operator raft list-peers 2>/dev/null | grep -q leader
 }
 
 # has_leader: some running server sees three raft peers, one of them the leader.
