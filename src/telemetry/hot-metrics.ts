@@ -46,16 +46,30 @@ abstract class HotMetric<L extends string, C> {
     for (const r of opts.registers) r.registerMetric(this as unknown as prom.Metric);
   }
 
+  /** The same series by one label value per level, so a lookup hashes the values it is given and makes no key string. */
+  private readonly tree = new Map<string, unknown>();
+
   /** The series for these label values (in labelNames order), made on first use and kept. */
   labels(...values: string[]): C {
-    if (values.length !== this.labelNames.length) throw new Error(`${this.name}: ${this.labelNames.length} label values needed, got ${values.length}`);
-    const key = values.join("\u0000");
-    let child = this.children.get(key);
+    const n = values.length;
+    if (n !== this.labelNames.length) throw new Error(`${this.name}: ${this.labelNames.length} label values needed, got ${n}`);
+    let node = this.tree;
+    for (let i = 0; i < n - 1; i++) {
+      let next = node.get(values[i]!) as Map<string, unknown> | undefined;
+      if (next === undefined) {
+        next = new Map();
+        node.set(values[i]!, next);
+      }
+      node = next;
+    }
+    const leaf = n === 0 ? "" : values[n - 1]!;
+    let child = node.get(leaf) as C | undefined;
     if (child === undefined) {
       const labels: LabelValues = {};
-      this.labelNames.forEach((n, i) => (labels[n] = String(values[i])));
+      this.labelNames.forEach((name, i) => (labels[name] = String(values[i])));
       child = this.create(labels);
-      this.children.set(key, child);
+      this.children.set(values.join("\u0000"), child);
+      node.set(leaf, child);
     }
     return child;
   }
@@ -63,10 +77,14 @@ abstract class HotMetric<L extends string, C> {
   /** Drops one series (an instance discovery no longer lists). */
   remove(...values: string[]): void {
     this.children.delete(values.join("\u0000"));
+    let node: Map<string, unknown> | undefined = this.tree;
+    for (let i = 0; i < values.length - 1 && node !== undefined; i++) node = node.get(values[i]!) as Map<string, unknown> | undefined;
+    node?.delete(values.length === 0 ? "" : values[values.length - 1]!);
   }
 
   reset(): void {
     this.children.clear();
+    this.tree.clear();
   }
 
   protected abstract create(labels: LabelValues): C;

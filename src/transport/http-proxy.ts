@@ -2,6 +2,7 @@ import { UpstreamError, UpstreamTimeoutError } from "../platform/errors.ts";
 import type { Http1Client } from "./http1/client.ts";
 import type { Http1RequestInit } from "./http1/types.ts";
 import { FlatHeaders } from "./http1/flat-headers.ts";
+import { NameSet, type RawLines } from "./http1/raw-lines.ts";
 import type { WireResponse } from "./http1/wire-response.ts";
 import type { InboundRequest, UrlParts } from "./inbound.ts";
 
@@ -96,18 +97,12 @@ async function proxyFetch(req: InboundRequest, url: UrlParts, target: ProxyTarge
 }
 
 /** Request fields that must not cross: hop-by-hop ones and those we set ourselves. */
-function dropOnForward(name: string): boolean {
-  switch (name.length) {
-    case 2: return name === "te";
-    case 4: return name === "host";
-    case 7: return name === "trailer" || name === "upgrade";
-    case 10: return name === "connection" || name === "keep-alive";
-    case 16: return name === "proxy-connection" || name === "x-forwarded-host";
-    case 17: return name === "transfer-encoding" || name === "x-forwarded-proto";
-    case 18: return name === "proxy-authenticate";
-    case 19: return name === "proxy-authorization";
-    default: return false;
-  }
+const DROP_ON_FORWARD = new NameSet(["te", "host", "trailer", "upgrade", "connection", "keep-alive", "proxy-connection", "x-forwarded-host", "transfer-encoding", "x-forwarded-proto", "proxy-authenticate", "proxy-authorization"]);
+
+/** Received line `i` is named one of `names` (lower-case). */
+function namedIn(raw: RawLines, i: number, names: readonly string[] | undefined): boolean {
+  if (names !== undefined) for (const name of names) if (raw.nameIs(i, name)) return true;
+  return false;
 }
 
 /**
@@ -121,8 +116,24 @@ function http1Init(req: InboundRequest, url: UrlParts, opts: ProxyOptions): Http
   const flat: string[] = [];
   let forwardedFor: string | undefined;
   const keep = (name: string, named: string[] | undefined): boolean =>
-    !(dropOnForward(name) || (strip !== undefined && strip.includes(name)) || (named !== undefined && named.includes(name)) || (set !== undefined && Object.hasOwn(set, name)));
-  if (req.headers instanceof FlatHeaders) {
+    !(DROP_ON_FORWARD.has(name) || (strip !== undefined && strip.includes(name)) || (named !== undefined && named.includes(name)) || (set !== undefined && Object.hasOwn(set, name)));
+  const given = opts.body;
+  const body = given !== undefined ? (given instanceof ArrayBuffer ? new Uint8Array(given) : given) : req.method !== "GET" && req.method !== "HEAD" ? req.body : null;
+  const received = req.headers instanceof FlatHeaders ? req.headers.received : null;
+  let relay: Http1RequestInit["relay"];
+  if (received !== null && (body === null || body instanceof Uint8Array)) {
+    // the raw front read the head in place: the lines that may cross go on as bytes (the body's framing is the client's)
+    const connection = req.headers.get("connection");
+    const named = connection !== null && connection !== "" ? connection.toLowerCase().split(",").map((t) => t.trim()) : undefined;
+    const ours = set === undefined ? undefined : Object.keys(set);
+    const lines: number[] = [];
+    for (let i = 0; i < received.count; i++) {
+      if (DROP_ON_FORWARD.hasLine(received, i) || received.nameIs(i, "content-length") || namedIn(received, i, strip) || namedIn(received, i, named) || namedIn(received, i, ours)) continue;
+      if (received.nameIs(i, "x-forwarded-for")) forwardedFor = forwardedFor === undefined ? received.value(i) : `${forwardedFor}, ${received.value(i)}`;
+      else lines.push(i);
+    }
+    relay = { raw: received, lines };
+  } else if (req.headers instanceof FlatHeaders) {
     // the raw front's fields: lower-case names already, one pass, no Headers at all
     const fields = req.headers.fields;
     const connection = req.headers.get("connection");
@@ -152,7 +163,5 @@ function http1Init(req: InboundRequest, url: UrlParts, opts: ProxyOptions): Http
   flat.push("x-forwarded-host", url.host, "x-forwarded-proto", url.protocol === "https:" ? "https" : "http");
   if (set !== undefined) for (const name in set) flat.push(name, set[name]!);
 
-  const given = opts.body;
-  const body = given !== undefined ? (given instanceof ArrayBuffer ? new Uint8Array(given) : given) : req.method !== "GET" && req.method !== "HEAD" ? req.body : null;
-  return { method: req.method, path: url.pathname + url.search, headers: flat, body, signal: opts.signal, stripHopByHop: true, timeoutMs: opts.timeoutMs, timeoutLabel: opts.timeoutLabel };
+  return { method: req.method, path: url.pathname + url.search, headers: flat, relay, body, signal: opts.signal, stripHopByHop: true, timeoutMs: opts.timeoutMs, timeoutLabel: opts.timeoutLabel };
 }

@@ -125,6 +125,36 @@ describe("gateway with the raw HTTP/1.1 front", () => {
     expect(got.headers["x-drop"]).toBeUndefined();
   });
 
+  test("field names in any case: relayed lines keep their bytes, and the ones that must not cross are caught whatever their case", async () => {
+    const head = [
+      "GET /api/tasks/8 HTTP/1.1",
+      "Host: evil.example",
+      `Authorization: ${bearer}`,
+      "X-BPM-User-ID: forged",
+      "Connection: keep-alive, X-Drop",
+      "X-Drop: 1",
+      "TE: trailers",
+      "X-Forwarded-For: 10.0.0.1",
+      "X-Forwarded-Host: forged.example",
+      "X-Keep-Case: Value With Spaces  ",
+      "X-Correlation-ID: raw-cid-case",
+    ].join("\r\n");
+    const { text } = await raw(port, [`${head}\r\n\r\n`], (t) => t.endsWith("}"));
+    expect(text).toStartWith("HTTP/1.1 200 OK\r\n");
+    expect(text.toLowerCase()).toContain("x-correlation-id: raw-cid-case\r\n");
+    const got = up.seen.at(-1)!;
+    expect(got.path).toBe("/api/tasks/8");
+    expect(got.headers["x-bpm-user-id"]).toBe("raw-1");
+    expect(got.headers["x-drop"]).toBeUndefined();
+    expect(got.headers["te"]).toBeUndefined();
+    expect(got.headers["host"]).toBe(`${up.instance.address}:${up.instance.port}`);
+    expect(got.headers["x-forwarded-for"]).toBe("10.0.0.1, 127.0.0.1");
+    // the client's Host, named by us (its own X-Forwarded-Host line is not passed on)
+    expect(got.headers["x-forwarded-host"]).toBe("evil.example");
+    expect(got.headers["x-keep-case"]).toBe("Value With Spaces");
+    expect(got.headers["x-correlation-id"]).toBe("raw-cid-case");
+  });
+
   test("rate limit: 429 with Retry-After, RateLimit-* headers and {error, retryAfter} after the limit", async () => {
     const h = await authHeaders("raw-limited");
     const statuses: number[] = [];

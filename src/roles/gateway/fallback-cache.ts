@@ -1,10 +1,13 @@
-import { WireResponse } from "../../transport/http1/wire-response.ts";
+import type { RawLines } from "../../transport/http1/raw-lines.ts";
+import { WireFields, WireResponse } from "../../transport/http1/wire-response.ts";
 
 /** A response kept for the fallback: small, complete, and not older than cacheTimeout. */
 interface Cached {
   status: number;
-  /** Flat `[name, value, …]`, lower-case names. */
-  fields: string[];
+  /** The received head (shared, never written to), or the reason phrase. */
+  head: RawLines | string;
+  /** Its fields as they were when kept. */
+  fields: WireFields;
   body: Uint8Array;
   storedAtMs: number;
 }
@@ -30,7 +33,7 @@ export class ResponseFallbackCache {
 
   /** Keeps a WireResponse's status, fields and bytes (the bytes are never written to, so no copy). */
   storeWire(key: string, res: WireResponse, nowMs: number): void {
-    this.keep(key, { status: res.status, fields: res.headers.fields.slice(), body: res.bytes!, storedAtMs: nowMs });
+    this.keep(key, { status: res.status, head: res.rawHead ?? res.statusText, fields: res.headers.copy(), body: res.bytes!, storedAtMs: nowMs });
   }
 
   /** Reads a Response's body to keep it; returns a Response with the same body for the caller to send. */
@@ -38,7 +41,7 @@ export class ResponseFallbackCache {
     const body = new Uint8Array(await res.arrayBuffer());
     const fields: string[] = [];
     for (const [name, value] of res.headers) fields.push(name, value);
-    this.keep(key, { status: res.status, fields, body, storedAtMs: nowMs });
+    this.keep(key, { status: res.status, head: res.statusText, fields: new WireFields(null, fields), body, storedAtMs: nowMs });
     return new Response(body, { status: res.status, headers: res.headers });
   }
 
@@ -62,7 +65,8 @@ export class ResponseFallbackCache {
     const hit = this.fresh(key, nowMs);
     if (!hit) return undefined;
     const headers = new Headers();
-    for (let i = 0; i < hit.fields.length; i += 2) headers.append(hit.fields[i]!, hit.fields[i + 1]!);
+    const fields = hit.fields.fields;
+    for (let i = 0; i < fields.length; i += 2) headers.append(fields[i]!, fields[i + 1]!);
     headers.set("x-fallback", "cache");
     headers.set("age", String(Math.floor((nowMs - hit.storedAtMs) / 1000)));
     return new Response(hit.body.slice(), { status: hit.status, headers });
@@ -71,7 +75,7 @@ export class ResponseFallbackCache {
   lookupWire(key: string, nowMs: number): WireResponse | undefined {
     const hit = this.fresh(key, nowMs);
     if (!hit) return undefined;
-    const res = new WireResponse(hit.status, "", hit.fields.slice(), hit.body);
+    const res = new WireResponse(hit.status, hit.head, hit.fields.copy(), hit.body);
     res.headers.set("x-fallback", "cache");
     res.headers.set("age", String(Math.floor((nowMs - hit.storedAtMs) / 1000)));
     return res;

@@ -4,9 +4,10 @@ import { type BodyDecoder, type BodySink, ChunkedDecoder, LengthDecoder, UntilCl
 import type { Exchange } from "./exchange.ts";
 import type { UpstreamPool } from "./pool.ts";
 import { pumpBody } from "./request-body.ts";
+import type { HeadInfo } from "./request-head.ts";
 import { latin1Slice, latin1Write } from "./latin1.ts";
 import { SCRATCH } from "./scratch.ts";
-import { ProtocolError, headersOf, parseResponseHead, type ResponseHead } from "./response-head.ts";
+import { ProtocolError, headersOf, parseResponseHead, scanResponseHead, type ResponseHead } from "./response-head.ts";
 import { WireResponse } from "./wire-response.ts";
 
 /** Bun's TCP socket has pause/resume at run time; bun-types does not declare them yet. */
@@ -60,21 +61,23 @@ export class Connection implements BodySink {
     ex.requestSent = false;
     this.phase = Phase.Head;
     this.keepAlive = false;
-    const text = ex.head.text;
+    const head = ex.head;
     const bytes = ex.bytes;
-    const headLength = text.length;
+    const headLength = head.length;
     if (bytes !== null && headLength + bytes.length <= SCRATCH.length) {
-      latin1Write(SCRATCH, text, 0);
+      writeHead(head, SCRATCH);
       SCRATCH.set(bytes, headLength);
       this.writeScratch(headLength + bytes.length);
       ex.bodyBytesWritten = bytes.length;
       ex.requestSent = true;
     } else {
       if (headLength <= SCRATCH.length) {
-        latin1Write(SCRATCH, text, 0);
+        writeHead(head, SCRATCH);
         this.writeScratch(headLength);
       } else {
-        this.write(Buffer.from(text, "latin1"));
+        const buf = Buffer.allocUnsafe(headLength);
+        writeHead(head, buf);
+        this.write(buf);
       }
       if (bytes !== null) {
         this.write(bytes);
@@ -184,7 +187,8 @@ export class Connection implements BodySink {
             return;
           }
           if (end - pos > this.pool.maxHeaderBytes) throw new ProtocolError("response head too large");
-          const head = parseHead(latin1Slice(data, pos, end), ex.stripHopByHop);
+          // a proxied response is read in place when it is an ordinary one; else (and for a Response) as text
+          const head = (ex.wire && ex.stripHopByHop ? scanResponseHead(data, pos, end) : null) ?? parseHead(latin1Slice(data, pos, end), ex.stripHopByHop);
           pos = end + 4;
           if (head.status < 200) {
             // 100 Continue and 103 Early Hints precede the real response; we never ask to switch protocols.
@@ -220,7 +224,7 @@ export class Connection implements BodySink {
     const wire = ex.wire;
     const init = wire ? null : { status, statusText: head.statusText, headers: headersOf(head.fields) };
     if (ex.isHead || status === 204 || status === 304) {
-      ex.respond(wire ? new WireResponse(status, head.statusText, head.fields, null) : new Response(null, init!));
+      ex.respond(wire ? wireOf(head, null) : new Response(null, init!));
       this.complete(ex);
       return pos;
     }
@@ -241,13 +245,13 @@ export class Connection implements BodySink {
     if (decoder.done) {
       if (pos < data.length) this.keepAlive = false;
       const body = nullBody || collected.length === 0 ? null : collected.length === 1 ? collected[0]! : Buffer.concat(collected);
-      ex.respond(wire ? new WireResponse(status, head.statusText, head.fields, body ?? EMPTY) : new Response(body, init!));
+      ex.respond(wire ? wireOf(head, body ?? EMPTY) : new Response(body, init!));
       this.complete(ex);
       return pos;
     }
     if (nullBody) {
       // A 205 with content: read and drop it, the Response cannot carry it.
-      ex.respond(wire ? new WireResponse(status, head.statusText, head.fields, EMPTY) : new Response(null, init!));
+      ex.respond(wire ? wireOf(head, EMPTY) : new Response(null, init!));
       return pos;
     }
     const stream = new ReadableStream<Uint8Array>(
@@ -266,7 +270,7 @@ export class Connection implements BodySink {
       },
       BODY_STRATEGY,
     );
-    ex.respond(wire ? new WireResponse(status, head.statusText, head.fields, null, stream, head.contentLength) : new Response(stream, init!));
+    ex.respond(wire ? wireOf(head, null, stream) : new Response(stream, init!));
     return pos;
   }
 
@@ -369,6 +373,22 @@ export class Connection implements BodySink {
     this.pending = null;
     this.wakeWriter();
   }
+}
+
+/** Writes a serialized head (and the received lines it relays) at the start of `target`, which has room. */
+function writeHead(head: HeadInfo, target: Buffer): void {
+  let o = latin1Write(target, head.text, 0);
+  const relay = head.relay;
+  if (relay === null) return;
+  for (const i of relay.lines) o = relay.raw.copyLine(i, target, o);
+  target[o] = 13;
+  target[o + 1] = 10;
+}
+
+/** The WireResponse for a parsed head: its lines in place when the scanner read it, else the parser's flat fields. */
+function wireOf(head: ResponseHead, bytes: Uint8Array | null, stream: ReadableStream<Uint8Array> | null = null): WireResponse {
+  const len = stream === null ? (bytes === null ? -1 : bytes.length) : head.contentLength;
+  return head.raw !== undefined ? new WireResponse(head.status, head.raw, null, bytes, stream, len) : new WireResponse(head.status, head.statusText, head.fields, bytes, stream, len);
 }
 
 function parseHead(text: string, stripHopByHop: boolean): ResponseHead {

@@ -11,8 +11,36 @@ const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"])
 const EXPECTS_BODY = new Set(["POST", "PUT", "PATCH"]);
 
 /**
+ * The exchanges in flight per caller signal, and one abort listener per signal
+ * for all of them. The raw front hands every request on a connection the same
+ * signal: adding and removing a DOM listener per request (native, allocating)
+ * cost more than the rest of starting an exchange.
+ */
+const watched = new WeakMap<AbortSignal, Set<Exchange>>();
+
+function watchSignal(signal: AbortSignal, ex: Exchange): void {
+  let set = watched.get(signal);
+  if (set === undefined) {
+    const inFlight = (set = new Set());
+    watched.set(signal, inFlight);
+    signal.addEventListener(
+      "abort",
+      () => {
+        for (const e of [...inFlight]) e.handleEvent();
+      },
+      { once: true },
+    );
+  }
+  set.add(ex);
+}
+
+function unwatchSignal(signal: AbortSignal, ex: Exchange): void {
+  watched.get(signal)?.delete(ex);
+}
+
+/**
  * One request and its response, across at most two connections (the retry).
- * It is also the abort listener (`handleEvent`), so no closure is made per request.
+ * Its signal's listener (see `watchSignal`) calls `handleEvent` when the caller aborts.
  */
 export class Exchange {
   readonly promise: Promise<Response | WireResponse>;
@@ -77,7 +105,7 @@ export class Exchange {
       this.stream = body;
       length = init.contentLength ?? STREAM;
     }
-    this.head = serializeHead(method, init.path, pool.hostHeader, init.headers, length);
+    this.head = serializeHead(method, init.path, pool.hostHeader, init.headers, length, init.relay);
     this.isHead = method === "HEAD";
     this.idempotent = IDEMPOTENT.has(method);
     this.signal = init.signal;
@@ -86,7 +114,7 @@ export class Exchange {
     this.timeoutMs = init.timeoutMs ?? 0;
     this.timeoutLabel = init.timeoutLabel;
     this.onTrailers = init.onTrailers;
-    if (this.signal !== undefined) this.signal.addEventListener("abort", this);
+    if (this.signal !== undefined) watchSignal(this.signal, this);
   }
 
   /**
@@ -129,7 +157,7 @@ export class Exchange {
     // The upstream answered (or failed) before taking the whole upload: stop reading it.
     if (this.bodyReader !== null && !this.requestSent) this.bodyReader.cancel().catch(() => {});
     this.bodyReader = null;
-    if (this.signal !== undefined) this.signal.removeEventListener("abort", this);
+    if (this.signal !== undefined) unwatchSignal(this.signal, this);
   }
 
   /** The caller's signal fired: drop the connection (it may be mid-message) and fail with the signal's reason. */

@@ -1,26 +1,59 @@
+import type { RawLines } from "./raw-lines.ts";
+
 /**
- * Request fields as parsed off the wire: a flat `[name, value, …]` array with
- * lower-case names, in arrival order. `get` is a linear scan: a request has a
- * dozen fields, and the gateway asks for about six, so this beats building a
- * `Headers` (which copies and validates every field) per request.
+ * Fields of a message as received, lower-case names, in arrival order: read in
+ * place from the received bytes (`RawLines`: no string is made for a field
+ * nobody asks about), or from a flat `[name, value, …]` array when a text
+ * parser read the head. `get` is a linear scan: a request has a dozen fields,
+ * and the gateway asks for about six, so this beats building a `Headers`
+ * (which copies and validates every field) per request.
  */
 export class FlatHeaders {
-  constructor(readonly fields: readonly string[]) {}
+  constructor(
+    protected readonly raw: RawLines | null,
+    /** Lines beyond `raw` (or all of them, without it): `[name, value, …]`, lower-case names. */
+    protected added: string[] = [],
+  ) {}
+
+  /** Whether received line `i` still counts (a subclass may hide some). */
+  protected shown(_i: number): boolean {
+    return true;
+  }
 
   /** The field's value, several lines joined with ", " (RFC 9110 §5.3); null when absent. */
   get(name: string): string | null {
-    const f = this.fields;
     let found: string | null = null;
-    for (let i = 0; i < f.length; i += 2) {
-      if (f[i] === name) found = found === null ? f[i + 1]! : `${found}, ${f[i + 1]!}`;
+    const raw = this.raw;
+    if (raw !== null) {
+      for (let i = 0; i < raw.count; i++) {
+        if (raw.nameIs(i, name) && this.shown(i)) found = found === null ? raw.value(i) : `${found}, ${raw.value(i)}`;
+      }
     }
+    const a = this.added;
+    for (let i = 0; i < a.length; i += 2) if (a[i] === name) found = found === null ? a[i + 1]! : `${found}, ${a[i + 1]!}`;
     return found;
   }
 
   has(name: string): boolean {
-    const f = this.fields;
-    for (let i = 0; i < f.length; i += 2) if (f[i] === name) return true;
+    const raw = this.raw;
+    if (raw !== null) for (let i = 0; i < raw.count; i++) if (raw.nameIs(i, name) && this.shown(i)) return true;
+    const a = this.added;
+    for (let i = 0; i < a.length; i += 2) if (a[i] === name) return true;
     return false;
+  }
+
+  /** The received lines (none without them); a proxy relays them as bytes. */
+  get received(): RawLines | null {
+    return this.raw;
+  }
+
+  /** Every line as a flat `[name, value, …]` (names lower-case): for code off the hot path. */
+  get fields(): string[] {
+    const out: string[] = [];
+    const raw = this.raw;
+    if (raw !== null) for (let i = 0; i < raw.count; i++) if (this.shown(i)) out.push(raw.name(i), raw.value(i));
+    for (const x of this.added) out.push(x);
+    return out;
   }
 
   /** A real Headers (for fetch(), Elysia, the tracing propagator): only off the hot path. */

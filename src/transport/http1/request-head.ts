@@ -1,4 +1,5 @@
-import type { Http1Headers } from "./types.ts";
+import type { RawLines } from "./raw-lines.ts";
+import type { Http1Headers, Http1RequestInit } from "./types.ts";
 
 /** Framing of the request body on the wire. */
 export const NO_BODY = -2;
@@ -9,8 +10,12 @@ export const STREAM = -3;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 export interface HeadInfo {
-  /** The serialized head, latin1 (one char per byte), ending in the blank line. */
+  /** The serialized head, latin1 (one char per byte), ending in the blank line — or, with `relay`, before it. */
   text: string;
+  /** Received lines that go after `text`, then the blank line. */
+  relay: { raw: RawLines; lines: readonly number[] } | null;
+  /** Bytes of the whole head. */
+  length: number;
   /** Body bytes to send (Content-Length), CHUNKED or NO_BODY. */
   framing: number;
   /** The caller asked for `Connection: close`, so the connection is not reused. */
@@ -22,7 +27,7 @@ export interface HeadInfo {
  * Transfer-Encoding from the caller are not copied: `length` (a byte count,
  * NO_BODY or STREAM) decides the framing.
  */
-export function serializeHead(method: string, path: string, hostHeader: string, headers: Http1Headers | undefined, length: number): HeadInfo {
+export function serializeHead(method: string, path: string, hostHeader: string, headers: Http1Headers | undefined, length: number, relay?: Http1RequestInit["relay"]): HeadInfo {
   if (!TOKEN.test(method)) throw new TypeError(`invalid method: ${JSON.stringify(method)}`);
   if (path === "" || path.includes(" ")) throw new TypeError(`invalid request target: ${JSON.stringify(path)}`);
   const fields = new FieldWriter();
@@ -54,7 +59,12 @@ export function serializeHead(method: string, path: string, hostHeader: string, 
   if (count(text, "\n") !== lines || count(text, "\r") !== lines || text.includes("\0")) {
     throw new TypeError("request line or header contains CR, LF or NUL");
   }
-  return { text: `${text}\r\n`, framing, close: fields.close };
+  if (relay !== undefined && relay.lines.length > 0) {
+    let bytes = text.length + 2;
+    for (const i of relay.lines) bytes += relay.raw.lineLength(i);
+    return { text, relay, length: bytes, framing, close: fields.close };
+  }
+  return { text: `${text}\r\n`, relay: null, length: text.length + 2, framing, close: fields.close };
 }
 
 /** Accumulates field lines, keeping the ones the client decides itself (host, framing) aside. */

@@ -1,3 +1,5 @@
+import { bytesAre, indexFieldLines, LINE, NameSet, RawLines } from "./raw-lines.ts";
+
 /** A malformed or oversized response from the upstream (the connection is never reused). */
 export class ProtocolError extends Error {
   override readonly name = "ProtocolError";
@@ -8,6 +10,8 @@ export interface ResponseHead {
   statusText: string;
   /** Flat `[name, value, …]`, names lower-cased, in arrival order (hop-by-hop ones dropped when asked). */
   fields: string[];
+  /** From `scanResponseHead`: the same fields indexed in the received bytes (then `fields` is empty and `statusText` unread). */
+  raw?: RawLines;
   /** Declared Content-Length, or -1 when absent (or overridden by Transfer-Encoding). */
   contentLength: number;
   /** Transfer-Encoding ends in chunked. */
@@ -124,6 +128,77 @@ export function parseResponseHead(text: string, stripHopByHop: boolean): Respons
   }
   return { status, statusText, fields, contentLength, chunked, untilClose, keepAlive };
 }
+
+/**
+ * The common response head read straight from its bytes, `data[start, end)`
+ * (status line and fields, without the blank line): fields are indexed, not
+ * copied into strings, and hop-by-hop ones left out. Anything out of the
+ * ordinary — a malformed or folded line, Transfer-Encoding, Connection, repeated
+ * Content-Length — returns null, and the caller parses the text with
+ * `parseResponseHead`, which knows every case (and words the error). Where it
+ * answers, it answers as `parseResponseHead` would (a test compares them).
+ */
+export function scanResponseHead(data: Buffer, start: number, end: number): ResponseHead | null {
+  // "HTTP/1.x SSS[ reason]"
+  if (end - start < 12) return null;
+  if (data[start] !== 72 || data[start + 1] !== 84 || data[start + 2] !== 84 || data[start + 3] !== 80 || data[start + 4] !== 47 || data[start + 5] !== 49 || data[start + 6] !== 46) return null;
+  const minor = data[start + 7]! - 48;
+  const d0 = data[start + 9]! - 48;
+  const d1 = data[start + 10]! - 48;
+  const d2 = data[start + 11]! - 48;
+  if (minor < 0 || minor > 9 || data[start + 8] !== 32 || d0 < 1 || d0 > 5 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return null;
+  const status = d0 * 100 + d1 * 10 + d2;
+  let pos = start + 12;
+  if (pos < end && data[pos] !== 13) {
+    if (data[pos] !== 32) return null;
+    // the reason phrase: anything but NUL, CR, LF
+    while (pos < end && data[pos] !== 13) {
+      const b = data[pos]!;
+      if (b === 0 || b === 10) return null;
+      pos++;
+    }
+  }
+  const firstLineEnd = pos;
+  const all = indexFieldLines(data, pos, end, [], true);
+  if (all === null) return null;
+  const received = new RawLines(data, start, firstLineEnd, all);
+  // the lines the parser acts on or drops (names of those lengths only): framing read, hop-by-hop ones left out
+  let index = all;
+  let contentLength = -1;
+  for (let at = 0; at < all.length; at += LINE.size) {
+    const lineStart = all[at]!;
+    const nameLength = all[at + LINE.colon]! - lineStart;
+    let drop = false;
+    if (mayMatter(nameLength)) {
+      if (nameLength === 14 && bytesAre(data, lineStart, "content-length")) {
+        const valueStart = all[at + LINE.valueStart]!;
+        const valueEnd = all[at + LINE.valueEnd]!;
+        if (contentLength !== -1 || valueEnd - valueStart > 15 || valueEnd === valueStart) return null;
+        let n = 0;
+        for (let k = valueStart; k < valueEnd; k++) {
+          const digit = data[k]! - 48;
+          if (digit < 0 || digit > 9) return null;
+          n = n * 10 + digit;
+        }
+        contentLength = n;
+      } else if (nameLength === 17 ? bytesAre(data, lineStart, "transfer-encoding") : nameLength === 10 && bytesAre(data, lineStart, "connection")) {
+        return null;
+      } else {
+        drop = HOP_BY_HOP_NAMES.hasLine(received, at / LINE.size);
+      }
+    }
+    // rare: a hop-by-hop line makes a copy of the index without it
+    if (drop) {
+      if (index === all) index = all.slice(0, at);
+    } else if (index !== all) {
+      for (let k = 0; k < LINE.size; k++) index.push(all[at + k]!);
+    }
+  }
+  return { status, statusText: "", fields: [], raw: index === all ? received : new RawLines(data, start, firstLineEnd, index), contentLength, chunked: false, untilClose: false, keepAlive: minor >= 1 };
+}
+
+/** The hop-by-hop names but Connection and Transfer-Encoding (which the scanner leaves to the parser). */
+const HOP_BY_HOP_NAMES = new NameSet(["te", "trailer", "upgrade", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization"]);
 
 /** Fields named in Connection are hop-by-hop too (RFC 9110 §7.6.1). */
 function dropConnectionOptions(fields: string[], tokens: string): void {

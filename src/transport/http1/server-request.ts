@@ -2,6 +2,8 @@ import { BpmError } from "../../platform/errors.ts";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { InboundRequest, UrlParts } from "../inbound.ts";
 import { FlatHeaders } from "./flat-headers.ts";
+import { latin1Slice } from "./latin1.ts";
+import { indexFieldLines, RawLines, TCHAR } from "./raw-lines.ts";
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Paths Bun.serve's URL parsing would rewrite (dot segments, backslashes, bytes URL encodes): normalized the same way. */
@@ -19,7 +21,51 @@ export interface ParsedHead {
   target: string;
   /** 0 for HTTP/1.0, 1 for HTTP/1.1 */
   minor: number;
+  /** The fields as a flat `[name, value, …]`, or indexed in place in `raw` (then `fields` is empty). */
   fields: string[];
+  raw?: RawLines;
+}
+
+/** Methods a request usually has, so reading one makes no string. */
+const METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
+
+function methodOf(data: Buffer, end: number): string {
+  for (const m of METHODS) {
+    if (m.length !== end) continue;
+    let k = 0;
+    while (k < end && data[k] === m.charCodeAt(k)) k++;
+    if (k === end) return m;
+  }
+  return latin1Slice(data, 0, end);
+}
+
+/**
+ * The common request head read straight from its bytes, `data[0, end)` (request
+ * line and fields, without the blank line): fields indexed in place. A target
+ * with bytes URL parsing would rewrite, another HTTP version, or anything
+ * malformed returns null, and the caller reads the text with `parseRequestHead`,
+ * which refuses it in words (or knows the case). Where it answers, it answers as
+ * `parseRequestHead` would (a test compares them).
+ */
+export function scanRequestHead(data: Buffer, end: number): ParsedHead | null {
+  let pos = 0;
+  while (pos < end && TCHAR[data[pos]!] === 1) pos++;
+  if (pos === 0 || pos >= end || data[pos] !== 32) return null;
+  const method = methodOf(data, pos);
+  const targetStart = ++pos;
+  while (pos < end && data[pos]! > 0x20 && data[pos]! < 0x7f) pos++;
+  if (pos === targetStart || pos >= end || data[pos] !== 32) return null;
+  const target = latin1Slice(data, targetStart, pos);
+  pos++;
+  // "HTTP/1.1" or "HTTP/1.0", then the line ends
+  if (pos + 8 > end || data[pos] !== 72 || data[pos + 1] !== 84 || data[pos + 2] !== 84 || data[pos + 3] !== 80 || data[pos + 4] !== 47 || data[pos + 5] !== 49 || data[pos + 6] !== 46) return null;
+  const minor = data[pos + 7]! - 48;
+  if (minor !== 0 && minor !== 1) return null;
+  pos += 8;
+  if (pos < end && data[pos] !== 13) return null;
+  const index = indexFieldLines(data, pos, end, [], false);
+  if (index === null) return null;
+  return { method, target, minor, fields: [], raw: new RawLines(data, 0, pos, index) };
 }
 
 /**

@@ -67,40 +67,49 @@ export async function writeResponse(conn: Conn, req: ServerRequest | null, res: 
 }
 
 /**
- * Writes a WireResponse (the pooled client's own form): its flat fields go out
- * as they are, with our framing; a body that came whole goes with the head in
- * one write. No Headers, no Response on the way.
+ * Writes a WireResponse (the pooled client's own form): the status line and the
+ * received field lines are copied as bytes, with our framing after them; a body
+ * that came whole goes with the head in one write. No Headers, no Response, no
+ * string per field on the way.
  */
 export function writeWire(conn: Conn, req: ServerRequest | null, res: WireResponse): Promise<void> | undefined {
   const status = res.status;
-  const f = res.headers.fields;
-  let head = `HTTP/1.1 ${status} ${res.statusText || STATUS_CODES[status] || ""}\r\n`;
-  let hasDate = false;
-  for (let i = 0; i < f.length; i += 2) {
-    const name = f[i]!;
-    // hop-by-hop fields were dropped by the parser; framing is ours
-    if (name.length === 14 && name === "content-length") continue;
-    if (name.length === 4 && name === "date") hasDate = true;
-    head += `${name}: ${f[i + 1]!}\r\n`;
-  }
-  if (!hasDate) head += `date: ${conn.server.date}\r\n`;
+  const fields = res.headers;
   const http10 = req !== null && req.minor === 0;
   const noBody = (req !== null && req.method === "HEAD") || status === 204 || status === 304 || status < 200;
+  // our own lines, after the upstream's: hop-by-hop fields were dropped by the parser; framing is ours
+  let tail = fields.has("date") ? "" : `date: ${conn.server.date}\r\n`;
+  const bytes = res.bytes;
   if (noBody) {
     if (req !== null && req.method === "HEAD") {
-      const declared = res.headers.get("content-length");
-      if (declared !== null) head += `content-length: ${declared}\r\n`;
+      const declared = fields.get("content-length");
+      if (declared !== null) tail += `content-length: ${declared}\r\n`;
     }
-    writeHead(conn, head, http10);
     res.cancel();
-    return undefined;
+  } else if (bytes !== null) {
+    tail += `content-length: ${bytes.length}\r\n`;
+  } else {
+    // a streamed body (SSE, large downloads): the head as text, then the stream
+    let head = `HTTP/1.1 ${status} ${res.statusText || STATUS_CODES[status] || ""}\r\n`;
+    const f = fields.fields;
+    for (let i = 0; i < f.length; i += 2) if (f[i] !== "content-length") head += `${f[i]!}: ${f[i + 1]!}\r\n`;
+    return streamBody(conn, head + tail, http10, res.stream!, res.contentLength);
   }
-  const bytes = res.bytes;
-  if (bytes !== null) {
-    writeHead(conn, `${head}content-length: ${bytes.length}\r\n`, http10, bytes);
-    return undefined;
+  tail += endOfHead(conn, http10);
+  const bodyLength = noBody || bytes === null ? 0 : bytes.length;
+  const headLength = res.statusLineLength() + fields.byteLength("content-length") + tail.length;
+  const buf = headLength + bodyLength <= SCRATCH.length ? SCRATCH : Buffer.allocUnsafe(headLength);
+  let o = res.writeStatusLine(buf, 0);
+  o = fields.writeLines(buf, o, "content-length");
+  o += latin1Write(buf, tail, o);
+  if (buf === SCRATCH) {
+    if (bodyLength > 0) SCRATCH.set(bytes!, o);
+    conn.writeScratch(o + bodyLength);
+  } else {
+    conn.write(buf.subarray(0, o));
+    if (bodyLength > 0) conn.write(bytes!);
   }
-  return streamBody(conn, head, http10, res.stream!, res.contentLength);
+  return undefined;
 }
 
 /** Writes the head, then the body as it arrives: Content-Length when known, else chunked (or until close for HTTP/1.0). */
@@ -140,10 +149,14 @@ async function streamBody(conn: Conn, head: string, http10: boolean, body: Reada
   else if (length >= 0 && sent !== length) conn.destroy();
 }
 
+/** The fixed "connection" field (an HTTP/1.0 client closes unless told otherwise) and the blank line. */
+function endOfHead(conn: Conn, http10: boolean): string {
+  return conn.closeAfter ? "connection: close\r\n\r\n" : http10 ? "connection: keep-alive\r\n\r\n" : "\r\n";
+}
+
 /** The head (and a small body) in one write; the fixed "connection" field goes last. */
 function writeHead(conn: Conn, head: string, http10: boolean, body?: Uint8Array): void {
-  // an HTTP/1.0 client closes unless told otherwise
-  head += conn.closeAfter ? "connection: close\r\n\r\n" : http10 ? "connection: keep-alive\r\n\r\n" : "\r\n";
+  head += endOfHead(conn, http10);
   const n = head.length;
   if (n + (body?.length ?? 0) <= SCRATCH.length) {
     latin1Write(SCRATCH, head, 0);

@@ -6,7 +6,7 @@ import { latin1Slice } from "./latin1.ts";
 import { SCRATCH } from "./scratch.ts";
 import { writeResponse, writeWire } from "./server-response.ts";
 import { WireResponse } from "./wire-response.ts";
-import { ProtocolRejection, ServerRequest, parseRequestHead, splitTarget } from "./server-request.ts";
+import { ProtocolRejection, ServerRequest, parseRequestHead, scanRequestHead, splitTarget } from "./server-request.ts";
 
 export interface Http1ServerOptions {
   hostname: string;
@@ -187,8 +187,9 @@ export class Conn implements BodySink {
   /** Reads one request off `pending`: head, framing, and the body (whole if here, else a stream fed by later reads). */
   private begin(data: Buffer, end: number): ServerRequest {
     const srv = this.server;
-    const head = parseRequestHead(latin1Slice(data, 0, end));
-    const headers = new FlatHeaders(head.fields);
+    // an ordinary head is read in place; anything else (and every refusal, in words) by the text parser
+    const head = scanRequestHead(data, end) ?? parseRequestHead(latin1Slice(data, 0, end));
+    const headers = new FlatHeaders(head.raw ?? null, head.fields);
     const { pathname, search } = splitTarget(head.target);
     const te = headers.get("transfer-encoding");
     const cl = headers.get("content-length");

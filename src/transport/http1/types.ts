@@ -1,4 +1,5 @@
 import type { Clock } from "../../platform/clock.ts";
+import type { RawLines } from "./raw-lines.ts";
 
 /** Where a request goes: one upstream instance (a ServiceInstance fits). */
 export interface Http1Target {
@@ -19,6 +20,13 @@ export interface Http1RequestInit {
   /** Origin-form request target: path plus query, e.g. `/api/tasks/7?x=1`. */
   path: string;
   headers?: Http1Headers;
+  /**
+   * Received field lines to send on as they are, after `headers` (a proxy relaying a
+   * request read in place): `relay.lines` are indices into `relay.raw`. They were
+   * checked when received; the caller leaves out what must not cross (hop-by-hop
+   * fields, Host, framing). Only with a body that is bytes or none.
+   */
+  relay?: { raw: RawLines; lines: readonly number[] };
   body?: Http1Body;
   /**
    * Length of a streamed body when the caller knows it (else a `content-length`

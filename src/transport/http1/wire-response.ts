@@ -1,41 +1,93 @@
+import { STATUS_CODES } from "node:http";
 import { HTTP_RESPONSE } from "../../resilience/outcome.ts";
+import { latin1Slice, latin1Write } from "./latin1.ts";
 import { FlatHeaders } from "./flat-headers.ts";
+import { type RawLines, writeShort } from "./raw-lines.ts";
 
 /**
- * Response fields as a flat `[name, value, …]` array with lower-case names, in
- * arrival order: FlatHeaders (get, has, toHeaders) plus the few `Headers`
- * writers a proxy uses. Building a `Headers` (and a `Response` around it) per
- * proxied request costs more than the proxy's own work; this does not validate
- * again what the parser already checked, and it serialises straight back to
- * the wire.
+ * Response fields for a proxy: FlatHeaders (the upstream's lines as received,
+ * relayed as bytes) plus what the proxy changed — names it removed and lines it
+ * added, with the `Headers` writers a proxy uses (set, append, delete; lower-case
+ * names). Nothing is validated again: the parser checked the lines, and the
+ * values added are ours.
  */
 export class WireFields extends FlatHeaders {
-  constructor(override readonly fields: string[] = []) {
-    super(fields);
+  /** Names (lower-case) whose received lines no longer count. */
+  private hidden: string[] | null = null;
+
+  protected override shown(i: number): boolean {
+    const hidden = this.hidden;
+    if (hidden === null) return true;
+    for (const name of hidden) if (this.raw!.nameIs(i, name)) return false;
+    return true;
   }
 
   /** Replaces every line of `name` (lower-case) with one. */
   set(name: string, value: string): void {
     this.delete(name);
-    this.fields.push(name, value);
+    this.added.push(name, value);
   }
 
   append(name: string, value: string): void {
-    this.fields.push(name, value);
+    this.added.push(name, value);
   }
 
   delete(name: string): void {
-    const f = this.fields;
+    const raw = this.raw;
+    if (raw !== null) {
+      for (let i = 0; i < raw.count; i++) {
+        if (raw.nameIs(i, name)) {
+          (this.hidden ??= []).push(name);
+          break;
+        }
+      }
+    }
+    const a = this.added;
     let w = 0;
-    for (let i = 0; i < f.length; i += 2) {
-      if (f[i] === name) continue;
+    for (let i = 0; i < a.length; i += 2) {
+      if (a[i] === name) continue;
       if (w !== i) {
-        f[w] = f[i]!;
-        f[w + 1] = f[i + 1]!;
+        a[w] = a[i]!;
+        a[w + 1] = a[i + 1]!;
       }
       w += 2;
     }
-    f.length = w;
+    a.length = w;
+  }
+
+  /** The same lines, independent of later changes to this one (the received bytes are shared: nobody writes them). */
+  copy(): WireFields {
+    const c = new WireFields(this.raw, this.added.slice());
+    if (this.hidden !== null) c.hidden = this.hidden.slice();
+    return c;
+  }
+
+  /** Bytes `writeLines` writes when leaving out `skip` (lower-case). */
+  byteLength(skip: string): number {
+    let n = 0;
+    const raw = this.raw;
+    if (raw !== null) for (let i = 0; i < raw.count; i++) if (!raw.nameIs(i, skip) && this.shown(i)) n += raw.lineLength(i);
+    const a = this.added;
+    for (let i = 0; i < a.length; i += 2) if (a[i] !== skip) n += a[i]!.length + a[i + 1]!.length + 4;
+    return n;
+  }
+
+  /** Writes the lines (`name: value\r\n`) but those named `skip` at `offset`; returns the offset after them. */
+  writeLines(target: Buffer, offset: number, skip: string): number {
+    const raw = this.raw;
+    let o = offset;
+    if (raw !== null) for (let i = 0; i < raw.count; i++) if (!raw.nameIs(i, skip) && this.shown(i)) o = raw.copyLine(i, target, o);
+    const a = this.added;
+    for (let i = 0; i < a.length; i += 2) {
+      if (a[i] === skip) continue;
+      o = writeShort(target, o, a[i]!);
+      target[o++] = 58; // ": "
+      target[o++] = 32;
+      o = writeShort(target, o, a[i + 1]!);
+      target[o++] = 13;
+      target[o++] = 10;
+    }
+    return o;
   }
 }
 
@@ -50,11 +102,15 @@ export class WireResponse {
   readonly headers: WireFields;
   /** Retry and breaker predicates treat it as the HTTP response it is. */
   readonly [HTTP_RESPONSE] = true;
+  /** The received head, when the response came off the wire through the scanner (its lines are `headers`' too). */
+  readonly rawHead: RawLines | null;
+  private reason: string | undefined;
 
   constructor(
     readonly status: number,
-    readonly statusText: string,
-    fields: string[],
+    /** The received head (its status line is relayed from here), or the reason phrase with `fields` as a flat array. */
+    head: RawLines | string,
+    fields: WireFields | string[] | null,
     /** The whole body (or null for none): framing is the writer's job. */
     readonly bytes: Uint8Array | null,
     /** The body still arriving; null when `bytes` holds it all. */
@@ -62,7 +118,47 @@ export class WireResponse {
     /** Declared length of a streamed body, -1 when unknown (chunked or until close). */
     readonly contentLength: number = bytes === null ? -1 : bytes.length,
   ) {
-    this.headers = new WireFields(fields);
+    if (typeof head === "string") {
+      this.reason = head;
+      this.rawHead = null;
+    } else {
+      this.rawHead = head;
+    }
+    this.headers = fields instanceof WireFields ? fields : new WireFields(this.rawHead, fields ?? []);
+  }
+
+  get statusText(): string {
+    if (this.reason === undefined) {
+      const h = this.rawHead!;
+      this.reason = h.firstLineEnd > h.start + 13 ? latin1Slice(h.data, h.start + 13, h.firstLineEnd) : "";
+    }
+    return this.reason;
+  }
+
+  /** The received status line's code and reason, to relay as they are; null when it had no reason phrase (we add one) or there is none. */
+  private relayedStatus(): RawLines | null {
+    const h = this.rawHead;
+    return h !== null && h.firstLineEnd > h.start + 13 ? h : null;
+  }
+
+  /** Bytes of `HTTP/1.1 <status> <reason>\r\n` as `writeStatusLine` writes it. */
+  statusLineLength(): number {
+    const h = this.relayedStatus();
+    if (h !== null) return 9 + h.firstLineEnd - (h.start + 9) + 2;
+    return this.statusLine().length;
+  }
+
+  /** Writes the status line as HTTP/1.1 at `offset` (a received one's code and reason as they are); returns the offset after it. */
+  writeStatusLine(target: Buffer, offset: number): number {
+    const h = this.relayedStatus();
+    if (h === null) return offset + latin1Write(target, this.statusLine(), offset);
+    let o = offset + latin1Write(target, "HTTP/1.1 ", offset);
+    o += h.data.copy(target, o, h.start + 9, h.firstLineEnd);
+    return o + latin1Write(target, "\r\n", o);
+  }
+
+  private statusLine(): string {
+    return `HTTP/1.1 ${this.status} ${this.statusText || STATUS_CODES[this.status] || ""}\r\n`;
   }
 
   /** Releases a body nobody will read (the connection it streams from is closed). */

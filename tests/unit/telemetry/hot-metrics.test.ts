@@ -38,6 +38,12 @@ describe("hot metrics expose exactly what prom-client's own do", () => {
     ph.remove('odd "route"\n');
     hh.remove('odd "route"\n');
     expect(await ours.metrics()).toBe(await theirs.metrics());
+    // a removed series starts again from zero when it is used again
+    pg.labels("i1").inc(5);
+    hg.labels("i1").inc(5);
+    ph.labels('odd "route"\n').observe(0.2);
+    hh.labels('odd "route"\n').observe(0.2);
+    expect(await ours.metrics()).toBe(await theirs.metrics());
 
     theirs.resetMetrics();
     ours.resetMetrics();

@@ -450,4 +450,21 @@ describe("HTTP/1.1 client: errors", () => {
     expect(await pending.catch((e: unknown) => e)).toBe(reason);
     await until(() => s.closed === 1, "server sees the close");
   });
+
+  test("one signal for many requests (the raw front's per-connection signal): earlier ones done, the ones in flight all aborted", async () => {
+    let answer = true;
+    const s = raw((conn) => {
+      if (answer) conn.write("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+    });
+    const ac = new AbortController();
+    const c = client();
+    for (let i = 0; i < 50; i++) expect(await (await c.request(s.target, { ...GET, signal: ac.signal })).text()).toBe("ok");
+    answer = false;
+    const pending = [0, 1, 2].map(() => c.requestWire(s.target, { ...GET, signal: ac.signal }).catch((e: unknown) => e));
+    await until(() => s.requests.length === 53, "the three reached the server");
+    const reason = new Error("client went away");
+    ac.abort(reason);
+    expect(await Promise.all(pending)).toEqual([reason, reason, reason]);
+    expect(await c.request(s.target, { ...GET, signal: ac.signal }).catch((e: unknown) => e)).toBe(reason);
+  });
 });
