@@ -119,7 +119,8 @@ export class Metrics {
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
-  private readonly upstreams = new Map<string, UpstreamInstrument>();
+  /** Per service, per instance id: found without making a key string per request. */
+  private readonly upstreams = new Map<string, Map<string, UpstreamInstrument>>();
 
   // ---- resilience ----------------------------------------------------------------------------
   // Breakers, retries, budgets, time limiters, bulkheads and rate limiters report through
@@ -249,21 +250,24 @@ export class Metrics {
 
   /** The series of one upstream instance, made on first use and reused after. */
   upstream(service: string, instanceId: string): UpstreamInstrument {
-    const key = `${service}\u0000${instanceId}`;
-    let u = this.upstreams.get(key);
+    let byId = this.upstreams.get(service);
+    if (byId === undefined) {
+      byId = new Map();
+      this.upstreams.set(service, byId);
+    }
+    let u = byId.get(instanceId);
     if (!u) {
       u = new UpstreamInstrument(this.upstreamInFlight.labels(service, instanceId), this.upstreamDuration, service, instanceId);
-      this.upstreams.set(key, u);
+      byId.set(instanceId, u);
     }
     return u;
   }
 
   /** Drops an instance's series once discovery no longer lists it, so churn does not grow /metrics forever. */
   forgetUpstream(service: string, instanceId: string): void {
-    const key = `${service}\u0000${instanceId}`;
-    const u = this.upstreams.get(key);
+    const u = this.upstreams.get(service)?.get(instanceId);
     if (!u) return;
-    this.upstreams.delete(key);
+    this.upstreams.get(service)!.delete(instanceId);
     this.upstreamInFlight.remove(service, instanceId);
     for (const outcome of u.outcomes()) this.upstreamDuration.remove(service, instanceId, outcome);
   }

@@ -228,6 +228,17 @@ export class Connection implements BodySink {
       this.complete(ex);
       return pos;
     }
+    const nullBody = NULL_BODY_STATUS.has(status);
+    const length = head.contentLength;
+    if (length >= 0 && !head.chunked && data.length - pos >= length && !nullBody) {
+      // the usual small response: its whole body came with the head, so no decoder and no collecting
+      const body = length === 0 ? null : data.subarray(pos, pos + length);
+      pos += length;
+      if (pos < data.length) this.keepAlive = false;
+      ex.respond(wire ? wireOf(head, body ?? EMPTY) : new Response(body, init!));
+      this.complete(ex);
+      return pos;
+    }
     let decoder: BodyDecoder;
     if (head.chunked) decoder = new ChunkedDecoder(this.pool.maxHeaderBytes);
     else if (head.contentLength >= 0) decoder = new LengthDecoder(head.contentLength);
@@ -237,7 +248,6 @@ export class Connection implements BodySink {
     }
     this.decoder = decoder;
     this.phase = Phase.Body;
-    const nullBody = NULL_BODY_STATUS.has(status);
     const collected: Uint8Array[] = [];
     this.collecting = collected;
     if (pos < data.length) pos = decoder.decode(data, pos, this);

@@ -440,6 +440,23 @@ describe("HTTP/1.1 client: errors", () => {
     expect(s.requests.length).toBe(0);
   });
 
+  test("a CR, LF or NUL in the target, a value or the Host, or a name that is not a token, is refused before anything is sent", async () => {
+    const s = raw((conn) => conn.write("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"));
+    const c = client();
+    const bad = [
+      { ...GET, path: "/a\r\nx-user-id: 0" },
+      { ...GET, path: "/a\u0000" },
+      { ...GET, headers: ["x-a", "1\u0000"] },
+      { ...GET, headers: ["host", "x\r\nx-user-id: 0"] },
+      { ...GET, headers: ["x-a: 1\r\nx-b", "2"] },
+      { ...GET, headers: ["x a", "1"] },
+      { ...GET, headers: ["", "1"] },
+    ];
+    for (const init of bad) expect(await c.request(s.target, init).catch((e: unknown) => e)).toBeInstanceOf(TypeError);
+    expect(s.requests.length).toBe(0);
+    expect((await c.request(s.target, { ...GET, headers: ["x-a", "fine \t value"] })).status).toBe(200);
+  });
+
   test("a caller's time limit arrives as the signal's reason, and the connection is closed", async () => {
     const s = raw(() => {}); // never answers
     const ac = new AbortController();
