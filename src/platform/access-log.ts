@@ -1,19 +1,22 @@
 /**
- * One JSON line per request, buffered and flushed in batches so logging stays off
- * the per-request hot path (a synchronous write per request costs more than the proxy hop).
+ * One JSON line per request, written as bytes into a buffer and flushed in
+ * batches, so logging stays off the per-request hot path (a synchronous write
+ * per request costs more than the proxy hop, and so did a string per line
+ * joined at flush time).
  */
 export class AccessLog {
-  private buffer: string[] = [];
-  private bytes = 0;
+  private buf: Buffer;
+  private used = 0;
   private readonly timer: ReturnType<typeof setInterval>;
 
-  constructor(private readonly sink: (chunk: string) => void = (c) => process.stdout.write(c), private readonly flushEveryMs = 200, private readonly maxBytes = 64 * 1024) {
+  constructor(private readonly sink: (chunk: Uint8Array) => void = (c) => process.stdout.write(c), flushEveryMs = 200, private readonly maxBytes = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(maxBytes);
     this.timer = setInterval(() => this.flush(), flushEveryMs);
     this.timer.unref?.();
   }
 
   write(entry: Record<string, unknown>): void {
-    this.push(JSON.stringify(entry));
+    this.text(`${JSON.stringify(entry)}\n`);
   }
 
   /**
@@ -22,25 +25,50 @@ export class AccessLog {
    * (absent fields left out), built without an object or a generic stringify.
    */
   request(method: string, path: string, status: number, ms: number, upstream: string | undefined, correlationId: string, traceId: string | undefined, user: string | undefined): void {
-    let line = `{"time":"${isoNow()}","method":${str(method)},"path":${str(path)},"status":${status},"ms":${ms}`;
-    if (upstream !== undefined) line += `,"upstream":${str(upstream)}`;
-    line += `,"correlation_id":${str(correlationId)}`;
-    if (traceId !== undefined) line += `,"trace_id":${str(traceId)}`;
-    if (user !== undefined) line += `,"user":${str(user)}`;
-    this.push(line + "}");
+    // room for the worst case (every char escaped as \uXXXX), else the line goes out as text
+    const worst = 160 + 6 * (method.length + path.length + (upstream?.length ?? 0) + correlationId.length + (traceId?.length ?? 0) + (user?.length ?? 0));
+    if (worst > this.maxBytes) {
+      this.text(`${JSON.stringify({ time: isoNow(), method, path, status, ms, upstream, correlation_id: correlationId, trace_id: traceId, user })}\n`);
+      return;
+    }
+    if (this.used + worst > this.maxBytes) this.flush();
+    const b = this.buf;
+    let o = ascii(b, this.used, '{"time":"');
+    o = ascii(b, o, isoNow());
+    o = ascii(b, o, '","method":');
+    o = quoted(b, o, method);
+    o = ascii(b, o, ',"path":');
+    o = quoted(b, o, path);
+    o = ascii(b, o, ',"status":');
+    o = ascii(b, o, String(status));
+    o = ascii(b, o, ',"ms":');
+    o = ascii(b, o, String(ms));
+    if (upstream !== undefined) o = quoted(b, ascii(b, o, ',"upstream":'), upstream);
+    o = quoted(b, ascii(b, o, ',"correlation_id":'), correlationId);
+    if (traceId !== undefined) o = quoted(b, ascii(b, o, ',"trace_id":'), traceId);
+    if (user !== undefined) o = quoted(b, ascii(b, o, ',"user":'), user);
+    b[o++] = 125; // }
+    b[o++] = 10;
+    this.used = o;
   }
 
-  private push(line: string): void {
-    this.buffer.push(line);
-    this.bytes += line.length + 1;
-    if (this.bytes >= this.maxBytes) this.flush();
+  /** A whole line (or lines) of text, UTF-8. */
+  private text(line: string): void {
+    const bytes = Buffer.byteLength(line);
+    if (this.used + bytes > this.maxBytes) this.flush();
+    if (bytes > this.maxBytes) {
+      this.sink(Buffer.from(line));
+      return;
+    }
+    this.used += this.buf.write(line, this.used, "utf8");
   }
 
   flush(): void {
-    if (this.buffer.length === 0) return;
-    const chunk = this.buffer.join("\n") + "\n";
-    this.buffer = [];
-    this.bytes = 0;
+    if (this.used === 0) return;
+    // the filled buffer goes to the sink as it is (it may write later): the next lines go to a new one
+    const chunk = this.buf.subarray(0, this.used);
+    this.buf = Buffer.allocUnsafe(this.maxBytes);
+    this.used = 0;
     this.sink(chunk);
   }
 
@@ -50,10 +78,26 @@ export class AccessLog {
   }
 }
 
-/** Printable ASCII without `"` and `\\`: quoted as it is; anything else goes through JSON.stringify. */
-const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
-function str(s: string): string {
-  return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
+/** Writes `text`, known to be printable ASCII; returns the offset after it. */
+function ascii(b: Buffer, o: number, text: string): number {
+  for (let i = 0; i < text.length; i++) b[o++] = text.charCodeAt(i);
+  return o;
+}
+
+/**
+ * `text` as a JSON string: printable ASCII without `"` and `\\` is copied between
+ * quotes as it is; anything else is written as JSON.stringify makes it (UTF-8).
+ */
+function quoted(b: Buffer, start: number, text: string): number {
+  let o = start;
+  b[o++] = 34;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 34 || c === 92) return start + b.write(JSON.stringify(text), start, "utf8");
+    b[o++] = c;
+  }
+  b[o++] = 34;
+  return o;
 }
 
 let lastMs = 0;

@@ -85,7 +85,7 @@ describe("gateway with the raw HTTP/1.1 front", () => {
       config: {
         http: { body_limit_bytes: BODY_LIMIT },
         discovery: { static: { "task-service": [up.instance] } },
-        gateway: { front: "raw", upstream_client: "pool", rate_limit: { requests: 40, window: "60s" } },
+        gateway: { front: "raw", upstream_client: "pool", rate_limit: { requests: 40, window: "60s" }, access_log: true },
       },
     });
     port = bpm.ports.gateway.http;
@@ -153,6 +153,24 @@ describe("gateway with the raw HTTP/1.1 front", () => {
     expect(got.headers["x-forwarded-host"]).toBe("evil.example");
     expect(got.headers["x-keep-case"]).toBe("Value With Spaces");
     expect(got.headers["x-correlation-id"]).toBe("raw-cid-case");
+  });
+
+  test("one JSON access-log line per request on stdout: time, method, path, status, ms, upstream, correlation id, user", async () => {
+    const res = await fetch(`${bpm.url()}/api/tasks/9?q=1`, { headers: { authorization: bearer, "x-correlation-id": "raw-cid-log" } });
+    expect(res.status).toBe(200);
+    const denied = await fetch(`${bpm.url()}/api/tasks/9`, { headers: { "x-correlation-id": "raw-cid-log-401" } });
+    expect(denied.status).toBe(401);
+    const lineOf = (cid: string) => bpm.output().split("\n").find((l) => l.includes(`"correlation_id":"${cid}"`));
+    const until = Date.now() + 5_000;
+    while ((lineOf("raw-cid-log") === undefined || lineOf("raw-cid-log-401") === undefined) && Date.now() < until) await Bun.sleep(50);
+    const ok = JSON.parse(lineOf("raw-cid-log")!);
+    expect(ok).toMatchObject({ method: "GET", path: "/api/tasks/9", status: 200, upstream: `task-service-${up.instance.address}-${up.instance.port}`, correlation_id: "raw-cid-log", user: "raw-1" });
+    expect(Math.abs(Date.parse(ok.time) - Date.now())).toBeLessThan(60_000);
+    expect(typeof ok.ms).toBe("number");
+    const no = JSON.parse(lineOf("raw-cid-log-401")!);
+    expect(no).toMatchObject({ method: "GET", path: "/api/tasks/9", status: 401, correlation_id: "raw-cid-log-401" });
+    expect(no.user).toBeUndefined();
+    expect(no.upstream).toBeUndefined();
   });
 
   test("rate limit: 429 with Retry-After, RateLimit-* headers and {error, retryAfter} after the limit", async () => {
