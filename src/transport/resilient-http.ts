@@ -29,42 +29,45 @@ export interface ForwardRequest {
   wire?: boolean;
   /** Route template (`/api/tasks/:id`), for the attempt spans' names. */
   route?: string;
-}
-
-export interface ForwardResult {
-  res: Response | WireResponse;
-  lease: Lease;
-  attempts: number;
+  /** Written by `forward`: the last attempt's lease (the instance that answered, or failed last). */
+  lease?: Lease;
+  /** Written by `forward`: attempts made so far. */
+  attempts?: number;
 }
 
 /**
  * Forwards one HTTP request to a service: Retry(CircuitBreaker(TimeLimiter(balanced call))).
  * Each attempt picks an instance not tried yet; 5xx and connection errors count against the
  * breaker and the instance; 429 is load (the instance backs off, the breaker does not care).
+ * The lease of the last attempt and the number of attempts are written to `f`. Not async
+ * itself: the common call is the retry policy's promise (or the one attempt's), no wrapper.
  */
-export async function forward(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardRequest): Promise<ForwardResult> {
-  const { breaker, retry } = policies;
+export function forward(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardRequest): Promise<Response | WireResponse> {
   // a body can only be sent twice if we hold it; streams pass through when no retry is possible
-  const mayRetry = f.idempotent && retry.config.maxAttempts > 1;
+  const mayRetry = f.idempotent && policies.retry.config.maxAttempts > 1;
   const hasBody = f.req.body !== null && f.req.method !== "GET" && f.req.method !== "HEAD";
-  const body: ArrayBuffer | ReadableStream | null = hasBody ? (mayRetry ? await f.req.arrayBuffer() : f.req.body) : null;
+  if (hasBody && mayRetry) return f.req.arrayBuffer().then((held) => send(lb, policies, f, held, true));
+  return send(lb, policies, f, hasBody ? f.req.body : null, mayRetry);
+}
+
+function send(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardRequest, body: ArrayBuffer | ReadableStream | null, mayRetry: boolean): Promise<Response | WireResponse> {
+  const { breaker, retry } = policies;
   // instances tried so far, made on the first retry (most calls never need it)
   let tried: Set<string> | undefined;
-  let attempts = 0;
-  let lastLease: Lease | undefined;
+  f.attempts = 0;
   const callerSignal = f.req.signal;
 
   const attempt = async (): Promise<Response | WireResponse> => {
-    attempts++;
+    const attempts = (f.attempts = f.attempts! + 1);
     if (!breaker.tryAcquirePermission()) throw breaker.notPermittedError();
     const epoch = breaker.epoch;
-    if (lastLease !== undefined) (tried ??= new Set()).add(lastLease.instance.id);
+    if (f.lease !== undefined) (tried ??= new Set()).add(f.lease.instance.id);
     const lease = lb.pick({ stickyId: f.stickyId, exclude: tried });
     if (!lease.ok) {
       breaker.releasePermission(epoch);
       throw new NoHealthyInstanceError(lb.service, lease.reason, lease.retryAfterMs);
     }
-    lastLease = lease;
+    f.lease = lease;
     const remaining = f.deadline - Date.now();
     const budget = Math.min(policies.timeoutMs, remaining);
     const started = performance.now();
@@ -119,6 +122,5 @@ export async function forward(lb: LoadBalancer, policies: DownstreamPolicies, f:
     }
   };
 
-  const res = mayRetry ? await retry.execute(attempt, callerSignal, { deadline: f.deadline, idempotent: true }) : await attempt();
-  return { res, lease: lastLease!, attempts };
+  return mayRetry ? retry.execute(attempt, callerSignal, { deadline: f.deadline, idempotent: true }) : attempt();
 }

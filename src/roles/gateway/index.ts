@@ -17,7 +17,7 @@ import { Http1Client, WireResponse } from "../../transport/http1/index.ts";
 import { serveHttp1, type Http1Server } from "../../transport/http1/server.ts";
 import type { ServerRequest } from "../../transport/http1/server-request.ts";
 import type { InboundRequest, UrlParts } from "../../transport/inbound.ts";
-import { forward } from "../../transport/resilient-http.ts";
+import { forward, type ForwardRequest } from "../../transport/resilient-http.ts";
 import { adminRoutes } from "./admin.ts";
 import { openApiRoutes } from "./openapi.ts";
 import { Authenticator, createAdminGuard, IDENTITY_ADMIN_HEADER, IDENTITY_HEADER, type Identity } from "../../platform/auth.ts";
@@ -101,75 +101,6 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   }
   const fallbackLookup = (key: string, now: number): Response | WireResponse | undefined => (wire ? fallback!.lookupWire(key, now) : fallback!.lookup(key, now));
 
-  async function handleApi(req: InboundRequest, url: UrlParts, clientIp: string | undefined, cid: string, route: NonNullable<ReturnType<typeof matchRoute>>, tpl: string, log$: { status: number; upstream?: string; user?: string }): Promise<Response | WireResponse> {
-    const len = req.headers.get("content-length");
-    if (len !== null && Number(len) > config.http.body_limit_bytes) throw new PayloadTooLargeError(config.http.body_limit_bytes);
-    const verified = authenticate(req.headers.get("authorization"));
-    const identity = verified instanceof Promise ? await verified : verified;
-    if (identity) log$.user = identity.sub;
-    let decision: RateLimitDecision | undefined;
-    if (limiter) {
-      decision = limiter.check(identity ? `u:${identity.sub}` : `ip:${clientIp ?? "unknown"}`);
-      if (!decision.allowed) {
-        const e = new RateLimitedError("Too many requests", decision.retryAfterMs, decision.limit);
-        return errorResponse(e, cid, rateLimitHeaders(decision));
-      }
-    }
-    const now = Date.now();
-    const deadline = earliest(now + gw.request_timeout, readDeadline(req.headers)) ?? now + gw.request_timeout;
-    const lb = balancers.get(route.service);
-    const policies = downstreams.get(route.downstream);
-    const stickyId = sticky.enabled ? readStickyCookie(req.headers.get("cookie"), sticky.cookie_name) : undefined;
-    const setHeaders: Record<string, string> = { [CORRELATION_HEADER]: cid, [DEADLINE_HEADER]: String(deadline) };
-    if (identity) {
-      setHeaders[IDENTITY_HEADER] = identity.sub;
-      if (identity.admin) setHeaders[IDENTITY_ADMIN_HEADER] = "true";
-    }
-    const cacheKey = fallback && req.method === "GET" ? `${identity?.sub ?? ""}|${url.pathname}${url.search}` : undefined;
-    let res: Response | WireResponse;
-    try {
-      const out = await forward(lb, policies, {
-        req,
-        url,
-        deadline,
-        idempotent: isIdempotentHttp(req.method, req.headers),
-        stickyId,
-        setHeaders,
-        stripHeaders: STRIPPED,
-        clientIp,
-        client: upstreamClient,
-        wire,
-        route: tpl,
-      });
-      res = out.res;
-      log$.upstream = out.lease.instance.id;
-      // cache before adding our own cookie: the kept copy holds only what the upstream said
-      if (cacheKey !== undefined) {
-        if (fallback!.cacheable(res)) {
-          if (res instanceof WireResponse) fallback!.storeWire(cacheKey, res, now);
-          else res = await fallback!.store(cacheKey, res, now);
-        } else if (res.status >= 500) {
-          const cached = fallbackLookup(cacheKey, now);
-          if (cached) {
-            if (res instanceof WireResponse) res.cancel();
-            res = fromFallback(cached);
-          }
-        }
-      }
-      if (sticky.enabled && res.headers.get("x-fallback") === null && (stickyId === undefined || out.lease.repinned || out.lease.stickyId !== stickyId)) {
-        res.headers.append("set-cookie", stickyCookie(sticky.cookie_name, out.lease.stickyId));
-      }
-    } catch (err) {
-      const cached = cacheKey !== undefined && err instanceof BpmError && err.httpStatus >= 500 ? fallbackLookup(cacheKey, now) : undefined;
-      if (!cached) throw err;
-      res = fromFallback(cached);
-    }
-    const h = res.headers;
-    h.set(CORRELATION_HEADER, cid);
-    if (decision !== undefined) writeRateLimitHeaders(decision, h);
-    return res;
-  }
-
   /** The raw front's handler: proxied routes on the lean path, everything else through a real Request to the admin app. */
   const rawHandler = (req: ServerRequest): Response | WireResponse | Promise<Response | WireResponse> => {
     const route = matchRoute(req.pathname);
@@ -211,26 +142,96 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     });
   }
 
+  /**
+   * One proxied request: auth → rate limit → balanced, resilient upstream call → fallback,
+   * sticky cookie and our fields; counted and logged once whatever happens (one async
+   * function for all of it: each level of await costs on this path).
+   */
   async function proxyApi(req: InboundRequest, url: UrlParts, route: NonNullable<ReturnType<typeof matchRoute>>, clientIp: string | undefined): Promise<Response | WireResponse> {
     const started = performance.now();
     const cid = correlationIdFrom(req.headers);
     const tpl = routeTemplate(route, url.pathname);
-    const log$: { status: number; upstream?: string; user?: string } = { status: 500 };
+    let res: Response | WireResponse | undefined;
+    let user: string | undefined;
+    let upstreamId: string | undefined;
     inflight++;
     try {
-      const res = await handleApi(req, url, clientIp, cid, route, tpl, log$);
-      log$.status = res.status;
+      const len = req.headers.get("content-length");
+      if (len !== null && Number(len) > config.http.body_limit_bytes) throw new PayloadTooLargeError(config.http.body_limit_bytes);
+      const verified = authenticate(req.headers.get("authorization"));
+      const identity = verified instanceof Promise ? await verified : verified;
+      if (identity) user = identity.sub;
+      let decision: RateLimitDecision | undefined;
+      if (limiter) {
+        decision = limiter.check(identity ? `u:${identity.sub}` : `ip:${clientIp ?? "unknown"}`);
+        if (!decision.allowed) {
+          const e = new RateLimitedError("Too many requests", decision.retryAfterMs, decision.limit);
+          return (res = errorResponse(e, cid, rateLimitHeaders(decision)));
+        }
+      }
+      const now = Date.now();
+      const deadline = earliest(now + gw.request_timeout, readDeadline(req.headers)) ?? now + gw.request_timeout;
+      const lb = balancers.get(route.service);
+      const policies = downstreams.get(route.downstream);
+      const stickyId = sticky.enabled ? readStickyCookie(req.headers.get("cookie"), sticky.cookie_name) : undefined;
+      const setHeaders: Record<string, string> = { [CORRELATION_HEADER]: cid, [DEADLINE_HEADER]: String(deadline) };
+      if (identity) {
+        setHeaders[IDENTITY_HEADER] = identity.sub;
+        if (identity.admin) setHeaders[IDENTITY_ADMIN_HEADER] = "true";
+      }
+      const cacheKey = fallback && req.method === "GET" ? `${identity?.sub ?? ""}|${url.pathname}${url.search}` : undefined;
+      const call: ForwardRequest = {
+        req,
+        url,
+        deadline,
+        idempotent: isIdempotentHttp(req.method, req.headers),
+        stickyId,
+        setHeaders,
+        stripHeaders: STRIPPED,
+        clientIp,
+        client: upstreamClient,
+        wire,
+        route: tpl,
+      };
+      try {
+        res = await forward(lb, policies, call);
+        const lease = call.lease!;
+        upstreamId = lease.instance.id;
+        // cache before adding our own cookie: the kept copy holds only what the upstream said
+        if (cacheKey !== undefined) {
+          if (fallback!.cacheable(res)) {
+            if (res instanceof WireResponse) fallback!.storeWire(cacheKey, res, now);
+            else res = await fallback!.store(cacheKey, res, now);
+          } else if (res.status >= 500) {
+            const cached = fallbackLookup(cacheKey, now);
+            if (cached) {
+              if (res instanceof WireResponse) res.cancel();
+              res = fromFallback(cached);
+            }
+          }
+        }
+        if (sticky.enabled && res.headers.get("x-fallback") === null && (stickyId === undefined || lease.repinned || lease.stickyId !== stickyId)) {
+          res.headers.append("set-cookie", stickyCookie(sticky.cookie_name, lease.stickyId));
+        }
+      } catch (err) {
+        const cached = cacheKey !== undefined && err instanceof BpmError && err.httpStatus >= 500 ? fallbackLookup(cacheKey, now) : undefined;
+        if (!cached) throw err;
+        res = fromFallback(cached);
+      }
+      const h = res.headers;
+      h.set(CORRELATION_HEADER, cid);
+      if (decision !== undefined) writeRateLimitHeaders(decision, h);
       return res;
     } catch (err) {
-      const res = errorResponse(err, cid);
-      log$.status = res.status;
+      res = errorResponse(err, cid);
       if (res.status >= 500 && !(err instanceof BpmError)) log.error("gateway request failed", { correlation_id: cid, err });
       return res;
     } finally {
       inflight--;
+      const status = res?.status ?? 500;
       const ms = performance.now() - started;
-      countRequest(req.method, tpl, log$.status, ms / 1000);
-      accessLog?.request(req.method, url.pathname, log$.status, Math.round(ms * 100) / 100, log$.upstream, cid, tracingEnabled ? traceFields()?.trace_id : undefined, log$.user);
+      countRequest(req.method, tpl, status, ms / 1000);
+      accessLog?.request(req.method, url.pathname, status, Math.round(ms * 100) / 100, upstreamId, cid, tracingEnabled ? traceFields()?.trace_id : undefined, user);
     }
   }
 
