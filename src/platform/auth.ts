@@ -97,21 +97,22 @@ export class Authenticator {
    */
   authenticate(authorization: string | null): Identity | Promise<Identity> {
     if (!authorization) throw new UnauthorizedError("missing bearer token");
-    const m = /^Bearer\s+([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]*)$/i.exec(authorization.trim());
-    if (!m) throw new UnauthorizedError("authorization must be 'Bearer <jwt>'");
-    const token = m[1]!;
-    const now = Date.now() / 1000;
     const tolerance = this.cfg.clock_tolerance / 1000;
-    const hit = this.cache.get(token);
+    // verified before under exactly this header value: no parsing at all
+    const hit = this.cache.get(authorization);
     if (hit) {
+      const now = Date.now() / 1000;
       if (hit.exp + tolerance < now) throw new UnauthorizedError("token expired");
       if (hit.nbf - tolerance > now) throw new UnauthorizedError("token not yet valid");
       return hit.identity;
     }
-    return this.verify(token, tolerance);
+    const m = /^Bearer\s+([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]*)$/i.exec(authorization.trim());
+    if (!m) throw new UnauthorizedError("authorization must be 'Bearer <jwt>'");
+    return this.verify(authorization, m[1]!, tolerance);
   }
 
-  private async verify(token: string, tolerance: number): Promise<Identity> {
+  /** Verifies `token` with jose and keeps the identity under the header value it came in. */
+  private async verify(authorization: string, token: string, tolerance: number): Promise<Identity> {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.key as Uint8Array, {
@@ -126,7 +127,7 @@ export class Authenticator {
     }
     const identity: Identity = { sub: String(payload.sub), admin: payload[this.cfg.admin_claim] === true };
     if (this.cache.size >= Authenticator.MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.set(token, { identity, exp: payload.exp ?? Infinity, nbf: payload.nbf ?? 0 });
+    this.cache.set(authorization, { identity, exp: payload.exp ?? Infinity, nbf: payload.nbf ?? 0 });
     return identity;
   }
 
