@@ -4,6 +4,28 @@ import { WireFields, WireResponse } from "../../../src/transport/http1/wire-resp
 import { FlatHeaders } from "../../../src/transport/http1/flat-headers.ts";
 import { parseRequestHead, scanRequestHead, type ParsedHead } from "../../../src/transport/http1/server-request.ts";
 
+/**
+ * 20,000 heads: a first line, then up to six field lines, each piece drawn from the
+ * lists — mostly from their first (well-formed) entries, with the odd bad one, so
+ * the scanners answer often enough to be compared.
+ */
+function randomHeads(seed: number, parts: { firsts: string[]; names: string[]; values: string[]; commonValues: number }): string[] {
+  const seps = [": ", ":", " : ", ":\t", "\r\n "];
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const pick = (list: string[], common: number): string => list[rand(4) === 0 ? rand(list.length) : rand(common)]!;
+  const heads: string[] = [];
+  for (let i = 0; i < 20_000; i++) {
+    let text = pick(parts.firsts, 3);
+    const n = rand(7);
+    for (let k = 0; k < n; k++) text += `\r\n${pick(parts.names, 4)}${pick(seps, 2)}${pick(parts.values, parts.commonValues)}`;
+    heads.push(text);
+  }
+  return heads;
+}
+
 /** What both readers must agree on, fields materialized from the scanner's index. */
 function viewOf(head: ResponseHead): unknown {
   const res = head.raw ? new WireResponse(head.status, head.raw, null, null) : new WireResponse(head.status, head.statusText, head.fields, null);
@@ -88,21 +110,7 @@ describe("scanResponseHead (the proxy's in-place reading of a response head)", (
     const statuses = ["HTTP/1.1 200 OK", "HTTP/1.0 302 Found", "HTTP/1.1 204", "HTTP/1.1 500 Oops \u00e9", "HTTP/1.1 20x", "HTTP/1.1 200 O\rK"];
     const names = ["x-a", "X-B", "content-length", "Content-Length", "keep-alive", "connection", "te", "Transfer-Encoding", "set-cookie", "x a", "", "x(a", "proxy-connection"];
     const values = ["7", " 12 ", "12a", "", "chunked", "close", "v\u00e9", "\u00a0x", "a\u000b", "a=1; Path=/", "\t tab \t", "x\ny", "x\ry", "n\u0000l", "a: b"];
-    const seps = [": ", ":", " : ", ":\t", "\r\n "];
-    let seed = 12345;
-    const rand = (n: number): number => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return seed % n;
-    };
-    // mostly well-formed lines with the odd bad byte, so the scanner answers often enough to be compared
-    const pick = (list: string[], common: number): string => list[rand(4) === 0 ? rand(list.length) : rand(common)]!;
-    let answered = 0;
-    for (let i = 0; i < 20_000; i++) {
-      let text = pick(statuses, 3);
-      const n = rand(7);
-      for (let k = 0; k < n; k++) text += `\r\n${pick(names, 4)}${pick(seps, 2)}${pick(values, 3)}`;
-      if (expectAgreement(text) !== null) answered++;
-    }
+    const answered = randomHeads(12345, { firsts: statuses, names, values, commonValues: 3 }).filter((text) => expectAgreement(text) !== null).length;
     expect(answered).toBeGreaterThan(2_000);
   });
 });
@@ -216,20 +224,7 @@ describe("scanRequestHead (the raw front's in-place reading of a request head)",
     const lines = ["GET /a HTTP/1.1", "POST /b?c=d HTTP/1.0", "DELETE /x HTTP/1.1", "GET /a HTTP/1.2", "GET /\u00e9 HTTP/1.1", "GET /a  HTTP/1.1"];
     const names = ["host", "Authorization", "x-a", "Content-Length", "x a", "", "x(a", "Connection"];
     const values = ["x", " 12 ", "", "v\u00e9", "\u000bvt", "a: b", "\t tab \t", "x\ny", "x\ry", "n\u0000l"];
-    const seps = [": ", ":", " : ", ":\t", "\r\n "];
-    let seed = 777;
-    const rand = (n: number): number => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return seed % n;
-    };
-    const pick = (list: string[], common: number): string => list[rand(4) === 0 ? rand(list.length) : rand(common)]!;
-    let answered = 0;
-    for (let i = 0; i < 20_000; i++) {
-      let text = pick(lines, 3);
-      const n = rand(7);
-      for (let k = 0; k < n; k++) text += `\r\n${pick(names, 4)}${pick(seps, 2)}${pick(values, 4)}`;
-      if (expectRequestAgreement(text) !== null) answered++;
-    }
+    const answered = randomHeads(777, { firsts: lines, names, values, commonValues: 4 }).filter((text) => expectRequestAgreement(text) !== null).length;
     expect(answered).toBeGreaterThan(2_000);
   });
 });
