@@ -5,12 +5,14 @@
  * of task-service and of Jaeger apart (our cost vs the collector sharing the cores), the on/off
  * ratios (target: ≤ 15% cost), and an in-process breakdown per span.
  *   bun bench/tracing.bench.ts [seconds=5] [connections=32] [rounds=3]
- * BPM_BIN picks the binary (default ./bpm). On a small machine Jaeger competes for the same
- * cores, so its CPU is reported beside bpm's.
+ * BPM_BIN picks the binary (default ./bpm). BPM_BIN_BASE adds the same 100% stack on another
+ * build (before/after a change, in the same run). Besides the whole chain traced, one stack
+ * traces the gateway only (task-service untraced): the gateway's own cost, which is what the
+ * issue's target speaks of. On a small machine Jaeger competes for the same cores, so its CPU
+ * is reported beside bpm's.
  */
 import { authHeaders, startBpm, type BpmProcess } from "../tests/support/bpm.ts";
 import { startJaeger } from "../tests/support/servers.ts";
-import { SpanKind } from "@opentelemetry/api";
 import { ExportResultCode } from "@opentelemetry/core";
 import { JsonTraceSerializer } from "@opentelemetry/otlp-transformer";
 import { OtlpTraceEncoder } from "../src/telemetry/otlp-encoder.ts";
@@ -23,6 +25,7 @@ import { cpuSeconds, cpuSecondsTree, table, wrk } from "./lib.ts";
 const seconds = Number(process.argv[2] ?? 5);
 const connections = Number(process.argv[3] ?? 32);
 const rounds = Number(process.argv[4] ?? 3);
+const baseBin = process.env.BPM_BIN_BASE;
 
 const jaeger = await startJaeger();
 
@@ -33,12 +36,13 @@ interface Stack {
   url: string;
 }
 
-async function stack(name: string, env: Record<string, string>): Promise<Stack> {
-  const service = await startBpm({ roles: ["task-service"], env });
+async function stack(name: string, gatewayEnv: Record<string, string>, serviceEnv = gatewayEnv, bin?: string): Promise<Stack> {
+  const service = await startBpm({ roles: ["task-service"], env: serviceEnv, bin });
   const created = (await (await fetch(`${service.url("task-service")}/api/tasks`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ title: "bench", user_id: 1 }) })).json()) as { id: number };
   const gateway = await startBpm({
     roles: ["gateway"],
-    env,
+    env: gatewayEnv,
+    bin,
     ports: { "task-service": service.ports["task-service"] },
     config: { gateway: { rate_limit: { requests: 100_000_000, window: "60s" }, access_log: false }, load_balancer: { sticky_sessions: { enabled: false } } },
   });
@@ -46,10 +50,13 @@ async function stack(name: string, env: Record<string, string>): Promise<Stack> 
 }
 
 const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpHttpEndpoint };
+const always = { ...endpoint, OTEL_TRACES_SAMPLER: "always_on" };
 const off = await stack("tracing off", {});
-const on = await stack("tracing on, 100%", { ...endpoint, OTEL_TRACES_SAMPLER: "always_on" });
+const on = await stack("tracing on, 100%", always);
+const base = baseBin ? await stack("base build, tracing on, 100%", always, always, baseBin) : undefined;
+const gatewayOnly = await stack("gateway only traced, 100%", always, {});
 const tenth = await stack("tracing on, 10%", { ...endpoint, OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.1" });
-const stacks = [off, on, tenth];
+const stacks = [off, on, ...(base ? [base] : []), gatewayOnly, tenth];
 const auth = await authHeaders(1);
 const jaegerPid = Number(Bun.spawnSync(["pgrep", "-n", "-f", `jaeger --config ${jaeger.logFile.replace(/jaeger\.log$/, "")}`]).stdout.toString().trim()) || undefined;
 
@@ -87,8 +94,6 @@ const summary = (name: string) => {
   };
 };
 const a = summary(off.name);
-const b = summary(on.name);
-const c = summary(tenth.name);
 
 const metrics = await (await fetch(`${on.gateway.url()}/metrics`)).text();
 const svcMetrics = await (await fetch(`${on.service.url("task-service")}/metrics`)).text();
@@ -104,14 +109,20 @@ const row = (name: string, x: ReturnType<typeof summary>) => ({
   "task-service CPU µs/req": x.serviceUs,
   "jaeger CPU µs/req": x.jaegerUs,
 });
-console.log(table([row(off.name, a), row(on.name, b), row(tenth.name, c)]));
-for (const [name, x] of [[on.name, b], [tenth.name, c]] as const) {
+console.log(table(stacks.map((s) => row(s.name, summary(s.name)))));
+for (const s of stacks.slice(1)) {
+  const x = summary(s.name);
   console.log(
-    `${name}: throughput on/off = ${(x.rps / a.rps).toFixed(3)} (cost ${((1 - x.rps / a.rps) * 100).toFixed(1)}%, target ≤ 15%); ` +
+    `${s.name}: throughput on/off = ${(x.rps / a.rps).toFixed(3)} (cost ${((1 - x.rps / a.rps) * 100).toFixed(1)}%, target ≤ 15%); ` +
       `gateway CPU ${a.gatewayUs.toFixed(1)} → ${x.gatewayUs.toFixed(1)} µs/req (×${(x.gatewayUs / a.gatewayUs).toFixed(3)}); ` +
       `task-service CPU ${a.serviceUs.toFixed(1)} → ${x.serviceUs.toFixed(1)} µs/req (×${(x.serviceUs / a.serviceUs).toFixed(3)}); ` +
       `Jaeger CPU ${x.jaegerUs.toFixed(1)} µs/req (the collector, not bpm: it shares these cores here)`,
   );
+}
+if (base) {
+  const x = summary(on.name);
+  const y = summary(base.name);
+  console.log(`this build vs base build, both 100%: throughput ×${(x.rps / y.rps).toFixed(3)}; gateway CPU ${y.gatewayUs.toFixed(1)} → ${x.gatewayUs.toFixed(1)} µs/req; task-service CPU ${y.serviceUs.toFixed(1)} → ${x.serviceUs.toFixed(1)} µs/req`);
 }
 console.log(
   `spans exported: gateway ${counter(metrics, "bpm_tracing_spans_exported_total")}, task-service ${counter(svcMetrics, "bpm_tracing_spans_exported_total")}; ` +
