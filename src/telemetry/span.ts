@@ -53,7 +53,7 @@ export class LeanTracer implements Tracer {
     if (isTracingSuppressed(ctx)) return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
     const parentSpan = trace.getSpan(ctx);
     // a local LeanSpan is valid by construction; anything else (remote, foreign) is checked as the SDK does
-    const parent = parentSpan instanceof LeanSpan ? parentSpan.context : parentSpan?.spanContext();
+    const parent = parentSpan?.spanContext();
     const validParent = parent && (parentSpan instanceof LeanSpan || trace.isSpanContextValid(parent)) ? parent : undefined;
     const traceId = validParent ? validParent.traceId : this.ids.generateTraceId();
     const spanId = this.ids.generateSpanId();
@@ -61,14 +61,10 @@ export class LeanTracer implements Tracer {
     const attributes = options.attributes ?? {};
     const links = options.links ?? NONE;
     const sampled = this.sampler.shouldSample(ctx, traceId, name, kind, attributes, links);
-    const spanContext: SpanContext = {
-      traceId,
-      spanId,
-      traceFlags: sampled.decision === SamplingDecision.RECORD_AND_SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE,
-      traceState: sampled.traceState ?? validParent?.traceState,
-    };
-    if (sampled.decision === SamplingDecision.NOT_RECORD) return trace.wrapSpanContext(spanContext);
-    const span = new LeanSpan(this, spanContext, validParent, name, kind, options.startTime);
+    const traceFlags = sampled.decision === SamplingDecision.RECORD_AND_SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE;
+    const traceState = sampled.traceState ?? validParent?.traceState;
+    if (sampled.decision === SamplingDecision.NOT_RECORD) return trace.wrapSpanContext({ traceId, spanId, traceFlags, traceState });
+    const span = new LeanSpan(this, traceId, spanId, traceFlags, traceState, validParent, name, kind, options.startTime);
     span.setAttributes(attributes);
     if (sampled.attributes) span.setAttributes(sampled.attributes);
     for (const link of links) span.addLink(link);
@@ -93,27 +89,34 @@ export class LeanTracer implements Tracer {
  * A recording span: the API's Span for instrumentation and the SDK's ReadableSpan for its
  * batch processor and the exporters, with the SDK span's semantics (limits, truncation,
  * times from one wall-clock reading plus the monotonic clock, nothing changes after end).
+ * Queued spans outlive young collections, so each holds few objects: it is its own
+ * SpanContext, and its times are numbers until an exporter reads them.
  */
-export class LeanSpan implements Span, ReadableSpan {
+export class LeanSpan implements Span, ReadableSpan, SpanContext {
   attributes: Attributes = {};
   events: TimedEvent[] = NONE;
   links: Link[] = NONE;
   status: SpanStatus = UNSET;
-  readonly startTime: HrTime;
-  endTime: HrTime = NOT_ENDED;
   ended = false;
   droppedAttributesCount = 0;
   droppedEventsCount = 0;
   droppedLinksCount = 0;
   private attributeCount = 0;
-  /** Wall-clock ms at start, and the monotonic clock then: later times are start + elapsed, as the SDK does. */
+  /** Wall-clock ms at start (Date.now()), and the monotonic clock then: later times are start + elapsed, as in the SDK. */
   private readonly startMs: number;
   private readonly startPerfMs: number;
-  private readonly startTimeGiven: boolean;
+  /** A start the caller gave (later times then come from the wall clock, as in the SDK). */
+  private readonly givenStart: HrTime | undefined;
+  /** Start to end in ns, measured on the monotonic clock; -1 until then, or when the end was given. */
+  private elapsedNs = -1;
+  private givenEnd: HrTime | undefined;
 
   constructor(
     readonly tracer: LeanTracer,
-    readonly context: SpanContext,
+    readonly traceId: string,
+    readonly spanId: string,
+    readonly traceFlags: number,
+    readonly traceState: SpanContext["traceState"],
     readonly parentSpanContext: SpanContext | undefined,
     public name: string,
     readonly kind: SpanKind,
@@ -121,8 +124,16 @@ export class LeanSpan implements Span, ReadableSpan {
   ) {
     this.startMs = Date.now();
     this.startPerfMs = performance.now();
-    this.startTimeGiven = startTime != null;
-    this.startTime = startTime == null ? millisToHrTime(this.startMs) : this.time(startTime);
+    this.givenStart = startTime == null ? undefined : this.time(startTime);
+  }
+
+  get startTime(): HrTime {
+    return this.givenStart ?? millisToHrTime(this.startMs);
+  }
+
+  get endTime(): HrTime {
+    if (!this.ended) return NOT_ENDED;
+    return this.givenEnd ?? plusNs(this.startTime, this.elapsedNs);
   }
 
   get resource(): Resource {
@@ -139,7 +150,7 @@ export class LeanSpan implements Span, ReadableSpan {
   }
 
   spanContext(): SpanContext {
-    return this.context;
+    return this;
   }
 
   isRecording(): boolean {
@@ -244,13 +255,16 @@ export class LeanSpan implements Span, ReadableSpan {
 
   end(endTime?: TimeInput): void {
     if (this.ended) {
-      diag.error(`${this.name} ${this.context.traceId}-${this.context.spanId} - You can only call end() on a span once.`);
+      diag.error(`${this.name} ${this.traceId}-${this.spanId} - You can only call end() on a span once.`);
       return;
     }
-    let end = this.time(endTime);
-    // an end before the start (a clock step, a given time) is a zero-length span, as in the SDK
-    if (end[0] < this.startTime[0] || (end[0] === this.startTime[0] && end[1] < this.startTime[1])) end = [this.startTime[0], this.startTime[1]];
-    this.endTime = end;
+    if (endTime == null && this.givenStart === undefined) this.elapsedNs = Math.round((performance.now() - this.startPerfMs) * 1e6);
+    else {
+      const start = this.startTime;
+      const end = this.time(endTime);
+      // an end before the start (a clock step, a given time) is a zero-length span, as in the SDK
+      this.givenEnd = end[0] < start[0] || (end[0] === start[0] && end[1] < start[1]) ? [start[0], start[1]] : end;
+    }
     this.ended = true;
     this.tracer.end(this);
   }
@@ -258,16 +272,19 @@ export class LeanSpan implements Span, ReadableSpan {
   /** The SDK span's clock: a given time as is; none: start + monotonic elapsed (wall clock when the start was given). */
   private time(input: TimeInput | undefined): HrTime {
     if (input == null) {
-      if (this.startTimeGiven) return millisToHrTime(Date.now());
-      const elapsedNs = Math.round((performance.now() - this.startPerfMs) * 1e6);
-      const ns = this.startTime[1] + (elapsedNs % 1e9);
-      const s = this.startTime[0] + Math.floor(elapsedNs / 1e9);
-      return ns >= 1e9 ? [s + 1, ns - 1e9] : [s, ns];
+      if (this.givenStart !== undefined) return millisToHrTime(Date.now());
+      return plusNs(this.startTime, Math.round((performance.now() - this.startPerfMs) * 1e6));
     }
     // a relative performance.now() reading is shifted onto this span's wall clock
     if (typeof input === "number" && input <= performance.now()) return millisToHrTime(input + (this.startMs - (this.startPerfMs + performance.timeOrigin)));
     return timeInputToHrTime(input);
   }
+}
+
+function plusNs(t: HrTime, ns: number): HrTime {
+  const s = t[0] + Math.floor(ns / 1e9);
+  const n = t[1] + (ns % 1e9);
+  return n >= 1e9 ? [s + 1, n - 1e9] : [s, n];
 }
 
 function hrTimeDiff(start: HrTime, end: HrTime): HrTime {
