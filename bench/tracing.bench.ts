@@ -8,8 +8,10 @@
  * BPM_BIN picks the binary (default ./bpm). BPM_BIN_BASE adds the same 100% stack on another
  * build (before/after a change, in the same run). Besides the whole chain traced, one stack
  * traces the gateway only (task-service untraced): the gateway's own cost, which is what the
- * issue's target speaks of. On a small machine Jaeger competes for the same cores, so its CPU
- * is reported beside bpm's.
+ * issue's target speaks of; and once more into a null collector (an OTLP endpoint in this
+ * process that reads each batch and answers 200), which shows bpm's cost apart from the
+ * collector's. On a small machine Jaeger competes for the same cores, so its CPU is reported
+ * beside bpm's (for the null collector: this process's CPU, which includes the bench's own).
  */
 import { authHeaders, startBpm, type BpmProcess } from "../tests/support/bpm.ts";
 import { startJaeger } from "../tests/support/servers.ts";
@@ -28,6 +30,15 @@ const rounds = Number(process.argv[4] ?? 3);
 const baseBin = process.env.BPM_BIN_BASE;
 
 const jaeger = await startJaeger();
+// a collector that costs next to nothing: reads the batch, answers with an empty ExportTraceServiceResponse
+const nullCollector = Bun.serve({
+  hostname: "127.0.0.1",
+  port: 0,
+  async fetch(req) {
+    await req.arrayBuffer();
+    return new Response(new Uint8Array(0), { headers: { "content-type": "application/x-protobuf" } });
+  },
+});
 
 interface Stack {
   name: string;
@@ -55,12 +66,17 @@ const off = await stack("tracing off", {});
 const on = await stack("tracing on, 100%", always);
 const base = baseBin ? await stack("base build, tracing on, 100%", always, always, baseBin) : undefined;
 const gatewayOnly = await stack("gateway only traced, 100%", always, {});
+const gatewayNull = await stack("gateway only traced, 100%, null collector", { ...always, OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${nullCollector.port}` }, {});
 const tenth = await stack("tracing on, 10%", { ...endpoint, OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.1" });
-const stacks = [off, on, ...(base ? [base] : []), gatewayOnly, tenth];
+const stacks = [off, on, ...(base ? [base] : []), gatewayOnly, gatewayNull, tenth];
 const auth = await authHeaders(1);
 const jaegerPid = Number(Bun.spawnSync(["pgrep", "-n", "-f", `jaeger --config ${jaeger.logFile.replace(/jaeger\.log$/, "")}`]).stdout.toString().trim()) || undefined;
 
-type Sample = { rps: number; p99Ms: number; gatewayUs: number; serviceUs: number; jaegerUs: number };
+type Sample = { rps: number; p99Ms: number; gatewayUs: number; serviceUs: number; collectorUs: number };
+const benchCpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 const samples = new Map<string, Sample[]>(stacks.map((s) => [s.name, []]));
 
 for (const s of stacks) await wrk(s.url, { seconds: 1, connections, headers: auth }); // warm up every JIT
@@ -70,14 +86,15 @@ for (let r = 0; r < rounds; r++) {
     const s = stacks[(i + r) % stacks.length]!;
     const g0 = cpuSecondsTree(s.gateway.proc.pid);
     const s0 = cpuSecondsTree(s.service.proc.pid);
-    const j0 = jaegerPid ? cpuSeconds(jaegerPid) : 0;
+    const collectorCpu = s === gatewayNull ? benchCpuSeconds : () => (jaegerPid ? cpuSeconds(jaegerPid) : NaN);
+    const c0 = collectorCpu();
     const res = await wrk(s.url, { seconds, connections, headers: auth });
     const perReq = (cpu: number) => (cpu / res.requests) * 1e6;
     const gatewayUs = perReq(cpuSecondsTree(s.gateway.proc.pid) - g0);
     const serviceUs = perReq(cpuSecondsTree(s.service.proc.pid) - s0);
-    const jaegerUs = jaegerPid ? perReq(cpuSeconds(jaegerPid) - j0) : NaN;
+    const collectorUs = perReq(collectorCpu() - c0);
     if (res.errors > 0) throw new Error(`${s.name}: ${res.errors} failed requests`);
-    samples.get(s.name)!.push({ rps: res.rps, p99Ms: res.p99Ms, gatewayUs, serviceUs, jaegerUs });
+    samples.get(s.name)!.push({ rps: res.rps, p99Ms: res.p99Ms, gatewayUs, serviceUs, collectorUs });
   }
 }
 
@@ -89,7 +106,7 @@ const summary = (name: string) => {
     p99Ms: median(xs.map((x) => x.p99Ms)),
     gatewayUs: median(xs.map((x) => x.gatewayUs)),
     serviceUs: median(xs.map((x) => x.serviceUs)),
-    jaegerUs: median(xs.map((x) => x.jaegerUs)),
+    collectorUs: median(xs.map((x) => x.collectorUs)),
     spread: `${Math.round(Math.min(...xs.map((x) => x.rps)))}–${Math.round(Math.max(...xs.map((x) => x.rps)))}`,
   };
 };
@@ -107,7 +124,7 @@ const row = (name: string, x: ReturnType<typeof summary>) => ({
   "p99 ms": x.p99Ms,
   "gateway CPU µs/req": x.gatewayUs,
   "task-service CPU µs/req": x.serviceUs,
-  "jaeger CPU µs/req": x.jaegerUs,
+  "collector CPU µs/req": x.collectorUs,
 });
 console.log(table(stacks.map((s) => row(s.name, summary(s.name)))));
 for (const s of stacks.slice(1)) {
@@ -116,7 +133,7 @@ for (const s of stacks.slice(1)) {
     `${s.name}: throughput on/off = ${(x.rps / a.rps).toFixed(3)} (cost ${((1 - x.rps / a.rps) * 100).toFixed(1)}%, target ≤ 15%); ` +
       `gateway CPU ${a.gatewayUs.toFixed(1)} → ${x.gatewayUs.toFixed(1)} µs/req (×${(x.gatewayUs / a.gatewayUs).toFixed(3)}); ` +
       `task-service CPU ${a.serviceUs.toFixed(1)} → ${x.serviceUs.toFixed(1)} µs/req (×${(x.serviceUs / a.serviceUs).toFixed(3)}); ` +
-      `Jaeger CPU ${x.jaegerUs.toFixed(1)} µs/req (the collector, not bpm: it shares these cores here)`,
+      `${s === gatewayNull ? "null collector (and bench)" : "Jaeger"} CPU ${x.collectorUs.toFixed(1)} µs/req (the collector, not bpm: it shares these cores here)`,
   );
 }
 if (base) {
@@ -190,4 +207,5 @@ console.log(table([
 ]));
 
 await jaeger.stop();
+await nullCollector.stop(true);
 process.exit(0);
