@@ -141,6 +141,19 @@ if (base) {
   const y = summary(base.name);
   console.log(`this build vs base build, both 100%: throughput ×${(x.rps / y.rps).toFixed(3)}; gateway CPU ${y.gatewayUs.toFixed(1)} → ${x.gatewayUs.toFixed(1)} µs/req; task-service CPU ${y.serviceUs.toFixed(1)} → ${x.serviceUs.toFixed(1)} µs/req`);
 }
+// the host drifts within a run: a round's stacks run back to back, so ratios and differences taken
+// within each round, then their median, are steadier than the ratio of the medians above
+const paired = (name: string, against: string) => {
+  const xs = samples.get(name)!;
+  const ys = samples.get(against)!;
+  const per = (f: (x: Sample, y: Sample) => number) => median(xs.map((x, r) => f(x, ys[r]!)));
+  return { rps: per((x, y) => x.rps / y.rps), gateway: per((x, y) => x.gatewayUs - y.gatewayUs), service: per((x, y) => x.serviceUs - y.serviceUs) };
+};
+console.log("\nwithin-round pairs, median over rounds:");
+for (const [name, against] of [...stacks.slice(1).map((s) => [s.name, off.name] as const), ...(base ? [[on.name, base.name] as const] : [])]) {
+  const p = paired(name, against);
+  console.log(`  ${name} vs ${against}: throughput ×${p.rps.toFixed(3)}, gateway CPU ${p.gateway >= 0 ? "+" : ""}${p.gateway.toFixed(1)} µs/req, task-service CPU ${p.service >= 0 ? "+" : ""}${p.service.toFixed(1)} µs/req`);
+}
 console.log(
   `spans exported: gateway ${counter(metrics, "bpm_tracing_spans_exported_total")}, task-service ${counter(svcMetrics, "bpm_tracing_spans_exported_total")}; ` +
     `dropped: ${counter(metrics, "bpm_tracing_spans_dropped_total")} / ${counter(svcMetrics, "bpm_tracing_spans_dropped_total")}`,
