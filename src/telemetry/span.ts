@@ -19,10 +19,9 @@ import {
   type TimeInput,
   type Tracer,
 } from "@opentelemetry/api";
-import { isAttributeValue, isTracingSuppressed, millisToHrTime, timeInputToHrTime } from "@opentelemetry/core";
+import { isAttributeValue, isTracingSuppressed, millisToHrTime, timeInputToHrTime, type InstrumentationScope } from "@opentelemetry/core";
 import type { Resource } from "@opentelemetry/resources";
 import { SamplingDecision, type IdGenerator, type ReadableSpan, type Sampler, type SpanProcessor, type TimedEvent } from "@opentelemetry/sdk-trace-base";
-import type { InstrumentationScope } from "@opentelemetry/core";
 import type { SpanLimitsConfig } from "./config.ts";
 
 /** The SDK's span limits, all set (OTEL_SPAN_* variables, read in config.ts). */
@@ -90,7 +89,8 @@ export class LeanTracer implements Tracer {
  * batch processor and the exporters, with the SDK span's semantics (limits, truncation,
  * times from one wall-clock reading plus the monotonic clock, nothing changes after end).
  * Queued spans outlive young collections, so each holds few objects: it is its own
- * SpanContext, and its times are numbers until an exporter reads them.
+ * SpanContext (read its fields; a spread copies the whole span), and its times are numbers
+ * until an exporter reads them.
  */
 export class LeanSpan implements Span, ReadableSpan, SpanContext {
   attributes: Attributes = {};
