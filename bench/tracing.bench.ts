@@ -5,12 +5,16 @@
  * of task-service and of Jaeger apart (our cost vs the collector sharing the cores), the on/off
  * ratios (target: ≤ 15% cost), and an in-process breakdown per span.
  *   bun bench/tracing.bench.ts [seconds=5] [connections=32] [rounds=3]
- * BPM_BIN picks the binary (default ./bpm). On a small machine Jaeger competes for the same
- * cores, so its CPU is reported beside bpm's.
+ * BPM_BIN picks the binary (default ./bpm). BPM_BIN_BASE adds the same 100% stack on another
+ * build (before/after a change, in the same run). Besides the whole chain traced, one stack
+ * traces the gateway only (task-service untraced): the gateway's own cost, which is what the
+ * issue's target speaks of; and once more into a null collector (an OTLP endpoint in this
+ * process that reads each batch and answers 200), which shows bpm's cost apart from the
+ * collector's. On a small machine Jaeger competes for the same cores, so its CPU is reported
+ * beside bpm's (for the null collector: this process's CPU, which includes the bench's own).
  */
 import { authHeaders, startBpm, type BpmProcess } from "../tests/support/bpm.ts";
 import { startJaeger } from "../tests/support/servers.ts";
-import { SpanKind } from "@opentelemetry/api";
 import { ExportResultCode } from "@opentelemetry/core";
 import { JsonTraceSerializer } from "@opentelemetry/otlp-transformer";
 import { OtlpTraceEncoder } from "../src/telemetry/otlp-encoder.ts";
@@ -23,8 +27,18 @@ import { cpuSeconds, cpuSecondsTree, table, wrk } from "./lib.ts";
 const seconds = Number(process.argv[2] ?? 5);
 const connections = Number(process.argv[3] ?? 32);
 const rounds = Number(process.argv[4] ?? 3);
+const baseBin = process.env.BPM_BIN_BASE;
 
 const jaeger = await startJaeger();
+// a collector that costs next to nothing: reads the batch, answers with an empty ExportTraceServiceResponse
+const nullCollector = Bun.serve({
+  hostname: "127.0.0.1",
+  port: 0,
+  async fetch(req) {
+    await req.arrayBuffer();
+    return new Response(new Uint8Array(0), { headers: { "content-type": "application/x-protobuf" } });
+  },
+});
 
 interface Stack {
   name: string;
@@ -33,12 +47,13 @@ interface Stack {
   url: string;
 }
 
-async function stack(name: string, env: Record<string, string>): Promise<Stack> {
-  const service = await startBpm({ roles: ["task-service"], env });
+async function stack(name: string, gatewayEnv: Record<string, string>, serviceEnv = gatewayEnv, bin?: string): Promise<Stack> {
+  const service = await startBpm({ roles: ["task-service"], env: serviceEnv, bin });
   const created = (await (await fetch(`${service.url("task-service")}/api/tasks`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ title: "bench", user_id: 1 }) })).json()) as { id: number };
   const gateway = await startBpm({
     roles: ["gateway"],
-    env,
+    env: gatewayEnv,
+    bin,
     ports: { "task-service": service.ports["task-service"] },
     config: { gateway: { rate_limit: { requests: 100_000_000, window: "60s" }, access_log: false }, load_balancer: { sticky_sessions: { enabled: false } } },
   });
@@ -46,14 +61,22 @@ async function stack(name: string, env: Record<string, string>): Promise<Stack> 
 }
 
 const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpHttpEndpoint };
+const always = { ...endpoint, OTEL_TRACES_SAMPLER: "always_on" };
 const off = await stack("tracing off", {});
-const on = await stack("tracing on, 100%", { ...endpoint, OTEL_TRACES_SAMPLER: "always_on" });
+const on = await stack("tracing on, 100%", always);
+const base = baseBin ? await stack("base build, tracing on, 100%", always, always, baseBin) : undefined;
+const gatewayOnly = await stack("gateway only traced, 100%", always, {});
+const gatewayNull = await stack("gateway only traced, 100%, null collector", { ...always, OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${nullCollector.port}` }, {});
 const tenth = await stack("tracing on, 10%", { ...endpoint, OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.1" });
-const stacks = [off, on, tenth];
+const stacks = [off, on, ...(base ? [base] : []), gatewayOnly, gatewayNull, tenth];
 const auth = await authHeaders(1);
 const jaegerPid = Number(Bun.spawnSync(["pgrep", "-n", "-f", `jaeger --config ${jaeger.logFile.replace(/jaeger\.log$/, "")}`]).stdout.toString().trim()) || undefined;
 
-type Sample = { rps: number; p99Ms: number; gatewayUs: number; serviceUs: number; jaegerUs: number };
+type Sample = { rps: number; p99Ms: number; gatewayUs: number; serviceUs: number; collectorUs: number };
+const benchCpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 const samples = new Map<string, Sample[]>(stacks.map((s) => [s.name, []]));
 
 for (const s of stacks) await wrk(s.url, { seconds: 1, connections, headers: auth }); // warm up every JIT
@@ -63,14 +86,15 @@ for (let r = 0; r < rounds; r++) {
     const s = stacks[(i + r) % stacks.length]!;
     const g0 = cpuSecondsTree(s.gateway.proc.pid);
     const s0 = cpuSecondsTree(s.service.proc.pid);
-    const j0 = jaegerPid ? cpuSeconds(jaegerPid) : 0;
+    const collectorCpu = s === gatewayNull ? benchCpuSeconds : () => (jaegerPid ? cpuSeconds(jaegerPid) : NaN);
+    const c0 = collectorCpu();
     const res = await wrk(s.url, { seconds, connections, headers: auth });
     const perReq = (cpu: number) => (cpu / res.requests) * 1e6;
     const gatewayUs = perReq(cpuSecondsTree(s.gateway.proc.pid) - g0);
     const serviceUs = perReq(cpuSecondsTree(s.service.proc.pid) - s0);
-    const jaegerUs = jaegerPid ? perReq(cpuSeconds(jaegerPid) - j0) : NaN;
+    const collectorUs = perReq(collectorCpu() - c0);
     if (res.errors > 0) throw new Error(`${s.name}: ${res.errors} failed requests`);
-    samples.get(s.name)!.push({ rps: res.rps, p99Ms: res.p99Ms, gatewayUs, serviceUs, jaegerUs });
+    samples.get(s.name)!.push({ rps: res.rps, p99Ms: res.p99Ms, gatewayUs, serviceUs, collectorUs });
   }
 }
 
@@ -82,13 +106,11 @@ const summary = (name: string) => {
     p99Ms: median(xs.map((x) => x.p99Ms)),
     gatewayUs: median(xs.map((x) => x.gatewayUs)),
     serviceUs: median(xs.map((x) => x.serviceUs)),
-    jaegerUs: median(xs.map((x) => x.jaegerUs)),
+    collectorUs: median(xs.map((x) => x.collectorUs)),
     spread: `${Math.round(Math.min(...xs.map((x) => x.rps)))}–${Math.round(Math.max(...xs.map((x) => x.rps)))}`,
   };
 };
 const a = summary(off.name);
-const b = summary(on.name);
-const c = summary(tenth.name);
 
 const metrics = await (await fetch(`${on.gateway.url()}/metrics`)).text();
 const svcMetrics = await (await fetch(`${on.service.url("task-service")}/metrics`)).text();
@@ -102,16 +124,35 @@ const row = (name: string, x: ReturnType<typeof summary>) => ({
   "p99 ms": x.p99Ms,
   "gateway CPU µs/req": x.gatewayUs,
   "task-service CPU µs/req": x.serviceUs,
-  "jaeger CPU µs/req": x.jaegerUs,
+  "collector CPU µs/req": x.collectorUs,
 });
-console.log(table([row(off.name, a), row(on.name, b), row(tenth.name, c)]));
-for (const [name, x] of [[on.name, b], [tenth.name, c]] as const) {
+console.log(table(stacks.map((s) => row(s.name, summary(s.name)))));
+for (const s of stacks.slice(1)) {
+  const x = summary(s.name);
   console.log(
-    `${name}: throughput on/off = ${(x.rps / a.rps).toFixed(3)} (cost ${((1 - x.rps / a.rps) * 100).toFixed(1)}%, target ≤ 15%); ` +
+    `${s.name}: throughput on/off = ${(x.rps / a.rps).toFixed(3)} (cost ${((1 - x.rps / a.rps) * 100).toFixed(1)}%, target ≤ 15%); ` +
       `gateway CPU ${a.gatewayUs.toFixed(1)} → ${x.gatewayUs.toFixed(1)} µs/req (×${(x.gatewayUs / a.gatewayUs).toFixed(3)}); ` +
       `task-service CPU ${a.serviceUs.toFixed(1)} → ${x.serviceUs.toFixed(1)} µs/req (×${(x.serviceUs / a.serviceUs).toFixed(3)}); ` +
-      `Jaeger CPU ${x.jaegerUs.toFixed(1)} µs/req (the collector, not bpm: it shares these cores here)`,
+      `${s === gatewayNull ? "null collector (and bench)" : "Jaeger"} CPU ${x.collectorUs.toFixed(1)} µs/req (the collector, not bpm: it shares these cores here)`,
   );
+}
+if (base) {
+  const x = summary(on.name);
+  const y = summary(base.name);
+  console.log(`this build vs base build, both 100%: throughput ×${(x.rps / y.rps).toFixed(3)}; gateway CPU ${y.gatewayUs.toFixed(1)} → ${x.gatewayUs.toFixed(1)} µs/req; task-service CPU ${y.serviceUs.toFixed(1)} → ${x.serviceUs.toFixed(1)} µs/req`);
+}
+// the host drifts within a run: a round's stacks run back to back, so ratios and differences taken
+// within each round, then their median, are steadier than the ratio of the medians above
+const paired = (name: string, against: string) => {
+  const xs = samples.get(name)!;
+  const ys = samples.get(against)!;
+  const per = (f: (x: Sample, y: Sample) => number) => median(xs.map((x, r) => f(x, ys[r]!)));
+  return { rps: per((x, y) => x.rps / y.rps), gateway: per((x, y) => x.gatewayUs - y.gatewayUs), service: per((x, y) => x.serviceUs - y.serviceUs) };
+};
+console.log("\nwithin-round pairs, median over rounds:");
+for (const [name, against] of [...stacks.slice(1).map((s) => [s.name, off.name] as const), ...(base ? [[on.name, base.name] as const] : [])]) {
+  const p = paired(name, against);
+  console.log(`  ${name} vs ${against}: throughput ×${p.rps.toFixed(3)}, gateway CPU ${p.gateway >= 0 ? "+" : ""}${p.gateway.toFixed(1)} µs/req, task-service CPU ${p.service >= 0 ? "+" : ""}${p.service.toFixed(1)} µs/req`);
 }
 console.log(
   `spans exported: gateway ${counter(metrics, "bpm_tracing_spans_exported_total")}, task-service ${counter(svcMetrics, "bpm_tracing_spans_exported_total")}; ` +
@@ -179,4 +220,5 @@ console.log(table([
 ]));
 
 await jaeger.stop();
+await nullCollector.stop(true);
 process.exit(0);

@@ -17,6 +17,16 @@ export interface BatchConfig {
   exportTimeoutMillis: number;
 }
 
+/** The SDK's span limits (OTEL_SPAN_*_LIMIT, falling back to OTEL_ATTRIBUTE_*_LIMIT), defaults as the SDK's. */
+export interface SpanLimitsConfig {
+  attributeCountLimit: number;
+  attributeValueLengthLimit: number;
+  eventCountLimit: number;
+  linkCountLimit: number;
+  attributePerEventCountLimit: number;
+  attributePerLinkCountLimit: number;
+}
+
 export type TracingConfig =
   | { enabled: false; reason: string }
   | {
@@ -27,6 +37,7 @@ export type TracingConfig =
       protocol: "http/protobuf" | "http/json";
       sampler: SamplerConfig;
       batch: BatchConfig;
+      spanLimits: SpanLimitsConfig;
       /** OTEL_SERVICE_NAME: replaces the role as service.name when set. */
       serviceName?: string;
       /** OTEL_RESOURCE_ATTRIBUTES, parsed. */
@@ -66,6 +77,7 @@ export function tracingConfigFromEnv(env: Env): TracingConfig {
     protocol: protocol === "http/json" ? "http/json" : "http/protobuf",
     sampler: samplerConfigFromEnv(env),
     batch: batchConfigFromEnv(env),
+    spanLimits: spanLimitsFromEnv(env),
     serviceName: value(env, "OTEL_SERVICE_NAME"),
     resourceAttributes: parseResourceAttributes(value(env, "OTEL_RESOURCE_ATTRIBUTES")),
   };
@@ -119,6 +131,26 @@ export function batchConfigFromEnv(env: Env): BatchConfig {
     maxExportBatchSize: Math.min(maxQueueSize, positiveInt(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512)),
     scheduledDelayMillis: positiveInt(env, "OTEL_BSP_SCHEDULE_DELAY", 5_000),
     exportTimeoutMillis: positiveInt(env, "OTEL_BSP_EXPORT_TIMEOUT", 10_000),
+  };
+}
+
+function nonNegativeInt(env: Env, key: string): number | undefined {
+  const raw = value(env, key);
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${key}: expected a non-negative integer, got "${raw}"`);
+  return n;
+}
+
+/** The span limits the SDK's BasicTracerProvider reads from the environment, with its defaults (128 of each, values untruncated). */
+export function spanLimitsFromEnv(env: Env): SpanLimitsConfig {
+  return {
+    attributeCountLimit: nonNegativeInt(env, "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT") ?? nonNegativeInt(env, "OTEL_ATTRIBUTE_COUNT_LIMIT") ?? 128,
+    attributeValueLengthLimit: nonNegativeInt(env, "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT") ?? nonNegativeInt(env, "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT") ?? Infinity,
+    eventCountLimit: nonNegativeInt(env, "OTEL_SPAN_EVENT_COUNT_LIMIT") ?? 128,
+    linkCountLimit: nonNegativeInt(env, "OTEL_SPAN_LINK_COUNT_LIMIT") ?? 128,
+    attributePerEventCountLimit: nonNegativeInt(env, "OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT") ?? 128,
+    attributePerLinkCountLimit: nonNegativeInt(env, "OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT") ?? 128,
   };
 }
 

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { ROOT_CONTEXT, type Context, type ContextManager } from "@opentelemetry/api";
+import { createContextKey, ROOT_CONTEXT, type Context, type ContextManager, type Span } from "@opentelemetry/api";
 
 /**
  * OpenTelemetry's ContextManager over AsyncLocalStorage (what
@@ -41,5 +41,33 @@ export class AsyncLocalStorageContextManager implements ContextManager {
     // a disabled AsyncLocalStorage cannot be re-armed for new runs in every runtime; start afresh
     this.storage = new AsyncLocalStorage<Context>();
     return this;
+  }
+}
+
+/** The key trace.setSpan/getSpan use (the API makes context keys with Symbol.for). */
+const SPAN_KEY = createContextKey("OpenTelemetry Context Key SPAN");
+
+/**
+ * `trace.setSpan(parent, span)` without its cost: the API's context copies the parent's Map
+ * and makes three closures per call, once per span made active; this is one small object
+ * that answers the span key itself and asks its parent for anything else.
+ */
+export class SpanFrame implements Context {
+  constructor(
+    private readonly parent: Context,
+    private readonly span: Span,
+  ) {}
+
+  getValue(key: symbol): unknown {
+    return key === SPAN_KEY ? this.span : this.parent.getValue(key);
+  }
+
+  setValue(key: symbol, value: unknown): Context {
+    return key === SPAN_KEY ? new SpanFrame(this.parent, value as Span) : new SpanFrame(this.parent.setValue(key, value), this.span);
+  }
+
+  deleteValue(key: symbol): Context {
+    // the parent may hold a span too (a remote one): deleting the key must hide it as well
+    return key === SPAN_KEY ? this.parent.deleteValue(key) : new SpanFrame(this.parent.deleteValue(key), this.span);
   }
 }

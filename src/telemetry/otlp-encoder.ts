@@ -408,9 +408,16 @@ export class OtlpTraceEncoder {
   }
 
   private raw(bytes: Uint8Array): void {
-    this.room(bytes.length);
-    this.buf.set(bytes, this.pos);
-    this.pos += bytes.length;
+    const n = bytes.length;
+    this.room(n);
+    // cached pairs and names are a few bytes: a loop beats the native set() call's overhead
+    if (n > 32) this.buf.set(bytes, this.pos);
+    else {
+      const buf = this.buf;
+      let p = this.pos;
+      for (let i = 0; i < n; i++) buf[p++] = bytes[i]!;
+    }
+    this.pos += n;
   }
 
   private hexBytes(hex: string): void {

@@ -89,8 +89,11 @@ export function injectContext(ctx: Context, carrier: Carrier): void {
 
 /** `00-<trace id>-<span id>-<flags>` of a span context. */
 export function formatTraceparent(sc: SpanContext): string {
-  return `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 0xff).toString(16).padStart(2, "0")}`;
+  return `00-${sc.traceId}-${sc.spanId}-${FLAGS_HEX[sc.traceFlags & 0xff]!}`;
 }
+
+/** Trace flags as their two hex digits, made once rather than per outgoing request. */
+const FLAGS_HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 /** The span context a traceparent string names, or undefined when it is malformed. */
 export function parseTraceparent(traceparent: string, tracestate?: string): SpanContext | undefined {

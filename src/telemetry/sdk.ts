@@ -1,15 +1,15 @@
 import { hostname } from "node:os";
-import type { Tracer } from "@opentelemetry/api";
 import { OTLPTraceExporter as OTLPJsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPExporterBase } from "@opentelemetry/otlp-exporter-base";
 import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from "@opentelemetry/otlp-exporter-base/node-http";
 import { ProtobufTraceSerializer, TraceExporterMetricsHelper } from "@opentelemetry/otlp-transformer";
-import { resourceFromAttributes } from "@opentelemetry/resources";
-import { AlwaysOffSampler, AlwaysOnSampler, BasicTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler, type ReadableSpan, type Sampler, type SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
+import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, RandomIdGenerator, TraceIdRatioBasedSampler, type ReadableSpan, type Sampler, type SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { Logger } from "../platform/logger.ts";
 import type { SamplerConfig, TracingConfig } from "./config.ts";
 import { BoundedBatchProcessor } from "./export.ts";
 import { OtlpTraceEncoder } from "./otlp-encoder.ts";
+import { LeanTracer } from "./span.ts";
 import type { Metrics } from "./metrics.ts";
 import { ATTR_ROLE, ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "./semconv.ts";
 
@@ -23,11 +23,12 @@ export interface SdkOptions {
   exporter?: SpanExporter;
 }
 
-/** One tracer provider per role (own service.name) over one bounded batch queue and one OTLP/HTTP exporter. */
-export function startSdk(
-  cfg: Extract<TracingConfig, { enabled: true }>,
-  opts: SdkOptions,
-): { tracers: Map<string, Tracer>; tracersByResource: Map<object, Tracer>; defaultTracer: Tracer; processor: BoundedBatchProcessor } {
+/**
+ * One tracer per role (own resource, so own service.name) over the SDK's sampler, one bounded
+ * batch queue and one OTLP/HTTP exporter. The tracers are bpm's LeanTracer: the SDK's
+ * BasicTracerProvider would make the same spans at several times the allocations each.
+ */
+export function startSdk(cfg: Extract<TracingConfig, { enabled: true }>, opts: SdkOptions): { tracers: Map<string, LeanTracer>; defaultTracer: LeanTracer; processor: BoundedBatchProcessor } {
   const metrics = opts.metrics;
   const log = opts.log;
   let lastWarn = 0;
@@ -56,8 +57,9 @@ export function startSdk(
 
   const sampler = buildSampler(cfg.sampler);
   const instanceId = crypto.randomUUID();
-  const tracers = new Map<string, Tracer>();
-  const tracersByResource = new Map<object, Tracer>();
+  const ids = new RandomIdGenerator();
+  const scope = { name: "bpm", version: opts.version };
+  const tracers = new Map<string, LeanTracer>();
   for (const role of opts.roles) {
     const resource = resourceFromAttributes({
       ...cfg.resourceAttributes,
@@ -70,16 +72,12 @@ export function startSdk(
       "process.runtime.name": "bun",
       "process.runtime.version": Bun.version,
     });
-    // every provider feeds the one bounded queue: one exporter, one memory bound per process
-    const provider = new BasicTracerProvider({ resource, sampler, spanProcessors: [processor] });
-    const tracer = provider.getTracer("bpm", opts.version);
-    tracers.set(role, tracer);
-    // a span carries its provider's resource: the child of a local span finds its tracer from it
-    tracersByResource.set(resource, tracer);
+    // every tracer feeds the one bounded queue: one exporter, one memory bound per process
+    tracers.set(role, new LeanTracer(resource, scope, sampler, processor, ids, cfg.spanLimits));
   }
-  const defaultTracer = tracers.get(opts.roles[0] ?? "") ?? new BasicTracerProvider({ sampler, spanProcessors: [processor] }).getTracer("bpm", opts.version);
+  const defaultTracer = tracers.get(opts.roles[0] ?? "") ?? new LeanTracer(defaultResource(), scope, sampler, processor, ids, cfg.spanLimits);
 
-  return { tracers, tracersByResource, defaultTracer, processor };
+  return { tracers, defaultTracer, processor };
 }
 
 export function buildSampler(cfg: SamplerConfig): Sampler {

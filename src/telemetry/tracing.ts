@@ -13,10 +13,11 @@ import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { Lifecycle } from "../platform/lifecycle.ts";
 import { setTraceFieldsProvider, type Logger } from "../platform/logger.ts";
 import { tracingConfigFromEnv, type TracingConfig } from "./config.ts";
-import { AsyncLocalStorageContextManager } from "./context.ts";
+import { AsyncLocalStorageContextManager, SpanFrame } from "./context.ts";
 import { processMetrics, type Metrics } from "./metrics.ts";
 import { formatTraceparent } from "./propagation.ts";
 import { ATTR_ERROR_TYPE } from "./semconv.ts";
+import type { LeanSpan, LeanTracer } from "./span.ts";
 
 /**
  * The one flag hot paths test. False unless an OTLP endpoint is configured: then no
@@ -28,12 +29,10 @@ export let tracingEnabled = false;
 export const NOOP_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 interface State {
-  tracers: Map<string, Tracer>;
-  defaultTracer: Tracer;
+  tracers: Map<string, LeanTracer>;
+  defaultTracer: LeanTracer;
   processor: { forceFlush(): Promise<void>; shutdown(): Promise<void> };
   contextManager: AsyncLocalStorageContextManager;
-  /** The tracer (so the role, the service.name) of each provider's resource: a local span's children use its span's. */
-  tracersByResource: Map<object, Tracer>;
 }
 let state: State | undefined;
 
@@ -62,13 +61,13 @@ export async function initTracing(opts: TracingOptions): Promise<TracingConfig> 
 
   // the SDK and exporter load only now: with tracing off they cost not even start-up time
   const { startSdk } = await import("./sdk.ts");
-  const { tracers, tracersByResource, defaultTracer, processor } = startSdk(cfg, { ...opts, metrics: opts.metrics ?? processMetrics() });
+  const { tracers, defaultTracer, processor } = startSdk(cfg, { ...opts, metrics: opts.metrics ?? processMetrics() });
 
   const contextManager = new AsyncLocalStorageContextManager();
   context.disable();
   context.setGlobalContextManager(contextManager);
   setTraceFieldsProvider(traceFields);
-  state = { tracers, tracersByResource, defaultTracer, processor, contextManager };
+  state = { tracers, defaultTracer, processor, contextManager };
   tracingEnabled = true;
   opts.lifecycle?.onShutdown("close", "trace flush", () => shutdownTracing());
   return cfg;
@@ -104,9 +103,8 @@ export function tracerFor(role?: string, ctx: Context = context.active()): Trace
     const t = s.tracers.get(role);
     if (t) return t;
   }
-  // a recorded local span holds its provider's resource (no per-span bookkeeping needed); a remote or non-recording one does not
-  const resource = (trace.getSpan(ctx) as { resource?: object } | undefined)?.resource;
-  return (resource && s.tracersByResource.get(resource)) || s.defaultTracer;
+  // a recorded local span knows its tracer; a remote or non-recording one does not
+  return (trace.getSpan(ctx) as Partial<LeanSpan> | undefined)?.tracer ?? s.defaultTracer;
 }
 
 export interface StartSpanOptions extends SpanOptions {
@@ -126,8 +124,9 @@ export function startSpan(name: string, options: StartSpanOptions = {}): Span {
 /** Runs `fn` with `span` active, so logs, child spans and outgoing calls inside it belong to it. */
 export function runInSpan<T>(span: Span, fn: () => T, base: Context = context.active()): T {
   if (!tracingEnabled || span === NOOP_SPAN) return fn();
-  // straight to the AsyncLocalStorage: the API's context.with adds a lookup, a bind check and an argument spread per call
-  return state!.contextManager.run(trace.setSpan(base, span), fn);
+  // straight to the AsyncLocalStorage (the API's context.with adds a lookup, a bind check and an argument spread per call),
+  // in a frame rather than trace.setSpan's copy of the parent context
+  return state!.contextManager.run(new SpanFrame(base, span), fn);
 }
 
 /** Marks a span failed: the exception as an event, status ERROR, error.type. */
