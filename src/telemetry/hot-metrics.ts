@@ -37,7 +37,8 @@ abstract class HotMetric<L extends string, C> {
   abstract readonly type: "counter" | "gauge" | "histogram";
   readonly aggregator = "sum" as const;
   protected readonly labelNames: readonly L[];
-  protected readonly children = new Map<string, C>();
+  /** Every series, for the exposition; found by label values through `tree`. */
+  protected readonly children = new Set<C>();
 
   constructor(opts: HotOptions<L>) {
     this.name = opts.name;
@@ -46,7 +47,7 @@ abstract class HotMetric<L extends string, C> {
     for (const r of opts.registers) r.registerMetric(this as unknown as prom.Metric);
   }
 
-  /** The same series by one label value per level, so a lookup hashes the values it is given and makes no key string. */
+  /** The series by one label value per level, so a lookup hashes the values it is given and makes no key string. */
   private readonly tree = new Map<string, unknown>();
 
   /** The series for these label values (in labelNames order), made on first use and kept. */
@@ -68,7 +69,7 @@ abstract class HotMetric<L extends string, C> {
       const labels: LabelValues = {};
       this.labelNames.forEach((name, i) => (labels[name] = String(values[i])));
       child = this.create(labels);
-      this.children.set(values.join("\u0000"), child);
+      this.children.add(child);
       node.set(leaf, child);
     }
     return child;
@@ -76,10 +77,13 @@ abstract class HotMetric<L extends string, C> {
 
   /** Drops one series (an instance discovery no longer lists). */
   remove(...values: string[]): void {
-    this.children.delete(values.join("\u0000"));
     let node: Map<string, unknown> | undefined = this.tree;
     for (let i = 0; i < values.length - 1 && node !== undefined; i++) node = node.get(values[i]!) as Map<string, unknown> | undefined;
-    node?.delete(values.length === 0 ? "" : values[values.length - 1]!);
+    const leaf = values.length === 0 ? "" : values[values.length - 1]!;
+    const child = node?.get(leaf) as C | undefined;
+    if (child === undefined) return;
+    node!.delete(leaf);
+    this.children.delete(child);
   }
 
   reset(): void {
@@ -98,7 +102,7 @@ interface ValueChild {
 
 abstract class ValueMetric<L extends string, C extends ValueChild> extends HotMetric<L, C> {
   async get(): Promise<HotSnapshot> {
-    const values = [...this.children.values()].map((c) => ({ labels: c.labels, value: c.value }));
+    const values = [...this.children].map((c) => ({ labels: c.labels, value: c.value }));
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 }
@@ -174,7 +178,7 @@ export class HotHistogram<L extends string> extends HotMetric<L, HotHistogramChi
   /** The same series prom-client's Histogram exposes: cumulative `_bucket{le}` (with +Inf), `_sum`, `_count`. */
   async get(): Promise<HotSnapshot> {
     const values: HotSnapshot["values"] = [];
-    for (const c of this.children.values()) {
+    for (const c of this.children) {
       let cumulative = 0;
       for (let i = 0; i <= this.bounds.length; i++) {
         cumulative += c.counts[i]!;

@@ -99,6 +99,11 @@ async function proxyFetch(req: InboundRequest, url: UrlParts, target: ProxyTarge
 /** Request fields that must not cross: hop-by-hop ones and those we set ourselves. */
 const DROP_ON_FORWARD = new NameSet(["te", "host", "trailer", "upgrade", "connection", "keep-alive", "proxy-connection", "x-forwarded-host", "transfer-encoding", "x-forwarded-proto", "proxy-authenticate", "proxy-authorization"]);
 
+/** A field (lower-case name) the upstream may see: not hop-by-hop or ours, not stripped, not named in Connection. */
+function passes(name: string, strip: readonly string[] | undefined, named: string[] | undefined, set: Record<string, string> | undefined): boolean {
+  return !(DROP_ON_FORWARD.has(name) || (strip !== undefined && strip.includes(name)) || (named !== undefined && named.includes(name)) || (set !== undefined && Object.hasOwn(set, name)));
+}
+
 /** Received line `i` is named one of `names` (lower-case). */
 function namedIn(raw: RawLines, i: number, names: readonly string[] | undefined): boolean {
   if (names !== undefined) for (const name of names) if (raw.nameIs(i, name)) return true;
@@ -115,8 +120,6 @@ function http1Init(req: InboundRequest, url: UrlParts, opts: ProxyOptions): Http
   const set = opts.setHeaders;
   const flat: string[] = [];
   let forwardedFor: string | undefined;
-  const keep = (name: string, named: string[] | undefined): boolean =>
-    !(DROP_ON_FORWARD.has(name) || (strip !== undefined && strip.includes(name)) || (named !== undefined && named.includes(name)) || (set !== undefined && Object.hasOwn(set, name)));
   const given = opts.body;
   const body = given !== undefined ? (given instanceof ArrayBuffer ? new Uint8Array(given) : given) : req.method !== "GET" && req.method !== "HEAD" ? req.body : null;
   const received = req.headers instanceof FlatHeaders ? req.headers.received : null;
@@ -140,7 +143,7 @@ function http1Init(req: InboundRequest, url: UrlParts, opts: ProxyOptions): Http
     const named = connection !== null && connection !== "" ? connection.toLowerCase().split(",").map((t) => t.trim()) : undefined;
     for (let i = 0; i < fields.length; i += 2) {
       const name = fields[i]!;
-      if (!keep(name, named)) continue;
+      if (!passes(name, strip, named, set)) continue;
       if (name === "x-forwarded-for") forwardedFor = forwardedFor === undefined ? fields[i + 1]! : `${forwardedFor}, ${fields[i + 1]!}`;
       else flat.push(name, fields[i + 1]!);
     }
@@ -150,7 +153,7 @@ function http1Init(req: InboundRequest, url: UrlParts, opts: ProxyOptions): Http
     const connection = incoming["connection"];
     const named = typeof connection === "string" && connection !== "" ? connection.toLowerCase().split(",").map((t) => t.trim()) : undefined;
     for (const name in incoming) {
-      if (!keep(name, named)) continue;
+      if (!passes(name, strip, named, set)) continue;
       const value = incoming[name]!;
       if (name === "x-forwarded-for") forwardedFor = typeof value === "string" ? value : value.join(", ");
       else if (typeof value === "string") flat.push(name, value);

@@ -44,6 +44,13 @@ export function indexFieldLines(data: Buffer, pos: number, end: number, index: n
   return index;
 }
 
+/** The x of `HTTP/1.x` at `at` in `data` (a status or request line's version), or -1 when it is not there. */
+export function http1MinorAt(data: Buffer, at: number): number {
+  if (data[at] !== 72 || data[at + 1] !== 84 || data[at + 2] !== 84 || data[at + 3] !== 80 || data[at + 4] !== 47 || data[at + 5] !== 49 || data[at + 6] !== 46) return -1;
+  const minor = data[at + 7]! - 48;
+  return minor >= 0 && minor <= 9 ? minor : -1;
+}
+
 /** `data` at `start` holds `lower` (a lower-case name), in any case. */
 export function bytesAre(data: Buffer, start: number, lower: string): boolean {
   for (let k = 0; k < lower.length; k++) if (lowerByte(data[start + k]!) !== lower.charCodeAt(k)) return false;

@@ -7,7 +7,6 @@ export const CHUNKED = -1;
 /** A streamed body: Content-Length if the caller's headers declare one, else chunked. */
 export const STREAM = -3;
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 export interface HeadInfo {
   /** The serialized head, latin1 (one char per byte), ending in the blank line — or, with `relay`, before it. */
@@ -28,7 +27,7 @@ export interface HeadInfo {
  * NO_BODY or STREAM) decides the framing.
  */
 export function serializeHead(method: string, path: string, hostHeader: string, headers: Http1Headers | undefined, length: number, relay?: Http1RequestInit["relay"]): HeadInfo {
-  if (!TOKEN.test(method)) throw new TypeError(`invalid method: ${JSON.stringify(method)}`);
+  if (!isToken(method)) throw new TypeError(`invalid method: ${JSON.stringify(method)}`);
   if (path === "" || path.includes(" ")) throw new TypeError(`invalid request target: ${JSON.stringify(path)}`);
   const fields = new FieldWriter();
   if (headers !== undefined) {

@@ -1,4 +1,4 @@
-import { bytesAre, indexFieldLines, LINE, NameSet, RawLines } from "./raw-lines.ts";
+import { bytesAre, http1MinorAt, indexFieldLines, LINE, NameSet, RawLines } from "./raw-lines.ts";
 
 /** A malformed or oversized response from the upstream (the connection is never reused). */
 export class ProtocolError extends Error {
@@ -28,19 +28,8 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** A NUL, or a CR or LF that is not part of a CRLF: never passed on (response splitting). */
 const BAD_BYTES = /\0|\r(?!\n)|(?<!\r)\n/;
 
-/** Hop-by-hop fields (RFC 9110 §7.6.1) by length, so most names are rejected without lower-casing. */
-function isHopByHop(lower: string): boolean {
-  switch (lower.length) {
-    case 2: return lower === "te";
-    case 7: return lower === "trailer" || lower === "upgrade";
-    case 10: return lower === "connection" || lower === "keep-alive";
-    case 16: return lower === "proxy-connection";
-    case 17: return lower === "transfer-encoding";
-    case 18: return lower === "proxy-authenticate";
-    case 19: return lower === "proxy-authorization";
-    default: return false;
-  }
-}
+/** Hop-by-hop fields (RFC 9110 §7.6.1): the text parser and the scanner test names against the same set. */
+const HOP_BY_HOP = new NameSet(["te", "trailer", "upgrade", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "proxy-authenticate", "proxy-authorization"]);
 
 /** Names whose length matches a field the parser acts on (framing, connection) or drops. */
 function mayMatter(length: number): boolean {
@@ -101,7 +90,7 @@ export function parseResponseHead(text: string, stripHopByHop: boolean): Respons
       } else if (lower === "connection") {
         connection = connection === undefined ? value : `${connection}, ${value}`;
       }
-      if (stripHopByHop && isHopByHop(lower)) continue;
+      if (stripHopByHop && HOP_BY_HOP.has(lower)) continue;
     }
     fields.push(name, value);
   }
@@ -141,12 +130,11 @@ export function parseResponseHead(text: string, stripHopByHop: boolean): Respons
 export function scanResponseHead(data: Buffer, start: number, end: number): ResponseHead | null {
   // "HTTP/1.x SSS[ reason]"
   if (end - start < 12) return null;
-  if (data[start] !== 72 || data[start + 1] !== 84 || data[start + 2] !== 84 || data[start + 3] !== 80 || data[start + 4] !== 47 || data[start + 5] !== 49 || data[start + 6] !== 46) return null;
-  const minor = data[start + 7]! - 48;
+  const minor = http1MinorAt(data, start);
   const d0 = data[start + 9]! - 48;
   const d1 = data[start + 10]! - 48;
   const d2 = data[start + 11]! - 48;
-  if (minor < 0 || minor > 9 || data[start + 8] !== 32 || d0 < 1 || d0 > 5 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return null;
+  if (minor < 0 || data[start + 8] !== 32 || d0 < 1 || d0 > 5 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return null;
   const status = d0 * 100 + d1 * 10 + d2;
   let pos = start + 12;
   if (pos < end && data[pos] !== 13) {
@@ -184,7 +172,8 @@ export function scanResponseHead(data: Buffer, start: number, end: number): Resp
       } else if (nameLength === 17 ? bytesAre(data, lineStart, "transfer-encoding") : nameLength === 10 && bytesAre(data, lineStart, "connection")) {
         return null;
       } else {
-        drop = HOP_BY_HOP_NAMES.hasLine(received, at / LINE.size);
+        // Connection and Transfer-Encoding were left to the parser above
+        drop = HOP_BY_HOP.hasLine(received, at / LINE.size);
       }
     }
     // rare: a hop-by-hop line makes a copy of the index without it
@@ -196,9 +185,6 @@ export function scanResponseHead(data: Buffer, start: number, end: number): Resp
   }
   return { status, statusText: "", fields: [], raw: index === all ? received : new RawLines(data, start, firstLineEnd, index), contentLength, chunked: false, untilClose: false, keepAlive: minor >= 1 };
 }
-
-/** The hop-by-hop names but Connection and Transfer-Encoding (which the scanner leaves to the parser). */
-const HOP_BY_HOP_NAMES = new NameSet(["te", "trailer", "upgrade", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization"]);
 
 /** Fields named in Connection are hop-by-hop too (RFC 9110 §7.6.1). */
 function dropConnectionOptions(fields: string[], tokens: string): void {

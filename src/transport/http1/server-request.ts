@@ -3,7 +3,7 @@ import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { InboundRequest, UrlParts } from "../inbound.ts";
 import { FlatHeaders } from "./flat-headers.ts";
 import { latin1Slice } from "./latin1.ts";
-import { indexFieldLines, RawLines, TCHAR } from "./raw-lines.ts";
+import { http1MinorAt, indexFieldLines, RawLines, TCHAR } from "./raw-lines.ts";
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Paths Bun.serve's URL parsing would rewrite (dot segments, backslashes, bytes URL encodes): normalized the same way. */
@@ -58,8 +58,7 @@ export function scanRequestHead(data: Buffer, end: number): ParsedHead | null {
   const target = latin1Slice(data, targetStart, pos);
   pos++;
   // "HTTP/1.1" or "HTTP/1.0", then the line ends
-  if (pos + 8 > end || data[pos] !== 72 || data[pos + 1] !== 84 || data[pos + 2] !== 84 || data[pos + 3] !== 80 || data[pos + 4] !== 47 || data[pos + 5] !== 49 || data[pos + 6] !== 46) return null;
-  const minor = data[pos + 7]! - 48;
+  const minor = pos + 8 > end ? -1 : http1MinorAt(data, pos);
   if (minor !== 0 && minor !== 1) return null;
   pos += 8;
   if (pos < end && data[pos] !== 13) return null;
