@@ -88,19 +88,47 @@ export class Retry implements Policy {
     return this.random() * base;
   }
 
-  async execute<T>(fn: (signal: AbortSignal) => Promise<T>, signal: AbortSignal = NEVER_ABORTED, options?: CallOptions): Promise<T> {
+  execute<T>(fn: (signal: AbortSignal) => Promise<T>, signal: AbortSignal = NEVER_ABORTED, options?: CallOptions): Promise<T> {
     this.budget?.recordRequest();
+    return this.loop(fn, signal, options, 1, null);
+  }
+
+  /**
+   * For a caller that makes the first attempt itself, without a promise (the gateway's
+   * direct path): call `begin` before it, then `firstSucceeded` with its value — true
+   * means done, counted as `execute` would; otherwise (an error, or a value worth
+   * retrying) `resume` with that outcome goes on exactly as `execute` would have.
+   */
+  begin(): void {
+    this.budget?.recordRequest();
+  }
+
+  firstSucceeded(value: unknown): boolean {
+    if (this.retryOnResult !== null && this.retryOnResult(value)) return false;
+    this.counts.successfulWithoutRetry++;
+    return true;
+  }
+
+  resume<T>(first: { failed: true; error: unknown } | { failed: false; value: T }, fn: (signal: AbortSignal) => Promise<T>, signal: AbortSignal = NEVER_ABORTED, options?: CallOptions): Promise<T> {
+    return this.loop(fn, signal, options, 1, first);
+  }
+
+  /** Attempts from `attempt` on; `last` is that attempt's outcome when it was made already. */
+  private async loop<T>(fn: (signal: AbortSignal) => Promise<T>, signal: AbortSignal, options: CallOptions | undefined, attempt: number, last: Last<T> | null): Promise<T> {
     const maxAttempts = options?.idempotent === false ? 1 : this.config.maxAttempts;
-    for (let attempt = 1; ; attempt++) {
-      let last: Last<T>;
-      try {
-        const value = await invoke(fn, signal);
-        if (this.retryOnResult === null || !this.retryOnResult(value)) return this.succeeded(value, attempt);
-        last = { failed: false, value };
-      } catch (error) {
-        last = { failed: true, error };
-        if (!this.retryOn(error, signal)) return this.ignored(error, attempt);
+    for (; ; attempt++) {
+      if (last === null) {
+        try {
+          const value = await invoke(fn, signal);
+          if (this.retryOnResult === null || !this.retryOnResult(value)) return this.succeeded(value, attempt);
+          last = { failed: false, value };
+        } catch (error) {
+          last = { failed: true, error };
+        }
+      } else if (!last.failed && (this.retryOnResult === null || !this.retryOnResult(last.value))) {
+        return this.succeeded(last.value, attempt);
       }
+      if (last.failed && !this.retryOn(last.error, signal)) return this.ignored(last.error, attempt);
       if (attempt >= maxAttempts) return this.giveUp(last, attempt, attempt < this.config.maxAttempts ? "notIdempotent" : "maxAttempts");
       if (signal.aborted) return this.giveUp(last, attempt, "cancelled");
       const delayMs = this.delayFor(attempt);
@@ -113,6 +141,7 @@ export class Retry implements Policy {
       if (!last.failed) discard(last.value);
       this.counts.retries++;
       if (this.onRetry.hasListeners) this.onRetry.emit({ name: this.name, attempt: attempt + 1, delayMs, error: last.failed ? last.error : last.value });
+      last = null;
       await sleepUnlessAborted(this.clock, delayMs, signal);
     }
   }

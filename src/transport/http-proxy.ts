@@ -4,6 +4,7 @@ import type { Http1RequestInit } from "./http1/types.ts";
 import { FlatHeaders } from "./http1/flat-headers.ts";
 import { NameSet, type RawLines } from "./http1/raw-lines.ts";
 import type { WireResponse } from "./http1/wire-response.ts";
+import type { ExchangeSink } from "./http1/exchange.ts";
 import type { InboundRequest, UrlParts } from "./inbound.ts";
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) never cross a proxy. */
@@ -22,7 +23,7 @@ export interface ProxyOptions {
   signal?: AbortSignal;
   clientIp?: string;
   /** The body to send instead of the request's own stream (a buffered copy for retries). */
-  body?: ArrayBuffer | ReadableStream | null;
+  body?: ArrayBuffer | Uint8Array | ReadableStream | null;
   /** Send through this pooled keep-alive HTTP/1.1 client instead of fetch() (docs/http-transport.md). */
   client?: Http1Client;
   /** With `client`: no response head within this long → 504 (the client's own deadline timer; fetch uses `signal`). */
@@ -55,6 +56,18 @@ export function proxyRequestWire(client: Http1Client, req: InboundRequest, url: 
   } catch (err) {
     return Promise.reject(err);
   }
+}
+
+/** The same, with the response (or the failure) handed to `sink` from the client's socket callbacks: no promise. */
+export function proxyWireTo(client: Http1Client, req: InboundRequest, url: UrlParts, target: ProxyTarget, opts: ProxyOptions, sink: ExchangeSink): void {
+  let init: Http1RequestInit;
+  try {
+    init = http1Init(req, url, opts);
+  } catch (err) {
+    sink.failed(err);
+    return;
+  }
+  client.requestWireTo(target, init, sink);
 }
 
 async function proxyFetch(req: InboundRequest, url: UrlParts, target: ProxyTarget, opts: ProxyOptions): Promise<Response> {

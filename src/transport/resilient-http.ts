@@ -2,13 +2,14 @@ import type { LoadBalancer } from "../balancing/balancer.ts";
 import type { Lease } from "../balancing/lease.ts";
 import { UpstreamTimeoutError } from "../platform/errors.ts";
 import type { DownstreamPolicies } from "./downstreams.ts";
-import { proxyRequest, proxyRequestWire, type ProxyOptions } from "./http-proxy.ts";
+import { proxyRequest, proxyRequestWire, proxyWireTo, type ProxyOptions } from "./http-proxy.ts";
 
 import { NoHealthyInstanceError } from "./errors.ts";
 import type { Http1Client, WireResponse } from "./http1/index.ts";
+import type { ExchangeSink } from "./http1/exchange.ts";
 import type { InboundRequest, UrlParts } from "./inbound.ts";
 import { endHttpClientSpan, injectTraceHeaders, startHttpClientSpan } from "../telemetry/http-spans.ts";
-import { processMetrics, statusClass } from "../telemetry/metrics.ts";
+import { processMetrics, statusClass, type UpstreamInstrument } from "../telemetry/metrics.ts";
 import { tracingEnabled } from "../telemetry/tracing.ts";
 
 export interface ForwardRequest {
@@ -33,6 +34,18 @@ export interface ForwardRequest {
   lease?: Lease;
   /** Written by `forward`: attempts made so far. */
   attempts?: number;
+  /** Written by `forward`: instances tried so far (made on the first retry). */
+  tried?: Set<string>;
+  /** Written by `forward`: the current attempt's breaker epoch, start (performance.now()) and upstream instrument. */
+  epoch?: number;
+  attemptStarted?: number;
+  upstream?: UpstreamInstrument;
+}
+
+/** Told how a `forwardDirect` call ended: with the response to send, or the error to answer with. */
+export interface ForwardSink {
+  forwarded(res: WireResponse): void;
+  forwardFailed(err: unknown): void;
 }
 
 /**
@@ -50,37 +63,72 @@ export function forward(lb: LoadBalancer, policies: DownstreamPolicies, f: Forwa
   return send(lb, policies, f, hasBody ? f.req.body : null, mayRetry);
 }
 
-function send(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardRequest, body: ArrayBuffer | ReadableStream | null, mayRetry: boolean): Promise<Response | WireResponse> {
-  const { breaker, retry } = policies;
-  // instances tried so far, made on the first retry (most calls never need it)
-  let tried: Set<string> | undefined;
-  f.attempts = 0;
-  const callerSignal = f.req.signal;
+/**
+ * Takes the breaker's permission and an instance (not one tried already) for the next
+ * attempt, and starts its clock and instruments; throws when there is neither.
+ */
+function beginAttempt(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardRequest): Lease {
+  f.attempts = (f.attempts ?? 0) + 1;
+  const breaker = policies.breaker;
+  if (!breaker.tryAcquirePermission()) throw breaker.notPermittedError();
+  const epoch = breaker.epoch;
+  if (f.lease !== undefined) (f.tried ??= new Set()).add(f.lease.instance.id);
+  const lease = lb.pick({ stickyId: f.stickyId, exclude: f.tried });
+  if (!lease.ok) {
+    breaker.releasePermission(epoch);
+    throw new NoHealthyInstanceError(lb.service, lease.reason, lease.retryAfterMs);
+  }
+  f.lease = lease;
+  f.epoch = epoch;
+  f.attemptStarted = performance.now();
+  const upstream = (f.upstream = processMetrics().upstream(lb.service, lease.instance.id));
+  upstream.begin();
+  return lease;
+}
 
-  const attempt = async (): Promise<Response | WireResponse> => {
-    const attempts = (f.attempts = f.attempts! + 1);
-    if (!breaker.tryAcquirePermission()) throw breaker.notPermittedError();
-    const epoch = breaker.epoch;
-    if (f.lease !== undefined) (tried ??= new Set()).add(f.lease.instance.id);
-    const lease = lb.pick({ stickyId: f.stickyId, exclude: tried });
-    if (!lease.ok) {
-      breaker.releasePermission(epoch);
-      throw new NoHealthyInstanceError(lb.service, lease.reason, lease.retryAfterMs);
-    }
-    f.lease = lease;
+/** The attempt's response head arrived: breaker, instance and instruments told (429 is load, 5xx failure). */
+function attemptAnswered(policies: DownstreamPolicies, f: ForwardRequest, res: Response | WireResponse): void {
+  const ms = performance.now() - f.attemptStarted!;
+  const failed = res.status >= 500;
+  f.upstream!.end(ms / 1000, statusClass(res.status));
+  policies.breaker.onResult(ms, failed, f.epoch);
+  if (res.status === 429) {
+    const ra = Number(res.headers.get("retry-after"));
+    f.lease!.release({ outcome: "load", latencyMs: ms, retryAfterMs: Number.isFinite(ra) && ra > 0 ? ra * 1000 : undefined });
+  } else {
+    f.lease!.release({ outcome: failed ? "failure" : "success", latencyMs: ms });
+  }
+}
+
+/** The attempt failed (no response head): breaker, instance and instruments told why. */
+function attemptFailed(policies: DownstreamPolicies, f: ForwardRequest, err: unknown): void {
+  const ms = performance.now() - f.attemptStarted!;
+  const callerSignal = f.req.signal;
+  f.upstream!.end(ms / 1000, callerSignal.aborted ? "cancelled" : err instanceof UpstreamTimeoutError ? "timeout" : "error");
+  policies.breaker.onErrorResult(ms, err, f.epoch, callerSignal);
+  f.lease!.release({ outcome: callerSignal.aborted ? "cancelled" : "failure", latencyMs: ms });
+}
+
+function send(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardRequest, body: ArrayBuffer | ReadableStream | null, mayRetry: boolean): Promise<Response | WireResponse> {
+  f.attempts = 0;
+  const attempt = attemptFn(lb, policies, f, body);
+  return mayRetry ? policies.retry.execute(attempt, f.req.signal, { deadline: f.deadline, idempotent: true }) : attempt();
+}
+
+/** One attempt of `f` as a promise (the retry policy's unit). */
+function attemptFn(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardRequest, body: ArrayBuffer | Uint8Array | ReadableStream | null): () => Promise<Response | WireResponse> {
+  const callerSignal = f.req.signal;
+  return async (): Promise<Response | WireResponse> => {
+    const lease = beginAttempt(lb, policies, f);
     const remaining = f.deadline - Date.now();
-    const budget = Math.min(policies.timeoutMs, remaining);
-    const started = performance.now();
+    const timeoutMs = Math.max(0, Math.min(policies.timeoutMs, remaining));
     // one CLIENT span per attempt (a retry is a sibling), its traceparent sent upstream
-    const span = startHttpClientSpan({ service: lb.service, method: f.req.method, route: f.route, address: lease.instance.address, port: lease.instance.port, resendCount: attempts - 1 });
+    const span = startHttpClientSpan({ service: lb.service, method: f.req.method, route: f.route, address: lease.instance.address, port: lease.instance.port, resendCount: f.attempts! - 1 });
     let setHeaders = f.setHeaders;
     if (tracingEnabled) {
       setHeaders = { ...f.setHeaders };
       injectTraceHeaders(setHeaders, span);
     }
-    const upstream = processMetrics().upstream(lb.service, lease.instance.id);
-    upstream.begin();
-    const timeoutMs = Math.max(0, budget);
     // The pooled client keeps the deadline itself (one timer for all requests) and listens to the
     // caller's signal; fetch() needs an AbortController of its own for both.
     let ac: AbortController | undefined;
@@ -97,30 +145,71 @@ function send(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardRequest,
       const res = f.wire === true && f.client !== undefined ? await proxyRequestWire(f.client, f.req, f.url, lease.instance, opts) : await proxyRequest(f.req, f.url, lease.instance, opts);
       // the timeout guards the response head only: streams (SSE) may run long after it
       if (timer !== undefined) clearTimeout(timer);
-      const ms = performance.now() - started;
-      const failed = res.status >= 500;
       endHttpClientSpan(span, { status: res.status });
-      upstream.end(ms / 1000, statusClass(res.status));
-      breaker.onResult(ms, failed, epoch);
-      if (res.status === 429) {
-        const ra = Number(res.headers.get("retry-after"));
-        lease.release({ outcome: "load", latencyMs: ms, retryAfterMs: Number.isFinite(ra) && ra > 0 ? ra * 1000 : undefined });
-      } else {
-        lease.release({ outcome: failed ? "failure" : "success", latencyMs: ms });
-      }
+      attemptAnswered(policies, f, res);
       return res;
     } catch (err) {
       if (timer !== undefined) clearTimeout(timer);
-      const ms = performance.now() - started;
       endHttpClientSpan(span, { error: err });
-      upstream.end(ms / 1000, callerSignal.aborted ? "cancelled" : err instanceof UpstreamTimeoutError ? "timeout" : "error");
-      breaker.onErrorResult(ms, err, epoch, callerSignal);
-      lease.release({ outcome: callerSignal.aborted ? "cancelled" : "failure", latencyMs: ms });
+      attemptFailed(policies, f, err);
       throw err;
     } finally {
       if (onCallerAbort !== undefined) callerSignal.removeEventListener("abort", onCallerAbort);
     }
   };
+}
 
-  return mayRetry ? retry.execute(attempt, callerSignal, { deadline: f.deadline, idempotent: true }) : attempt();
+/**
+ * `forward` without a promise, for the raw front with the pooled client when tracing is off
+ * and the body (if any) is whole: the first attempt's response goes from the upstream
+ * socket's read to `sink` in the same callback. When that attempt fails or answers with a
+ * status worth retrying, the retry policy takes over from there exactly as `forward` would
+ * (backoff, budget, deadline, instances not tried yet), and `sink` hears the end of that.
+ */
+export function forwardDirect(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardRequest, body: Uint8Array | null, sink: ForwardSink): void {
+  const mayRetry = f.idempotent && policies.retry.config.maxAttempts > 1;
+  f.attempts = 0;
+  if (mayRetry) policies.retry.begin();
+  let lease: Lease;
+  try {
+    lease = beginAttempt(lb, policies, f);
+  } catch (err) {
+    if (mayRetry) resumeRetry(lb, policies, f, body, { failed: true, error: err }, sink);
+    else sink.forwardFailed(err);
+    return;
+  }
+  const timeoutMs = Math.max(1, Math.min(policies.timeoutMs, f.deadline - Date.now()));
+  proxyWireTo(f.client!, f.req, f.url, lease.instance, { body, setHeaders: f.setHeaders, stripHeaders: f.stripHeaders, signal: f.req.signal, clientIp: f.clientIp, timeoutMs, timeoutLabel: lb.service }, new DirectAttempt(lb, policies, f, body, mayRetry, sink));
+}
+
+/** The first attempt's end, from the pooled client's callbacks. */
+class DirectAttempt implements ExchangeSink {
+  constructor(
+    private readonly lb: LoadBalancer,
+    private readonly policies: DownstreamPolicies,
+    private readonly f: ForwardRequest,
+    private readonly body: Uint8Array | null,
+    private readonly mayRetry: boolean,
+    private readonly sink: ForwardSink,
+  ) {}
+
+  response(res: WireResponse): void {
+    attemptAnswered(this.policies, this.f, res);
+    if (!this.mayRetry || this.policies.retry.firstSucceeded(res)) this.sink.forwarded(res);
+    else resumeRetry(this.lb, this.policies, this.f, this.body, { failed: false, value: res }, this.sink);
+  }
+
+  failed(err: unknown): void {
+    attemptFailed(this.policies, this.f, err);
+    if (this.mayRetry) resumeRetry(this.lb, this.policies, this.f, this.body, { failed: true, error: err }, this.sink);
+    else this.sink.forwardFailed(err);
+  }
+}
+
+function resumeRetry(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardRequest, body: Uint8Array | null, first: { failed: true; error: unknown } | { failed: false; value: WireResponse }, sink: ForwardSink): void {
+  const attempt = attemptFn(lb, policies, f, body) as () => Promise<WireResponse>;
+  policies.retry.resume(first, attempt, f.req.signal, { deadline: f.deadline, idempotent: true }).then(
+    (res) => sink.forwarded(res),
+    (err: unknown) => sink.forwardFailed(err),
+  );
 }

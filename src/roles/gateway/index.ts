@@ -14,16 +14,18 @@ import { isIdempotentHttp } from "../../resilience/outcome.ts";
 import { type RateLimitDecision, RateLimiter, rateLimitHeaders, writeRateLimitHeaders } from "../../resilience/rate-limiter.ts";
 import { Downstreams } from "../../transport/downstreams.ts";
 import { Http1Client, WireResponse } from "../../transport/http1/index.ts";
-import { serveHttp1, type Http1Server } from "../../transport/http1/server.ts";
+import { type Conn, DEFERRED, serveHttp1, type Http1Server } from "../../transport/http1/server.ts";
 import type { ServerRequest } from "../../transport/http1/server-request.ts";
 import type { InboundRequest, UrlParts } from "../../transport/inbound.ts";
-import { forward, type ForwardRequest } from "../../transport/resilient-http.ts";
+import { forward, forwardDirect, type ForwardRequest, type ForwardSink } from "../../transport/resilient-http.ts";
+import type { Lease } from "../../balancing/lease.ts";
+import type { UpstreamInstrument } from "../../telemetry/metrics.ts";
 import { adminRoutes } from "./admin.ts";
 import { openApiRoutes } from "./openapi.ts";
 import { Authenticator, createAdminGuard, IDENTITY_ADMIN_HEADER, IDENTITY_HEADER, type Identity } from "../../platform/auth.ts";
 import { GatewayConfigSchema } from "./config.ts";
 import { ResponseFallbackCache } from "./fallback-cache.ts";
-import { matchRoute, routeTemplate, ROUTES } from "./routes.ts";
+import { type GatewayRoute, matchRoute, routeTemplate, ROUTES } from "./routes.ts";
 import { observeRegistry } from "../../telemetry/discovery.ts";
 import { withHttpServerSpan } from "../../telemetry/http-spans.ts";
 import type { HeaderRecord } from "../../telemetry/propagation.ts";
@@ -101,16 +103,24 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   }
   const fallbackLookup = (key: string, now: number): Response | WireResponse | undefined => (wire ? fallback!.lookupWire(key, now) : fallback!.lookup(key, now));
 
-  /** The raw front's handler: proxied routes on the lean path, everything else through a real Request to the admin app. */
-  const rawHandler = (req: ServerRequest): Response | WireResponse | Promise<Response | WireResponse> => {
+  /**
+   * The raw front's handler: proxied routes on the direct path (no promise from the request's
+   * head to the upstream's answer being written back) when they can be, else through
+   * `proxyApi`; everything else through a real Request to the admin app.
+   */
+  const rawHandler = (req: ServerRequest, conn: Conn): Response | WireResponse | Promise<Response | WireResponse> | typeof DEFERRED => {
     const route = matchRoute(req.pathname);
     if (!route) return admin.handle(req.toRequest());
-    const clientIp = req.remoteAddress;
-    if (!tracingEnabled) return proxyApi(req, req, route, clientIp);
-    // the propagator reads two fields: hand it those, not a Headers built from every field
-    const headers: HeaderRecord = { traceparent: req.headers.get("traceparent") ?? undefined, tracestate: req.headers.get("tracestate") ?? undefined };
-    const spanRequest = { method: req.method, url: req.pathname, headers };
-    return withHttpServerSpan({ role: ctx.role, request: spanRequest, path: req.pathname, route: routeTemplate(route, req.pathname), clientAddress: clientIp }, () => proxyApi(req, req, route, clientIp));
+    const call = new ProxyCall(req, req, route, req.remoteAddress);
+    if (tracingEnabled) {
+      // the propagator reads two fields: hand it those, not a Headers built from every field
+      const headers: HeaderRecord = { traceparent: req.headers.get("traceparent") ?? undefined, tracestate: req.headers.get("tracestate") ?? undefined };
+      const spanRequest = { method: req.method, url: req.pathname, headers };
+      return withHttpServerSpan({ role: ctx.role, request: spanRequest, path: req.pathname, route: call.route, clientAddress: call.clientIp }, () => proxyApi(call));
+    }
+    // a body still arriving streams through proxyApi; a whole one (or none) goes direct
+    if (!wire || req.streaming) return proxyApi(call);
+    return proxyDirect(call, req, conn);
   };
 
   const server: { port: number; stop(force: boolean): Promise<void> } = gw.front === "raw" ? startRawFront() : Bun.serve({
@@ -125,8 +135,9 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
       const clientIp = srv.requestIP(req)?.address;
       // the gateway's server span around the whole request; off, nothing but this check
       // the Bun.serve front never asks for wire responses (wire needs the raw front)
-      if (!tracingEnabled) return proxyApi(req, url, route, clientIp) as Promise<Response>;
-      return withHttpServerSpan({ role: ctx.role, request: req, path: url.pathname, route: routeTemplate(route, url.pathname), clientAddress: clientIp }, () => proxyApi(req, url, route, clientIp) as Promise<Response>);
+      const call = new ProxyCall(req, url, route, clientIp);
+      if (!tracingEnabled) return proxyApi(call) as Promise<Response>;
+      return withHttpServerSpan({ role: ctx.role, request: req, path: url.pathname, route: call.route, clientAddress: clientIp }, () => proxyApi(call) as Promise<Response>);
     },
     error: (err) => errorResponse(err, crypto.randomUUID()),
   }) as { port: number; stop(force: boolean): Promise<void> };
@@ -144,94 +155,211 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
 
   /**
    * One proxied request: auth → rate limit → balanced, resilient upstream call → fallback,
-   * sticky cookie and our fields; counted and logged once whatever happens (one async
-   * function for all of it: each level of await costs on this path).
+   * sticky cookie and our fields; counted and logged once whatever happens. Its state is one
+   * object, shared by the two ways of running it: `proxyDirect` (callbacks, for the raw
+   * front) and `proxyApi` (one async function, for everything else).
    */
-  async function proxyApi(req: InboundRequest, url: UrlParts, route: NonNullable<ReturnType<typeof matchRoute>>, clientIp: string | undefined): Promise<Response | WireResponse> {
-    const started = performance.now();
-    const cid = correlationIdFrom(req.headers);
-    const tpl = routeTemplate(route, url.pathname);
-    let res: Response | WireResponse | undefined;
-    let user: string | undefined;
-    let upstreamId: string | undefined;
-    inflight++;
-    try {
-      const len = req.headers.get("content-length");
-      if (len !== null && Number(len) > config.http.body_limit_bytes) throw new PayloadTooLargeError(config.http.body_limit_bytes);
-      const verified = authenticate(req.headers.get("authorization"));
-      const identity = verified instanceof Promise ? await verified : verified;
-      if (identity) user = identity.sub;
-      let decision: RateLimitDecision | undefined;
-      if (limiter) {
-        decision = limiter.check(identity ? `u:${identity.sub}` : `ip:${clientIp ?? "unknown"}`);
-        if (!decision.allowed) {
-          const e = new RateLimitedError("Too many requests", decision.retryAfterMs, decision.limit);
-          return (res = errorResponse(e, cid, rateLimitHeaders(decision)));
-        }
-      }
-      const now = Date.now();
-      const deadline = earliest(now + gw.request_timeout, readDeadline(req.headers)) ?? now + gw.request_timeout;
-      const lb = balancers.get(route.service);
-      const policies = downstreams.get(route.downstream);
-      const stickyId = sticky.enabled ? readStickyCookie(req.headers.get("cookie"), sticky.cookie_name) : undefined;
-      const setHeaders: Record<string, string> = { [CORRELATION_HEADER]: cid, [DEADLINE_HEADER]: String(deadline) };
-      if (identity) {
-        setHeaders[IDENTITY_HEADER] = identity.sub;
-        if (identity.admin) setHeaders[IDENTITY_ADMIN_HEADER] = "true";
-      }
-      const cacheKey = fallback && req.method === "GET" ? `${identity?.sub ?? ""}|${url.pathname}${url.search}` : undefined;
-      const call: ForwardRequest = {
-        req,
-        url,
-        deadline,
-        idempotent: isIdempotentHttp(req.method, req.headers),
-        stickyId,
-        setHeaders,
-        stripHeaders: STRIPPED,
-        clientIp,
-        client: upstreamClient,
-        wire,
-        route: tpl,
-      };
+  class ProxyCall implements ForwardRequest, ForwardSink {
+    readonly started = performance.now();
+    readonly cid: string;
+    /** Route template: the metrics' and spans' label. */
+    readonly route: string;
+    readonly stripHeaders = STRIPPED;
+    readonly client = upstreamClient;
+    readonly wire = wire;
+    setHeaders: Record<string, string> = {};
+    deadline = 0;
+    idempotent = false;
+    stickyId: string | undefined;
+    identity: Identity | undefined;
+    decision: RateLimitDecision | undefined;
+    /** The fallback cache's key (GETs, when the cache is on). */
+    cacheKey: string | undefined;
+    /** When the request was admitted (epoch ms): the fallback cache's clock. */
+    now = 0;
+    res: Response | WireResponse | undefined;
+    /** The raw front's connection, on the direct path. */
+    conn: Conn | undefined;
+    lease?: Lease;
+    attempts?: number;
+    tried?: Set<string>;
+    epoch?: number;
+    attemptStarted?: number;
+    upstream?: UpstreamInstrument;
+
+    constructor(
+      readonly req: InboundRequest,
+      readonly url: UrlParts,
+      readonly target: GatewayRoute,
+      readonly clientIp: string | undefined,
+    ) {
+      this.cid = correlationIdFrom(req.headers);
+      this.route = routeTemplate(target, url.pathname);
+    }
+
+    forwarded(res: WireResponse): void {
+      let out: Response | WireResponse;
       try {
-        res = await forward(lb, policies, call);
-        const lease = call.lease!;
-        upstreamId = lease.instance.id;
-        // cache before adding our own cookie: the kept copy holds only what the upstream said
-        if (cacheKey !== undefined) {
-          if (fallback!.cacheable(res)) {
-            if (res instanceof WireResponse) fallback!.storeWire(cacheKey, res, now);
-            else res = await fallback!.store(cacheKey, res, now);
-          } else if (res.status >= 500) {
-            const cached = fallbackLookup(cacheKey, now);
-            if (cached) {
-              if (res instanceof WireResponse) res.cancel();
-              res = fromFallback(cached);
-            }
-          }
-        }
-        if (sticky.enabled && res.headers.get("x-fallback") === null && (stickyId === undefined || lease.repinned || lease.stickyId !== stickyId)) {
-          res.headers.append("set-cookie", stickyCookie(sticky.cookie_name, lease.stickyId));
-        }
+        out = answered(this, res) as WireResponse;
       } catch (err) {
-        const cached = cacheKey !== undefined && err instanceof BpmError && err.httpStatus >= 500 ? fallbackLookup(cacheKey, now) : undefined;
-        if (!cached) throw err;
-        res = fromFallback(cached);
+        out = failed(this, err);
       }
-      const h = res.headers;
-      h.set(CORRELATION_HEADER, cid);
-      if (decision !== undefined) writeRateLimitHeaders(decision, h);
-      return res;
+      this.respond(out);
+    }
+
+    forwardFailed(err: unknown): void {
+      let out: Response | WireResponse;
+      try {
+        out = afterForwardFailed(this, err);
+      } catch (e) {
+        out = failed(this, e);
+      }
+      this.respond(out);
+    }
+
+    private respond(out: Response | WireResponse): void {
+      ended(this, out);
+      this.conn!.respond(this.req as ServerRequest, out);
+    }
+  }
+
+  /** A declared body over the limit: 413 before anything else (the token is not even read). */
+  function checkBodyLimit(call: ProxyCall): void {
+    const len = call.req.headers.get("content-length");
+    if (len !== null && Number(len) > config.http.body_limit_bytes) throw new PayloadTooLargeError(config.http.body_limit_bytes);
+  }
+
+  /** The rate limit (429, returned), then the forward request's fields. `identity` is the verified token's. */
+  function admit(call: ProxyCall, identity: Identity | undefined): Response | undefined {
+    const headers = call.req.headers;
+    call.identity = identity;
+    if (limiter) {
+      const decision = (call.decision = limiter.check(identity ? `u:${identity.sub}` : `ip:${call.clientIp ?? "unknown"}`));
+      if (!decision.allowed) return errorResponse(new RateLimitedError("Too many requests", decision.retryAfterMs, decision.limit), call.cid, rateLimitHeaders(decision));
+    }
+    const now = (call.now = Date.now());
+    call.deadline = earliest(now + gw.request_timeout, readDeadline(headers)) ?? now + gw.request_timeout;
+    call.idempotent = isIdempotentHttp(call.req.method, headers);
+    if (sticky.enabled) call.stickyId = readStickyCookie(headers.get("cookie"), sticky.cookie_name);
+    const set = call.setHeaders;
+    set[CORRELATION_HEADER] = call.cid;
+    set[DEADLINE_HEADER] = String(call.deadline);
+    if (identity) {
+      set[IDENTITY_HEADER] = identity.sub;
+      if (identity.admin) set[IDENTITY_ADMIN_HEADER] = "true";
+    }
+    if (fallback && call.req.method === "GET") call.cacheKey = `${identity?.sub ?? ""}|${call.url.pathname}${call.url.search}`;
+    return undefined;
+  }
+
+  /** The upstream answered: keep it for the fallback (or answer from it on a 5xx), then our cookie and fields. */
+  function answered(call: ProxyCall, upstreamRes: Response | WireResponse): Response | WireResponse | Promise<Response | WireResponse> {
+    let res = upstreamRes;
+    const key = call.cacheKey;
+    if (key !== undefined) {
+      // cache before adding our own cookie: the kept copy holds only what the upstream said
+      if (fallback!.cacheable(res)) {
+        if (res instanceof WireResponse) fallback!.storeWire(key, res, call.now);
+        else return fallback!.store(key, res, call.now).then((kept) => finishAnswer(call, kept));
+      } else if (res.status >= 500) {
+        const cached = fallbackLookup(key, call.now);
+        if (cached) {
+          if (res instanceof WireResponse) res.cancel();
+          res = fromFallback(cached);
+        }
+      }
+    }
+    return finishAnswer(call, res);
+  }
+
+  function finishAnswer(call: ProxyCall, res: Response | WireResponse): Response | WireResponse {
+    const lease = call.lease!;
+    if (sticky.enabled && res.headers.get("x-fallback") === null && (call.stickyId === undefined || lease.repinned || lease.stickyId !== call.stickyId)) {
+      res.headers.append("set-cookie", stickyCookie(sticky.cookie_name, lease.stickyId));
+    }
+    return withOurFields(call, res);
+  }
+
+  function withOurFields<R extends Response | WireResponse>(call: ProxyCall, res: R): R {
+    res.headers.set(CORRELATION_HEADER, call.cid);
+    if (call.decision !== undefined) writeRateLimitHeaders(call.decision, res.headers);
+    return res;
+  }
+
+  /** No answer from any attempt: a kept response for a GET when the failure is ours to cover (5xx), else the error. */
+  function afterForwardFailed(call: ProxyCall, err: unknown): Response | WireResponse {
+    const cached = call.cacheKey !== undefined && err instanceof BpmError && err.httpStatus >= 500 ? fallbackLookup(call.cacheKey, call.now) : undefined;
+    return cached ? withOurFields(call, fromFallback(cached)) : failed(call, err);
+  }
+
+  /** The error response; an error that is not one of ours is logged (it is a bug or an outage we did not name). */
+  function failed(call: ProxyCall, err: unknown): Response {
+    const res = errorResponse(err, call.cid);
+    if (res.status >= 500 && !(err instanceof BpmError)) log.error("gateway request failed", { correlation_id: call.cid, err });
+    return res;
+  }
+
+  /** Counted and logged, once per request. */
+  function ended(call: ProxyCall, res: Response | WireResponse): void {
+    call.res = res;
+    inflight--;
+    const ms = performance.now() - call.started;
+    countRequest(call.req.method, call.route, res.status, ms / 1000);
+    accessLog?.request(call.req.method, call.url.pathname, res.status, Math.round(ms * 100) / 100, call.lease?.instance.id, call.cid, tracingEnabled ? traceFields()?.trace_id : undefined, call.identity?.sub);
+  }
+
+  /** The raw front with the pooled client: the answer is written from the upstream socket's read callback. */
+  function proxyDirect(call: ProxyCall, req: ServerRequest, conn: Conn): Response | Promise<Response | WireResponse> | typeof DEFERRED {
+    let verified: Identity | Promise<Identity> | undefined;
+    let early: Response | undefined;
+    try {
+      checkBodyLimit(call);
+      verified = authenticate(req.headers.get("authorization"));
     } catch (err) {
-      res = errorResponse(err, cid);
-      if (res.status >= 500 && !(err instanceof BpmError)) log.error("gateway request failed", { correlation_id: cid, err });
-      return res;
+      early = failed(call, err);
+    }
+    // a token not seen before is verified asynchronously: that request takes the promise path
+    if (verified instanceof Promise) return proxyApi(call, verified);
+    inflight++;
+    if (early === undefined) {
+      try {
+        early = admit(call, verified);
+      } catch (err) {
+        early = failed(call, err);
+      }
+    }
+    if (early !== undefined) {
+      ended(call, early);
+      return early;
+    }
+    call.conn = conn;
+    const target = call.target;
+    forwardDirect(balancers.get(target.service), downstreams.get(target.downstream), call, req.bytes, call);
+    return DEFERRED;
+  }
+
+  /** The same as one async function: streamed bodies, tokens not verified yet, tracing, the Bun.serve front. */
+  async function proxyApi(call: ProxyCall, verifying?: Promise<Identity>): Promise<Response | WireResponse> {
+    inflight++;
+    let res: Response | WireResponse | undefined;
+    try {
+      if (verifying === undefined) checkBodyLimit(call);
+      const verified = verifying ?? authenticate(call.req.headers.get("authorization"));
+      const early = admit(call, verified instanceof Promise ? await verified : verified);
+      if (early !== undefined) return (res = early);
+      const target = call.target;
+      let upstreamRes: Response | WireResponse;
+      try {
+        upstreamRes = await forward(balancers.get(target.service), downstreams.get(target.downstream), call);
+      } catch (err) {
+        return (res = afterForwardFailed(call, err));
+      }
+      const out = answered(call, upstreamRes);
+      return (res = out instanceof Promise ? await out : out);
+    } catch (err) {
+      return (res = failed(call, err));
     } finally {
-      inflight--;
-      const status = res?.status ?? 500;
-      const ms = performance.now() - started;
-      countRequest(req.method, tpl, status, ms / 1000);
-      accessLog?.request(req.method, url.pathname, status, Math.round(ms * 100) / 100, upstreamId, cid, tracingEnabled ? traceFields()?.trace_id : undefined, user);
+      ended(call, res ?? errorResponse(new Error("no response"), call.cid));
     }
   }
 

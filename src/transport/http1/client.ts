@@ -1,6 +1,6 @@
 import { type Clock, type TimerHandle, systemClock } from "../../platform/clock.ts";
 import { UpstreamError } from "../../platform/errors.ts";
-import { Exchange } from "./exchange.ts";
+import { Exchange, type ExchangeSink } from "./exchange.ts";
 import { type PoolOwner, UpstreamPool } from "./pool.ts";
 import type { WireResponse } from "./wire-response.ts";
 import type { Http1ClientOptions, Http1ClientStats, Http1RequestInit, Http1Target } from "./types.ts";
@@ -63,6 +63,25 @@ export class Http1Client implements PoolOwner {
     return this.send(target, init, true) as Promise<WireResponse>;
   }
 
+  /**
+   * The same exchange without a promise: `sink.response` gets the WireResponse (from the
+   * socket's read callback, as soon as the head is in), or `sink.failed` the error — once,
+   * and never synchronously inside this call.
+   */
+  requestWireTo(target: Http1Target, init: Http1RequestInit, sink: ExchangeSink): void {
+    if (this.closed) return void queueMicrotask(() => sink.failed(new UpstreamError("http1 client is closed")));
+    const signal = init.signal;
+    if (signal !== undefined && signal.aborted) return void queueMicrotask(() => sink.failed(signal.reason));
+    const pool = this.poolFor(target.address, target.port);
+    let ex: Exchange;
+    try {
+      ex = new Exchange(pool, init, true, sink);
+    } catch (err) {
+      return void queueMicrotask(() => sink.failed(err));
+    }
+    this.start(pool, ex);
+  }
+
   private send(target: Http1Target, init: Http1RequestInit, wire: boolean): Promise<Response | WireResponse> {
     if (this.closed) return Promise.reject(new UpstreamError("http1 client is closed"));
     const signal = init.signal;
@@ -74,13 +93,17 @@ export class Http1Client implements PoolOwner {
     } catch (err) {
       return Promise.reject(err);
     }
+    this.start(pool, ex);
+    return ex.promise!;
+  }
+
+  private start(pool: UpstreamPool, ex: Exchange): void {
     if (ex.timeoutMs > 0) {
       ex.deadline = this.clock.now() + ex.timeoutMs;
       this.timed.add(ex);
       if (this.deadlineTimer === null) this.armDeadlines();
     }
     if (pool.dispatch(ex)) this.reused++;
-    return ex.promise;
   }
 
   clearDeadline(ex: Exchange): void {

@@ -38,14 +38,21 @@ function unwatchSignal(signal: AbortSignal, ex: Exchange): void {
   watched.get(signal)?.delete(ex);
 }
 
+/** Where an exchange started without a promise reports its end (see Http1Client.requestWireTo). */
+export interface ExchangeSink {
+  response(res: WireResponse): void;
+  failed(err: unknown): void;
+}
+
 /**
  * One request and its response, across at most two connections (the retry).
  * Its signal's listener (see `watchSignal`) calls `handleEvent` when the caller aborts.
  */
 export class Exchange {
-  readonly promise: Promise<Response | WireResponse>;
-  resolve!: (res: Response | WireResponse) => void;
-  reject!: (err: unknown) => void;
+  /** Settles with the response, unless a sink was given (then the sink hears it). */
+  readonly promise: Promise<Response | WireResponse> | null;
+  private resolve!: (res: Response | WireResponse) => void;
+  private reject!: (err: unknown) => void;
   readonly head: HeadInfo;
   readonly bytes: Uint8Array | null;
   readonly stream: ReadableStream<Uint8Array> | null;
@@ -80,11 +87,14 @@ export class Exchange {
   /** Set while the request body is being pumped; cancelled if the exchange ends first. */
   bodyReader: { cancel(reason?: unknown): Promise<void> } | null = null;
 
-  constructor(readonly pool: UpstreamPool, init: Http1RequestInit, wire = false) {
-    this.promise = new Promise<Response | WireResponse>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
+  constructor(readonly pool: UpstreamPool, init: Http1RequestInit, wire = false, private readonly sink: ExchangeSink | null = null) {
+    this.promise =
+      sink !== null
+        ? null
+        : new Promise<Response | WireResponse>((resolve, reject) => {
+            this.resolve = resolve;
+            this.reject = reject;
+          });
     const method = init.method;
     const body = init.body ?? null;
     let length: number;
@@ -130,7 +140,8 @@ export class Exchange {
   respond(res: Response | WireResponse): void {
     this.settled = true;
     if (this.deadline !== 0) this.pool.clearDeadline(this);
-    this.resolve(res);
+    if (this.sink !== null) this.sink.response(res as WireResponse);
+    else this.resolve(res);
   }
 
   /** Ends the exchange with `err`: the promise rejects, or the body stream errors if the Response is out. */
@@ -140,7 +151,8 @@ export class Exchange {
     this.finish();
     if (!this.settled) {
       this.settled = true;
-      this.reject(err);
+      if (this.sink !== null) this.sink.failed(err);
+      else this.reject(err);
     } else if (controller !== null) {
       try {
         controller.error(err);

@@ -165,6 +165,11 @@ export class ServerRequest implements InboundRequest, UrlParts {
     this.stream = stream;
   }
 
+  /** The body is still arriving (a stream fed by the connection), not whole in `bytes`. */
+  get streaming(): boolean {
+    return this.bytes === null && this.stream !== null;
+  }
+
   get body(): ReadableStream<Uint8Array> | null {
     if (this.stream === null && this.bytes !== null) {
       const bytes = this.bytes;

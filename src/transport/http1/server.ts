@@ -12,8 +12,11 @@ export interface Http1ServerOptions {
   hostname: string;
   /** 0 picks a free port. */
   port: number;
-  /** A WireResponse (the pooled client's) is written as it is, without a Response in between. */
-  handler: (req: ServerRequest) => Response | WireResponse | Promise<Response | WireResponse>;
+  /**
+   * A WireResponse (the pooled client's) is written as it is, without a Response in between.
+   * DEFERRED: the handler answers later with `conn.respond(req, res)` (no promise on the way).
+   */
+  handler: (req: ServerRequest, conn: Conn) => Response | WireResponse | Promise<Response | WireResponse> | typeof DEFERRED;
   /** The response for an error the server meets itself (bad request, body limit, a handler that threw). */
   errorResponse: (err: unknown) => Response;
   /** Largest request head (request line + fields); larger → 431 and close. */
@@ -25,6 +28,9 @@ export interface Http1ServerOptions {
   /** A request head must arrive whole within this long of its first byte (slowloris), else 408 and close. */
   headerTimeoutMs?: number;
 }
+
+/** A handler's answer meaning "I will call `conn.respond` myself". */
+export const DEFERRED: unique symbol = Symbol("http1.deferred");
 
 export const HTTP1_SERVER_DEFAULTS = { maxHeaderBytes: 64 * 1024, idleTimeoutMs: 120_000, headerTimeoutMs: 30_000 } as const;
 
@@ -179,7 +185,7 @@ export class Conn implements BodySink {
         this.reject(err);
         return;
       }
-      void this.run(req);
+      this.run(req);
     }
     this.setPausedByPending(false);
   }
@@ -257,14 +263,27 @@ export class Conn implements BodySink {
     return req;
   }
 
-  private async run(req: ServerRequest): Promise<void> {
+  private run(req: ServerRequest): void {
     const srv = this.server;
-    let res: Response | WireResponse;
+    let out: ReturnType<Http1ServerOptions["handler"]>;
     try {
-      res = await srv.handler(req);
+      out = srv.handler(req, this);
     } catch (err) {
-      res = srv.errorResponse(err);
+      out = srv.errorResponse(err);
     }
+    if (out === DEFERRED) return; // the handler calls respond() itself
+    if (out instanceof Promise) {
+      out.then(
+        (res) => this.respond(req, res),
+        (err: unknown) => this.respond(req, srv.errorResponse(err)),
+      );
+      return;
+    }
+    this.respond(req, out);
+  }
+
+  /** Writes the answer to `req` (the request in flight here), then goes on with the next one. Exactly once per request. */
+  respond(req: ServerRequest, res: Response | WireResponse): void {
     if (this.closed) {
       if (res instanceof WireResponse) res.cancel();
       else void res.body?.cancel().catch(() => {});
@@ -272,25 +291,30 @@ export class Conn implements BodySink {
     }
     // a body the handler left unread cannot be skipped cheaply: the connection ends with this response
     if (this.decoder !== null) this.closeAfter = true;
-    if (srv.stopping) this.closeAfter = true;
+    if (this.server.stopping) this.closeAfter = true;
+    let writing: Promise<void> | undefined;
     try {
-      if (res instanceof WireResponse) {
-        const writing = writeWire(this, req, res);
-        if (writing !== undefined) await writing;
-      } else {
-        await writeResponse(this, req, res);
-      }
+      writing = res instanceof WireResponse ? writeWire(this, req, res) : writeResponse(this, req, res);
     } catch {
       this.destroy();
       return;
     }
+    if (writing === undefined) this.responded();
+    else
+      writing.then(
+        () => this.responded(),
+        () => this.destroy(),
+      );
+  }
+
+  private responded(): void {
     if (this.closed) return;
     this.busy = false;
     if (this.closeAfter) {
       this.endGracefully();
       return;
     }
-    this.mark = srv.tick;
+    this.mark = this.server.tick;
     this.next();
     if (!this.busy && this.peerEnded) this.endGracefully();
   }

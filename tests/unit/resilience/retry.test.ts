@@ -189,3 +189,65 @@ describe("retry budget", () => {
     expect(budget.metrics().exhausted).toBe(2);
   });
 });
+
+describe("retry with a first attempt made by the caller (begin / firstSucceeded / resume)", () => {
+  /** Runs the same script of attempt outcomes through execute and through the caller-made first attempt. */
+  async function both(script: (() => Promise<string>)[], options: RetryOptions = {}) {
+    const run = async (direct: boolean) => {
+      const budget = new RetryBudget({ clock: new FakeClock(), percentCanRetry: 0.2, minRetriesPerSecond: 1, ttlMs: 10_000 });
+      const s = setup({ budget, ...options });
+      const retries: number[] = [];
+      s.retry.onRetry.on((e) => retries.push(e.attempt));
+      let i = 0;
+      const fn = () => script[Math.min(i++, script.length - 1)]!();
+      let result;
+      if (!direct) {
+        result = await drive(s.clock, s.retry.execute(fn));
+      } else {
+        s.retry.begin();
+        const first = await outcome(fn());
+        if (first.ok && s.retry.firstSucceeded(first.value)) result = first;
+        else result = await drive(s.clock, s.retry.resume(first.ok ? { failed: false, value: first.value } : { failed: true, error: first.error }, fn));
+      }
+      return { result, attempts: i, retries, giveUps: s.giveUps.map((g) => g.reason), ignored: s.ignored.length, metrics: s.retry.metrics(), budget: budget.metrics() };
+    };
+    const viaExecute = await run(false);
+    const viaCaller = await run(true);
+    expect(viaCaller).toEqual(viaExecute);
+    return viaCaller;
+  }
+  const ok = () => Promise.resolve("ok");
+  const down = () => Promise.reject(unavailable());
+  const missing = () => Promise.reject(new NotFoundError("no such task"));
+
+  test("first attempt succeeds: counted once, nothing retried", async () => {
+    const r = await both([ok]);
+    expect(r.metrics.successfulWithoutRetry).toBe(1);
+    expect(r.attempts).toBe(1);
+  });
+
+  test("first fails, second succeeds: one retry, counted as success with retry", async () => {
+    const r = await both([down, ok]);
+    expect(r.metrics.successfulWithRetry).toBe(1);
+    expect(r.retries).toEqual([2]);
+  });
+
+  test("every attempt fails: gives up at maxAttempts with the last error", async () => {
+    const r = await both([down]);
+    expect(r.attempts).toBe(3);
+    expect(r.giveUps).toEqual(["maxAttempts"]);
+    expect(r.result.ok).toBe(false);
+  });
+
+  test("a non-transient error is passed on at once, announced as ignored", async () => {
+    const r = await both([missing]);
+    expect(r.attempts).toBe(1);
+    expect(r.ignored).toBe(1);
+  });
+
+  test("a result worth retrying (a retryable value) goes on like execute", async () => {
+    const r = await both([() => Promise.resolve("busy"), ok], { retryOnResult: (v) => v === "busy" });
+    expect(r.metrics.successfulWithRetry).toBe(1);
+    expect(r.result).toEqual({ ok: true, value: "ok" });
+  });
+});
