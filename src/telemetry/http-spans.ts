@@ -42,15 +42,8 @@ type SpanResponse = { readonly status: number; readonly headers: { get(name: str
 
 export function withHttpServerSpan<R extends SpanResponse>(opts: HttpServerSpanOptions, handle: () => R | Promise<R>): R | Promise<R> {
   if (!tracingEnabled) return handle();
-  const { request, role, route } = opts;
-  const path = opts.path ?? pathOf(request.url);
-  const parent = opts.parent ?? (request.headers ? extractContext(request.headers) : ROOT_CONTEXT);
-  // the attributes that answer "which request, which route, what outcome"; each one costs on
-  // every span (record, serialize, ship), so host, port, scheme and user agent stay out
-  const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: request.method, [ATTR_URL_PATH]: path };
-  if (route) attributes[ATTR_HTTP_ROUTE] = route;
-  if (opts.clientAddress) attributes[ATTR_CLIENT_ADDRESS] = opts.clientAddress;
-  const span = startSpan(route ? `${request.method} ${route}` : request.method, { role, parent, kind: SpanKind.SERVER, attributes });
+  const parent = opts.parent ?? (opts.request.headers ? extractContext(opts.request.headers) : ROOT_CONTEXT);
+  const span = startHttpServerSpan(opts, parent);
   let out: R | Promise<R>;
   try {
     out = runInSpan(span, handle, parent);
@@ -72,6 +65,29 @@ export function withHttpServerSpan<R extends SpanResponse>(opts: HttpServerSpanO
       throw err;
     },
   );
+}
+
+/**
+ * The SERVER span `withHttpServerSpan` makes, for a handler that answers later through a
+ * callback (the gateway's direct path): run the synchronous part with `runInSpan(span, …)`
+ * so child spans belong to it, and end it with `endHttpServerSpan`. Off: NOOP_SPAN.
+ */
+export function startHttpServerSpan(opts: HttpServerSpanOptions, parent: Context = opts.parent ?? (opts.request.headers ? extractContext(opts.request.headers) : ROOT_CONTEXT)): Span {
+  if (!tracingEnabled) return NOOP_SPAN;
+  const { request, role, route } = opts;
+  const path = opts.path ?? pathOf(request.url);
+  // the attributes that answer "which request, which route, what outcome"; each one costs on
+  // every span (record, serialize, ship), so host, port, scheme and user agent stay out
+  const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: request.method, [ATTR_URL_PATH]: path };
+  if (route) attributes[ATTR_HTTP_ROUTE] = route;
+  if (opts.clientAddress) attributes[ATTR_CLIENT_ADDRESS] = opts.clientAddress;
+  return startSpan(route ? `${request.method} ${route}` : request.method, { role, parent, kind: SpanKind.SERVER, attributes });
+}
+
+/** Ends a span from `startHttpServerSpan` with the response sent (status, correlation id; 5xx → ERROR). */
+export function endHttpServerSpan(span: Span, res: SpanResponse): void {
+  if (span === NOOP_SPAN) return;
+  endServerSpan(span, res);
 }
 
 function endServerSpan(span: Span, res: SpanResponse): void {

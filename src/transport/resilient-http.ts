@@ -11,6 +11,7 @@ import type { InboundRequest, UrlParts } from "./inbound.ts";
 import { endHttpClientSpan, injectTraceHeaders, startHttpClientSpan } from "../telemetry/http-spans.ts";
 import { processMetrics, statusClass, type UpstreamInstrument } from "../telemetry/metrics.ts";
 import { tracingEnabled } from "../telemetry/tracing.ts";
+import { context, type Context, type Span } from "@opentelemetry/api";
 
 export interface ForwardRequest {
   req: InboundRequest;
@@ -179,7 +180,16 @@ export function forwardDirect(lb: LoadBalancer, policies: DownstreamPolicies, f:
     return;
   }
   const timeoutMs = Math.max(1, Math.min(policies.timeoutMs, f.deadline - Date.now()));
-  proxyWireTo(f.client!, f.req, f.url, lease.instance, { body, setHeaders: f.setHeaders, stripHeaders: f.stripHeaders, signal: f.req.signal, clientIp: f.clientIp, timeoutMs, timeoutLabel: lb.service }, new DirectAttempt(lb, policies, f, body, mayRetry, sink));
+  // traced: the attempt's CLIENT span, a child of the span active now (the caller's SERVER span)
+  const span = startHttpClientSpan({ service: lb.service, method: f.req.method, route: f.route, address: lease.instance.address, port: lease.instance.port });
+  let setHeaders = f.setHeaders;
+  if (tracingEnabled) {
+    setHeaders = { ...f.setHeaders };
+    injectTraceHeaders(setHeaders, span);
+  }
+  // the socket's callbacks run outside this request's context: they re-enter it (spans, events, the retry)
+  const attempt = new DirectAttempt(lb, policies, f, body, mayRetry, sink, span, tracingEnabled ? context.active() : null);
+  proxyWireTo(f.client!, f.req, f.url, lease.instance, { body, setHeaders, stripHeaders: f.stripHeaders, signal: f.req.signal, clientIp: f.clientIp, timeoutMs, timeoutLabel: lb.service }, attempt);
 }
 
 /** The first attempt's end, from the pooled client's callbacks. */
@@ -191,15 +201,29 @@ class DirectAttempt implements ExchangeSink {
     private readonly body: Uint8Array | null,
     private readonly mayRetry: boolean,
     private readonly sink: ForwardSink,
+    private readonly span: Span,
+    private readonly context: Context | null,
   ) {}
 
   response(res: WireResponse): void {
+    if (this.context !== null) context.with(this.context, () => this.answered(res));
+    else this.answered(res);
+  }
+
+  failed(err: unknown): void {
+    if (this.context !== null) context.with(this.context, () => this.failedWith(err));
+    else this.failedWith(err);
+  }
+
+  private answered(res: WireResponse): void {
+    endHttpClientSpan(this.span, { status: res.status });
     attemptAnswered(this.policies, this.f, res);
     if (!this.mayRetry || this.policies.retry.firstSucceeded(res)) this.sink.forwarded(res);
     else resumeRetry(this.lb, this.policies, this.f, this.body, { failed: false, value: res }, this.sink);
   }
 
-  failed(err: unknown): void {
+  private failedWith(err: unknown): void {
+    endHttpClientSpan(this.span, { error: err });
     attemptFailed(this.policies, this.f, err);
     if (this.mayRetry) resumeRetry(this.lb, this.policies, this.f, this.body, { failed: true, error: err }, this.sink);
     else this.sink.forwardFailed(err);

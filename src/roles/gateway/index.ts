@@ -27,10 +27,11 @@ import { GatewayConfigSchema } from "./config.ts";
 import { ResponseFallbackCache } from "./fallback-cache.ts";
 import { type GatewayRoute, matchRoute, routeTemplate, ROUTES } from "./routes.ts";
 import { observeRegistry } from "../../telemetry/discovery.ts";
-import { withHttpServerSpan } from "../../telemetry/http-spans.ts";
+import { endHttpServerSpan, startHttpServerSpan, withHttpServerSpan } from "../../telemetry/http-spans.ts";
+import type { Span } from "@opentelemetry/api";
 import type { HeaderRecord } from "../../telemetry/propagation.ts";
 import { instrumentBalancerEvents, recordFallback, traceRateLimiter } from "../../telemetry/resilience.ts";
-import { traceFields, tracingEnabled } from "../../telemetry/tracing.ts";
+import { runInSpan, traceFields, tracingEnabled } from "../../telemetry/tracing.ts";
 
 const STRIPPED = [IDENTITY_HEADER, IDENTITY_ADMIN_HEADER] as const;
 
@@ -112,15 +113,18 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     const route = matchRoute(req.pathname);
     if (!route) return admin.handle(req.toRequest());
     const call = new ProxyCall(req, req, route, req.remoteAddress);
+    // a body still arriving streams through proxyApi; a whole one (or none) goes direct
+    const direct = wire && !req.streaming;
     if (tracingEnabled) {
       // the propagator reads two fields: hand it those, not a Headers built from every field
       const headers: HeaderRecord = { traceparent: req.headers.get("traceparent") ?? undefined, tracestate: req.headers.get("tracestate") ?? undefined };
-      const spanRequest = { method: req.method, url: req.pathname, headers };
-      return withHttpServerSpan({ role: ctx.role, request: spanRequest, path: req.pathname, route: call.route, clientAddress: call.clientIp }, () => proxyApi(call));
+      const spanOptions = { role: ctx.role, request: { method: req.method, url: req.pathname, headers }, path: req.pathname, route: call.route, clientAddress: call.clientIp };
+      if (!direct) return withHttpServerSpan(spanOptions, () => proxyApi(call));
+      // the span is active while the request is sent (the attempt's CLIENT span is its child) and ends in `ended`
+      const span = (call.serverSpan = startHttpServerSpan(spanOptions));
+      return runInSpan(span, () => proxyDirect(call, req, conn));
     }
-    // a body still arriving streams through proxyApi; a whole one (or none) goes direct
-    if (!wire || req.streaming) return proxyApi(call);
-    return proxyDirect(call, req, conn);
+    return direct ? proxyDirect(call, req, conn) : proxyApi(call);
   };
 
   const server: { port: number; stop(force: boolean): Promise<void> } = gw.front === "raw" ? startRawFront() : Bun.serve({
@@ -180,6 +184,8 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     res: Response | WireResponse | undefined;
     /** The raw front's connection, on the direct path. */
     conn: Conn | undefined;
+    /** The SERVER span of a traced request on the direct path (ended with the request). */
+    serverSpan: Span | undefined;
     lease?: Lease;
     attempts?: number;
     tried?: Set<string>;
@@ -305,7 +311,10 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     inflight--;
     const ms = performance.now() - call.started;
     countRequest(call.req.method, call.route, res.status, ms / 1000);
-    accessLog?.request(call.req.method, call.url.pathname, res.status, Math.round(ms * 100) / 100, call.lease?.instance.id, call.cid, tracingEnabled ? traceFields()?.trace_id : undefined, call.identity?.sub);
+    const span = call.serverSpan;
+    if (span !== undefined) endHttpServerSpan(span, res);
+    const traceId = span !== undefined ? span.spanContext().traceId : tracingEnabled ? traceFields()?.trace_id : undefined;
+    accessLog?.request(call.req.method, call.url.pathname, res.status, Math.round(ms * 100) / 100, call.lease?.instance.id, call.cid, traceId, call.identity?.sub);
   }
 
   /** The raw front with the pooled client: the answer is written from the upstream socket's read callback. */

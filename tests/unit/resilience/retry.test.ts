@@ -194,7 +194,7 @@ describe("retry with a first attempt made by the caller (begin / firstSucceeded 
   /** Runs the same script of attempt outcomes through execute and through the caller-made first attempt. */
   async function both(script: (() => Promise<string>)[], options: RetryOptions = {}) {
     const run = async (direct: boolean) => {
-      const budget = new RetryBudget({ clock: new FakeClock(), percentCanRetry: 0.2, minRetriesPerSecond: 1, ttlMs: 10_000 });
+      const budget = new RetryBudget({ clock: new FakeClock(), retryBudgetPercent: 20, retryBudgetMinRetriesPerSecond: 10, retryBudgetWindow: 10_000 });
       const s = setup({ budget, ...options });
       const retries: number[] = [];
       s.retry.onRetry.on((e) => retries.push(e.attempt));
