@@ -20,10 +20,27 @@ export function matchRoute(pathname: string): GatewayRoute | undefined {
   return undefined;
 }
 
-/** A bounded label for metrics: the prefix plus `/:id` or `/stream`, never raw ids. */
+/** A bounded label for metrics: the prefix plus `/:id` or `/stream`, never raw ids (at most three segments). */
 export function routeTemplate(route: GatewayRoute, pathname: string): string {
-  const rest = pathname.slice(route.prefix.length);
-  if (rest === "" || rest === "/") return route.prefix;
-  const seg = rest.split("/").filter(Boolean);
-  return route.prefix + "/" + seg.map((s) => (/^[a-z_]+$/.test(s) ? s : ":id")).slice(0, 3).join("/");
+  const p = route.prefix.length;
+  if (pathname.length <= p + 1) return route.prefix;
+  // the common `/api/tasks/7`: one segment, not a word → no split, no regex, no array
+  let out = route.prefix;
+  let segments = 0;
+  let start = p;
+  while (start < pathname.length && segments < 3) {
+    while (start < pathname.length && pathname.charCodeAt(start) === 47) start++;
+    if (start >= pathname.length) break;
+    let end = start;
+    let word = true;
+    for (; end < pathname.length; end++) {
+      const c = pathname.charCodeAt(end);
+      if (c === 47) break;
+      if (!((c >= 97 && c <= 122) || c === 95)) word = false;
+    }
+    out += word ? `/${pathname.slice(start, end)}` : "/:id";
+    segments++;
+    start = end;
+  }
+  return out;
 }

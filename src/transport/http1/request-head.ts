@@ -67,10 +67,11 @@ class FieldWriter {
   close = false;
 
   add(name: string, value: string): void {
-    if (!isToken(name) || !clean(value)) throw new TypeError(`header ${JSON.stringify(name)}: the name must be a token, and no CR, LF or NUL may appear`);
-    // Only names of these lengths need a second look (host, content-length, transfer-encoding, connection).
+    if (!isKnownToken(name) || !clean(value)) throw new TypeError(`header ${JSON.stringify(name)}: the name must be a token, and no CR, LF or NUL may appear`);
+    // Only names of these lengths and first letters need a second look (host, content-length, transfer-encoding, connection).
     const n = name.length;
-    if (n === 4 || n === 14 || n === 17 || n === 10) {
+    const first = name.charCodeAt(0) | 0x20;
+    if ((n === 4 && first === 104) || ((n === 14 || n === 10) && first === 99) || (n === 17 && first === 116)) {
       const lower = name.toLowerCase();
       if (lower === "host") {
         this.host = value;
@@ -93,6 +94,20 @@ function clean(text: string): boolean {
     const c = text.charCodeAt(i);
     if (c === 13 || c === 10 || c === 0) return false;
   }
+  return true;
+}
+
+/**
+ * Names that passed `isToken`, so the same names (a proxy sends the same dozen on every
+ * request) are checked once. Bounded: past the cap, names are checked every time.
+ */
+const TOKENS = new Set<string>();
+const MAX_TOKENS = 1024;
+
+function isKnownToken(name: string): boolean {
+  if (TOKENS.has(name)) return true;
+  if (!isToken(name)) return false;
+  if (TOKENS.size < MAX_TOKENS) TOKENS.add(name);
   return true;
 }
 

@@ -52,7 +52,7 @@ export class WireFields extends FlatHeaders {
       }
       w += 2;
     }
-    a.length = w;
+    if (w !== a.length) a.length = w;
   }
 
   /** The same lines, independent of later changes to this one (the received bytes are shared: nobody writes them). */
