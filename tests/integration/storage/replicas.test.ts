@@ -147,6 +147,8 @@ describe("two task-service replicas on one PostgreSQL", () => {
       await fetch(`${api(a)}/${t.body.id}`, { method: "PATCH", headers: { "content-type": "application/json" }, body: '{"status":"in_progress"}' });
       await postJson(api(a), { title: "someone else's", user_id: user + 1 });
       await fetch(`${api(a)}/${t.body.id}`, { method: "DELETE" });
+      // notices from two replicas may cross (docs/storage.md "Crossing notices"): B writes once A's three arrived
+      await until("A's three events on both streams", () => rest.events.length >= 3 && rpc.events.length >= 3);
       const own = await json(postJson(api(b), { title: "from B", user_id: user }));
 
       const want: Seen[] = [

@@ -1,0 +1,103 @@
+/**
+ * Same-run comparison of gateway builds and settings: every entry proxies GET /api/tasks/:id
+ * to one task-service; rounds of wrk (-t2 -c64) are interleaved (order reversed every other
+ * round) so the host's drift hits all entries alike. Prints per round and as medians: CPU
+ * µs per request of the proxy process (user part apart), req/s, and each entry's CPU per
+ * request as a ratio to the first entry's in the same round (median of rounds).
+ *
+ *   bun bench/gateway-ab.ts ENTRIES [rounds=6] [seconds=3]
+ *
+ * ENTRIES, comma-separated: `proto` (the bare raw-front prototype of
+ * gateway-transport.bench.ts), `nginx` (Debian's, upstream keepalive), or a bpm binary
+ * path (empty for ./bpm) with optional `:toggles` joined by `+`: noauth, norl (no rate
+ * limit), nofb (no fallback cache), noal (no access log), nosticky, nopurge
+ * (MIMALLOC_PURGE_DELAY=-1), bigheap (JSC heap growth ×8/×4), noconc (no concurrent GC).
+ * e.g. `bun bench/gateway-ab.ts proto,/tmp/bpm-before,./bpm,nginx 8`.
+ */
+import { authHeaders, REPO, startBpm } from "../tests/support/bpm.ts";
+import { wrk, cpuSecondsTree } from "./lib.ts";
+import { freePort } from "../tests/support/ports.ts";
+import { toolPath } from "../tests/support/tools.ts";
+import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+if (!process.argv[2]) {
+  console.error("usage: bun bench/gateway-ab.ts ENTRIES [rounds] [seconds]  (see the header of this file)");
+  process.exit(2);
+}
+const entries = process.argv[2].split(",");
+const pairs = Number(process.argv[3] ?? 4);
+const secs = Number(process.argv[4] ?? 3);
+const svc = await startBpm({ roles: ["task-service"] });
+const created = (await (await fetch(`${svc.url("task-service")}/api/tasks`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ title: "bench", user_id: 1 }) })).json()) as { id: number };
+const upstream = { address: "127.0.0.1", port: svc.ports["task-service"].http };
+const path = `/api/tasks/${created.id}`;
+type T = { name: string; url: string; pid: number; stop: () => Promise<void> };
+const ts: T[] = [];
+for (const e of entries) {
+  if (e === "proto") {
+    const port = await freePort();
+    const p = Bun.spawn([process.execPath, `${REPO}/bench/gateway-transport.bench.ts`, "--serve=raw-front", `--port=${port}`, `--to=127.0.0.1:${upstream.port}`], { stdout: "ignore", stderr: "inherit" });
+    for (let i = 0; i < 100; i++) { try { await fetch(`http://127.0.0.1:${port}/health`); break; } catch { await Bun.sleep(50); } }
+    ts.push({ name: e, url: `http://127.0.0.1:${port}${path}`, pid: p.pid, stop: async () => { p.kill(); await p.exited.then(() => undefined); } });
+  } else if (e === "nginx") {
+    const port = await freePort();
+    const prefix = mkdtempSync(join(tmpdir(), "bpm-nginx-"));
+    writeFileSync(join(prefix, "nginx.conf"), `worker_processes 1; daemon off; pid ${prefix}/nginx.pid; error_log ${prefix}/error.log;
+events { worker_connections 4096; }
+http { access_log ${prefix}/access.log; client_body_temp_path ${prefix}; proxy_temp_path ${prefix}; fastcgi_temp_path ${prefix}; uwsgi_temp_path ${prefix}; scgi_temp_path ${prefix};
+  upstream tasks { server ${upstream.address}:${upstream.port}; keepalive 64; }
+  server { listen 127.0.0.1:${port};
+    location / { proxy_pass http://tasks; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header X-Correlation-ID $request_id; } } }`);
+    const p = Bun.spawn([toolPath("nginx"), "-p", prefix, "-c", join(prefix, "nginx.conf")], { stdout: "ignore", stderr: "inherit" });
+    for (let i = 0; i < 100; i++) { try { await fetch(`http://127.0.0.1:${port}${path}`); break; } catch { await Bun.sleep(50); } }
+    ts.push({ name: e, url: `http://127.0.0.1:${port}${path}`, pid: p.pid, stop: async () => { p.kill(); await p.exited.then(() => undefined); } });
+  } else {
+    const [bin, toggles = ""] = e.split(":");
+    const t = toggles.split("+");
+    const fb: any = {}, lb: any = {}, g: any = { rate_limit: { requests: 100_000_000, window: "60s" }, access_log: true };
+    if (t.includes("nofb")) fb.shouldCache = false;
+    if (t.includes("noal")) g.access_log = false;
+    if (t.includes("norl")) g.rate_limit = { enabled: false };
+    if (t.includes("noauth")) g.auth = { enabled: false };
+    if (t.includes("nosticky")) lb.sticky_sessions = { enabled: false };
+    const env: Record<string, string> = {};
+    if (t.includes("bigheap")) Object.assign(env, { BUN_JSC_smallHeapGrowthFactor: "8", BUN_JSC_largeHeapGrowthFactor: "4" });
+    if (t.includes("noconc")) env.BUN_JSC_useConcurrentGC = "0";
+    if (t.includes("nopurge")) env.MIMALLOC_PURGE_DELAY = "-1";
+    if (t.includes("purge1s")) env.MIMALLOC_PURGE_DELAY = "1000";
+    if (t.includes("purge100")) env.MIMALLOC_PURGE_DELAY = "100";
+    const gw = await startBpm({ roles: ["gateway"], bin: bin || undefined, env, stdoutFile: "/dev/null", config: { discovery: { static: { "task-service": [upstream] } }, fallback: fb, load_balancer: lb, gateway: g } });
+    ts.push({ name: e, url: gw.url("gateway") + path, pid: gw.proc.pid, stop: async () => void (await gw.stop()) });
+  }
+}
+function flt(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return Number(f[7]);
+}
+function ut(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return Number(f[11]) / 100;
+}
+const headers = await authHeaders(1);
+const faults: number[][] = ts.map(() => []);
+const cpu: number[][] = ts.map(() => []), usr: number[][] = ts.map(() => []), rps: number[][] = ts.map(() => []);
+for (const t of ts) await wrk(t.url, { seconds: 2, connections: 64, headers });
+for (let p = 0; p < pairs; p++) {
+  const order = p % 2 === 0 ? ts.map((_, i) => i) : ts.map((_, i) => ts.length - 1 - i);
+  for (const i of order) {
+    const t = ts[i]!;
+    const pid = t.name === "nginx" ? Number((await Bun.$`pgrep -P ${t.pid}`.text()).trim().split("\n")[0]) : t.pid;
+    const u0 = ut(pid), c0 = cpuSecondsTree(t.pid), f0 = flt(pid);
+    const r = await wrk(t.url, { seconds: secs, connections: 64, headers });
+    const c1 = cpuSecondsTree(t.pid), u1 = ut(pid), f1 = flt(pid);
+    faults[i]!.push((f1 - f0) / r.requests);
+    cpu[i]!.push(((c1 - c0) * 1e6) / r.requests); usr[i]!.push(((u1 - u0) * 1e6) / r.requests); rps[i]!.push(r.rps);
+  }
+  console.log(`round ${p + 1}: ` + ts.map((t, i) => `${t.name} ${cpu[i]!.at(-1)!.toFixed(1)}/${usr[i]!.at(-1)!.toFixed(1)}u ${Math.round(rps[i]!.at(-1)!)} (${(cpu[i]!.at(-1)! / cpu[0]!.at(-1)!).toFixed(2)})`).join(" | "));
+}
+const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+console.log("medians (CPU µs/req, user µs/req, req/s, minor page faults/req):");
+for (let i = 0; i < ts.length; i++) console.log(`  ${ts[i]!.name.padEnd(40)} ${med(cpu[i]!).toFixed(1)}  ${med(usr[i]!).toFixed(1)}u  ${Math.round(med(rps[i]!))}  ${med(faults[i]!).toFixed(2)} flt  CPU ratio to first (median of rounds) ${med(cpu[i]!.map((c, k) => c / cpu[0]![k]!)).toFixed(3)}`);
+for (const t of ts) await t.stop();
+await svc.stop();
