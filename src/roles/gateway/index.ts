@@ -287,7 +287,9 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   }
 
   function withOurFields<R extends Response | WireResponse>(call: ProxyCall, res: R): R {
-    res.headers.set(CORRELATION_HEADER, call.cid);
+    // an upstream that echoed our correlation id keeps its line (the relayed head stays one block)
+    if (res instanceof WireResponse) res.headers.setUnlessSame(CORRELATION_HEADER, call.cid);
+    else res.headers.set(CORRELATION_HEADER, call.cid);
     if (call.decision !== undefined) writeRateLimitHeaders(call.decision, res.headers);
     return res;
   }

@@ -141,6 +141,31 @@ export class RawLines {
     return latin1Slice(this.data, this.index[at + LINE.valueStart]!, this.index[at + LINE.valueEnd]!);
   }
 
+  /** Line `i`'s value is exactly `text` (chars < 256). */
+  valueIs(i: number, text: string): boolean {
+    const at = i * LINE.size;
+    const start = this.index[at + LINE.valueStart]!;
+    if (this.index[at + LINE.valueEnd]! - start !== text.length) return false;
+    const d = this.data;
+    for (let k = 0; k < text.length; k++) if (d[start + k] !== text.charCodeAt(k)) return false;
+    return true;
+  }
+
+  /**
+   * Where the head's last field line ends (after its CRLF) when every line from the first
+   * line to there is indexed, back to back (no line the parser left out between them):
+   * then [start, that) can be copied as one block. -1 when some line was left out.
+   */
+  contiguousEnd(): number {
+    const x = this.index;
+    let expect = this.firstLineEnd + 2;
+    for (let at = 0; at < x.length; at += LINE.size) {
+      if (x[at] !== expect) return -1;
+      expect = x[at + LINE.end]! + 2;
+    }
+    return expect;
+  }
+
   /** Bytes of line `i` with its CRLF. */
   lineLength(i: number): number {
     const at = i * LINE.size;

@@ -78,8 +78,10 @@ export function writeWire(conn: Conn, req: ServerRequest | null, res: WireRespon
   const http10 = req !== null && req.minor === 0;
   const noBody = (req !== null && req.method === "HEAD") || status === 204 || status === 304 || status < 200;
   // our own lines, after the upstream's: hop-by-hop fields were dropped by the parser; framing is ours
-  let tail = fields.has("date") ? "" : `date: ${conn.server.date}\r\n`;
+  const dateLine = fields.has("date") ? "" : `date: ${conn.server.date}\r\n`;
   const bytes = res.bytes;
+  if (!noBody && bytes !== null && res.relaysStatusLine && writeBlock(conn, res, bytes, dateLine + endOfHead(conn, http10))) return undefined;
+  let tail = dateLine;
   if (noBody) {
     if (req !== null && req.method === "HEAD") {
       const declared = fields.get("content-length");
@@ -110,6 +112,28 @@ export function writeWire(conn: Conn, req: ServerRequest | null, res: WireRespon
     if (bodyLength > 0) conn.write(bytes!);
   }
   return undefined;
+}
+
+/**
+ * The usual relayed answer: every received line still counts and they lie back to back,
+ * so the status line and field lines go out as one copied block — its own Content-Length
+ * frames the whole body we hold — with our lines and `tail` after it, in one write.
+ * False when the response is not like that (the caller writes it line by line).
+ */
+function writeBlock(conn: Conn, res: WireResponse, bytes: Uint8Array, tail: string): boolean {
+  const fields = res.headers;
+  const raw = res.rawHead!;
+  const blockEnd = fields.receivedBlockEnd();
+  // the received Content-Length must be the body we hold (a 205's dropped content is not)
+  if (blockEnd < 0 || !fields.says("content-length", String(bytes.length))) return false;
+  const length = blockEnd - raw.start + fields.addedLength() + tail.length + bytes.length;
+  if (length > SCRATCH.length) return false;
+  let o = raw.data.copy(SCRATCH, 0, raw.start, blockEnd);
+  o = fields.writeAdded(SCRATCH, o);
+  o += latin1Write(SCRATCH, tail, o);
+  if (bytes.length > 0) SCRATCH.set(bytes, o);
+  conn.writeScratch(o + bytes.length);
+  return true;
 }
 
 /** Writes the head, then the body as it arrives: Content-Length when known, else chunked (or until close for HTTP/1.0). */

@@ -2,7 +2,7 @@ import { STATUS_CODES } from "node:http";
 import { HTTP_RESPONSE } from "../../resilience/outcome.ts";
 import { latin1Slice, latin1Write } from "./latin1.ts";
 import { FlatHeaders } from "./flat-headers.ts";
-import { type RawLines, writeShort } from "./raw-lines.ts";
+import { http1MinorAt, type RawLines, writeShort } from "./raw-lines.ts";
 
 /**
  * Response fields for a proxy: FlatHeaders (the upstream's lines as received,
@@ -20,6 +20,62 @@ export class WireFields extends FlatHeaders {
     if (hidden === null) return true;
     for (const name of hidden) if (this.raw!.nameIs(i, name)) return false;
     return true;
+  }
+
+  /** As `set`, but leaves a single received line that already says `value` where it is (a relayed head stays one block). */
+  setUnlessSame(name: string, value: string): void {
+    if (!this.says(name, value)) this.set(name, value);
+  }
+
+  /** Exactly one line is named `name` (lower-case), a received one still shown, and its value is `value`. */
+  says(name: string, value: string): boolean {
+    const raw = this.raw;
+    if (raw === null || this.hidden !== null || this.addedHas(name)) return false;
+    let found = -1;
+    for (let i = 0; i < raw.count; i++) {
+      if (!raw.nameIs(i, name)) continue;
+      if (found >= 0) return false;
+      found = i;
+    }
+    return found >= 0 && raw.valueIs(found, value);
+  }
+
+  private addedHas(name: string): boolean {
+    const a = this.added;
+    for (let i = 0; i < a.length; i += 2) if (a[i] === name) return true;
+    return false;
+  }
+
+  /**
+   * With every received line still shown, and all of them indexed back to back: where
+   * the received block (first line and field lines) ends, to be copied whole. -1 otherwise.
+   */
+  receivedBlockEnd(): number {
+    return this.raw === null || this.hidden !== null ? -1 : this.raw.contiguousEnd();
+  }
+
+  /** Writes the added lines (`name: value\r\n`) but those named `skip` at `offset`; returns the offset after them. */
+  writeAdded(target: Buffer, offset: number, skip?: string): number {
+    let o = offset;
+    const a = this.added;
+    for (let i = 0; i < a.length; i += 2) {
+      if (a[i] === skip) continue;
+      o = writeShort(target, o, a[i]!);
+      target[o++] = 58; // ": "
+      target[o++] = 32;
+      o = writeShort(target, o, a[i + 1]!);
+      target[o++] = 13;
+      target[o++] = 10;
+    }
+    return o;
+  }
+
+  /** Bytes `writeAdded` writes. */
+  addedLength(skip?: string): number {
+    let n = 0;
+    const a = this.added;
+    for (let i = 0; i < a.length; i += 2) if (a[i] !== skip) n += a[i]!.length + a[i + 1]!.length + 4;
+    return n;
   }
 
   /** Replaces every line of `name` (lower-case) with one. */
@@ -67,9 +123,7 @@ export class WireFields extends FlatHeaders {
     let n = 0;
     const raw = this.raw;
     if (raw !== null) for (let i = 0; i < raw.count; i++) if (!raw.nameIs(i, skip) && this.shown(i)) n += raw.lineLength(i);
-    const a = this.added;
-    for (let i = 0; i < a.length; i += 2) if (a[i] !== skip) n += a[i]!.length + a[i + 1]!.length + 4;
-    return n;
+    return n + this.addedLength(skip);
   }
 
   /** Writes the lines (`name: value\r\n`) but those named `skip` at `offset`; returns the offset after them. */
@@ -77,17 +131,7 @@ export class WireFields extends FlatHeaders {
     const raw = this.raw;
     let o = offset;
     if (raw !== null) for (let i = 0; i < raw.count; i++) if (!raw.nameIs(i, skip) && this.shown(i)) o = raw.copyLine(i, target, o);
-    const a = this.added;
-    for (let i = 0; i < a.length; i += 2) {
-      if (a[i] === skip) continue;
-      o = writeShort(target, o, a[i]!);
-      target[o++] = 58; // ": "
-      target[o++] = 32;
-      o = writeShort(target, o, a[i + 1]!);
-      target[o++] = 13;
-      target[o++] = 10;
-    }
-    return o;
+    return this.writeAdded(target, o, skip);
   }
 }
 
@@ -139,6 +183,12 @@ export class WireResponse {
   private relayedStatus(): RawLines | null {
     const h = this.rawHead;
     return h !== null && h.firstLineEnd > h.start + 13 ? h : null;
+  }
+
+  /** The received status line can go out as it is: `HTTP/1.1`, with a reason phrase. */
+  get relaysStatusLine(): boolean {
+    const h = this.relayedStatus();
+    return h !== null && http1MinorAt(h.data, h.start) === 1;
   }
 
   /** Bytes of `HTTP/1.1 <status> <reason>\r\n` as `writeStatusLine` writes it. */

@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { serveHttp1, type Http1Server, type Http1ServerOptions } from "../../../src/transport/http1/server.ts";
+import { parseResponseHead, scanResponseHead } from "../../../src/transport/http1/response-head.ts";
+import { WireResponse } from "../../../src/transport/http1/wire-response.ts";
 
 /** The raw front's connection handling with a real socket client: timeouts, backpressure, graceful stop. */
 
@@ -135,4 +137,77 @@ print(out.decode())`],
     expect(out).toContain("\r\n\r\n/one");
     expect(out.trimEnd()).toEndWith("\r\n\r\n/two");
   });
+});
+
+describe("relayed responses (WireResponse) written as one block or line by line", () => {
+  // the same upstream answer read two ways: in place (block copy when possible) and by the text parser (line by line)
+
+  function wire(headText: string, body: string, inPlace: boolean) {
+    const buf = Buffer.from(`xx${headText}\r\n\r\n${body}`, "latin1");
+    const end = 2 + headText.length;
+    const head = inPlace ? scanResponseHead(buf, 2, end) : null;
+    const bytes = buf.subarray(end + 4);
+    if (head !== null) return new WireResponse(head.status, head.raw!, null, bytes);
+    const parsed = parseResponseHead(headText, true);
+    return new WireResponse(parsed.status, parsed.statusText, parsed.fields, bytes);
+  }
+
+  /** What a client sees: status line, field lines (names lower-cased, sorted), body. */
+  function seen(text: string) {
+    const end = text.indexOf("\r\n\r\n");
+    const lines = text.slice(0, end).split("\r\n");
+    const status = lines.shift();
+    const fields = lines.map((l) => {
+      const c = l.indexOf(":");
+      return `${l.slice(0, c).toLowerCase()}: ${l.slice(c + 1).trim()}`;
+    });
+    return { status, fields: fields.sort(), body: text.slice(end + 4) };
+  }
+
+  async function through(res: WireResponse): Promise<string> {
+    const srv = start(() => res);
+    const c = await connect(srv.port);
+    c.socket.write("GET /x HTTP/1.1\r\nhost: a\r\n\r\n");
+    await until(() => c.state.text.includes("\r\n\r\n") && c.state.text.endsWith(res.bytes ? Buffer.from(res.bytes).toString("latin1") : ""), 2000);
+    c.socket.end();
+    await srv.stop(true);
+    server = undefined;
+    return c.state.text;
+  }
+
+  const heads: [string, string][] = [
+    ["HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 7\r\nX-Correlation-ID: cid-1\r\nDate: Sun, 22 Nov 2026 07:00:00 GMT", '{"a":1}'],
+    ["HTTP/1.1 200 OK\r\ncontent-length: 7\r\nx-correlation-id: someone-else", '{"a":1}'],
+    ["HTTP/1.1 200 OK\r\nContent-Length: 7\r\nKeep-Alive: timeout=5\r\nX-Correlation-ID: cid-1", '{"a":1}'],
+    ["HTTP/1.0 200 OK\r\nContent-Length: 2\r\nSet-Cookie: a=1", "hi"],
+    ["HTTP/1.1 404 Not Found\r\nContent-Length: 0", ""],
+    ["HTTP/1.1 200 OK\r\nContent-Length: 2\r\nRateLimit-Limit: 5\r\nx-correlation-id: cid-1\r\nx-correlation-id: cid-1", "hi"],
+  ];
+
+  for (const [head, body] of heads) {
+    test(`the same bytes reach the client either way: ${JSON.stringify(head.split("\r\n")[0] + " …" + head.split("\r\n").length + " lines")}`, async () => {
+      const edit = (res: WireResponse) => {
+        // what the gateway does to an answer
+        res.headers.setUnlessSame("x-correlation-id", "cid-1");
+        res.headers.set("ratelimit-limit", "100");
+        res.headers.set("ratelimit-remaining", "99");
+        res.headers.append("set-cookie", "SERVERID=i1; Path=/");
+        return res;
+      };
+      const block = await through(edit(wire(head, body, true)));
+      const lines = await through(edit(wire(head, body, false)));
+      const a = seen(block);
+      const b = seen(lines);
+      // the date line differs only if the server's clock ticked between the two
+      a.fields = a.fields.filter((f) => !f.startsWith("date:"));
+      b.fields = b.fields.filter((f) => !f.startsWith("date:"));
+      expect(a).toEqual(b);
+      expect(a.status!.startsWith("HTTP/1.1 ")).toBe(true);
+      expect(a.fields.filter((f) => f.startsWith("x-correlation-id:"))).toEqual(["x-correlation-id: cid-1"]);
+      expect(a.fields.filter((f) => f.startsWith("content-length:"))).toEqual([`content-length: ${body.length}`]);
+      expect(a.fields.some((f) => f.startsWith("keep-alive"))).toBe(false);
+      // the first head goes out as one block: its Content-Length where the upstream put it, in its case
+      if (head.includes("Content-Type: application/json\r\nContent-Length: 7")) expect(block).toStartWith("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 7\r\nX-Correlation-ID: cid-1\r\n");
+    });
+  }
 });
