@@ -15,12 +15,9 @@
  * e.g. `bun bench/gateway-ab.ts proto,/tmp/bpm-before,./bpm,nginx 8`.
  */
 import { authHeaders, REPO, startBpm } from "../tests/support/bpm.ts";
-import { wrk, cpuSecondsTree } from "./lib.ts";
+import { cpuSecondsTree, startNginxProxy, wrk } from "./lib.ts";
 import { freePort } from "../tests/support/ports.ts";
-import { toolPath } from "../tests/support/tools.ts";
-import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 if (!process.argv[2]) {
   console.error("usage: bun bench/gateway-ab.ts ENTRIES [rounds] [seconds]  (see the header of this file)");
   process.exit(2);
@@ -41,15 +38,7 @@ for (const e of entries) {
     for (let i = 0; i < 100; i++) { try { await fetch(`http://127.0.0.1:${port}/health`); break; } catch { await Bun.sleep(50); } }
     ts.push({ name: e, url: `http://127.0.0.1:${port}${path}`, pid: p.pid, stop: async () => { p.kill(); await p.exited.then(() => undefined); } });
   } else if (e === "nginx") {
-    const port = await freePort();
-    const prefix = mkdtempSync(join(tmpdir(), "bpm-nginx-"));
-    writeFileSync(join(prefix, "nginx.conf"), `worker_processes 1; daemon off; pid ${prefix}/nginx.pid; error_log ${prefix}/error.log;
-events { worker_connections 4096; }
-http { access_log ${prefix}/access.log; client_body_temp_path ${prefix}; proxy_temp_path ${prefix}; fastcgi_temp_path ${prefix}; uwsgi_temp_path ${prefix}; scgi_temp_path ${prefix};
-  upstream tasks { server ${upstream.address}:${upstream.port}; keepalive 64; }
-  server { listen 127.0.0.1:${port};
-    location / { proxy_pass http://tasks; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header X-Correlation-ID $request_id; } } }`);
-    const p = Bun.spawn([toolPath("nginx"), "-p", prefix, "-c", join(prefix, "nginx.conf")], { stdout: "ignore", stderr: "inherit" });
+    const { port, proc: p } = await startNginxProxy(upstream);
     for (let i = 0; i < 100; i++) { try { await fetch(`http://127.0.0.1:${port}${path}`); break; } catch { await Bun.sleep(50); } }
     ts.push({ name: e, url: `http://127.0.0.1:${port}${path}`, pid: p.pid, stop: async () => { p.kill(); await p.exited.then(() => undefined); } });
   } else {

@@ -6,13 +6,12 @@
  * median is reported: this VM's capacity drifts by tens of percent within a minute.
  *   bun bench/gateway.bench.ts [seconds=5] [connections=64] [rounds=3]
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { authHeaders, REPO, startBpm } from "../tests/support/bpm.ts";
 import { freePort } from "../tests/support/bpm.ts";
-import { toolPath } from "../tests/support/tools.ts";
-import { cpuSecondsTree as cpuSeconds, table, waitHttp, wrk } from "./lib.ts";
+import { cpuSecondsTree as cpuSeconds, startNginxProxy, table, waitHttp, wrk } from "./lib.ts";
 
 const seconds = Number(process.argv[2] ?? 5);
 const connections = Number(process.argv[3] ?? 64);
@@ -46,15 +45,7 @@ const gatewayBun = await startBpm({
 const auth = await authHeaders(1);
 
 // nginx as a reverse proxy with upstream keepalive (Debian's, run unprivileged in a temp prefix)
-const nginxPort = await freePort();
-const prefix = mkdtempSync(join(tmpdir(), "bpm-nginx-"));
-writeFileSync(join(prefix, "nginx.conf"), `worker_processes 1; daemon off; pid ${prefix}/nginx.pid; error_log ${prefix}/error.log;
-events { worker_connections 4096; }
-http { access_log ${prefix}/access.log; client_body_temp_path ${prefix}; proxy_temp_path ${prefix}; fastcgi_temp_path ${prefix}; uwsgi_temp_path ${prefix}; scgi_temp_path ${prefix};
-  upstream tasks { server ${upstream.address}:${upstream.port}; keepalive 64; }
-  server { listen 127.0.0.1:${nginxPort};
-    location / { proxy_pass http://tasks; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header X-Correlation-ID $request_id; } } }`);
-const nginx = Bun.spawn([toolPath("nginx"), "-p", prefix, "-c", join(prefix, "nginx.conf")], { stdout: "ignore", stderr: "inherit" });
+const { port: nginxPort, proc: nginx } = await startNginxProxy(upstream);
 await waitHttp(`http://127.0.0.1:${nginxPort}/health`);
 
 const expressPort = await freePort();

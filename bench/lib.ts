@@ -1,5 +1,8 @@
 /** Shared helpers for benchmarks: wrk runs, CPU accounting, side-by-side tables. */
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "../tests/support/ports.ts";
 import { toolPath } from "../tests/support/tools.ts";
 
 export interface WrkResult {
@@ -76,4 +79,22 @@ export async function waitHttp(url: string, timeoutMs = 10_000): Promise<void> {
     await Bun.sleep(20);
   }
   throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+}
+
+/**
+ * Debian's nginx as a reverse proxy to `upstream` (1 worker, upstream keepalive 64, an access
+ * log like ours, a correlation id set per request), unprivileged in a temp prefix. The caller
+ * waits for it to answer and kills `proc` when done (the worker is its child).
+ */
+export async function startNginxProxy(upstream: { address: string; port: number }): Promise<{ port: number; proc: ReturnType<typeof Bun.spawn> }> {
+  const port = await freePort();
+  const prefix = mkdtempSync(join(tmpdir(), "bpm-nginx-"));
+  writeFileSync(join(prefix, "nginx.conf"), `worker_processes 1; daemon off; pid ${prefix}/nginx.pid; error_log ${prefix}/error.log;
+events { worker_connections 4096; }
+http { access_log ${prefix}/access.log; client_body_temp_path ${prefix}; proxy_temp_path ${prefix}; fastcgi_temp_path ${prefix}; uwsgi_temp_path ${prefix}; scgi_temp_path ${prefix};
+  upstream tasks { server ${upstream.address}:${upstream.port}; keepalive 64; }
+  server { listen 127.0.0.1:${port};
+    location / { proxy_pass http://tasks; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header X-Correlation-ID $request_id; } } }`);
+  const proc = Bun.spawn([toolPath("nginx"), "-p", prefix, "-c", join(prefix, "nginx.conf")], { stdout: "ignore", stderr: "inherit" });
+  return { port, proc };
 }
