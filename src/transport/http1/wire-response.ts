@@ -98,6 +98,7 @@ export class WireFields extends FlatHeaders {
         }
       }
     }
+    if (!this.addedHas(name)) return;
     const a = this.added;
     let w = 0;
     for (let i = 0; i < a.length; i += 2) {
@@ -108,7 +109,7 @@ export class WireFields extends FlatHeaders {
       }
       w += 2;
     }
-    if (w !== a.length) a.length = w;
+    a.length = w;
   }
 
   /** The same lines, independent of later changes to this one (the received bytes are shared: nobody writes them). */
