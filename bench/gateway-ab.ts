@@ -71,6 +71,7 @@ function ut(pid: number): number {
 const headers = await authHeaders(1);
 const faults: number[][] = ts.map(() => []);
 const upstreamCpu: number[][] = ts.map(() => []);
+const p99: number[][] = ts.map(() => []);
 const cpu: number[][] = ts.map(() => []), usr: number[][] = ts.map(() => []), rps: number[][] = ts.map(() => []);
 for (const t of ts) await wrk(t.url, { seconds: 2, connections: 64, headers });
 for (let p = 0; p < pairs; p++) {
@@ -83,12 +84,13 @@ for (let p = 0; p < pairs; p++) {
     const c1 = cpuSecondsTree(t.pid), u1 = ut(pid), f1 = flt(pid), s1 = cpuSecondsTree(svc.proc.pid);
     upstreamCpu[i]!.push(((s1 - s0) * 1e6) / r.requests);
     faults[i]!.push((f1 - f0) / r.requests);
+    p99[i]!.push(r.p99Ms);
     cpu[i]!.push(((c1 - c0) * 1e6) / r.requests); usr[i]!.push(((u1 - u0) * 1e6) / r.requests); rps[i]!.push(r.rps);
   }
   console.log(`round ${p + 1}: ` + ts.map((t, i) => `${t.name} ${cpu[i]!.at(-1)!.toFixed(1)}/${usr[i]!.at(-1)!.toFixed(1)}u ${Math.round(rps[i]!.at(-1)!)} (${(cpu[i]!.at(-1)! / cpu[0]!.at(-1)!).toFixed(2)})`).join(" | "));
 }
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
-console.log("medians (proxy CPU µs/req, its user part, req/s, minor page faults/req, task-service CPU µs/req):");
-for (let i = 0; i < ts.length; i++) console.log(`  ${ts[i]!.name.padEnd(40)} ${med(cpu[i]!).toFixed(1)}  ${med(usr[i]!).toFixed(1)}u  ${Math.round(med(rps[i]!))}  ${med(faults[i]!).toFixed(2)} flt  upstream ${med(upstreamCpu[i]!).toFixed(1)}  CPU ratio to first (median of rounds) ${med(cpu[i]!.map((c, k) => c / cpu[0]![k]!)).toFixed(3)}`);
+console.log("medians (proxy CPU µs/req, its user part, req/s, p99 ms, minor page faults/req, task-service CPU µs/req):");
+for (let i = 0; i < ts.length; i++) console.log(`  ${ts[i]!.name.padEnd(40)} ${med(cpu[i]!).toFixed(1)}  ${med(usr[i]!).toFixed(1)}u  ${Math.round(med(rps[i]!))}  p99 ${med(p99[i]!).toFixed(2)}  ${med(faults[i]!).toFixed(2)} flt  upstream ${med(upstreamCpu[i]!).toFixed(1)}  CPU ratio to first (median of rounds) ${med(cpu[i]!.map((c, k) => c / cpu[0]![k]!)).toFixed(3)}`);
 for (const t of ts) await t.stop();
 await svc.stop();
