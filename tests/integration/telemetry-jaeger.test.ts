@@ -127,6 +127,48 @@ describe("traces in Jaeger", () => {
     await assertTraceTree(jaeger.queryUrl, again.traceId, { service: "gateway", name: "GET /api/tasks", kind: "server", events: ["breaker.rejected", "fallback"] });
   }, 90_000);
 
+  test("retries over pooled connections stay in their own request's trace (not the trace of the request that opened the connection)", async () => {
+    const env = otelEnv({ BPM_FAULT_INJECTION: "1" });
+    const bad = await bpm({ roles: ["task-service"], env, config: { fault_injection: { enabled: true } } });
+    const good = await bpm({ roles: ["task-service"], env });
+    const instances = [bad, good].map((p) => ({ address: "127.0.0.1", port: p.ports["task-service"].http, grpc_port: p.ports["task-service"].grpc }));
+    const gw = await bpm({
+      roles: ["gateway"],
+      env,
+      config: {
+        discovery: { mode: "static", static: { "task-service": instances } },
+        load_balancer: { algorithm: "round_robin", sticky_sessions: { enabled: false } },
+        resilience4j: { circuitbreaker: { instances: { taskService: { minimumNumberOfCalls: 1000 } } } },
+      },
+    });
+    expect((await fetch(`${bad.url("task-service")}/admin/faults`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ status: 503 }) })).status).toBe(200);
+    const auth = await authHeaders("6");
+    const retries = async () => Number(/^bpm_retry_retries_total\{name="taskService"\} (\S+)/m.exec(await (await fetch(`${gw.url("gateway")}/metrics`)).text())?.[1] ?? 0);
+    // sequential requests: one keep-alive connection per instance, opened by the first request that went there
+    const retriedTraces: string[] = [];
+    for (let i = 0; i < 12 && retriedTraces.length < 3; i++) {
+      const caller = callerContext();
+      const before = await retries();
+      expect((await fetch(`${gw.url("gateway")}/api/tasks?user_id=6`, { headers: { ...auth, traceparent: caller.traceparent } })).status).toBe(200);
+      if ((await retries()) > before) retriedTraces.push(caller.traceId);
+    }
+    expect(retriedTraces.length).toBe(3);
+    for (const traceId of retriedTraces) {
+      const t = await assertTraceTree(jaeger.queryUrl, traceId, {
+        service: "gateway",
+        name: "GET /api/tasks",
+        kind: "server",
+        events: ["retry"],
+        children: [
+          { service: "gateway", name: "GET /api/tasks", kind: "client", tags: { "http.response.status_code": 503 } },
+          { service: "gateway", name: "GET /api/tasks", kind: "client", tags: { "http.response.status_code": 200, "http.request.resend_count": 1 } },
+        ],
+      });
+      // exactly this request's two attempts: none of another request's
+      expect(t.spans.filter((s) => s.service === "gateway" && s.kind === "client").length).toBe(2);
+    }
+  }, 90_000);
+
   test("in --role=all every role reports under its own service.name", async () => {
     const all = await bpm({ env: otelEnv() });
     const hit = async (role: "gateway" | "task-service" | "form-service" | "process-service", path: string) => {
