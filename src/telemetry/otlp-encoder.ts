@@ -1,5 +1,6 @@
 import type { Attributes, AttributeValue, HrTime, SpanContext } from "@opentelemetry/api";
 import type { ReadableSpan, TimedEvent } from "@opentelemetry/sdk-trace-base";
+import { LeanSpan } from "./span.ts";
 
 /**
  * OTLP ExportTraceServiceRequest (protobuf) straight from SDK spans, byte for byte what
@@ -35,24 +36,37 @@ export class OtlpTraceEncoder {
   /** The request for `spans`, as a copy the caller may keep (the encoder's buffer is reused). */
   encode(spans: readonly ReadableSpan[]): Uint8Array {
     this.pos = 0;
-    // grouped by resource, then scope, by identity, in first-seen order (as the library does)
-    const byResource = new Map<object, Map<object, ReadableSpan[]>>();
-    for (const span of spans) {
+    if (spans.length === 0) return new Uint8Array(0);
+    // grouped by resource, then scope, by identity, in first-seen order (as the library does);
+    // a process with one role has one group, found without building the maps
+    const first = spans[0]!;
+    let oneGroup = true;
+    for (let i = 1; i < spans.length; i++) {
+      const span = spans[i]!;
+      if (span.resource !== first.resource || span.instrumentationScope !== first.instrumentationScope) {
+        oneGroup = false;
+        break;
+      }
+    }
+    const byResource = new Map<object, Map<object, readonly ReadableSpan[]>>();
+    if (oneGroup) byResource.set(first.resource, new Map([[first.instrumentationScope, spans]]));
+    else for (const span of spans) {
       let scopes = byResource.get(span.resource);
       if (!scopes) byResource.set(span.resource, (scopes = new Map()));
-      const list = scopes.get(span.instrumentationScope);
+      const list = scopes.get(span.instrumentationScope) as ReadableSpan[] | undefined;
       if (list) list.push(span);
       else scopes.set(span.instrumentationScope, [span]);
     }
     for (const [resource, scopes] of byResource) {
       this.tag(1, 2);
-      const rs = this.begin();
+      // a batch is usually 16 KiB to 2 MiB: three length bytes, so the batch is not moved to widen them
+      const rs = this.begin(3);
       this.tag(1, 2);
       this.raw(this.cached(this.resources, resource, () => this.resourceBytes(resource as ReadableSpan["resource"])));
       for (const list of scopes.values()) {
         const scope = list[0]!.instrumentationScope;
         this.tag(2, 2);
-        const ss = this.begin();
+        const ss = this.begin(3);
         this.tag(1, 2);
         this.raw(this.cached(this.scopes, scope, () => this.scopeBytes(scope)));
         for (const span of list) {
@@ -76,7 +90,8 @@ export class OtlpTraceEncoder {
   }
 
   private span(span: ReadableSpan): void {
-    const start = this.begin();
+    // a span message is 128 bytes to 16 KiB long: two length bytes reserved, so end() seldom moves it
+    const start = this.begin(2);
     const ctx = span.spanContext();
     this.tag(1, 2);
     this.hexBytes(ctx.traceId);
@@ -105,10 +120,18 @@ export class OtlpTraceEncoder {
       this.tag(6, 0);
       this.varint(kind);
     }
-    this.tag(7, 1);
-    this.hrTime(span.startTime);
-    this.tag(8, 1);
-    this.hrTime(span.endTime);
+    if (span instanceof LeanSpan && span.elapsedNs >= 0) {
+      // straight from the span's clock readings: no [seconds, nanos] tuples made to be read once
+      this.tag(7, 1);
+      this.msPlusNs(span.startMs, 0);
+      this.tag(8, 1);
+      this.msPlusNs(span.startMs, span.elapsedNs);
+    } else {
+      this.tag(7, 1);
+      this.hrTime(span.startTime);
+      this.tag(8, 1);
+      this.hrTime(span.endTime);
+    }
     this.attributes(span.attributes, 9);
     this.tag(10, 0);
     this.varint(span.droppedAttributesCount);
@@ -297,9 +320,10 @@ export class OtlpTraceEncoder {
 
   /** A length-prefixed message encoded on its own (then cached), without disturbing the batch being written. */
   private standalone(write: () => void): Uint8Array {
-    const start = this.begin();
+    const start = this.pos;
+    const mark = this.begin();
     write();
-    this.end(start);
+    this.end(mark);
     const out = this.buf.slice(start, this.pos);
     this.pos = start;
     return out;
@@ -314,7 +338,10 @@ export class OtlpTraceEncoder {
   // ---- the writer
 
   private room(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
+    if (this.pos + n > this.buf.length) this.grow(n);
+  }
+
+  private grow(n: number): void {
     let size = this.buf.length * 2;
     while (size < this.pos + n) size *= 2;
     const next = new Uint8Array(size);
@@ -323,19 +350,26 @@ export class OtlpTraceEncoder {
     this.view = new DataView(next.buffer);
   }
 
-  /** Reserves one length byte; end() widens it when the message turns out longer than 127 bytes. */
-  private begin(): number {
-    this.room(1);
-    return this.pos++;
+  /**
+   * Reserves `width` length bytes (1 to 3) and returns where; end() moves the message when its
+   * length needs another width. The returned mark carries the width: at * 4 + width.
+   */
+  private begin(width = 1): number {
+    this.room(width);
+    const at = this.pos;
+    this.pos += width;
+    return at * 4 + width;
   }
 
-  private end(at: number): void {
-    const length = this.pos - at - 1;
+  private end(mark: number): void {
+    const reserved = mark & 3;
+    const at = mark >>> 2;
+    const length = this.pos - at - reserved;
     const size = varintSize(length);
-    if (size > 1) {
-      this.room(size - 1);
-      this.buf.copyWithin(at + size, at + 1, this.pos);
-      this.pos += size - 1;
+    if (size !== reserved) {
+      if (size > reserved) this.room(size - reserved);
+      this.buf.copyWithin(at + size, at + reserved, this.pos);
+      this.pos += size - reserved;
     }
     let v = length;
     let p = at;
@@ -407,6 +441,20 @@ export class OtlpTraceEncoder {
     this.pos += 8;
   }
 
+  /** Epoch milliseconds (an integer) plus nanoseconds as fixed64 nanoseconds, exact, in 32-bit halves. */
+  private msPlusNs(ms: number, ns: number): void {
+    this.room(8);
+    // ms * 1e6 + ns = high part * 2^20 + low part; each part below 2^53, so exact as doubles
+    const highPart = Math.floor(ms / 1048576) * 1e6;
+    const lowPart = (ms % 1048576) * 1e6 + ns;
+    const lowSum = (highPart % 4096) * 1048576 + (lowPart % 4294967296);
+    const low = lowSum % 4294967296;
+    const high = Math.floor(highPart / 4096) + Math.floor(lowPart / 4294967296) + Math.floor(lowSum / 4294967296);
+    this.view.setUint32(this.pos, low, true);
+    this.view.setUint32(this.pos + 4, high >>> 0, true);
+    this.pos += 8;
+  }
+
   private raw(bytes: Uint8Array): void {
     const n = bytes.length;
     this.room(n);
@@ -430,31 +478,28 @@ export class OtlpTraceEncoder {
 
   private string(s: string): void {
     const len = s.length;
-    if (len > 24) {
-      // native UTF-8 encoding into the buffer: at most 3 bytes per UTF-16 unit, length prefix widened after
-      this.room(len * 3 + 5);
-      const at = this.begin();
-      this.pos += this.utf8.encodeInto(s, this.buf.subarray(this.pos)).written;
-      this.end(at);
-      return;
-    }
-    let ascii = true;
-    for (let i = 0; i < len; i++) {
-      if (s.charCodeAt(i) > 127) {
-        ascii = false;
-        break;
+    if (len < 128) {
+      // short strings are nearly always ASCII: written by a loop, no native call, no view made
+      this.room(len + 1);
+      const buf = this.buf;
+      let p = this.pos + 1;
+      let i = 0;
+      for (; i < len; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 127) break;
+        buf[p++] = c;
+      }
+      if (i === len) {
+        buf[this.pos] = len;
+        this.pos = p;
+        return;
       }
     }
-    if (ascii) {
-      this.varint(len);
-      this.room(len);
-      const buf = this.buf;
-      for (let i = 0; i < len; i++) buf[this.pos++] = s.charCodeAt(i);
-      return;
-    }
-    const bytes = this.utf8.encode(s);
-    this.varint(bytes.length);
-    this.raw(bytes);
+    // native UTF-8 encoding into the buffer: at most 3 bytes per UTF-16 unit, length prefix widened after
+    this.room(len * 3 + 5);
+    const at = this.begin();
+    this.pos += this.utf8.encodeInto(s, this.buf.subarray(this.pos)).written;
+    this.end(at);
   }
 }
 
