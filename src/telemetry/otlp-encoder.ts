@@ -5,14 +5,15 @@ import { LeanSpan } from "./span.ts";
 /**
  * OTLP ExportTraceServiceRequest (protobuf) straight from SDK spans, byte for byte what
  * @opentelemetry/otlp-transformer's ProtobufTraceSerializer writes, at a fraction of its
- * cost: one pass instead of a size estimate and a write, one buffer kept between batches,
- * and the parts that repeat from span to span (resource, scope, attribute keys, and
- * low-cardinality key/value pairs such as `http.request.method=GET`) encoded once and copied.
- * Serialization runs on the request path whenever a batch fills, so it is worth this much.
+ * cost: one pass instead of a size estimate and a write, and the parts that repeat from span
+ * to span (resource, scope, attribute keys, and low-cardinality key/value pairs such as
+ * `http.request.method=GET`) encoded once and copied. Spans are encoded one by one as they
+ * end (append) and a request is made of what was appended (take); encode() does both.
  */
 export class OtlpTraceEncoder {
-  private buf = new Uint8Array(1 << 16);
-  private view = new DataView(this.buf.buffer);
+  /** Where cached pieces are encoded; spans go to their group's buffer, a request to its own. */
+  private buf: Uint8Array = new Uint8Array(1 << 12);
+  private view: DataView = new DataView(this.buf.buffer);
   private pos = 0;
   /**
    * Encoded KeyValue messages (tag excluded) by key and value; bounded, so ids and paths do not
@@ -27,66 +28,126 @@ export class OtlpTraceEncoder {
   private readonly resources = new WeakMap<object, Uint8Array>();
   private readonly scopes = new WeakMap<object, Uint8Array>();
   private readonly utf8 = new TextEncoder();
+  /** Encoded spans waiting for take(), one buffer per resource and scope (kept from batch to batch). */
+  private readonly groups = new WeakMap<object, Map<object, SpanGroup>>();
+  /** The groups with spans since the last take(), in the order they got their first. */
+  private order: SpanGroup[] = [];
+  private last: SpanGroup | undefined;
+  private pendingSpans = 0;
 
   constructor(
     private readonly maxCachedPairs = 4_096,
     private readonly maxValuesPerKey = 64,
   ) {}
 
-  /** The request for `spans`, as a copy the caller may keep (the encoder's buffer is reused). */
+  /** The request for `spans` (none appended and not yet taken), as bytes the caller may keep. */
   encode(spans: readonly ReadableSpan[]): Uint8Array {
+    if (this.pendingSpans > 0) throw new Error("OtlpTraceEncoder.encode: appended spans are waiting for take()");
+    for (const span of spans) this.append(span);
+    return this.take();
+  }
+
+  /** Spans appended since the last take(). */
+  get pending(): number {
+    return this.pendingSpans;
+  }
+
+  /**
+   * Encodes one span now, into its resource and scope's part of the next request: a span can be
+   * dropped as soon as it ends instead of waiting in a queue for the batch (and the GC) as an object.
+   */
+  append(span: ReadableSpan): void {
+    let group = this.last;
+    if (group === undefined || group.resource !== span.resource || group.scope !== span.instrumentationScope) group = this.last = this.groupOf(span);
+    if (group.pos === 0) this.order.push(group);
+    const { buf, view, pos } = this;
+    this.buf = group.buf;
+    this.view = group.view;
+    this.pos = group.pos;
+    this.tag(2, 2);
+    this.span(span);
+    group.buf = this.buf;
+    group.view = this.view;
+    group.pos = this.pos;
+    this.buf = buf;
+    this.view = view;
+    this.pos = pos;
+    this.pendingSpans++;
+  }
+
+  /**
+   * The ExportTraceServiceRequest of every span appended since the last take(), in a buffer of its
+   * own; grouped by resource, then scope, in the order they first appeared (as the library does).
+   */
+  take(): Uint8Array {
+    if (this.order.length === 0) return new Uint8Array(0);
+    const byResource = new Map<object, SpanGroup[]>();
+    let size = 0;
+    for (const group of this.order) {
+      const list = byResource.get(group.resource);
+      if (list) list.push(group);
+      else byResource.set(group.resource, [group]);
+      // tags and length prefixes of both wrappers, the cached resource and scope, schema URLs at 3 bytes a char
+      size += group.pos + 32 + this.resourceOf(group.resource).length + this.scopeOf(group.scope).length + 3 * ((group.scope.schemaUrl?.length ?? 0) + (schemaUrlOf(group.resource)?.length ?? 0));
+    }
+    const { buf, view } = this;
+    // written straight into the buffer handed out: no copy of the batch
+    this.buf = new Uint8Array(size);
+    this.view = new DataView(this.buf.buffer);
     this.pos = 0;
-    if (spans.length === 0) return new Uint8Array(0);
-    // grouped by resource, then scope, by identity, in first-seen order (as the library does);
-    // a process with one role has one group, found without building the maps
-    const first = spans[0]!;
-    let oneGroup = true;
-    for (let i = 1; i < spans.length; i++) {
-      const span = spans[i]!;
-      if (span.resource !== first.resource || span.instrumentationScope !== first.instrumentationScope) {
-        oneGroup = false;
-        break;
-      }
-    }
-    const byResource = new Map<object, Map<object, readonly ReadableSpan[]>>();
-    if (oneGroup) byResource.set(first.resource, new Map([[first.instrumentationScope, spans]]));
-    else for (const span of spans) {
-      let scopes = byResource.get(span.resource);
-      if (!scopes) byResource.set(span.resource, (scopes = new Map()));
-      const list = scopes.get(span.instrumentationScope) as ReadableSpan[] | undefined;
-      if (list) list.push(span);
-      else scopes.set(span.instrumentationScope, [span]);
-    }
-    for (const [resource, scopes] of byResource) {
+    for (const [resource, groups] of byResource) {
       this.tag(1, 2);
       // a batch is usually 16 KiB to 2 MiB: three length bytes, so the batch is not moved to widen them
       const rs = this.begin(3);
       this.tag(1, 2);
-      this.raw(this.cached(this.resources, resource, () => this.resourceBytes(resource as ReadableSpan["resource"])));
-      for (const list of scopes.values()) {
-        const scope = list[0]!.instrumentationScope;
+      this.raw(this.resourceOf(resource));
+      for (const group of groups) {
         this.tag(2, 2);
         const ss = this.begin(3);
         this.tag(1, 2);
-        this.raw(this.cached(this.scopes, scope, () => this.scopeBytes(scope)));
-        for (const span of list) {
-          this.tag(2, 2);
-          this.span(span);
-        }
-        if (scope.schemaUrl) {
+        this.raw(this.scopeOf(group.scope));
+        this.raw(group.pos === group.buf.length ? group.buf : group.buf.subarray(0, group.pos));
+        if (group.scope.schemaUrl) {
           this.tag(3, 2);
-          this.string(scope.schemaUrl);
+          this.string(group.scope.schemaUrl);
         }
         this.end(ss);
+        group.pos = 0;
       }
-      const schemaUrl = (resource as { schemaUrl?: string }).schemaUrl;
+      const schemaUrl = schemaUrlOf(resource);
       if (schemaUrl) {
         this.tag(3, 2);
         this.string(schemaUrl);
       }
       this.end(rs);
     }
-    return this.buf.slice(0, this.pos);
+    const out = this.buf.subarray(0, this.pos);
+    this.buf = buf;
+    this.view = view;
+    this.pos = 0;
+    this.order = [];
+    this.pendingSpans = 0;
+    return out;
+  }
+
+  private groupOf(span: ReadableSpan): SpanGroup {
+    let scopes = this.groups.get(span.resource);
+    if (!scopes) this.groups.set(span.resource, (scopes = new Map()));
+    let group = scopes.get(span.instrumentationScope);
+    if (!group) {
+      const buf = new Uint8Array(1 << 12);
+      group = { resource: span.resource, scope: span.instrumentationScope, buf, view: new DataView(buf.buffer), pos: 0 };
+      scopes.set(span.instrumentationScope, group);
+    }
+    return group;
+  }
+
+  private resourceOf(resource: object): Uint8Array {
+    return this.cached(this.resources, resource, () => this.resourceBytes(resource as ReadableSpan["resource"]));
+  }
+
+  private scopeOf(scope: ReadableSpan["instrumentationScope"]): Uint8Array {
+    return this.cached(this.scopes, scope, () => this.scopeBytes(scope));
   }
 
   private span(span: ReadableSpan): void {
@@ -502,6 +563,17 @@ export class OtlpTraceEncoder {
     this.end(at);
   }
 }
+
+/** The spans of one resource and scope, encoded as ScopeSpans.spans fields, waiting for take(). */
+interface SpanGroup {
+  readonly resource: object;
+  readonly scope: ReadableSpan["instrumentationScope"];
+  buf: Uint8Array;
+  view: DataView;
+  pos: number;
+}
+
+const schemaUrlOf = (resource: object): string | undefined => (resource as { schemaUrl?: string }).schemaUrl;
 
 /** Span flags: W3C trace flags plus "is the parent remote" known (0x100) and set (0x200). */
 function flagsOf(ctx: SpanContext, isRemote: boolean | undefined): number {
