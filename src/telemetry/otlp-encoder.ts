@@ -21,8 +21,6 @@ export class OtlpTraceEncoder {
    * an id) is marked `null`: its values are written directly, not hashed and looked up in vain.
    */
   private readonly pairs = new Map<string, Map<string | number | boolean, Uint8Array> | null>();
-  /** Encoded span names (route templates: few), bounded like the pairs. */
-  private readonly names = new Map<string, Uint8Array>();
   private pairCount = 0;
   /** Encoded Resource and InstrumentationScope messages, per object (a tracer's are shared by all its spans). */
   private readonly resources = new WeakMap<object, Uint8Array>();
@@ -169,13 +167,8 @@ export class OtlpTraceEncoder {
       this.hexBytes(parent.spanId);
     }
     this.tag(5, 2);
-    const name = this.names.get(span.name);
-    if (name) this.raw(name);
-    else {
-      const from = this.pos;
-      this.string(span.name);
-      if (this.names.size < this.maxCachedPairs) this.names.set(span.name, this.buf.slice(from, this.pos));
-    }
+    // written each time: a span name is mostly a fresh string (METHOD + route), and hashing it for a cache costs more
+    this.string(span.name);
     const kind = span.kind == null ? 0 : span.kind + 1;
     if (kind !== 0) {
       this.tag(6, 0);
@@ -519,7 +512,7 @@ export class OtlpTraceEncoder {
   private raw(bytes: Uint8Array): void {
     const n = bytes.length;
     this.room(n);
-    // cached pairs and names are a few bytes: a loop beats the native set() call's overhead
+    // cached pairs are a few bytes: a loop beats the native set() call's overhead
     if (n > 32) this.buf.set(bytes, this.pos);
     else {
       const buf = this.buf;
