@@ -128,7 +128,13 @@ export class BoundedBatchProcessor<B> implements SpanProcessor {
       this.observer.dropped(1);
       return;
     }
-    this.sink.add(span);
+    try {
+      this.sink.add(span);
+    } catch (err) {
+      // a span that cannot be encoded is lost and counted, never thrown at the request that ended it
+      this.observer.failed(1, err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
     if (++this.openCount >= this.maxExportBatchSize) {
       this.seal();
       this.pump();

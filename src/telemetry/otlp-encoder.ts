@@ -57,20 +57,24 @@ export class OtlpTraceEncoder {
   append(span: ReadableSpan): void {
     let group = this.last;
     if (group === undefined || group.resource !== span.resource || group.scope !== span.instrumentationScope) group = this.last = this.groupOf(span);
-    if (group.pos === 0) this.order.push(group);
     const { buf, view, pos } = this;
     this.buf = group.buf;
     this.view = group.view;
     this.pos = group.pos;
-    this.tag(2, 2);
-    this.span(span);
-    group.buf = this.buf;
-    group.view = this.view;
-    group.pos = this.pos;
-    this.buf = buf;
-    this.view = view;
-    this.pos = pos;
-    this.pendingSpans++;
+    try {
+      this.tag(2, 2);
+      this.span(span);
+      // a span that fails half-way leaves nothing behind: the group's end moves only now
+      if (group.pos === 0) this.order.push(group);
+      group.buf = this.buf;
+      group.view = this.view;
+      group.pos = this.pos;
+      this.pendingSpans++;
+    } finally {
+      this.buf = buf;
+      this.view = view;
+      this.pos = pos;
+    }
   }
 
   /**

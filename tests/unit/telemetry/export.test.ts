@@ -241,3 +241,20 @@ test("spans encoded as they end make the library's protobuf of each batch: end o
     expect(Buffer.from(batch.bytes!)).toEqual(Buffer.from(ProtobufTraceSerializer.serializeRequest(spans as never)!));
   }
 });
+
+test("a span that cannot be encoded is counted as failed, not thrown at the request, and leaves its batch intact", async () => {
+  const b = batching("encoded as spans end", { maxQueueSize: 100, maxExportBatchSize: 100 });
+  const t = b.tracer("gateway");
+  const broken = t.startSpan("broken", { attributes: { "http.request.method": "GET" } }) as unknown as ReadableSpan;
+  // fails after its ids, name, times and attributes are written, as the first span of its batch
+  const failing = Object.create(broken, { events: { get: () => { throw new Error("unencodable"); } } }) as ReadableSpan;
+  expect(() => b.processor.onEnd(failing)).not.toThrow();
+  t.startSpan("good", { attributes: { "http.request.method": "GET" } }).end();
+  t.startSpan("after").end();
+  b.collector.answering = ExportResultCode.SUCCESS;
+  await b.processor.forceFlush();
+  expect(b.seen).toEqual({ dropped: 0, exported: 2, failed: 1 });
+  const sent = b.ended.filter((s) => s.name !== "broken");
+  expect(b.collector.counts).toEqual([2]);
+  expect(Buffer.from(b.batches[0]!.bytes!)).toEqual(Buffer.from(ProtobufTraceSerializer.serializeRequest(sent as never)!));
+});
