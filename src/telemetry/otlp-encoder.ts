@@ -1,17 +1,19 @@
 import type { Attributes, AttributeValue, HrTime, SpanContext } from "@opentelemetry/api";
 import type { ReadableSpan, TimedEvent } from "@opentelemetry/sdk-trace-base";
+import { LeanSpan } from "./span.ts";
 
 /**
  * OTLP ExportTraceServiceRequest (protobuf) straight from SDK spans, byte for byte what
  * @opentelemetry/otlp-transformer's ProtobufTraceSerializer writes, at a fraction of its
- * cost: one pass instead of a size estimate and a write, one buffer kept between batches,
- * and the parts that repeat from span to span (resource, scope, attribute keys, and
- * low-cardinality key/value pairs such as `http.request.method=GET`) encoded once and copied.
- * Serialization runs on the request path whenever a batch fills, so it is worth this much.
+ * cost: one pass instead of a size estimate and a write, and the parts that repeat from span
+ * to span (resource, scope, attribute keys, and low-cardinality key/value pairs such as
+ * `http.request.method=GET`) encoded once and copied. Spans are encoded one by one as they
+ * end (append) and a request is made of what was appended (take); encode() does both.
  */
 export class OtlpTraceEncoder {
-  private buf = new Uint8Array(1 << 16);
-  private view = new DataView(this.buf.buffer);
+  /** Where cached pieces are encoded; spans go to their group's buffer, a request to its own. */
+  private buf: Uint8Array = new Uint8Array(1 << 12);
+  private view: DataView = new DataView(this.buf.buffer);
   private pos = 0;
   /**
    * Encoded KeyValue messages (tag excluded) by key and value; bounded, so ids and paths do not
@@ -19,64 +21,140 @@ export class OtlpTraceEncoder {
    * an id) is marked `null`: its values are written directly, not hashed and looked up in vain.
    */
   private readonly pairs = new Map<string, Map<string | number | boolean, Uint8Array> | null>();
-  /** Encoded span names (route templates: few), bounded like the pairs. */
-  private readonly names = new Map<string, Uint8Array>();
   private pairCount = 0;
   /** Encoded Resource and InstrumentationScope messages, per object (a tracer's are shared by all its spans). */
   private readonly resources = new WeakMap<object, Uint8Array>();
   private readonly scopes = new WeakMap<object, Uint8Array>();
   private readonly utf8 = new TextEncoder();
+  /** Encoded spans waiting for take(), one buffer per resource and scope (kept from batch to batch). */
+  private readonly groups = new WeakMap<object, Map<object, SpanGroup>>();
+  /** The groups with spans since the last take(), in the order they got their first. */
+  private order: SpanGroup[] = [];
+  private last: SpanGroup | undefined;
+  private pendingSpans = 0;
 
   constructor(
     private readonly maxCachedPairs = 4_096,
     private readonly maxValuesPerKey = 64,
   ) {}
 
-  /** The request for `spans`, as a copy the caller may keep (the encoder's buffer is reused). */
+  /** The request for `spans` (none appended and not yet taken), as bytes the caller may keep. */
   encode(spans: readonly ReadableSpan[]): Uint8Array {
-    this.pos = 0;
-    // grouped by resource, then scope, by identity, in first-seen order (as the library does)
-    const byResource = new Map<object, Map<object, ReadableSpan[]>>();
-    for (const span of spans) {
-      let scopes = byResource.get(span.resource);
-      if (!scopes) byResource.set(span.resource, (scopes = new Map()));
-      const list = scopes.get(span.instrumentationScope);
-      if (list) list.push(span);
-      else scopes.set(span.instrumentationScope, [span]);
+    if (this.pendingSpans > 0) throw new Error("OtlpTraceEncoder.encode: appended spans are waiting for take()");
+    for (const span of spans) this.append(span);
+    return this.take();
+  }
+
+  /** Spans appended since the last take(). */
+  get pending(): number {
+    return this.pendingSpans;
+  }
+
+  /**
+   * Encodes one span now, into its resource and scope's part of the next request: a span can be
+   * dropped as soon as it ends instead of waiting in a queue for the batch (and the GC) as an object.
+   */
+  append(span: ReadableSpan): void {
+    let group = this.last;
+    if (group === undefined || group.resource !== span.resource || group.scope !== span.instrumentationScope) group = this.last = this.groupOf(span);
+    const { buf, view, pos } = this;
+    this.buf = group.buf;
+    this.view = group.view;
+    this.pos = group.pos;
+    try {
+      this.tag(2, 2);
+      this.span(span);
+      // a span that fails half-way leaves nothing behind: the group's end moves only now
+      if (group.pos === 0) this.order.push(group);
+      group.buf = this.buf;
+      group.view = this.view;
+      group.pos = this.pos;
+      this.pendingSpans++;
+    } finally {
+      this.buf = buf;
+      this.view = view;
+      this.pos = pos;
     }
-    for (const [resource, scopes] of byResource) {
+  }
+
+  /**
+   * The ExportTraceServiceRequest of every span appended since the last take(), in a buffer of its
+   * own; grouped by resource, then scope, in the order they first appeared (as the library does).
+   */
+  take(): Uint8Array {
+    if (this.order.length === 0) return new Uint8Array(0);
+    const byResource = new Map<object, SpanGroup[]>();
+    let size = 0;
+    for (const group of this.order) {
+      const list = byResource.get(group.resource);
+      if (list) list.push(group);
+      else byResource.set(group.resource, [group]);
+      // tags and length prefixes of both wrappers, the cached resource and scope, schema URLs at 3 bytes a char
+      size += group.pos + 32 + this.resourceOf(group.resource).length + this.scopeOf(group.scope).length + 3 * ((group.scope.schemaUrl?.length ?? 0) + (schemaUrlOf(group.resource)?.length ?? 0));
+    }
+    const { buf, view } = this;
+    // written straight into the buffer handed out: no copy of the batch
+    this.buf = new Uint8Array(size);
+    this.view = new DataView(this.buf.buffer);
+    this.pos = 0;
+    for (const [resource, groups] of byResource) {
       this.tag(1, 2);
-      const rs = this.begin();
+      // a batch is usually 16 KiB to 2 MiB: three length bytes, so the batch is not moved to widen them
+      const rs = this.begin(3);
       this.tag(1, 2);
-      this.raw(this.cached(this.resources, resource, () => this.resourceBytes(resource as ReadableSpan["resource"])));
-      for (const list of scopes.values()) {
-        const scope = list[0]!.instrumentationScope;
+      this.raw(this.resourceOf(resource));
+      for (const group of groups) {
         this.tag(2, 2);
-        const ss = this.begin();
+        const ss = this.begin(3);
         this.tag(1, 2);
-        this.raw(this.cached(this.scopes, scope, () => this.scopeBytes(scope)));
-        for (const span of list) {
-          this.tag(2, 2);
-          this.span(span);
-        }
-        if (scope.schemaUrl) {
+        this.raw(this.scopeOf(group.scope));
+        this.raw(group.pos === group.buf.length ? group.buf : group.buf.subarray(0, group.pos));
+        if (group.scope.schemaUrl) {
           this.tag(3, 2);
-          this.string(scope.schemaUrl);
+          this.string(group.scope.schemaUrl);
         }
         this.end(ss);
+        group.pos = 0;
       }
-      const schemaUrl = (resource as { schemaUrl?: string }).schemaUrl;
+      const schemaUrl = schemaUrlOf(resource);
       if (schemaUrl) {
         this.tag(3, 2);
         this.string(schemaUrl);
       }
       this.end(rs);
     }
-    return this.buf.slice(0, this.pos);
+    const out = this.buf.subarray(0, this.pos);
+    this.buf = buf;
+    this.view = view;
+    this.pos = 0;
+    this.order = [];
+    this.pendingSpans = 0;
+    return out;
+  }
+
+  private groupOf(span: ReadableSpan): SpanGroup {
+    let scopes = this.groups.get(span.resource);
+    if (!scopes) this.groups.set(span.resource, (scopes = new Map()));
+    let group = scopes.get(span.instrumentationScope);
+    if (!group) {
+      const buf = new Uint8Array(1 << 12);
+      group = { resource: span.resource, scope: span.instrumentationScope, buf, view: new DataView(buf.buffer), pos: 0 };
+      scopes.set(span.instrumentationScope, group);
+    }
+    return group;
+  }
+
+  private resourceOf(resource: object): Uint8Array {
+    return this.cached(this.resources, resource, () => this.resourceBytes(resource as ReadableSpan["resource"]));
+  }
+
+  private scopeOf(scope: ReadableSpan["instrumentationScope"]): Uint8Array {
+    return this.cached(this.scopes, scope, () => this.scopeBytes(scope));
   }
 
   private span(span: ReadableSpan): void {
-    const start = this.begin();
+    // a span message is 128 bytes to 16 KiB long: two length bytes reserved, so end() seldom moves it
+    const start = this.begin(2);
     const ctx = span.spanContext();
     this.tag(1, 2);
     this.hexBytes(ctx.traceId);
@@ -93,22 +171,25 @@ export class OtlpTraceEncoder {
       this.hexBytes(parent.spanId);
     }
     this.tag(5, 2);
-    const name = this.names.get(span.name);
-    if (name) this.raw(name);
-    else {
-      const from = this.pos;
-      this.string(span.name);
-      if (this.names.size < this.maxCachedPairs) this.names.set(span.name, this.buf.slice(from, this.pos));
-    }
+    // written each time: a span name is mostly a fresh string (METHOD + route), and hashing it for a cache costs more
+    this.string(span.name);
     const kind = span.kind == null ? 0 : span.kind + 1;
     if (kind !== 0) {
       this.tag(6, 0);
       this.varint(kind);
     }
-    this.tag(7, 1);
-    this.hrTime(span.startTime);
-    this.tag(8, 1);
-    this.hrTime(span.endTime);
+    if (span instanceof LeanSpan && span.elapsedNs >= 0) {
+      // straight from the span's clock readings: no [seconds, nanos] tuples made to be read once
+      this.tag(7, 1);
+      this.msPlusNs(span.startMs, 0);
+      this.tag(8, 1);
+      this.msPlusNs(span.startMs, span.elapsedNs);
+    } else {
+      this.tag(7, 1);
+      this.hrTime(span.startTime);
+      this.tag(8, 1);
+      this.hrTime(span.endTime);
+    }
     this.attributes(span.attributes, 9);
     this.tag(10, 0);
     this.varint(span.droppedAttributesCount);
@@ -297,9 +378,10 @@ export class OtlpTraceEncoder {
 
   /** A length-prefixed message encoded on its own (then cached), without disturbing the batch being written. */
   private standalone(write: () => void): Uint8Array {
-    const start = this.begin();
+    const start = this.pos;
+    const mark = this.begin();
     write();
-    this.end(start);
+    this.end(mark);
     const out = this.buf.slice(start, this.pos);
     this.pos = start;
     return out;
@@ -314,7 +396,10 @@ export class OtlpTraceEncoder {
   // ---- the writer
 
   private room(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
+    if (this.pos + n > this.buf.length) this.grow(n);
+  }
+
+  private grow(n: number): void {
     let size = this.buf.length * 2;
     while (size < this.pos + n) size *= 2;
     const next = new Uint8Array(size);
@@ -323,19 +408,26 @@ export class OtlpTraceEncoder {
     this.view = new DataView(next.buffer);
   }
 
-  /** Reserves one length byte; end() widens it when the message turns out longer than 127 bytes. */
-  private begin(): number {
-    this.room(1);
-    return this.pos++;
+  /**
+   * Reserves `width` length bytes (1 to 3) and returns where; end() moves the message when its
+   * length needs another width. The returned mark carries the width: at * 4 + width.
+   */
+  private begin(width = 1): number {
+    this.room(width);
+    const at = this.pos;
+    this.pos += width;
+    return at * 4 + width;
   }
 
-  private end(at: number): void {
-    const length = this.pos - at - 1;
+  private end(mark: number): void {
+    const reserved = mark & 3;
+    const at = mark >>> 2;
+    const length = this.pos - at - reserved;
     const size = varintSize(length);
-    if (size > 1) {
-      this.room(size - 1);
-      this.buf.copyWithin(at + size, at + 1, this.pos);
-      this.pos += size - 1;
+    if (size !== reserved) {
+      if (size > reserved) this.room(size - reserved);
+      this.buf.copyWithin(at + size, at + reserved, this.pos);
+      this.pos += size - reserved;
     }
     let v = length;
     let p = at;
@@ -407,10 +499,24 @@ export class OtlpTraceEncoder {
     this.pos += 8;
   }
 
+  /** Epoch milliseconds (an integer) plus nanoseconds as fixed64 nanoseconds, exact, in 32-bit halves. */
+  private msPlusNs(ms: number, ns: number): void {
+    this.room(8);
+    // ms * 1e6 + ns = high part * 2^20 + low part; each part below 2^53, so exact as doubles
+    const highPart = Math.floor(ms / 1048576) * 1e6;
+    const lowPart = (ms % 1048576) * 1e6 + ns;
+    const lowSum = (highPart % 4096) * 1048576 + (lowPart % 4294967296);
+    const low = lowSum % 4294967296;
+    const high = Math.floor(highPart / 4096) + Math.floor(lowPart / 4294967296) + Math.floor(lowSum / 4294967296);
+    this.view.setUint32(this.pos, low, true);
+    this.view.setUint32(this.pos + 4, high >>> 0, true);
+    this.pos += 8;
+  }
+
   private raw(bytes: Uint8Array): void {
     const n = bytes.length;
     this.room(n);
-    // cached pairs and names are a few bytes: a loop beats the native set() call's overhead
+    // cached pairs are a few bytes: a loop beats the native set() call's overhead
     if (n > 32) this.buf.set(bytes, this.pos);
     else {
       const buf = this.buf;
@@ -430,33 +536,41 @@ export class OtlpTraceEncoder {
 
   private string(s: string): void {
     const len = s.length;
-    if (len > 24) {
-      // native UTF-8 encoding into the buffer: at most 3 bytes per UTF-16 unit, length prefix widened after
-      this.room(len * 3 + 5);
-      const at = this.begin();
-      this.pos += this.utf8.encodeInto(s, this.buf.subarray(this.pos)).written;
-      this.end(at);
-      return;
-    }
-    let ascii = true;
-    for (let i = 0; i < len; i++) {
-      if (s.charCodeAt(i) > 127) {
-        ascii = false;
-        break;
+    if (len < 128) {
+      // short strings are nearly always ASCII: written by a loop, no native call, no view made
+      this.room(len + 1);
+      const buf = this.buf;
+      let p = this.pos + 1;
+      let i = 0;
+      for (; i < len; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 127) break;
+        buf[p++] = c;
+      }
+      if (i === len) {
+        buf[this.pos] = len;
+        this.pos = p;
+        return;
       }
     }
-    if (ascii) {
-      this.varint(len);
-      this.room(len);
-      const buf = this.buf;
-      for (let i = 0; i < len; i++) buf[this.pos++] = s.charCodeAt(i);
-      return;
-    }
-    const bytes = this.utf8.encode(s);
-    this.varint(bytes.length);
-    this.raw(bytes);
+    // native UTF-8 encoding into the buffer: at most 3 bytes per UTF-16 unit, length prefix widened after
+    this.room(len * 3 + 5);
+    const at = this.begin();
+    this.pos += this.utf8.encodeInto(s, this.buf.subarray(this.pos)).written;
+    this.end(at);
   }
 }
+
+/** The spans of one resource and scope, encoded as ScopeSpans.spans fields, waiting for take(). */
+interface SpanGroup {
+  readonly resource: object;
+  readonly scope: ReadableSpan["instrumentationScope"];
+  buf: Uint8Array;
+  view: DataView;
+  pos: number;
+}
+
+const schemaUrlOf = (resource: object): string | undefined => (resource as { schemaUrl?: string }).schemaUrl;
 
 /** Span flags: W3C trace flags plus "is the parent remote" known (0x100) and set (0x200). */
 function flagsOf(ctx: SpanContext, isRemote: boolean | undefined): number {

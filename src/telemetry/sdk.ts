@@ -4,10 +4,10 @@ import { OTLPExporterBase } from "@opentelemetry/otlp-exporter-base";
 import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from "@opentelemetry/otlp-exporter-base/node-http";
 import { ProtobufTraceSerializer, TraceExporterMetricsHelper } from "@opentelemetry/otlp-transformer";
 import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
-import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, RandomIdGenerator, TraceIdRatioBasedSampler, type ReadableSpan, type Sampler, type SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, RandomIdGenerator, TraceIdRatioBasedSampler, type Sampler, type SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { Logger } from "../platform/logger.ts";
 import type { SamplerConfig, TracingConfig } from "./config.ts";
-import { BoundedBatchProcessor } from "./export.ts";
+import { BoundedBatchProcessor, EncodingSink, SpanListSink, type BatchSink, type EncodedBatch, type EncodedTransport } from "./export.ts";
 import { OtlpTraceEncoder } from "./otlp-encoder.ts";
 import { LeanTracer } from "./span.ts";
 import type { Metrics } from "./metrics.ts";
@@ -28,7 +28,7 @@ export interface SdkOptions {
  * batch queue and one OTLP/HTTP exporter. The tracers are bpm's LeanTracer: the SDK's
  * BasicTracerProvider would make the same spans at several times the allocations each.
  */
-export function startSdk(cfg: Extract<TracingConfig, { enabled: true }>, opts: SdkOptions): { tracers: Map<string, LeanTracer>; defaultTracer: LeanTracer; processor: BoundedBatchProcessor } {
+export function startSdk(cfg: Extract<TracingConfig, { enabled: true }>, opts: SdkOptions): { tracers: Map<string, LeanTracer>; defaultTracer: LeanTracer; processor: BoundedBatchProcessor<unknown> } {
   const metrics = opts.metrics;
   const log = opts.log;
   let lastWarn = 0;
@@ -40,9 +40,13 @@ export function startSdk(cfg: Extract<TracingConfig, { enabled: true }>, opts: S
     log.warn(msg, fields);
   };
   const exporterConfig = { url: cfg.tracesUrl, timeoutMillis: cfg.batch.exportTimeoutMillis };
-  const exporter =
-    opts.exporter ?? ((cfg.protocol === "http/json" ? new OTLPJsonTraceExporter(exporterConfig) : otlpProtobufExporter(exporterConfig)) as unknown as SpanExporter);
-  const processor = new BoundedBatchProcessor(exporter, cfg.batch, {
+  // protobuf: each span encoded as it ends (bytes queue, not span objects); JSON and tests' exporters take span objects
+  const sink: BatchSink<unknown> = opts.exporter
+    ? new SpanListSink(opts.exporter)
+    : cfg.protocol === "http/json"
+      ? new SpanListSink(new OTLPJsonTraceExporter(exporterConfig) as unknown as SpanExporter)
+      : new EncodingSink(new OtlpTraceEncoder(), otlpProtobufTransport(exporterConfig));
+  const processor = new BoundedBatchProcessor(sink, cfg.batch, {
     dropped: (n) => {
       metrics.tracingSpansDropped.inc(n);
       warn("trace spans dropped: export queue full", { queue_size: cfg.batch.maxQueueSize, endpoint: cfg.tracesUrl });
@@ -99,15 +103,15 @@ export function buildSampler(cfg: SamplerConfig): Sampler {
 
 /**
  * OTLP/HTTP protobuf: the library's HTTP delegate (headers from OTEL_EXPORTER_OTLP_HEADERS,
- * timeout, retries on 429/502/503/504, bounded concurrency) with bpm's encoder, which writes
- * the same bytes as the library's serializer at a fraction of the CPU.
+ * timeout, retries on 429/502/503/504, bounded concurrency) sending requests bpm's encoder has
+ * already written, the same bytes as the library's serializer at a fraction of the CPU.
  */
-function otlpProtobufExporter(config: { url: string; timeoutMillis: number }): OTLPExporterBase<ReadableSpan[]> {
-  const encoder = new OtlpTraceEncoder();
+export function otlpProtobufTransport(config: { url: string; timeoutMillis: number }): EncodedTransport {
   const serializer = {
-    serializeRequest: (spans: ReadableSpan[]) => encoder.encode(spans),
+    serializeRequest: (batch: EncodedBatch) => batch.bytes,
     deserializeResponse: (data: Uint8Array) => ProtobufTraceSerializer.deserializeResponse(data),
   };
   const options = convertLegacyHttpOptions(config, "TRACES", "v1/traces", { "Content-Type": "application/x-protobuf" });
-  return new OTLPExporterBase(createOtlpHttpExportDelegate(options, serializer, "otlp_http_span_exporter", TraceExporterMetricsHelper, undefined));
+  const spans = { ...TraceExporterMetricsHelper, countItems: (batch: EncodedBatch) => batch.count };
+  return new OTLPExporterBase(createOtlpHttpExportDelegate(options, serializer, "otlp_http_span_exporter", spans, undefined));
 }

@@ -103,12 +103,12 @@ export class LeanSpan implements Span, ReadableSpan, SpanContext {
   droppedLinksCount = 0;
   private attributeCount = 0;
   /** Wall-clock ms at start (Date.now()), and the monotonic clock then: later times are start + elapsed, as in the SDK. */
-  private readonly startMs: number;
+  readonly startMs: number;
   private readonly startPerfMs: number;
   /** A start the caller gave (later times then come from the wall clock, as in the SDK). */
   private readonly givenStart: HrTime | undefined;
-  /** Start to end in ns, measured on the monotonic clock; -1 until then, or when the end was given. */
-  private elapsedNs = -1;
+  /** Start to end in ns, measured on the monotonic clock; -1 until then, or when a time was given (read by the encoder, set by end()). */
+  elapsedNs = -1;
   private givenEnd: HrTime | undefined;
 
   constructor(

@@ -23,7 +23,7 @@ test("every kind of span content encodes to the library's bytes, batch after bat
       attributes: { "http.request.method": "GET", "url.path": `/api/tasks/${i}`, "http.response.status_code": 200 + i, big: 2 ** 40, negative: -5, ratio: 0.25, ok: true, list: ["a", "b"], nums: [1, 2.5] },
     });
     runInSpan(server, () => {
-      const client = startSpan("GET /api/tasks/:id", { kind: SpanKind.CLIENT, attributes: { "peer.service": "task-service", "server.port": 8082, "long.value": "x".repeat(100 + i), "unicode.value": `日本語-${i}` } });
+      const client = startSpan("GET /api/tasks/:id", { kind: SpanKind.CLIENT, attributes: { "peer.service": "task-service", "server.port": 8082, "long.value": "x".repeat(100 + i), "longer.value": "y".repeat(200 + i), "long.unicode": `${"z".repeat(120)}ü${i}`, "unicode.value": `日本語-${i}` } });
       client.addEvent("retry", { "retry.attempt": 1, "retry.delay_ms": 12.5, "retry.cause": "503" });
       client.addEvent("no attributes");
       client.setStatus({ code: SpanStatusCode.ERROR, message: "upstream said 503 — ünïcode" });
@@ -39,9 +39,12 @@ test("every kind of span content encodes to the library's bytes, batch after bat
       links: [{ context: trace.getSpanContext(remote)!, attributes: { "link.kind": "writer" } }],
     });
     linked.end();
+    // times the caller gives (not the span's own clock readings) take the encoder's other time path
+    const given = startSpan("given times", { role: "task-service", startTime: [1_700_000_000 + i, 999_999_999] });
+    given.end([1_700_000_001 + i, 5]);
   }
   const spans = await t.spans();
-  expect(spans.length).toBe(9);
+  expect(spans.length).toBe(12);
   const encoder = new OtlpTraceEncoder();
   // the same encoder for several batches: what it caches must not change the bytes
   for (const batch of [spans, spans.slice(0, 4), spans.slice(4), spans]) expect(Buffer.from(encoder.encode(batch))).toEqual(library(batch));
