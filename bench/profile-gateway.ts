@@ -3,7 +3,10 @@
  * wrk, sampled by `perf record -g`, each sample charged to the innermost JS function on
  * its stack (the native and kernel work it caused included), names from JSC's JIT dump.
  *
- *   bun bench/profile-gateway.ts [seconds=5] [top=40]
+ *   bun bench/profile-gateway.ts [seconds=5] [top=40] [NAME=VALUE …]
+ *
+ * NAME=VALUE pairs go to the gateway's environment, e.g. OTEL_TRACES_SAMPLER=always_off
+ * with OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:9 to profile tracing's sampled-out path.
  *
  * Needs perf (linux-perf) and wrk (scripts/tools.sh installs wrk). Prints, per function:
  * its share of all samples and how that splits into kernel / Bun native / JIT code.
@@ -17,6 +20,7 @@ import { cpuSecondsTree, wrk } from "./lib.ts";
 
 const seconds = Number(process.argv[2] ?? 5);
 const top = Number(process.argv[3] ?? 40);
+const extraEnv = Object.fromEntries(process.argv.slice(4).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
 const work = mkdtempSync(join(tmpdir(), "bpm-profile-"));
 const jitDir = join(work, "jit");
 mkdirSync(jitDir); // Bun aborts at start when the JIT dump directory is missing
@@ -29,7 +33,7 @@ const gw = await startBpm({
   roles: ["gateway"],
   bin: runner,
   stdoutFile: join(work, "access.log"),
-  env: { BUN_JSC_useJITDump: "1", BUN_JSC_jitDumpDirectory: jitDir },
+  env: { ...extraEnv, BUN_JSC_useJITDump: "1", BUN_JSC_jitDumpDirectory: jitDir },
   config: { discovery: { static: { "task-service": [{ address: "127.0.0.1", port: svc.ports["task-service"].http }] } }, gateway: { rate_limit: { requests: 100_000_000, window: "60s" }, access_log: true } },
 });
 const url = `${gw.url("gateway")}/api/tasks/${created.id}`;
