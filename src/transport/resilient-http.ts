@@ -205,8 +205,10 @@ class DirectAttempt implements ExchangeSink {
     private readonly context: Context | null,
   ) {}
 
+  // What follows runs in the request's context (events on its span, log lines' trace ids, the
+  // retry) — except a sampled-out request's ordinary answer, where nothing would read it.
   response(res: WireResponse): void {
-    if (this.context !== null) context.with(this.context, () => this.answered(res));
+    if (this.context !== null && (this.span.isRecording() || res.status >= 500)) context.with(this.context, () => this.answered(res));
     else this.answered(res);
   }
 
@@ -215,17 +217,23 @@ class DirectAttempt implements ExchangeSink {
     else this.failedWith(err);
   }
 
+  private resume(first: { failed: true; error: unknown } | { failed: false; value: WireResponse }): void {
+    const ctx = this.context;
+    if (ctx !== null && context.active() !== ctx) context.with(ctx, () => resumeRetry(this.lb, this.policies, this.f, this.body, first, this.sink));
+    else resumeRetry(this.lb, this.policies, this.f, this.body, first, this.sink);
+  }
+
   private answered(res: WireResponse): void {
     endHttpClientSpan(this.span, { status: res.status });
     attemptAnswered(this.policies, this.f, res);
     if (!this.mayRetry || this.policies.retry.firstSucceeded(res)) this.sink.forwarded(res);
-    else resumeRetry(this.lb, this.policies, this.f, this.body, { failed: false, value: res }, this.sink);
+    else this.resume({ failed: false, value: res });
   }
 
   private failedWith(err: unknown): void {
     endHttpClientSpan(this.span, { error: err });
     attemptFailed(this.policies, this.f, err);
-    if (this.mayRetry) resumeRetry(this.lb, this.policies, this.f, this.body, { failed: true, error: err }, this.sink);
+    if (this.mayRetry) this.resume({ failed: true, error: err });
     else this.sink.forwardFailed(err);
   }
 }
