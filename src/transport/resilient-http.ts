@@ -13,7 +13,24 @@ import { processMetrics, statusClass, type UpstreamInstrument } from "../telemet
 import { tracingEnabled } from "../telemetry/tracing.ts";
 import { context, type Context, type Span } from "@opentelemetry/api";
 
-export interface ForwardRequest {
+/**
+ * What `forward` writes on a request as it goes. A class, so that a caller's request object
+ * (the gateway's ProxyCall extends it) has these fields from its construction on.
+ */
+export class ForwardState {
+  /** The last attempt's lease (the instance that answered, or failed last). */
+  lease: Lease | undefined = undefined;
+  /** Attempts made so far. */
+  attempts = 0;
+  /** Instances tried so far (made on the first retry). */
+  tried: Set<string> | undefined = undefined;
+  /** The current attempt's breaker epoch, start (performance.now()) and upstream instrument. */
+  epoch = 0;
+  attemptStarted = 0;
+  upstream: UpstreamInstrument | undefined = undefined;
+}
+
+export interface ForwardRequest extends ForwardState {
   req: InboundRequest;
   url: UrlParts;
   /** Absolute deadline (epoch ms) for the whole call, retries and backoff included. */
@@ -31,16 +48,6 @@ export interface ForwardRequest {
   wire?: boolean;
   /** Route template (`/api/tasks/:id`), for the attempt spans' names. */
   route?: string;
-  /** Written by `forward`: the last attempt's lease (the instance that answered, or failed last). */
-  lease?: Lease;
-  /** Written by `forward`: attempts made so far. */
-  attempts?: number;
-  /** Written by `forward`: instances tried so far (made on the first retry). */
-  tried?: Set<string>;
-  /** Written by `forward`: the current attempt's breaker epoch, start (performance.now()) and upstream instrument. */
-  epoch?: number;
-  attemptStarted?: number;
-  upstream?: UpstreamInstrument;
 }
 
 /** Told how a `forwardDirect` call ended: with the response to send, or the error to answer with. */
@@ -69,7 +76,7 @@ export function forward(lb: LoadBalancer, policies: DownstreamPolicies, f: Forwa
  * attempt, and starts its clock and instruments; throws when there is neither.
  */
 function beginAttempt(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardRequest): Lease {
-  f.attempts = (f.attempts ?? 0) + 1;
+  f.attempts++;
   const breaker = policies.breaker;
   if (!breaker.tryAcquirePermission()) throw breaker.notPermittedError();
   const epoch = breaker.epoch;
@@ -124,7 +131,7 @@ function attemptFn(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardReq
     const remaining = f.deadline - Date.now();
     const timeoutMs = Math.max(0, Math.min(policies.timeoutMs, remaining));
     // one CLIENT span per attempt (a retry is a sibling), its traceparent sent upstream
-    const span = startHttpClientSpan({ service: lb.service, method: f.req.method, route: f.route, address: lease.instance.address, port: lease.instance.port, resendCount: f.attempts! - 1 });
+    const span = startHttpClientSpan({ service: lb.service, method: f.req.method, route: f.route, address: lease.instance.address, port: lease.instance.port, resendCount: f.attempts - 1 });
     let setHeaders = f.setHeaders;
     if (tracingEnabled) {
       setHeaders = { ...f.setHeaders };

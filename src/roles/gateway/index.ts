@@ -17,9 +17,7 @@ import { Http1Client, WireResponse } from "../../transport/http1/index.ts";
 import { type Conn, DEFERRED, serveHttp1, type Http1Server } from "../../transport/http1/server.ts";
 import type { ServerRequest } from "../../transport/http1/server-request.ts";
 import type { InboundRequest, UrlParts } from "../../transport/inbound.ts";
-import { forward, forwardDirect, type ForwardRequest, type ForwardSink } from "../../transport/resilient-http.ts";
-import type { Lease } from "../../balancing/lease.ts";
-import type { UpstreamInstrument } from "../../telemetry/metrics.ts";
+import { forward, forwardDirect, type ForwardRequest, type ForwardSink, ForwardState } from "../../transport/resilient-http.ts";
 import { adminRoutes } from "./admin.ts";
 import { openApiRoutes } from "./openapi.ts";
 import { Authenticator, createAdminGuard, IDENTITY_ADMIN_HEADER, IDENTITY_HEADER, type Identity } from "../../platform/auth.ts";
@@ -163,7 +161,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
    * object, shared by the two ways of running it: `proxyDirect` (callbacks, for the raw
    * front) and `proxyApi` (one async function, for everything else).
    */
-  class ProxyCall implements ForwardRequest, ForwardSink {
+  class ProxyCall extends ForwardState implements ForwardRequest, ForwardSink {
     readonly started = performance.now();
     readonly cid: string;
     /** Route template: the metrics' and spans' label. */
@@ -186,12 +184,6 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     conn: Conn | undefined;
     /** The SERVER span of a traced request on the direct path (ended with the request). */
     serverSpan: Span | undefined;
-    lease?: Lease;
-    attempts?: number;
-    tried?: Set<string>;
-    epoch?: number;
-    attemptStarted?: number;
-    upstream?: UpstreamInstrument;
 
     constructor(
       readonly req: InboundRequest,
@@ -199,6 +191,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
       readonly target: GatewayRoute,
       readonly clientIp: string | undefined,
     ) {
+      super();
       this.cid = correlationIdFrom(req.headers);
       this.route = routeTemplate(target, url.pathname);
     }
