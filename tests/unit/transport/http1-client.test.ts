@@ -485,3 +485,65 @@ describe("HTTP/1.1 client: errors", () => {
     expect(await c.request(s.target, { ...GET, signal: ac.signal }).catch((e: unknown) => e)).toBe(reason);
   });
 });
+
+describe("HTTP/1.1 client: requestWireTo (no promise)", () => {
+  /** A sink that records every call and whether it came inside requestWireTo itself. */
+  function recorder() {
+    const calls: { kind: "response" | "failed"; value: unknown; sync: boolean }[] = [];
+    let inCall = false;
+    const sink = {
+      response: (res: unknown) => void calls.push({ kind: "response", value: res, sync: inCall }),
+      failed: (err: unknown) => void calls.push({ kind: "failed", value: err, sync: inCall }),
+    };
+    const send = (c: Http1Client, target: { address: string; port: number }, init: Parameters<Http1Client["requestWireTo"]>[1]) => {
+      inCall = true;
+      try {
+        c.requestWireTo(target, init, sink);
+      } finally {
+        inCall = false;
+      }
+    };
+    return { calls, send };
+  }
+
+  test("the response reaches the sink once, from the socket's callback, and the connection is reused", async () => {
+    const s = raw((conn) => conn.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: 1\r\n\r\nok"));
+    const c = client();
+    const r = recorder();
+    r.send(c, s.target, { ...GET, stripHopByHop: true });
+    r.send(c, s.target, { ...GET, stripHopByHop: true }); // a second connection while the first is busy
+    await until(() => r.calls.length === 2, "two responses");
+    r.send(c, s.target, { ...GET, stripHopByHop: true }); // pooled by now
+    await until(() => r.calls.length === 3, "the third response");
+    await Bun.sleep(20);
+    expect(r.calls.map((x) => [x.kind, x.sync])).toEqual([["response", false], ["response", false], ["response", false]]);
+    const res = r.calls[0]!.value as import("../../../src/transport/http1/index.ts").WireResponse;
+    expect([res.status, Buffer.from(res.bytes!).toString(), res.headers.get("x-a")]).toEqual([200, "ok", "1"]);
+    expect(s.accepted).toBe(2);
+  });
+
+  test("refused, aborted before the start, closed client, invalid request: failed once, never inside the call", async () => {
+    const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const port = listener.port;
+    listener.stop(true);
+    const r = recorder();
+    const c = client();
+    r.send(c, { address: "127.0.0.1", port }, GET);
+    const ac = new AbortController();
+    ac.abort(new Error("gone"));
+    r.send(c, { address: "127.0.0.1", port }, { ...GET, signal: ac.signal });
+    r.send(c, { address: "127.0.0.1", port }, { method: "GET", path: "/a b" });
+    const closed = new Http1Client();
+    closed.close();
+    r.send(closed, { address: "127.0.0.1", port }, GET);
+    await until(() => r.calls.length === 4, "four failures");
+    await Bun.sleep(20);
+    expect(r.calls.every((x) => x.kind === "failed" && !x.sync)).toBe(true);
+    expect(r.calls.length).toBe(4);
+    const messages = r.calls.map((x) => (x.value as Error).message);
+    expect(messages.some((m) => m.includes(`127.0.0.1:${port}`))).toBe(true); // refused, naming the upstream
+    expect(messages).toContain("gone");
+    expect(messages.some((m) => m.includes("invalid request target"))).toBe(true);
+    expect(messages).toContain("http1 client is closed");
+  });
+});
