@@ -11,7 +11,8 @@
  * gateway-transport.bench.ts), `nginx` (Debian's, upstream keepalive), or a bpm binary
  * path (empty for ./bpm) with optional `:toggles` joined by `+`: noauth, norl (no rate
  * limit), nofb (no fallback cache), noal (no access log), nosticky, nopurge
- * (MIMALLOC_PURGE_DELAY=-1), bigheap (JSC heap growth ×8/×4), noconc (no concurrent GC).
+ * (MIMALLOC_PURGE_DELAY=-1), bigheap (JSC heap growth ×8/×4), noconc (no concurrent GC),
+ * edenratio (BUN_JSC_minEdenToOldGenerationRatio=0.1: fewer full collections).
  * e.g. `bun bench/gateway-ab.ts proto,/tmp/bpm-before,./bpm,nginx 8`.
  */
 import { authHeaders, REPO, startBpm } from "../tests/support/bpm.ts";
@@ -56,6 +57,7 @@ for (const e of entries) {
     if (t.includes("nopurge")) env.MIMALLOC_PURGE_DELAY = "-1";
     if (t.includes("purge1s")) env.MIMALLOC_PURGE_DELAY = "1000";
     if (t.includes("purge100")) env.MIMALLOC_PURGE_DELAY = "100";
+    if (t.includes("edenratio")) env.BUN_JSC_minEdenToOldGenerationRatio = "0.1";
     const gw = await startBpm({ roles: ["gateway"], bin: bin || undefined, env, stdoutFile: "/dev/null", config: { discovery: { static: { "task-service": [upstream] } }, fallback: fb, load_balancer: lb, gateway: g } });
     ts.push({ name: e, url: gw.url("gateway") + path, pid: gw.proc.pid, stop: async () => void (await gw.stop()) });
   }

@@ -26,7 +26,7 @@ const gw = await startBpm({
   roles: ["gateway"],
   bin: runner,
   stdoutFile: join(work, "access.log"),
-  env: { BUN_JSC_logGC: "1" },
+  env: { BUN_JSC_logGC: "1", ...(process.env.GW_JSC ? Object.fromEntries(process.env.GW_JSC.split(",").map((kv) => kv.split("="))) : {}) },
   config: { discovery: { static: { "task-service": [{ address: "127.0.0.1", port: svc.ports["task-service"].http }] } }, gateway: { rate_limit: { requests: 100_000_000, window: "60s" }, access_log: true } },
 });
 try {
