@@ -3,7 +3,9 @@
  * measure the host's CPU drift does not move (unlike µs per request), for allocation work.
  * Runs the gateway from source (this checkout, or another given as the first argument) with
  * JSC's GC log on, warms up under wrk, then counts over a second wrk run: GC cycles (eden and
- * full) and the bytes JSC says each finished cycle allocated, per request.
+ * full) and the bytes JSC says each finished cycle allocated, per request. Only cycles started by
+ * the allocation budget log their bytes, so the figure moves ±15% between runs: compare builds
+ * over several runs, and only for differences larger than that.
  *
  *   bun bench/gateway-alloc.ts [checkout=this repo] [seconds=6]
  */
