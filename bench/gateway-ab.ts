@@ -16,7 +16,7 @@
  * e.g. `bun bench/gateway-ab.ts proto,/tmp/bpm-before,./bpm,nginx 8`.
  */
 import { authHeaders, REPO, startBpm } from "../tests/support/bpm.ts";
-import { cpuSecondsTree, startNginxProxy, wrk } from "./lib.ts";
+import { cpuSecondsTree, startNginxProxy, taskServiceWithTask, wrk } from "./lib.ts";
 import { freePort } from "../tests/support/ports.ts";
 import { readFileSync } from "node:fs";
 if (!process.argv[2]) {
@@ -26,10 +26,7 @@ if (!process.argv[2]) {
 const entries = process.argv[2].split(",");
 const pairs = Number(process.argv[3] ?? 4);
 const secs = Number(process.argv[4] ?? 3);
-const svc = await startBpm({ roles: ["task-service"] });
-const created = (await (await fetch(`${svc.url("task-service")}/api/tasks`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ title: "bench", user_id: 1 }) })).json()) as { id: number };
-const upstream = { address: "127.0.0.1", port: svc.ports["task-service"].http };
-const path = `/api/tasks/${created.id}`;
+const { svc, upstream, path } = await taskServiceWithTask();
 type T = { name: string; url: string; pid: number; stop: () => Promise<void> };
 const ts: T[] = [];
 for (const e of entries) {

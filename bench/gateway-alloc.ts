@@ -9,30 +9,21 @@
  *
  *   bun bench/gateway-alloc.ts [checkout=this repo] [seconds=6]
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { authHeaders, REPO, startBpm } from "../tests/support/bpm.ts";
-import { wrk } from "./lib.ts";
+import { authHeaders, REPO } from "../tests/support/bpm.ts";
+import { gatewayFromSource, taskServiceWithTask, wrk } from "./lib.ts";
 
-const checkout = process.argv[2] ?? REPO;
+const checkout = process.argv[2] || REPO;
 const seconds = Number(process.argv[3] ?? 6);
 const work = mkdtempSync(join(tmpdir(), "bpm-alloc-"));
 const gcLog = join(work, "gc.log");
-const runner = join(work, "bpm-src.sh");
-writeFileSync(runner, `#!/bin/sh\nexec "${process.execPath}" "${checkout}/src/main.ts" "$@" 2>"${gcLog}"\n`, { mode: 0o755 });
-
-const svc = await startBpm({ roles: ["task-service"] });
-const created = (await (await fetch(`${svc.url("task-service")}/api/tasks`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ title: "bench", user_id: 1 }) })).json()) as { id: number };
-const gw = await startBpm({
-  roles: ["gateway"],
-  bin: runner,
-  stdoutFile: join(work, "access.log"),
-  env: { BUN_JSC_logGC: "1", ...(process.env.GW_JSC ? Object.fromEntries(process.env.GW_JSC.split(",").map((kv) => kv.split("="))) : {}) },
-  config: { discovery: { static: { "task-service": [{ address: "127.0.0.1", port: svc.ports["task-service"].http }] } }, gateway: { rate_limit: { requests: 100_000_000, window: "60s" }, access_log: true } },
-});
+const { svc, upstream, path } = await taskServiceWithTask();
+const extra = process.env.GW_JSC ? Object.fromEntries(process.env.GW_JSC.split(",").map((kv) => kv.split("="))) : {};
+const gw = await gatewayFromSource({ work, upstream, checkout, stderrFile: gcLog, env: { BUN_JSC_logGC: "1", ...extra } });
 try {
-  const url = `${gw.url("gateway")}/api/tasks/${created.id}`;
+  const url = `${gw.url("gateway")}${path}`;
   const headers = await authHeaders(1);
   await wrk(url, { seconds: 3, connections: 64, headers }); // warm up: JIT and heap settle
   const read = () => {

@@ -2,6 +2,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { REPO, startBpm, type BpmProcess } from "../tests/support/bpm.ts";
 import { freePort } from "../tests/support/ports.ts";
 import { toolPath } from "../tests/support/tools.ts";
 
@@ -97,4 +98,30 @@ http { access_log ${prefix}/access.log; client_body_temp_path ${prefix}; proxy_t
     location / { proxy_pass http://tasks; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header X-Correlation-ID $request_id; } } }`);
   const proc = Bun.spawn([toolPath("nginx"), "-p", prefix, "-c", join(prefix, "nginx.conf")], { stdout: "ignore", stderr: "inherit" });
   return { port, proc };
+}
+
+/** A task-service with one task in it: the upstream gateway benchmarks proxy to, and the path they GET. */
+export async function taskServiceWithTask(): Promise<{ svc: BpmProcess; upstream: { address: string; port: number }; path: string }> {
+  const svc = await startBpm({ roles: ["task-service"] });
+  const res = await fetch(`${svc.url("task-service")}/api/tasks`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ title: "bench", user_id: 1 }) });
+  const created = (await res.json()) as { id: number };
+  return { svc, upstream: { address: "127.0.0.1", port: svc.ports["task-service"].http }, path: `/api/tasks/${created.id}` };
+}
+
+/**
+ * The gateway run from a checkout's source (so perf's JIT map and JSC's logs see it) in front
+ * of `upstream`, with the benchmarks' settings (rate limit far above any run, access log on to
+ * `work/access.log`); its stderr goes to `stderrFile` when given. `work` holds the launcher.
+ */
+export function gatewayFromSource(opts: { work: string; upstream: { address: string; port: number }; env: Record<string, string>; checkout?: string; stderrFile?: string }): Promise<BpmProcess> {
+  const runner = join(opts.work, "bpm-src.sh");
+  const redirect = opts.stderrFile === undefined ? "" : ` 2>"${opts.stderrFile}"`;
+  writeFileSync(runner, `#!/bin/sh\nexec "${process.execPath}" "${opts.checkout ?? REPO}/src/main.ts" "$@"${redirect}\n`, { mode: 0o755 });
+  return startBpm({
+    roles: ["gateway"],
+    bin: runner,
+    stdoutFile: join(opts.work, "access.log"),
+    env: opts.env,
+    config: { discovery: { static: { "task-service": [opts.upstream] } }, gateway: { rate_limit: { requests: 100_000_000, window: "60s" }, access_log: true } },
+  });
 }

@@ -15,8 +15,8 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { authHeaders, REPO, startBpm } from "../tests/support/bpm.ts";
-import { cpuSecondsTree, wrk } from "./lib.ts";
+import { authHeaders } from "../tests/support/bpm.ts";
+import { cpuSecondsTree, gatewayFromSource, taskServiceWithTask, wrk } from "./lib.ts";
 
 const seconds = Number(process.argv[2] ?? 5);
 const top = Number(process.argv[3] ?? 40);
@@ -24,19 +24,9 @@ const extraEnv = Object.fromEntries(process.argv.slice(4).map((kv) => [kv.slice(
 const work = mkdtempSync(join(tmpdir(), "bpm-profile-"));
 const jitDir = join(work, "jit");
 mkdirSync(jitDir); // Bun aborts at start when the JIT dump directory is missing
-const runner = join(work, "bpm-src.sh");
-writeFileSync(runner, `#!/bin/sh\nexec "${process.execPath}" "${REPO}/src/main.ts" "$@"\n`, { mode: 0o755 });
-
-const svc = await startBpm({ roles: ["task-service"] });
-const created = (await (await fetch(`${svc.url("task-service")}/api/tasks`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ title: "bench", user_id: 1 }) })).json()) as { id: number };
-const gw = await startBpm({
-  roles: ["gateway"],
-  bin: runner,
-  stdoutFile: join(work, "access.log"),
-  env: { ...extraEnv, BUN_JSC_useJITDump: "1", BUN_JSC_jitDumpDirectory: jitDir },
-  config: { discovery: { static: { "task-service": [{ address: "127.0.0.1", port: svc.ports["task-service"].http }] } }, gateway: { rate_limit: { requests: 100_000_000, window: "60s" }, access_log: true } },
-});
-const url = `${gw.url("gateway")}/api/tasks/${created.id}`;
+const { svc, upstream, path } = await taskServiceWithTask();
+const gw = await gatewayFromSource({ work, upstream, env: { ...extraEnv, BUN_JSC_useJITDump: "1", BUN_JSC_jitDumpDirectory: jitDir } });
+const url = `${gw.url("gateway")}${path}`;
 const headers = await authHeaders(1);
 const pid = gw.proc.pid;
 try {

@@ -123,6 +123,19 @@ function send(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardRequest,
   return mayRetry ? policies.retry.execute(attempt, f.req.signal, { deadline: f.deadline, idempotent: true }) : attempt();
 }
 
+/** The attempt's CLIENT span: a child of the span active now (the request's SERVER span); a retry is a sibling. */
+function attemptSpan(lb: LoadBalancer, f: ForwardRequest, lease: Lease): Span {
+  return startHttpClientSpan({ service: lb.service, method: f.req.method, route: f.route, address: lease.instance.address, port: lease.instance.port, resendCount: f.attempts - 1 });
+}
+
+/** The fields every attempt sends, plus the attempt span's traceparent while tracing is on. */
+function attemptHeaders(f: ForwardRequest, span: Span): Record<string, string> {
+  if (!tracingEnabled) return f.setHeaders;
+  const headers = { ...f.setHeaders };
+  injectTraceHeaders(headers, span);
+  return headers;
+}
+
 /** One attempt of `f` as a promise (the retry policy's unit). */
 function attemptFn(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardRequest, body: ArrayBuffer | Uint8Array | ReadableStream | null): () => Promise<Response | WireResponse> {
   const callerSignal = f.req.signal;
@@ -130,13 +143,8 @@ function attemptFn(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardReq
     const lease = beginAttempt(lb, policies, f);
     const remaining = f.deadline - Date.now();
     const timeoutMs = Math.max(0, Math.min(policies.timeoutMs, remaining));
-    // one CLIENT span per attempt (a retry is a sibling), its traceparent sent upstream
-    const span = startHttpClientSpan({ service: lb.service, method: f.req.method, route: f.route, address: lease.instance.address, port: lease.instance.port, resendCount: f.attempts - 1 });
-    let setHeaders = f.setHeaders;
-    if (tracingEnabled) {
-      setHeaders = { ...f.setHeaders };
-      injectTraceHeaders(setHeaders, span);
-    }
+    const span = attemptSpan(lb, f, lease);
+    const setHeaders = attemptHeaders(f, span);
     // The pooled client keeps the deadline itself (one timer for all requests) and listens to the
     // caller's signal; fetch() needs an AbortController of its own for both.
     let ac: AbortController | undefined;
@@ -168,8 +176,8 @@ function attemptFn(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardReq
 }
 
 /**
- * `forward` without a promise, for the raw front with the pooled client when tracing is off
- * and the body (if any) is whole: the first attempt's response goes from the upstream
+ * `forward` without a promise, for the raw front with the pooled client when the body (if
+ * any) is whole, traced or not: the first attempt's response goes from the upstream
  * socket's read to `sink` in the same callback. When that attempt fails or answers with a
  * status worth retrying, the retry policy takes over from there exactly as `forward` would
  * (backoff, budget, deadline, instances not tried yet), and `sink` hears the end of that.
@@ -187,13 +195,8 @@ export function forwardDirect(lb: LoadBalancer, policies: DownstreamPolicies, f:
     return;
   }
   const timeoutMs = Math.max(1, Math.min(policies.timeoutMs, f.deadline - Date.now()));
-  // traced: the attempt's CLIENT span, a child of the span active now (the caller's SERVER span)
-  const span = startHttpClientSpan({ service: lb.service, method: f.req.method, route: f.route, address: lease.instance.address, port: lease.instance.port });
-  let setHeaders = f.setHeaders;
-  if (tracingEnabled) {
-    setHeaders = { ...f.setHeaders };
-    injectTraceHeaders(setHeaders, span);
-  }
+  const span = attemptSpan(lb, f, lease);
+  const setHeaders = attemptHeaders(f, span);
   // the socket's callbacks run outside this request's context: they re-enter it (spans, events, the retry)
   const attempt = new DirectAttempt(lb, policies, f, body, mayRetry, sink, span, tracingEnabled ? context.active() : null);
   proxyWireTo(f.client!, f.req, f.url, lease.instance, { body, setHeaders, stripHeaders: f.stripHeaders, signal: f.req.signal, clientIp: f.clientIp, timeoutMs, timeoutLabel: lb.service }, attempt);

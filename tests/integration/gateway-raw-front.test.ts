@@ -300,33 +300,21 @@ describe("gateway with the raw HTTP/1.1 front", () => {
 });
 
 describe("gateway direct path: retries after the first attempt", () => {
-  // one instance always answers 503, the other 200: idempotent requests that meet the 503 go on to the other
-  const hits = { bad: 0, good: 0, badPosts: 0 };
-  const bad = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch(req) {
-      if (new URL(req.url).pathname === "/health") return Response.json({ status: "UP", details: {}, timestamp: Date.now() });
-      hits.bad++;
-      if (req.method === "POST") hits.badPosts++;
-      return new Response('{"error":"busy"}', { status: 503, headers: { "content-type": "application/json" } });
-    },
-  });
-  const good = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch(req) {
-      if (new URL(req.url).pathname === "/health") return Response.json({ status: "UP", details: {}, timestamp: Date.now() });
-      hits.good++;
-      return Response.json({ ok: true, method: req.method });
-    },
-  });
+  // two real task-service instances; one answers every /api request with an injected 503
+  let bad: BpmProcess;
+  let good: BpmProcess;
   let bpm: BpmProcess;
+  const injected = async () => ((await (await fetch(`${bad.url("task-service")}/admin/faults`)).json()) as { injected: number }).injected;
   beforeAll(async () => {
+    bad = await startBpm({ roles: ["task-service"], env: { BPM_FAULT_INJECTION: "1" }, config: { fault_injection: { enabled: true } } });
+    good = await startBpm({ roles: ["task-service"] });
+    const fault = await fetch(`${bad.url("task-service")}/admin/faults`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ status: 503, path_prefix: "/api/" }) });
+    expect(fault.status).toBe(200);
+    const instances = [bad, good].map((p) => ({ address: "127.0.0.1", port: p.ports["task-service"].http }));
     bpm = await startBpm({
       roles: ["gateway"],
       config: {
-        discovery: { static: { "task-service": [{ address: "127.0.0.1", port: bad.port }, { address: "127.0.0.1", port: good.port }] } },
+        discovery: { static: { "task-service": instances } },
         load_balancer: { algorithm: "round_robin", sticky_sessions: { enabled: false } },
         // the breaker must not open on the bad instance's 503s during this test
         resilience4j: { circuitbreaker: { instances: { taskService: { minimumNumberOfCalls: 1000 } } } },
@@ -334,23 +322,22 @@ describe("gateway direct path: retries after the first attempt", () => {
     });
   });
   afterAll(async () => {
-    await bpm?.stop();
-    bad.stop(true);
-    good.stop(true);
+    await Promise.all([bpm?.stop(), bad?.stop(), good?.stop()]);
   });
 
   test("a POST that meets the 503 is not repeated; every GET ends 200 though first attempts meet it", async () => {
     const h = await authHeaders(21);
     // POSTs first: the bad instance is ejected after 5 failures in a row (outlier detection)
     const posts: number[] = [];
-    for (let i = 0; i < 4; i++) posts.push((await fetch(`${bpm.url()}/api/tasks`, { method: "POST", headers: { ...h, "content-type": "application/json" }, body: '{"title":"x"}' })).status);
-    expect(hits.badPosts).toBe(2); // round robin
-    expect(posts.filter((s) => s === 503).length).toBe(2); // each met the 503 once and was not sent again
-    const before = hits.bad;
+    for (let i = 0; i < 4; i++) posts.push((await fetch(`${bpm.url()}/api/tasks`, { method: "POST", headers: { ...h, "content-type": "application/json" }, body: JSON.stringify({ title: `t${i}`, user_id: 21 }) })).status);
+    expect(await injected()).toBe(2); // round robin: two reached the bad instance, once each
+    expect(posts.filter((s) => s === 503).length).toBe(2); // and were answered 503, not sent again
+    expect(posts.filter((s) => s === 201).length).toBe(2);
     const statuses: number[] = [];
-    for (let i = 0; i < 20; i++) statuses.push((await fetch(`${bpm.url()}/api/tasks/${i + 1}`, { headers: h })).status);
+    for (let i = 0; i < 20; i++) statuses.push((await fetch(`${bpm.url()}/api/tasks?user_id=21`, { headers: h })).status);
     expect(statuses).toEqual(Array(20).fill(200));
-    expect(hits.bad - before).toBeGreaterThanOrEqual(1); // some first attempts went there and were retried elsewhere
-    expect(hits.good).toBe(2 + 20);
+    expect(await injected()).toBeGreaterThan(2); // some GETs' first attempts met the 503 and were retried on the other
+    const listed = (await (await fetch(`${good.url("task-service")}/api/tasks?user_id=21`)).json()) as { total: number };
+    expect(listed.total).toBe(2); // exactly the two POSTs that were answered 201
   });
 });
