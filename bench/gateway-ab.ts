@@ -10,7 +10,7 @@
  * ENTRIES, comma-separated: `proto` (the bare raw-front prototype of
  * gateway-transport.bench.ts), `nginx` (Debian's, upstream keepalive), or a bpm binary
  * path (empty for ./bpm) with optional `:toggles` joined by `+`: noauth, norl (no rate
- * limit), nofb (no fallback cache), noal (no access log), nosticky, nopurge
+ * limit), nofb (no fallback cache), noal (no access log), nosticky, nopipe (upstream pipelining off), nopurge
  * (MIMALLOC_PURGE_DELAY=-1), bigheap (JSC heap growth ×8/×4), noconc (no concurrent GC),
  * edenratio (BUN_JSC_minEdenToOldGenerationRatio=0.1: fewer full collections).
  * e.g. `bun bench/gateway-ab.ts proto,/tmp/bpm-before,./bpm,nginx 8`.
@@ -30,9 +30,10 @@ const { svc, upstream, path } = await taskServiceWithTask();
 type T = { name: string; url: string; pid: number; stop: () => Promise<void> };
 const ts: T[] = [];
 for (const e of entries) {
-  if (e === "proto") {
+  if (e === "proto" || e.startsWith("proto-pipe")) {
     const port = await freePort();
-    const p = Bun.spawn([process.execPath, `${REPO}/bench/gateway-transport.bench.ts`, "--serve=raw-front", `--port=${port}`, `--to=127.0.0.1:${upstream.port}`], { stdout: "ignore", stderr: "inherit" });
+    const [kind, depth = "16", conns = "8"] = e === "proto" ? ["raw-front"] : ["raw-front-pipe", ...e.split(":").slice(1)];
+    const p = Bun.spawn([process.execPath, `${REPO}/bench/gateway-transport.bench.ts`, `--serve=${kind}`, `--depth=${depth}`, `--conns=${conns}`, `--port=${port}`, `--to=127.0.0.1:${upstream.port}`], { stdout: "ignore", stderr: "inherit" });
     for (let i = 0; i < 100; i++) { try { await fetch(`http://127.0.0.1:${port}/health`); break; } catch { await Bun.sleep(50); } }
     ts.push({ name: e, url: `http://127.0.0.1:${port}${path}`, pid: p.pid, stop: async () => { p.kill(); await p.exited.then(() => undefined); } });
   } else if (e === "nginx") {
@@ -48,6 +49,7 @@ for (const e of entries) {
     if (t.includes("norl")) g.rate_limit = { enabled: false };
     if (t.includes("noauth")) g.auth = { enabled: false };
     if (t.includes("nosticky")) lb.sticky_sessions = { enabled: false };
+    if (t.includes("nopipe")) g.upstream_pipeline_depth = 1;
     const env: Record<string, string> = {};
     if (t.includes("bigheap")) Object.assign(env, { BUN_JSC_smallHeapGrowthFactor: "8", BUN_JSC_largeHeapGrowthFactor: "4" });
     if (t.includes("noconc")) env.BUN_JSC_useConcurrentGC = "0";

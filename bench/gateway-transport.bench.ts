@@ -68,6 +68,10 @@ function serve(kind: string, port: number, to: string): void {
     rawFront(port, target);
     return;
   }
+  if (kind === "raw-front-pipe") {
+    rawFrontPipe(port, target, Number(args.get("depth") ?? 16), Number(args.get("conns") ?? 8));
+    return;
+  }
   switch (kind) {
     case "upstream-json":
       fetchHandler = () => new Response(TASK_JSON, { headers: { "content-type": "application/json" } });
@@ -264,6 +268,124 @@ function rawFront(port: number, target: { address: string; port: number }): void
         const up = client.data.up;
         if (up) up.terminate();
       },
+    },
+  });
+}
+
+/**
+ * The prototype with upstream requests pipelined: requests that arrive in one event-loop turn
+ * are queued on one upstream connection (up to `depth` in flight on it) and written with one
+ * write at the turn's end; responses come back in order and go to their clients.
+ */
+function rawFrontPipe(port: number, target: { address: string; port: number }, depth: number, maxConns: number): void {
+  type ClientSock = import("bun").Socket<Front>;
+  type UpSock = import("bun").Socket<Up>;
+  interface Front { buf: Buffer | null; busy: boolean; ip: string }
+  interface Up { queue: ClientSock[]; out: string; remaining: number; head: Buffer | null; ready: boolean }
+  const conns: UpSock[] = [];
+  let current: UpSock | null = null;
+  let flushScheduled = false;
+  let flushes = 0, writes = 0, reqs = 0;
+  const HEAD_END = Buffer.from("\r\n\r\n");
+  const flush = () => {
+    flushScheduled = false;
+    current = null;
+    flushes++;
+    for (const c of conns) if (c.data.out && c.data.ready) { c.write(c.data.out); c.data.out = ""; writes++; }
+  };
+  process.on("SIGTERM", () => { console.error(`pipe: ${reqs} requests, ${writes} writes, ${flushes} flushes`); process.exit(0); });
+  const upHandlers: import("bun").SocketHandler<Up> = {
+    open(up) { up.data.ready = true; if (up.data.out) { up.write(up.data.out); up.data.out = ""; } },
+    data(up, buf) {
+      const st = up.data;
+      let data: Buffer = st.head ? Buffer.concat([st.head, buf]) : buf;
+      st.head = null;
+      let at = 0;
+      while (at < data.length) {
+        const client = st.queue[0];
+        if (!client) return void up.terminate();
+        if (st.remaining < 0) {
+          const end = data.indexOf(HEAD_END, at);
+          if (end < 0) { st.head = data.subarray(at); return; }
+          const head = data.toString("latin1", at, end).toLowerCase();
+          const cl = head.indexOf("\r\ncontent-length:");
+          const stop = head.indexOf("\r\n", cl + 17);
+          const length = cl < 0 ? 0 : parseInt(head.slice(cl + 17, stop < 0 ? undefined : stop), 10);
+          st.remaining = length + (end + 4 - at);
+        }
+        const take = Math.min(st.remaining, data.length - at);
+        client.write(data.subarray(at, at + take));
+        at += take;
+        st.remaining -= take;
+        if (st.remaining === 0) {
+          st.remaining = -1;
+          st.queue.shift();
+          client.data.busy = false;
+          if (client.data.buf) frontData(client, Buffer.alloc(0));
+        }
+      }
+    },
+    close(up) {
+      const i = conns.indexOf(up);
+      if (i >= 0) conns.splice(i, 1);
+      for (const c of up.data.queue) c.end();
+    },
+  };
+  const pick = (): UpSock | null => {
+    if (current && current.data.queue.length < depth) return current;
+    let best: UpSock | null = null;
+    for (const c of conns) if (!best || c.data.queue.length < best.data.queue.length) best = c;
+    if (best && (best.data.queue.length < depth || conns.length >= maxConns)) return best;
+    return null;
+  };
+  const send = (client: ClientSock, head: string) => {
+    reqs++;
+    let up = pick();
+    if (!up) {
+      const data: Up = { queue: [], out: "", remaining: -1, head: null, ready: false };
+      void Bun.connect<Up>({ hostname: target.address, port: target.port, socket: upHandlers, data }).then((s) => void conns.push(s));
+      // queued on the pending connection's data until it opens
+      data.queue.push(client);
+      data.out += head;
+      return;
+    }
+    current = up;
+    up.data.queue.push(client);
+    up.data.out += head;
+    if (!flushScheduled) { flushScheduled = true; setImmediate(flush); }
+  };
+  const frontData = (client: ClientSock, buf: Buffer): void => {
+    const st = client.data;
+    const data = st.buf ? Buffer.concat([st.buf, buf]) : buf;
+    if (st.busy) return void (st.buf = data);
+    const end = data.indexOf(HEAD_END);
+    if (end < 0) return void (st.buf = data);
+    st.buf = end + 4 < data.length ? data.subarray(end + 4) : null;
+    const text = data.toString("latin1", 0, end);
+    let eol = text.indexOf("\r\n");
+    let out = text.slice(0, eol < 0 ? text.length : eol) + "\r\n";
+    let forwardedFor = "";
+    for (let pos = eol + 2; eol >= 0 && pos < text.length; pos = eol + 2) {
+      eol = text.indexOf("\r\n", pos);
+      const line = text.slice(pos, eol < 0 ? text.length : eol);
+      const colon = line.indexOf(":");
+      const name = line.slice(0, colon).toLowerCase();
+      if (HOP.has(name) || name === "x-correlation-id") continue;
+      if (name === "x-forwarded-for") forwardedFor = `${line.slice(colon + 1).trim()}, `;
+      else out += line + "\r\n";
+      if (eol < 0) break;
+    }
+    out += `host: ${target.address}:${target.port}\r\nx-forwarded-for: ${forwardedFor}${st.ip}\r\nx-correlation-id: ${crypto.randomUUID()}\r\n\r\n`;
+    st.busy = true;
+    send(client, out);
+  };
+  Bun.listen<Front>({
+    hostname: "127.0.0.1",
+    port,
+    socket: {
+      open(client) { client.data = { buf: null, busy: false, ip: client.remoteAddress }; },
+      data: frontData,
+      close() {},
     },
   });
 }

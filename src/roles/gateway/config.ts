@@ -21,6 +21,11 @@ export const GatewayConfigSchema = v.object({
   access_log: v.optional(v.boolean("must be true or false"), true),
   /** How the gateway talks HTTP to instances: Bun's fetch() or bpm's pooled keep-alive HTTP/1.1 client (docs/http-transport.md). */
   upstream_client: v.optional(v.picklist(["fetch", "pool"], "must be fetch or pool"), "pool"),
+  /**
+   * With the pool: GET/HEAD requests in flight per upstream connection (HTTP/1.1 pipelining,
+   * docs/http-transport.md "Pipelining"); 1 sends one request at a time.
+   */
+  upstream_pipeline_depth: v.optional(v.pipe(v.number("must be an integer from 1 to 64"), v.integer("must be an integer from 1 to 64"), v.minValue(1, "must be an integer from 1 to 64"), v.maxValue(64, "must be an integer from 1 to 64")), 8),
   /** What accepts client connections: Bun.serve, or bpm's HTTP/1.1 server on Bun.listen (no Request/Response on the way in; docs/http-transport.md "Raw front"). */
   front: v.optional(v.picklist(["bun", "raw"], "must be bun or raw"), "raw"),
 });

@@ -56,7 +56,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   // a rejection becomes an event on the request's span (a no-op while tracing is off)
   if (limiter) traceRateLimiter(limiter);
   const accessLog = gw.access_log ? new AccessLog() : undefined;
-  const upstreamClient = gw.upstream_client === "pool" ? new Http1Client() : undefined;
+  const upstreamClient = gw.upstream_client === "pool" ? new Http1Client({ pipelineDepth: gw.upstream_pipeline_depth }) : undefined;
   // raw front + pooled client: the upstream's response is written back as the client read it (no Headers, no Response)
   const wire = gw.front === "raw" && upstreamClient !== undefined;
 

@@ -1,7 +1,9 @@
 import { type Clock, type TimerHandle, systemClock } from "../../platform/clock.ts";
 import { UpstreamError } from "../../platform/errors.ts";
+import type { Connection } from "./connection.ts";
 import { Exchange, type ExchangeSink } from "./exchange.ts";
 import { type PoolOwner, UpstreamPool } from "./pool.ts";
+export { PIPELINE_BACKOFF_MS } from "./pool.ts";
 import type { WireResponse } from "./wire-response.ts";
 import type { Http1ClientOptions, Http1ClientStats, Http1RequestInit, Http1Target } from "./types.ts";
 
@@ -10,6 +12,7 @@ export const HTTP1_CLIENT_DEFAULTS = {
   /** Below Node's 5 s keepAliveTimeout and Bun.serve's 10 s idleTimeout, so we close before the server does. */
   idleTimeoutMs: 4_000,
   maxHeaderBytes: 64 * 1024,
+  pipelineDepth: 1,
 } as const;
 
 /** The sweeper runs this many times per idle timeout; a connection lives idle for at most idleTimeoutMs. */
@@ -25,6 +28,7 @@ export class Http1Client implements PoolOwner {
   readonly maxIdlePerUpstream: number;
   readonly maxHeaderBytes: number;
   readonly idleTimeoutMs: number;
+  readonly pipelineDepth: number;
   closed = false;
   /** Counts sweeps; idle ages are measured in ticks so the hot path never reads the clock. */
   tick = 0;
@@ -38,14 +42,21 @@ export class Http1Client implements PoolOwner {
   private opened = 0;
   private reused = 0;
   private retries = 0;
+  private pipelined = 0;
+  private batchedWrites = 0;
+  private pipelineRefusals = 0;
+  /** Connections holding pipelined requests not written yet: written together when the loop turn ends. */
+  private unflushed: Connection[] = [];
+  private flushScheduled = false;
 
   constructor(options: Http1ClientOptions = {}) {
     this.maxIdlePerUpstream = options.maxIdlePerUpstream ?? HTTP1_CLIENT_DEFAULTS.maxIdlePerUpstream;
     this.idleTimeoutMs = options.idleTimeoutMs ?? HTTP1_CLIENT_DEFAULTS.idleTimeoutMs;
     this.maxHeaderBytes = options.maxHeaderBytes ?? HTTP1_CLIENT_DEFAULTS.maxHeaderBytes;
+    this.pipelineDepth = options.pipelineDepth ?? HTTP1_CLIENT_DEFAULTS.pipelineDepth;
     this.clock = options.clock ?? systemClock;
-    if (!(this.maxIdlePerUpstream >= 0) || !(this.idleTimeoutMs > 0) || !(this.maxHeaderBytes > 0)) {
-      throw new RangeError("Http1Client: maxIdlePerUpstream >= 0, idleTimeoutMs > 0 and maxHeaderBytes > 0 are required");
+    if (!(this.maxIdlePerUpstream >= 0) || !(this.idleTimeoutMs > 0) || !(this.maxHeaderBytes > 0) || !Number.isInteger(this.pipelineDepth) || this.pipelineDepth < 1) {
+      throw new RangeError("Http1Client: maxIdlePerUpstream >= 0, idleTimeoutMs > 0, maxHeaderBytes > 0 and an integer pipelineDepth >= 1 are required");
     }
   }
 
@@ -137,7 +148,16 @@ export class Http1Client implements PoolOwner {
         open += pool.open;
       }
     }
-    return { connectionsOpened: this.opened, reusedRequests: this.reused, retries: this.retries, idle, open };
+    return {
+      connectionsOpened: this.opened,
+      reusedRequests: this.reused,
+      retries: this.retries,
+      pipelined: this.pipelined,
+      batchedWrites: this.batchedWrites,
+      pipelineRefusals: this.pipelineRefusals,
+      idle,
+      open,
+    };
   }
 
   /** Closes idle connections and stops pooling; requests in flight finish, then their connections close. */
@@ -161,6 +181,29 @@ export class Http1Client implements PoolOwner {
   countRetry(): void {
     this.retries++;
   }
+  countPipelined(): void {
+    this.pipelined++;
+  }
+  countPipelineRefusal(): void {
+    this.pipelineRefusals++;
+  }
+  now(): number {
+    return this.clock.now();
+  }
+  /** `conn` holds requests to write: it is written when this loop turn's callbacks are done, with whatever else joins it by then. */
+  flushLater(conn: Connection): void {
+    this.unflushed.push(conn);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const conns = this.unflushed;
+    this.unflushed = [];
+    for (const conn of conns) if (conn.flushBatch()) this.batchedWrites++;
+  };
 
   private poolFor(address: string, port: number): UpstreamPool {
     let byPort = this.pools.get(address);

@@ -23,10 +23,20 @@ const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 const enum Phase { Idle, Head, Body }
 const EMPTY = new Uint8Array(0);
 
-/** One keep-alive TCP connection to an upstream, carrying one exchange at a time (no pipelining). */
+/**
+ * One keep-alive TCP connection to an upstream. It reads the answer of one exchange at a time;
+ * pipelined exchanges (`enqueue`) wait behind it in order, their requests already written.
+ */
 export class Connection implements BodySink {
   socket: TcpSocket | null = null;
+  /** The exchange whose response is read now. */
   exchange: Exchange | null = null;
+  /** Pipelined exchanges after `exchange`, in the order their requests went out. */
+  private behind: Exchange[] = [];
+  /** Request heads enqueued this loop turn, written by flushBatch. */
+  private batch: Buffer | null = null;
+  private batchLength = 0;
+  private batchRequests = 0;
   closed = false;
   /** Requests this connection carried to completion; > 0 means a request on it is a reuse. */
   served = 0;
@@ -48,6 +58,11 @@ export class Connection implements BodySink {
 
   constructor(readonly pool: UpstreamPool) {}
 
+  /** Exchanges sent (or about to be) and not yet answered. */
+  get inFlight(): number {
+    return (this.exchange === null ? 0 : 1) + this.behind.length;
+  }
+
   attach(socket: Socket<Connection>): void {
     this.socket = socket as TcpSocket;
     this.socket.setNoDelay(true);
@@ -65,18 +80,18 @@ export class Connection implements BodySink {
     const bytes = ex.bytes;
     const headLength = head.length;
     if (bytes !== null && headLength + bytes.length <= SCRATCH.length) {
-      writeHead(head, SCRATCH);
+      writeHead(head, SCRATCH, 0);
       SCRATCH.set(bytes, headLength);
       this.writeScratch(headLength + bytes.length);
       ex.bodyBytesWritten = bytes.length;
       ex.requestSent = true;
     } else {
       if (headLength <= SCRATCH.length) {
-        writeHead(head, SCRATCH);
+        writeHead(head, SCRATCH, 0);
         this.writeScratch(headLength);
       } else {
         const buf = Buffer.allocUnsafe(headLength);
-        writeHead(head, buf);
+        writeHead(head, buf, 0);
         this.write(buf);
       }
       if (bytes !== null) {
@@ -89,6 +104,52 @@ export class Connection implements BodySink {
         void pumpBody(this, ex, ex.stream);
       }
     }
+  }
+
+  /**
+   * Queues a pipelinable `ex` (GET/HEAD, no body) behind whatever this connection carries.
+   * Its head is added to the batch; the pool has the client call flushBatch when the loop
+   * turn ends, so the requests of one turn leave in one write.
+   */
+  enqueue(ex: Exchange): void {
+    ex.conn = this;
+    ex.responseStarted = false;
+    ex.requestSent = true;
+    if (this.exchange === null) {
+      this.exchange = ex;
+      this.phase = Phase.Head;
+      this.keepAlive = false;
+    } else {
+      this.behind.push(ex);
+    }
+    const length = ex.head.length;
+    let batch = this.batch;
+    if (batch === null || this.batchLength + length > batch.length) {
+      const grown = Buffer.allocUnsafe(Math.max(4096, 2 * (this.batchLength + length)));
+      if (batch !== null) batch.copy(grown, 0, 0, this.batchLength);
+      this.batch = batch = grown;
+    }
+    this.batchLength = writeHead(ex.head, batch, this.batchLength);
+    this.batchRequests++;
+  }
+
+  /** Writes the heads enqueued since the last flush in one write; true when they were more than one request. */
+  flushBatch(): boolean {
+    if (this.pool.filling === this) this.pool.filling = null;
+    const length = this.batchLength;
+    const requests = this.batchRequests;
+    this.batchLength = 0;
+    this.batchRequests = 0;
+    if (length === 0 || this.closed) return false; // closed meanwhile: its exchanges were already sent elsewhere
+    const socket = this.socket!;
+    const batch = this.batch!;
+    if (this.pending === null) {
+      const n = socket.write(batch, 0, length);
+      if (n < length) this.pending = [new Uint8Array(batch.subarray(Math.max(0, n), length))]; // a copy: the batch is reused
+    } else {
+      this.pending.push(new Uint8Array(batch.subarray(0, length)));
+    }
+    return requests > 1;
   }
 
   // ---- writing ----
@@ -161,12 +222,13 @@ export class Connection implements BodySink {
   // ---- reading ----
 
   onData(buf: Buffer): void {
-    const ex = this.exchange;
-    if (ex === null || this.phase === Phase.Idle) {
+    const first = this.exchange;
+    if (first === null || this.phase === Phase.Idle) {
       // Bytes nobody asked for (or after the response): the stream is out of step, never reuse it.
       this.destroy();
       return;
     }
+    let ex: Exchange = first;
     ex.responseStarted = true;
     try {
       let data = buf;
@@ -196,19 +258,23 @@ export class Connection implements BodySink {
             continue;
           }
           pos = this.startBody(ex, head, data, pos);
-          if (this.exchange !== ex) {
-            // Response complete: anything after it is a protocol violation (we do not pipeline).
-            if (pos < data.length) this.destroy();
-            return;
-          }
         } else {
           const decoder = this.decoder!;
           pos = decoder.decode(data, pos, this);
           if (decoder.done) {
-            if (pos < data.length) this.keepAlive = false;
+            if (pos < data.length && this.behind.length === 0) this.keepAlive = false;
             this.complete(ex);
+          }
+        }
+        if (this.exchange !== ex) {
+          // Response complete: what follows is the next pipelined exchange's answer, else a protocol violation.
+          const next: Exchange | null = this.exchange;
+          if (next === null) {
+            if (pos < data.length) this.destroy();
             return;
           }
+          ex = next;
+          if (pos < data.length) ex.responseStarted = true;
         }
       }
     } catch (err) {
@@ -234,7 +300,7 @@ export class Connection implements BodySink {
       // the usual small response: its whole body came with the head, so no decoder and no collecting
       const body = length === 0 ? null : data.subarray(pos, pos + length);
       pos += length;
-      if (pos < data.length) this.keepAlive = false;
+      if (pos < data.length && this.behind.length === 0) this.keepAlive = false;
       ex.respond(wire ? wireOf(head, body ?? EMPTY) : new Response(body, init!));
       this.complete(ex);
       return pos;
@@ -253,7 +319,7 @@ export class Connection implements BodySink {
     if (pos < data.length) pos = decoder.decode(data, pos, this);
     this.collecting = null;
     if (decoder.done) {
-      if (pos < data.length) this.keepAlive = false;
+      if (pos < data.length && this.behind.length === 0) this.keepAlive = false;
       const body = nullBody || collected.length === 0 ? null : collected.length === 1 ? collected[0]! : Buffer.concat(collected);
       ex.respond(wire ? wireOf(head, body ?? EMPTY) : new Response(body, init!));
       this.complete(ex);
@@ -298,7 +364,7 @@ export class Connection implements BodySink {
     }
   }
 
-  /** The response is fully read: pool the connection if both sides allow it, then end the body stream. */
+  /** The response is fully read: read the next pipelined one, or pool the connection if both sides allow it; then end the body stream. */
   private complete(ex: Exchange): void {
     const controller = ex.controller;
     const trailers = this.decoder?.trailers;
@@ -312,8 +378,14 @@ export class Connection implements BodySink {
       this.paused = false;
       this.socket?.resume();
     }
-    if (this.keepAlive && ex.requestSent && !ex.head.close && this.pending === null && !this.closed) this.pool.release(this);
-    else this.destroy();
+    const reusable = this.keepAlive && ex.requestSent && !ex.head.close && !this.closed;
+    if (reusable && this.behind.length > 0) {
+      // pipelined: the batch may still be in `pending`, which is fine — it holds only the next requests
+      this.exchange = this.behind.shift()!;
+      this.phase = Phase.Head;
+      this.keepAlive = false;
+    } else if (reusable && this.pending === null) this.pool.release(this);
+    else this.destroy(); // requests still queued behind go again on other connections (rescueBehind)
     if (controller !== null) {
       try {
         controller.close();
@@ -326,13 +398,44 @@ export class Connection implements BodySink {
 
   // ---- ending ----
 
-  /** The caller aborted or cancelled the body: the connection may be mid-message, so it is closed. */
+  /**
+   * The caller aborted or cancelled the body: the connection may be mid-message, so it is closed.
+   * A pipelined request cannot be taken back either: the connection closes, and the exchange read
+   * now and those behind go again on other connections when they may.
+   */
   abandon(ex: Exchange): void {
-    if (this.exchange !== ex) return;
+    if (this.exchange !== ex) {
+      const i = this.behind.indexOf(ex);
+      if (i < 0) return;
+      this.behind.splice(i, 1);
+      ex.conn = null;
+      ex.fail(new DOMException("response body cancelled", "AbortError"));
+      const current = this.exchange;
+      this.exchange = null;
+      this.destroy();
+      if (current !== null) this.resend(current, "closed the connection: a request pipelined behind this one was cancelled");
+      return;
+    }
     this.exchange = null;
     ex.conn = null;
     ex.fail(new DOMException("response body cancelled", "AbortError"));
     this.destroy();
+  }
+
+  /** `ex` lost its connection before its answer: once more on a new connection when that is safe, else it fails. */
+  private resend(ex: Exchange, what: string): void {
+    ex.conn = null;
+    if (ex.finished) return;
+    if (ex.mayRetry()) this.pool.retry(ex);
+    else ex.fail(this.upstreamError(what));
+  }
+
+  /** The connection closed with pipelined exchanges waiting: none of them was answered, so each may go again. */
+  private rescueBehind(): void {
+    const behind = this.behind;
+    if (behind.length === 0) return;
+    this.behind = [];
+    for (const ex of behind) this.resend(ex, "closed the connection before answering a pipelined request");
   }
 
   /** Fails the exchange; the pool may retry it on a new connection. */
@@ -347,8 +450,11 @@ export class Connection implements BodySink {
 
   /** The server closed (FIN) or reset the connection. */
   onClosed(error: Error | undefined): void {
-    this.markClosed();
     const ex = this.exchange;
+    // closed before answering the first of several pipelined requests: it may not take pipelining (Bun.serve with async handlers closes so)
+    const refused = ex !== null && !ex.responseStarted && this.behind.length > 0;
+    this.markClosed();
+    if (refused) this.pool.pipelineRefused();
     if (ex === null) return;
     if (!error && this.phase === Phase.Body && this.decoder instanceof UntilCloseDecoder) {
       this.decoder.finish();
@@ -357,7 +463,7 @@ export class Connection implements BodySink {
     }
     this.exchange = null;
     ex.conn = null;
-    if (this.served > 0 && ex.mayRetry()) {
+    if ((this.served > 0 || refused) && ex.mayRetry()) {
       this.pool.retry(ex);
       return;
     }
@@ -381,18 +487,22 @@ export class Connection implements BodySink {
     this.closed = true;
     this.pool.forget(this);
     this.pending = null;
+    this.batchLength = 0;
+    this.batchRequests = 0;
     this.wakeWriter();
+    this.rescueBehind();
   }
 }
 
-/** Writes a serialized head (and the received lines it relays) at the start of `target`, which has room. */
-function writeHead(head: HeadInfo, target: Buffer): void {
-  let o = latin1Write(target, head.text, 0);
+/** Writes a serialized head (and the received lines it relays) into `target` at `at`, which has room; returns where it ends. */
+function writeHead(head: HeadInfo, target: Buffer, at: number): number {
+  let o = at + latin1Write(target, head.text, at);
   const relay = head.relay;
-  if (relay === null) return;
+  if (relay === null) return o;
   for (const i of relay.lines) o = relay.raw.copyLine(i, target, o);
   target[o] = 13;
   target[o + 1] = 10;
+  return o + 2;
 }
 
 /** The WireResponse for a parsed head: its lines in place when the scanner read it, else the parser's flat fields. */

@@ -58,6 +58,8 @@ export class Exchange {
   readonly stream: ReadableStream<Uint8Array> | null;
   readonly isHead: boolean;
   readonly idempotent: boolean;
+  /** May go behind another request on a connection: GET or HEAD, no body, no `Connection: close`. */
+  readonly pipelinable: boolean;
   readonly signal: AbortSignal | undefined;
   readonly stripHopByHop: boolean;
   /** Resolve with a WireResponse (flat fields, whole bytes) instead of a Response. */
@@ -118,6 +120,7 @@ export class Exchange {
     this.head = serializeHead(method, init.path, pool.hostHeader, init.headers, length, init.relay);
     this.isHead = method === "HEAD";
     this.idempotent = IDEMPOTENT.has(method);
+    this.pipelinable = (method === "GET" || this.isHead) && body === null && !this.head.close;
     this.signal = init.signal;
     this.stripHopByHop = init.stripHopByHop === true;
     this.wire = wire;

@@ -2,15 +2,23 @@ import { UpstreamError } from "../../platform/errors.ts";
 import { Connection, SOCKET_HANDLERS } from "./connection.ts";
 import type { Exchange } from "./exchange.ts";
 
+/** How long an upstream that refused pipelined requests gets one request per connection before pipelining is tried again. */
+export const PIPELINE_BACKOFF_MS = 60_000;
+
 /** What a pool needs from its client: limits, the sweeper's tick, counters. */
 export interface PoolOwner {
   readonly maxIdlePerUpstream: number;
   readonly maxHeaderBytes: number;
   readonly closed: boolean;
   readonly tick: number;
+  readonly pipelineDepth: number;
   onIdle(): void;
   countOpened(): void;
   countRetry(): void;
+  countPipelined(): void;
+  countPipelineRefusal(): void;
+  now(): number;
+  flushLater(conn: Connection): void;
   clearDeadline(ex: Exchange): void;
 }
 
@@ -27,6 +35,10 @@ export class UpstreamPool {
   detached = false;
   /** Connections open or opening. */
   open = 0;
+  /** The connection taking pipelined requests this loop turn (written when the turn ends). */
+  filling: Connection | null = null;
+  /** While non-zero, the epoch ms until which this upstream gets no pipelined requests (it refused some). */
+  pipelineOffUntil = 0;
 
   constructor(
     private readonly owner: PoolOwner,
@@ -40,8 +52,9 @@ export class UpstreamPool {
     return this.owner.maxHeaderBytes;
   }
 
-  /** Sends `ex` on the newest idle connection, else on a new one. */
+  /** Sends `ex` on the newest idle connection, else on a new one; a pipelinable request may join this turn's batch. */
   dispatch(ex: Exchange): boolean {
+    if (ex.pipelinable && this.owner.pipelineDepth > 1 && this.pipelineAllowed()) return this.dispatchPipelined(ex);
     const idle = this.idle;
     while (idle.length > 0) {
       const conn = idle.pop()!;
@@ -52,6 +65,45 @@ export class UpstreamPool {
     }
     this.connect(ex);
     return false;
+  }
+
+  /**
+   * Joins the connection filled this loop turn while it has room, else starts filling the
+   * newest idle one; with none idle, opens a connection for it alone. The batch is written
+   * once when the turn ends (Connection.flushBatch).
+   */
+  private dispatchPipelined(ex: Exchange): boolean {
+    const filling = this.filling;
+    if (filling !== null && !filling.closed && filling.inFlight < this.owner.pipelineDepth) {
+      filling.enqueue(ex);
+      this.owner.countPipelined();
+      return true;
+    }
+    const idle = this.idle;
+    while (idle.length > 0) {
+      const conn = idle.pop()!;
+      conn.inIdleList = false;
+      if (conn.closed) continue;
+      conn.enqueue(ex);
+      this.filling = conn;
+      this.owner.flushLater(conn);
+      return true;
+    }
+    this.connect(ex);
+    return false;
+  }
+
+  private pipelineAllowed(): boolean {
+    if (this.pipelineOffUntil === 0) return true;
+    if (this.owner.now() < this.pipelineOffUntil) return false;
+    this.pipelineOffUntil = 0;
+    return true;
+  }
+
+  /** A connection closed before answering the requests pipelined on it: send them one per connection for a while. */
+  pipelineRefused(): void {
+    this.owner.countPipelineRefusal();
+    this.pipelineOffUntil = this.owner.now() + PIPELINE_BACKOFF_MS;
   }
 
   /** A reused connection died before any response byte and repeating is safe: once more, on a fresh connection. */

@@ -57,6 +57,14 @@ export interface Http1ClientOptions {
   idleTimeoutMs?: number;
   /** Largest response head (status line + fields) or trailer section accepted. */
   maxHeaderBytes?: number;
+  /**
+   * Requests in flight per connection (HTTP/1.1 pipelining, docs/http-transport.md "Pipelining").
+   * 1, the default, sends one at a time. Above 1, GET and HEAD requests without a body that start
+   * in one event-loop turn share a connection and go out in one write; the answers come back in
+   * order. An upstream that closes a connection before answering its pipelined requests gets
+   * them again one per connection, and no pipelining for PIPELINE_BACKOFF_MS.
+   */
+  pipelineDepth?: number;
   /** Drives the idle sweeper; tests pass a FakeClock. */
   clock?: Clock;
 }
@@ -68,6 +76,12 @@ export interface Http1ClientStats {
   reusedRequests: number;
   /** Requests retried on a new connection after a reused one failed before any response byte. */
   retries: number;
+  /** Requests sent behind another on the same connection (pipelined). */
+  pipelined: number;
+  /** Writes that carried more than one request. */
+  batchedWrites: number;
+  /** Times an upstream closed a connection before answering pipelined requests (pipelining then paused for it). */
+  pipelineRefusals: number;
   /** Idle connections right now, over all upstreams. */
   idle: number;
   /** Connections open or opening right now (idle + carrying a request), over all upstreams. */
