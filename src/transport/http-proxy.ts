@@ -29,6 +29,8 @@ export interface ProxyOptions {
   /** With `client`: no response head within this long → 504 (the client's own deadline timer; fetch uses `signal`). */
   timeoutMs?: number;
   timeoutLabel?: string;
+  /** With `client`: false keeps this request off upstream pipelining (an answer that may stream long). An `Accept: text/event-stream` GET never is. */
+  pipeline?: boolean;
 }
 
 function isAbort(err: unknown): boolean {
@@ -179,5 +181,6 @@ function http1Init(req: InboundRequest, url: UrlParts, opts: ProxyOptions): Http
   flat.push("x-forwarded-host", url.host, "x-forwarded-proto", url.protocol === "https:" ? "https" : "http");
   if (set !== undefined) for (const name in set) flat.push(name, set[name]!);
 
-  return { method: req.method, path: url.pathname + url.search, headers: flat, relay, body, signal: opts.signal, stripHopByHop: true, timeoutMs: opts.timeoutMs, timeoutLabel: opts.timeoutLabel };
+  const pipeline = opts.pipeline !== false && !(req.method === "GET" && req.headers.get("accept")?.includes("text/event-stream") === true);
+  return { method: req.method, path: url.pathname + url.search, headers: flat, relay, body, signal: opts.signal, stripHopByHop: true, timeoutMs: opts.timeoutMs, timeoutLabel: opts.timeoutLabel, pipeline };
 }

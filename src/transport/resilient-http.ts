@@ -48,6 +48,8 @@ export interface ForwardRequest extends ForwardState {
   wire?: boolean;
   /** Route template (`/api/tasks/:id`), for the attempt spans' names. */
   route?: string;
+  /** false: the answer may stream long (SSE), so the request is never pipelined behind or ahead of others. */
+  pipeline?: boolean;
 }
 
 /** Told how a `forwardDirect` call ended: with the response to send, or the error to answer with. */
@@ -157,7 +159,7 @@ function attemptFn(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardReq
       timer = setTimeout(() => own.abort(new UpstreamTimeoutError(`${lb.service} did not answer within ${Math.round(timeoutMs)} ms`)), timeoutMs);
     }
     try {
-      const opts: ProxyOptions = { body, setHeaders, stripHeaders: f.stripHeaders, signal: ac?.signal ?? callerSignal, clientIp: f.clientIp, client: f.client, timeoutMs: Math.max(1, timeoutMs), timeoutLabel: lb.service };
+      const opts: ProxyOptions = { body, setHeaders, stripHeaders: f.stripHeaders, signal: ac?.signal ?? callerSignal, clientIp: f.clientIp, client: f.client, timeoutMs: Math.max(1, timeoutMs), timeoutLabel: lb.service, pipeline: f.pipeline };
       const res = f.wire === true && f.client !== undefined ? await proxyRequestWire(f.client, f.req, f.url, lease.instance, opts) : await proxyRequest(f.req, f.url, lease.instance, opts);
       // the timeout guards the response head only: streams (SSE) may run long after it
       if (timer !== undefined) clearTimeout(timer);
@@ -199,7 +201,7 @@ export function forwardDirect(lb: LoadBalancer, policies: DownstreamPolicies, f:
   const setHeaders = attemptHeaders(f, span);
   // the socket's callbacks run outside this request's context: they re-enter it (spans, events, the retry)
   const attempt = new DirectAttempt(lb, policies, f, body, mayRetry, sink, span, tracingEnabled ? context.active() : null);
-  proxyWireTo(f.client!, f.req, f.url, lease.instance, { body, setHeaders, stripHeaders: f.stripHeaders, signal: f.req.signal, clientIp: f.clientIp, timeoutMs, timeoutLabel: lb.service }, attempt);
+  proxyWireTo(f.client!, f.req, f.url, lease.instance, { body, setHeaders, stripHeaders: f.stripHeaders, signal: f.req.signal, clientIp: f.clientIp, timeoutMs, timeoutLabel: lb.service, pipeline: f.pipeline }, attempt);
 }
 
 /** The first attempt's end, from the pooled client's callbacks. */

@@ -19,7 +19,7 @@ import type { ServerRequest } from "../../transport/http1/server-request.ts";
 import type { InboundRequest, UrlParts } from "../../transport/inbound.ts";
 import { forward, forwardDirect, type ForwardRequest, type ForwardSink, ForwardState } from "../../transport/resilient-http.ts";
 import { adminRoutes } from "./admin.ts";
-import { openApiRoutes } from "./openapi.ts";
+import { openApiRoutes, STREAMED_ROUTES } from "./openapi.ts";
 import { Authenticator, createAdminGuard, IDENTITY_ADMIN_HEADER, IDENTITY_HEADER, type Identity } from "../../platform/auth.ts";
 import { GatewayConfigSchema } from "./config.ts";
 import { ResponseFallbackCache } from "./fallback-cache.ts";
@@ -169,6 +169,8 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     readonly stripHeaders = STRIPPED;
     readonly client = upstreamClient;
     readonly wire = wire;
+    /** An event-stream route is never pipelined upstream (it would hold up the requests behind it). */
+    readonly pipeline: boolean;
     setHeaders: Record<string, string> = {};
     deadline = 0;
     idempotent = false;
@@ -194,6 +196,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
       super();
       this.cid = correlationIdFrom(req.headers);
       this.route = routeTemplate(target, url.pathname);
+      this.pipeline = !STREAMED_ROUTES.has(this.route);
     }
 
     forwarded(res: WireResponse): void {

@@ -3,7 +3,12 @@ import { TASK_API } from "../../domain/tasks/api.ts";
 import { docsPage, openApiDocument, type ApiRoute } from "../../platform/openapi.ts";
 
 /** Each service's public routes, as their own modules describe them. */
-const API: readonly ApiRoute[] = [...TASK_API];
+export const API: readonly ApiRoute[] = [...TASK_API];
+
+/** Route templates (as `routeTemplate` names them) whose answer is an event stream: never pipelined upstream. */
+export const STREAMED_ROUTES: ReadonlySet<string> = new Set(
+  API.filter((r) => r.response?.contentType === "text/event-stream").map((r) => r.path.replace(/\{[^}]+\}/g, ":id")),
+);
 
 /** GET /openapi.json and GET /docs, built once at start. */
 export function openApiRoutes(version: string, extra: readonly ApiRoute[] = []) {

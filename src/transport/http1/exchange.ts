@@ -120,7 +120,7 @@ export class Exchange {
     this.head = serializeHead(method, init.path, pool.hostHeader, init.headers, length, init.relay);
     this.isHead = method === "HEAD";
     this.idempotent = IDEMPOTENT.has(method);
-    this.pipelinable = (method === "GET" || this.isHead) && body === null && !this.head.close;
+    this.pipelinable = (method === "GET" || this.isHead) && body === null && !this.head.close && init.pipeline !== false;
     this.signal = init.signal;
     this.stripHopByHop = init.stripHopByHop === true;
     this.wire = wire;

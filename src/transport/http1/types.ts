@@ -46,6 +46,11 @@ export interface Http1RequestInit {
   timeoutLabel?: string;
   /** Leave hop-by-hop fields (Connection, Keep-Alive, Transfer-Encoding, …) out of the Response, as a proxy must. */
   stripHopByHop?: boolean;
+  /**
+   * false keeps this request off pipelining even when the client pipelines (a GET whose answer
+   * may stream for long, e.g. server-sent events, would hold up the requests queued behind it).
+   */
+  pipeline?: boolean;
   /** Receives the trailer fields of a chunked response, when the body ends. */
   onTrailers?: (trailers: Headers) => void;
 }

@@ -3,6 +3,9 @@ import { FakeClock } from "../../../src/platform/clock.ts";
 import { UpstreamTimeoutError } from "../../../src/platform/errors.ts";
 import { Http1Client, type Http1ClientOptions } from "../../../src/transport/http1/index.ts";
 import { PIPELINE_BACKOFF_MS } from "../../../src/transport/http1/client.ts";
+import { proxyRequest } from "../../../src/transport/http-proxy.ts";
+import { STREAMED_ROUTES } from "../../../src/roles/gateway/openapi.ts";
+import { matchRoute, routeTemplate } from "../../../src/roles/gateway/routes.ts";
 import { type RawConn, rawServer } from "./http1-servers.ts";
 
 // HTTP/1.1 pipelining in the pooled client (docs/http-transport.md "Pipelining"): requests that
@@ -96,12 +99,26 @@ describe("HTTP/1.1 pool: pipelining", () => {
       c.request(s.target, { method: "POST", path: "/p", body: "x" }).then((r) => r.text()),
       c.request(s.target, { method: "DELETE", path: "/d" }).then((r) => r.text()),
       c.request(s.target, { method: "GET", path: "/close", headers: ["connection", "close"] }).then((r) => r.text()),
+      c.request(s.target, { method: "GET", path: "/off", pipeline: false }).then((r) => r.text()),
       c.request(s.target, { method: "GET", path: "/g2" }).then((r) => r.text()),
     ]);
-    expect(bodies).toEqual(["/g1", "/p", "/d", "/close", "/g2"]);
-    // /g1 and /g2 shared the warm connection; the other three had one each
+    expect(bodies).toEqual(["/g1", "/p", "/d", "/close", "/off", "/g2"]);
+    // /g1 and /g2 shared the warm connection; the other four had one each
     expect(c.stats().pipelined).toBe(1);
-    expect(s.accepted).toBe(4);
+    expect(s.accepted).toBe(5);
+  });
+
+  test("event streams are kept off pipelining: by the proxy for Accept: text/event-stream, by the gateway for its event-stream routes", async () => {
+    const s = raw(echoPath);
+    const c = client({ pipelineDepth: 8 });
+    await (await c.request(s.target, { method: "GET", path: "/warm" })).text();
+    const sse = (path: string) => new Request(`http://gw${path}`, { headers: { accept: "text/event-stream" } });
+    const answers = await Promise.all(["/s1", "/s2", "/s3"].map((path) => proxyRequest(sse(path), new URL(`http://gw${path}`), s.target, { client: c }).then((r) => r.text())));
+    expect(answers).toEqual(["/s1", "/s2", "/s3"]);
+    expect(c.stats().pipelined).toBe(0);
+    expect(s.accepted).toBe(3);
+    // the gateway names its streamed routes by the same template its metrics use
+    expect([...STREAMED_ROUTES]).toContain(routeTemplate(matchRoute("/api/tasks/stream")!, "/api/tasks/stream"));
   });
 
   test("Bun.serve with an async handler closes pipelined connections: every request still succeeds, and pipelining pauses for that upstream", async () => {
