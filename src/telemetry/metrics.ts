@@ -1,5 +1,6 @@
 import * as prom from "prom-client";
 import { registerResilienceMetrics } from "../resilience/prometheus.ts";
+import type { Http1ClientStats } from "../transport/http1/types.ts";
 import { HotCounter, HotGauge, type HotGaugeChild, HotHistogram, type HotHistogramChild } from "./hot-metrics.ts";
 import type { ResilienceRegistry } from "../resilience/registry.ts";
 
@@ -202,6 +203,33 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // ---- the gateway's pooled upstream client ---------------------------------------------------
+  private upstreamClientStats: (() => Http1ClientStats) | undefined;
+  readonly upstreamConnections = new prom.Gauge({
+    name: "bpm_gateway_upstream_connections",
+    help: "Keep-alive connections of the gateway's pooled client to instances, by state (open includes idle).",
+    labelNames: ["state"] as const,
+    registers: [this.registry],
+    collect: () => {
+      const stats = this.upstreamClientStats?.();
+      if (stats === undefined) return;
+      this.upstreamConnections.labels("open").set(stats.open);
+      this.upstreamConnections.labels("idle").set(stats.idle);
+    },
+  });
+  readonly upstreamPipelined: prom.Counter = new prom.Counter({
+    name: "bpm_gateway_upstream_pipelined_requests_total",
+    help: "Requests the gateway sent to an instance behind another on one connection (HTTP/1.1 pipelining).",
+    registers: [this.registry],
+    collect: (): void => this.setCounter(this.upstreamPipelined, this.upstreamClientStats?.().pipelined),
+  });
+  readonly upstreamPipelineRefusals: prom.Counter = new prom.Counter({
+    name: "bpm_gateway_upstream_pipeline_refusals_total",
+    help: "Connections an instance closed before answering pipelined requests (they were resent one per connection; pipelining paused for it).",
+    registers: [this.registry],
+    collect: (): void => this.setCounter(this.upstreamPipelineRefusals, this.upstreamClientStats?.().pipelineRefusals),
+  });
+
   // ---- tracing's own health ------------------------------------------------------------------
   readonly tracingSpansExported = new prom.Counter({
     name: "bpm_tracing_spans_exported_total",
@@ -294,6 +322,18 @@ export class Metrics {
   /** Reports a role's outbox backlog on every scrape; `stats` may query storage. */
   watchOutbox(role: string, stats: () => OutboxStats | Promise<OutboxStats>): void {
     this.outboxes.set(role, stats);
+  }
+
+  /** Reports the gateway's pooled client (connections, pipelining) on every scrape. */
+  watchUpstreamClient(stats: () => Http1ClientStats): void {
+    this.upstreamClientStats = stats;
+  }
+
+  /** A counter kept elsewhere, copied in at scrape time. */
+  private setCounter(counter: prom.Counter, value: number | undefined): void {
+    if (value === undefined) return;
+    counter.reset();
+    counter.inc(value);
   }
 
   /** @internal tracing.ts reports its queue through this. */

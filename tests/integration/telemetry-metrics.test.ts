@@ -130,6 +130,12 @@ describe("/metrics on every role is Prometheus text a real scraper accepts", () 
     const discovered = Object.fromEntries(family("gateway", "bpm_discovery_instances")!.series.map((s) => [s.labels.service, s.value]));
     expect(discovered["task-service"]).toBe(1);
     expect(family("gateway", "bpm_discovery_up")!.series[0]!.value).toBe(1);
+    // the pooled client: its keep-alive connections and pipelining
+    const connections = Object.fromEntries(family("gateway", "bpm_gateway_upstream_connections")!.series.map((s) => [s.labels.state, s.value]));
+    expect(connections.open).toBeGreaterThanOrEqual(1);
+    expect(connections.idle).toBeLessThanOrEqual(connections.open!);
+    expect(family("gateway", "bpm_gateway_upstream_pipelined_requests_total")!.type).toBe("counter");
+    expect(family("gateway", "bpm_gateway_upstream_pipeline_refusals_total")!.series[0]!.value).toBe(0);
   });
 
   test("gRPC calls are counted per RPC with their status code", () => {

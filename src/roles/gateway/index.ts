@@ -57,6 +57,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   if (limiter) traceRateLimiter(limiter);
   const accessLog = gw.access_log ? new AccessLog() : undefined;
   const upstreamClient = gw.upstream_client === "pool" ? new Http1Client({ pipelineDepth: gw.upstream_pipeline_depth }) : undefined;
+  if (upstreamClient !== undefined) metrics.watchUpstreamClient(() => upstreamClient.stats());
   // raw front + pooled client: the upstream's response is written back as the client read it (no Headers, no Response)
   const wire = gw.front === "raw" && upstreamClient !== undefined;
 
