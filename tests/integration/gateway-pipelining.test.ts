@@ -71,7 +71,7 @@ describe("gateway → instances, pipelined", () => {
         },
       },
     });
-    auth = (await authHeaders(3)).authorization;
+    auth = (await authHeaders(3)).authorization!;
     const created = (await (await postJson(`${gateway.url()}/api/tasks`, { title: "pipelined", user_id: 3 }, { authorization: auth })).json()) as { id: number };
     taskPath = `/api/tasks/${created.id}`;
   });
