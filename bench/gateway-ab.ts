@@ -12,7 +12,9 @@
  * path (empty for ./bpm) with optional `:toggles` joined by `+`: noauth, norl (no rate
  * limit), nofb (no fallback cache), noal (no access log), nosticky, nopipe (upstream pipelining off), nopurge
  * (MIMALLOC_PURGE_DELAY=-1), bigheap (JSC heap growth ×8/×4), noconc (no concurrent GC),
- * edenratio (BUN_JSC_minEdenToOldGenerationRatio=0.1: fewer full collections).
+ * edenratio (BUN_JSC_minEdenToOldGenerationRatio=0.1: fewer full collections), nodecommit
+ * (JSC keeps freed block pages after eden collections), heap64m / heap256m (JSC largeHeapSize:
+ * bytes allocated between collections).
  * e.g. `bun bench/gateway-ab.ts proto,/tmp/bpm-before,./bpm,nginx 8`.
  */
 import { authHeaders, REPO, startBpm } from "../tests/support/bpm.ts";
@@ -57,6 +59,9 @@ for (const e of entries) {
     if (t.includes("purge1s")) env.MIMALLOC_PURGE_DELAY = "1000";
     if (t.includes("purge100")) env.MIMALLOC_PURGE_DELAY = "100";
     if (t.includes("edenratio")) env.BUN_JSC_minEdenToOldGenerationRatio = "0.1";
+    if (t.includes("nodecommit")) env.BUN_JSC_decommitUnusedMarkedBlockPagesAfterEdenCollections = "0";
+    if (t.includes("heap64m")) env.BUN_JSC_largeHeapSize = String(64 << 20);
+    if (t.includes("heap256m")) env.BUN_JSC_largeHeapSize = String(256 << 20);
     const gw = await startBpm({ roles: ["gateway"], bin: bin || undefined, env, stdoutFile: "/dev/null", config: { discovery: { static: { "task-service": [upstream] } }, fallback: fb, load_balancer: lb, gateway: g } });
     ts.push({ name: e, url: gw.url("gateway") + path, pid: gw.proc.pid, stop: async () => void (await gw.stop()) });
   }
