@@ -14,7 +14,9 @@
  * (MIMALLOC_PURGE_DELAY=-1), bigheap (JSC heap growth ×8/×4), noconc (no concurrent GC),
  * edenratio (BUN_JSC_minEdenToOldGenerationRatio=0.1: fewer full collections), nodecommit
  * (JSC keeps freed block pages after eden collections), heap64m / heap256m (JSC largeHeapSize:
- * bytes allocated between collections).
+ * bytes allocated between collections); tracing into a null collector in this process (reads
+ * each batch, answers 200): trace (always_on), trace10 (parentbased ratio 0.1), traceoff
+ * (always_off: the sampled-out plumbing).
  * e.g. `bun bench/gateway-ab.ts proto,/tmp/bpm-before,./bpm,nginx 8`.
  */
 import { authHeaders, REPO, startBpm } from "../tests/support/bpm.ts";
@@ -29,6 +31,16 @@ const entries = process.argv[2].split(",");
 const pairs = Number(process.argv[3] ?? 4);
 const secs = Number(process.argv[4] ?? 3);
 const { svc, upstream, path } = await taskServiceWithTask();
+// an OTLP endpoint that costs next to nothing, for the trace toggles
+const nullCollector = Bun.serve({
+  hostname: "127.0.0.1",
+  port: 0,
+  async fetch(req) {
+    await req.arrayBuffer();
+    return new Response(new Uint8Array(0), { headers: { "content-type": "application/x-protobuf" } });
+  },
+});
+const traced = { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${nullCollector.port}` };
 type T = { name: string; url: string; pid: number; stop: () => Promise<void> };
 const ts: T[] = [];
 for (const e of entries) {
@@ -62,6 +74,9 @@ for (const e of entries) {
     if (t.includes("nodecommit")) env.BUN_JSC_decommitUnusedMarkedBlockPagesAfterEdenCollections = "0";
     if (t.includes("heap64m")) env.BUN_JSC_largeHeapSize = String(64 << 20);
     if (t.includes("heap256m")) env.BUN_JSC_largeHeapSize = String(256 << 20);
+    if (t.includes("trace")) Object.assign(env, traced, { OTEL_TRACES_SAMPLER: "always_on" });
+    if (t.includes("trace10")) Object.assign(env, traced, { OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.1" });
+    if (t.includes("traceoff")) Object.assign(env, traced, { OTEL_TRACES_SAMPLER: "always_off" });
     const gw = await startBpm({ roles: ["gateway"], bin: bin || undefined, env, stdoutFile: "/dev/null", config: { discovery: { static: { "task-service": [upstream] } }, fallback: fb, load_balancer: lb, gateway: g } });
     ts.push({ name: e, url: gw.url("gateway") + path, pid: gw.proc.pid, stop: async () => void (await gw.stop()) });
   }
@@ -69,6 +84,11 @@ for (const e of entries) {
 function flt(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   return Number(f[7]);
+}
+/** CPU seconds of the process's main thread (JS, the event loop, I/O); the rest is GC and JIT helpers. */
+function mainCpu(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100;
 }
 function ut(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
@@ -78,6 +98,7 @@ const headers = await authHeaders(1);
 const faults: number[][] = ts.map(() => []);
 const upstreamCpu: number[][] = ts.map(() => []);
 const p99: number[][] = ts.map(() => []);
+const main: number[][] = ts.map(() => []);
 const cpu: number[][] = ts.map(() => []), usr: number[][] = ts.map(() => []), rps: number[][] = ts.map(() => []);
 for (const t of ts) await wrk(t.url, { seconds: 2, connections: 64, headers });
 for (let p = 0; p < pairs; p++) {
@@ -85,9 +106,10 @@ for (let p = 0; p < pairs; p++) {
   for (const i of order) {
     const t = ts[i]!;
     const pid = t.name === "nginx" ? Number((await Bun.$`pgrep -P ${t.pid}`.text()).trim().split("\n")[0]) : t.pid;
-    const u0 = ut(pid), c0 = cpuSecondsTree(t.pid), f0 = flt(pid), s0 = cpuSecondsTree(svc.proc.pid);
+    const m0 = mainCpu(pid), u0 = ut(pid), c0 = cpuSecondsTree(t.pid), f0 = flt(pid), s0 = cpuSecondsTree(svc.proc.pid);
     const r = await wrk(t.url, { seconds: secs, connections: 64, headers });
-    const c1 = cpuSecondsTree(t.pid), u1 = ut(pid), f1 = flt(pid), s1 = cpuSecondsTree(svc.proc.pid);
+    const c1 = cpuSecondsTree(t.pid), m1 = mainCpu(pid), u1 = ut(pid), f1 = flt(pid), s1 = cpuSecondsTree(svc.proc.pid);
+    main[i]!.push(((m1 - m0) * 1e6) / r.requests);
     upstreamCpu[i]!.push(((s1 - s0) * 1e6) / r.requests);
     faults[i]!.push((f1 - f0) / r.requests);
     p99[i]!.push(r.p99Ms);
@@ -96,7 +118,8 @@ for (let p = 0; p < pairs; p++) {
   console.log(`round ${p + 1}: ` + ts.map((t, i) => `${t.name} ${cpu[i]!.at(-1)!.toFixed(1)}/${usr[i]!.at(-1)!.toFixed(1)}u ${Math.round(rps[i]!.at(-1)!)} (${(cpu[i]!.at(-1)! / cpu[0]!.at(-1)!).toFixed(2)})`).join(" | "));
 }
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
-console.log("medians (proxy CPU µs/req, its user part, req/s, p99 ms, minor page faults/req, task-service CPU µs/req):");
-for (let i = 0; i < ts.length; i++) console.log(`  ${ts[i]!.name.padEnd(40)} ${med(cpu[i]!).toFixed(1)}  ${med(usr[i]!).toFixed(1)}u  ${Math.round(med(rps[i]!))}  p99 ${med(p99[i]!).toFixed(2)}  ${med(faults[i]!).toFixed(2)} flt  upstream ${med(upstreamCpu[i]!).toFixed(1)}  CPU ratio to first (median of rounds) ${med(cpu[i]!.map((c, k) => c / cpu[0]![k]!)).toFixed(3)}`);
+console.log("medians (proxy CPU µs/req, its user part, its main thread's part, req/s, p99 ms, minor page faults/req, task-service CPU µs/req):");
+for (let i = 0; i < ts.length; i++) console.log(`  ${ts[i]!.name.padEnd(40)} ${med(cpu[i]!).toFixed(1)}  ${med(usr[i]!).toFixed(1)}u  ${med(main[i]!).toFixed(1)}m  ${Math.round(med(rps[i]!))}  p99 ${med(p99[i]!).toFixed(2)}  ${med(faults[i]!).toFixed(2)} flt  upstream ${med(upstreamCpu[i]!).toFixed(1)}  CPU ratio to first (median of rounds) ${med(cpu[i]!.map((c, k) => c / cpu[0]![k]!)).toFixed(3)}`);
 for (const t of ts) await t.stop();
 await svc.stop();
+nullCollector.stop(true);

@@ -32,12 +32,13 @@ try {
       bytes: [...log.matchAll(/bytes allocated this cycle: (\d+)/g)].reduce((a, m) => a + Number(m[1]), 0),
       eden: log.split("=> EdenCollection").length - 1,
       full: log.split("=> FullCollection").length - 1,
+      cycleMs: [...log.matchAll(/cycle ([\d.]+)ms END/g)].reduce((a, m) => a + Number(m[1]), 0),
     };
   };
   const a = read();
   const r = await wrk(url, { seconds, connections: 64, headers });
   const b = read();
-  console.log(`${checkout}: ${r.requests} requests, ${b.eden - a.eden} eden + ${b.full - a.full} full collections, ${((b.bytes - a.bytes) / r.requests).toFixed(0)} bytes allocated per request (cycles finished in the run)`);
+  console.log(`${checkout}: ${r.requests} requests, ${b.eden - a.eden} eden + ${b.full - a.full} full collections, ${((b.bytes - a.bytes) / r.requests).toFixed(0)} bytes allocated per request (cycles finished in the run), ${(((b.cycleMs - a.cycleMs) * 1000) / r.requests).toFixed(2)} µs of collection cycles (wall) per request`);
 } finally {
   await gw.stop();
   await svc.stop();

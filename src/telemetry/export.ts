@@ -65,6 +65,9 @@ export interface EncodedBatch {
  * once, while still in cache. A batch is the request's bytes.
  */
 export class EncodingSink implements BatchSink<EncodedBatch> {
+  /** The buffer of the last batch the transport is done with: the next batch is written into it. */
+  private spare: Uint8Array | undefined;
+
   constructor(
     private readonly encoder: OtlpTraceEncoder,
     private readonly transport: EncodedTransport,
@@ -76,11 +79,17 @@ export class EncodingSink implements BatchSink<EncodedBatch> {
 
   seal(): EncodedBatch {
     const count = this.encoder.pending;
-    return { bytes: this.encoder.take(), count };
+    const bytes = this.encoder.take(this.spare);
+    this.spare = undefined;
+    return { bytes, count };
   }
 
   export(batch: EncodedBatch, _count: number, done: (result: ExportResult) => void): void {
-    this.transport.export(batch, done);
+    this.transport.export(batch, (result) => {
+      // answered (sent, or given up on): nothing reads the bytes any more
+      this.spare = new Uint8Array(batch.bytes.buffer);
+      done(result);
+    });
   }
 
   shutdown(): Promise<void> {

@@ -79,9 +79,11 @@ export class OtlpTraceEncoder {
 
   /**
    * The ExportTraceServiceRequest of every span appended since the last take(), in a buffer of its
-   * own; grouped by resource, then scope, in the order they first appeared (as the library does).
+   * own (`spare`, a buffer an earlier take() returned and its reader is done with, when it is
+   * large enough: a batch buffer is extra memory that paces the GC); grouped by resource, then
+   * scope, in the order they first appeared (as the library does).
    */
-  take(): Uint8Array {
+  take(spare?: Uint8Array): Uint8Array {
     if (this.order.length === 0) return new Uint8Array(0);
     const byResource = new Map<object, SpanGroup[]>();
     let size = 0;
@@ -94,7 +96,7 @@ export class OtlpTraceEncoder {
     }
     const { buf, view } = this;
     // written straight into the buffer handed out: no copy of the batch
-    this.buf = new Uint8Array(size);
+    this.buf = spare !== undefined && spare.length >= size ? spare : new Uint8Array(roundUp(size, BATCH_BUFFER_STEP));
     this.view = new DataView(this.buf.buffer);
     this.pos = 0;
     for (const [resource, groups] of byResource) {
@@ -559,6 +561,13 @@ export class OtlpTraceEncoder {
     this.pos += this.utf8.encodeInto(s, this.buf.subarray(this.pos)).written;
     this.end(at);
   }
+}
+
+/** Batch buffers grow in steps of this, so batches of about the same size share one. */
+const BATCH_BUFFER_STEP = 64 * 1024;
+
+function roundUp(n: number, step: number): number {
+  return Math.ceil(n / step) * step;
 }
 
 /** The spans of one resource and scope, encoded as ScopeSpans.spans fields, waiting for take(). */

@@ -107,7 +107,8 @@ interface Collector {
 
 /** The batch processor over each sink bpm uses, fed by a LeanTracer per role; `ended` is every span handed to it, in order. */
 function batching(kind: "span objects" | "encoded as spans end", config: Partial<BatchConfig> = {}) {
-  type Received = { count: number; bytes?: Uint8Array; done: (r: ExportResult) => void; answered: boolean };
+  /** `bytes`: what the collector read on arrival; `sent`: the sink's own buffer, which it may write again once answered. */
+  type Received = { count: number; bytes?: Uint8Array; sent?: Uint8Array; done: (r: ExportResult) => void; answered: boolean };
   const batches: Received[] = [];
   const answer = (b: Received, code: ExportResultCode) => {
     if (b.answered) return;
@@ -122,7 +123,7 @@ function batching(kind: "span objects" | "encoded as spans end", config: Partial
   const sink: BatchSink<unknown> =
     kind === "span objects"
       ? new SpanListSink({ export: (spans, done) => receive({ count: spans.length, done, answered: false }), shutdown: async () => void shutdowns++ })
-      : new EncodingSink(new OtlpTraceEncoder(), { export: (b, done) => receive({ count: b.count, bytes: b.bytes, done, answered: false }), shutdown: async () => void shutdowns++ });
+      : new EncodingSink(new OtlpTraceEncoder(), { export: (b, done) => receive({ count: b.count, bytes: b.bytes.slice(), sent: b.bytes, done, answered: false }), shutdown: async () => void shutdowns++ });
   const seen = { dropped: 0, exported: 0, failed: 0 };
   const processor = new BoundedBatchProcessor(
     sink,
@@ -235,6 +236,36 @@ test("spans encoded as they end make the library's protobuf of each batch: end o
   b.collector.answerAll(ExportResultCode.SUCCESS);
   await b.processor.forceFlush();
   expect(b.collector.counts).toEqual([7, 7, 6]);
+  let from = 0;
+  for (const batch of b.batches) {
+    const spans = b.ended.slice(from, (from += batch.count));
+    expect(Buffer.from(batch.bytes!)).toEqual(Buffer.from(ProtobufTraceSerializer.serializeRequest(spans as never)!));
+  }
+});
+
+test("a batch's buffer is written again only once the collector has answered it: the next batch goes into it, not into a new one", async () => {
+  const b = batching("encoded as spans end", { maxQueueSize: 100, maxExportBatchSize: 3 });
+  const t = b.tracer("gateway");
+  const batchOfThree = (n: number) => {
+    for (let i = 0; i < 3; i++) t.startSpan(`GET /api/tasks/:id`, { kind: SpanKind.SERVER, attributes: { "url.path": `/api/tasks/${n}${i}` } }).end();
+  };
+  batchOfThree(1); // sent, not answered
+  batchOfThree(2); // sealed while the first is out: its own buffer
+  expect(b.collector.counts).toEqual([3]);
+  const [first] = b.batches;
+  b.collector.answerAll(ExportResultCode.SUCCESS);
+  expect(b.collector.counts).toEqual([3, 3]);
+  const second = b.batches[1]!;
+  expect(second.sent!.buffer).not.toBe(first!.sent!.buffer);
+  batchOfThree(3); // the second is still out: written into the first's buffer
+  expect(b.collector.counts).toEqual([3, 3]);
+  b.collector.answering = ExportResultCode.SUCCESS;
+  b.collector.answerAll(ExportResultCode.SUCCESS);
+  await b.processor.forceFlush();
+  const third = b.batches[2]!;
+  expect(third.sent!.buffer).toBe(first!.sent!.buffer);
+  // what was out while the third was written is untouched, and every batch is the library's bytes
+  expect(Buffer.from(second.sent!)).toEqual(Buffer.from(second.bytes!));
   let from = 0;
   for (const batch of b.batches) {
     const spans = b.ended.slice(from, (from += batch.count));

@@ -57,3 +57,23 @@ test("every kind of span content encodes to the library's bytes, batch after bat
   for (const batch of [spans, spans]) expect(Buffer.from(fickle.encode(batch))).toEqual(library(batch));
   expect(encoder.encode([]).length).toBe(0);
 });
+
+test("a request written into a spare buffer is the same bytes; a spare too small for it is left alone", async () => {
+  const t = await tracingToMemory(["gateway"]);
+  const end = (n: number) => {
+    for (let i = 0; i < n; i++) startSpan("GET /api/tasks/:id", { role: "gateway", kind: SpanKind.SERVER, attributes: { "url.path": `/api/tasks/${i}` } }).end();
+  };
+  end(20);
+  const spans = await t.spans();
+  const encoder = new OtlpTraceEncoder();
+  for (const span of spans.slice(0, 10)) encoder.append(span);
+  const small = new Uint8Array(8);
+  const intoSmall = encoder.take(small);
+  expect(intoSmall.buffer).not.toBe(small.buffer);
+  expect(Buffer.from(intoSmall)).toEqual(library(spans.slice(0, 10)));
+  const spare = new Uint8Array(intoSmall.buffer).fill(0xff);
+  for (const span of spans.slice(10)) encoder.append(span);
+  const reused = encoder.take(spare);
+  expect(reused.buffer).toBe(spare.buffer);
+  expect(Buffer.from(reused)).toEqual(library(spans.slice(10)));
+});
