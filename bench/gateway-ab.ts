@@ -20,7 +20,7 @@
  * e.g. `bun bench/gateway-ab.ts proto,/tmp/bpm-before,./bpm,nginx 8`.
  */
 import { authHeaders, REPO, startBpm } from "../tests/support/bpm.ts";
-import { cpuSecondsTree, startNginxProxy, taskServiceWithTask, wrk } from "./lib.ts";
+import { cpuSecondsTree, startNginxProxy, startNullCollector, taskServiceWithTask, wrk } from "./lib.ts";
 import { freePort } from "../tests/support/ports.ts";
 import { readFileSync } from "node:fs";
 if (!process.argv[2]) {
@@ -32,14 +32,7 @@ const pairs = Number(process.argv[3] ?? 4);
 const secs = Number(process.argv[4] ?? 3);
 const { svc, upstream, path } = await taskServiceWithTask();
 // an OTLP endpoint that costs next to nothing, for the trace toggles
-const nullCollector = Bun.serve({
-  hostname: "127.0.0.1",
-  port: 0,
-  async fetch(req) {
-    await req.arrayBuffer();
-    return new Response(new Uint8Array(0), { headers: { "content-type": "application/x-protobuf" } });
-  },
-});
+const nullCollector = startNullCollector();
 const traced = { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${nullCollector.port}` };
 type T = { name: string; url: string; pid: number; stop: () => Promise<void> };
 const ts: T[] = [];

@@ -53,6 +53,25 @@ const TASK_JSON = JSON.stringify({
   user_id: 1, project_id: 0, process_instance_id: "", step_id: "", created_at: "2026-01-01T00:00:00.000Z", updated_at: "2026-01-01T00:00:00.000Z",
 });
 
+/** The prototypes' request head for the upstream: hop-by-hop fields dropped, Host, X-Forwarded-For and a correlation id set. */
+function upstreamHead(data: Buffer, end: number, target: { address: string; port: number }, ip: string): string {
+  const text = data.toString("latin1", 0, end);
+  let eol = text.indexOf("\r\n");
+  let out = text.slice(0, eol < 0 ? text.length : eol) + "\r\n";
+  let forwardedFor = "";
+  for (let pos = eol + 2; eol >= 0 && pos < text.length; pos = eol + 2) {
+    eol = text.indexOf("\r\n", pos);
+    const line = text.slice(pos, eol < 0 ? text.length : eol);
+    const colon = line.indexOf(":");
+    const name = line.slice(0, colon).toLowerCase();
+    if (HOP.has(name) || name === "x-correlation-id") continue;
+    if (name === "x-forwarded-for") forwardedFor = `${line.slice(colon + 1).trim()}, `;
+    else out += line + "\r\n";
+    if (eol < 0) break;
+  }
+  return `${out}host: ${target.address}:${target.port}\r\nx-forwarded-for: ${forwardedFor}${ip}\r\nx-correlation-id: ${crypto.randomUUID()}\r\n\r\n`;
+}
+
 /** Child mode: one server of the given kind, forwarding to `--to`. */
 function serve(kind: string, port: number, to: string): void {
   const [address, upstreamPort] = [to.slice(0, to.lastIndexOf(":")), Number(to.slice(to.lastIndexOf(":") + 1))];
@@ -239,21 +258,7 @@ function rawFront(port: number, target: { address: string; port: number }): void
     const end = data.indexOf(HEAD_END);
     if (end < 0) return void (st.buf = data);
     st.buf = end + 4 < data.length ? data.subarray(end + 4) : null;
-    const text = data.toString("latin1", 0, end);
-    let eol = text.indexOf("\r\n");
-    let out = text.slice(0, eol < 0 ? text.length : eol) + "\r\n";
-    let forwardedFor = "";
-    for (let pos = eol + 2; eol >= 0 && pos < text.length; pos = eol + 2) {
-      eol = text.indexOf("\r\n", pos);
-      const line = text.slice(pos, eol < 0 ? text.length : eol);
-      const colon = line.indexOf(":");
-      const name = line.slice(0, colon).toLowerCase();
-      if (HOP.has(name) || name === "x-correlation-id") continue;
-      if (name === "x-forwarded-for") forwardedFor = `${line.slice(colon + 1).trim()}, `;
-      else out += line + "\r\n";
-      if (eol < 0) break;
-    }
-    out += `host: ${target.address}:${target.port}\r\nx-forwarded-for: ${forwardedFor}${st.ip}\r\nx-correlation-id: ${crypto.randomUUID()}\r\n\r\n`;
+    const out = upstreamHead(data, end, target, st.ip);
     send(client, out);
   };
   Bun.listen<Front>({
@@ -361,21 +366,7 @@ function rawFrontPipe(port: number, target: { address: string; port: number }, d
     const end = data.indexOf(HEAD_END);
     if (end < 0) return void (st.buf = data);
     st.buf = end + 4 < data.length ? data.subarray(end + 4) : null;
-    const text = data.toString("latin1", 0, end);
-    let eol = text.indexOf("\r\n");
-    let out = text.slice(0, eol < 0 ? text.length : eol) + "\r\n";
-    let forwardedFor = "";
-    for (let pos = eol + 2; eol >= 0 && pos < text.length; pos = eol + 2) {
-      eol = text.indexOf("\r\n", pos);
-      const line = text.slice(pos, eol < 0 ? text.length : eol);
-      const colon = line.indexOf(":");
-      const name = line.slice(0, colon).toLowerCase();
-      if (HOP.has(name) || name === "x-correlation-id") continue;
-      if (name === "x-forwarded-for") forwardedFor = `${line.slice(colon + 1).trim()}, `;
-      else out += line + "\r\n";
-      if (eol < 0) break;
-    }
-    out += `host: ${target.address}:${target.port}\r\nx-forwarded-for: ${forwardedFor}${st.ip}\r\nx-correlation-id: ${crypto.randomUUID()}\r\n\r\n`;
+    const out = upstreamHead(data, end, target, st.ip);
     st.busy = true;
     send(client, out);
   };

@@ -125,3 +125,15 @@ export function gatewayFromSource(opts: { work: string; upstream: { address: str
     config: { discovery: { static: { "task-service": [opts.upstream] } }, gateway: { rate_limit: { requests: 100_000_000, window: "60s" }, access_log: true } },
   });
 }
+
+/** An OTLP/HTTP endpoint that costs next to nothing: reads each batch, answers with an empty ExportTraceServiceResponse. */
+export function startNullCollector(): ReturnType<typeof Bun.serve> {
+  return Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      await req.arrayBuffer();
+      return new Response(new Uint8Array(0), { headers: { "content-type": "application/x-protobuf" } });
+    },
+  });
+}

@@ -22,7 +22,7 @@ import { InMemorySpanExporter, type ReadableSpan, type SpanExporter } from "@ope
 import { endHttpClientSpan, injectTraceHeaders, startHttpClientSpan, withHttpServerSpan } from "../src/telemetry/http-spans.ts";
 import { Metrics } from "../src/telemetry/metrics.ts";
 import { flushTracing, initTracing, shutdownTracing } from "../src/telemetry/tracing.ts";
-import { cpuSeconds, cpuSecondsTree, table, wrk } from "./lib.ts";
+import { cpuSeconds, cpuSecondsTree, startNullCollector, table, wrk } from "./lib.ts";
 
 const seconds = Number(process.argv[2] ?? 5);
 const connections = Number(process.argv[3] ?? 32);
@@ -31,14 +31,7 @@ const baseBin = process.env.BPM_BIN_BASE;
 
 const jaeger = await startJaeger();
 // a collector that costs next to nothing: reads the batch, answers with an empty ExportTraceServiceResponse
-const nullCollector = Bun.serve({
-  hostname: "127.0.0.1",
-  port: 0,
-  async fetch(req) {
-    await req.arrayBuffer();
-    return new Response(new Uint8Array(0), { headers: { "content-type": "application/x-protobuf" } });
-  },
-});
+const nullCollector = startNullCollector();
 
 interface Stack {
   name: string;

@@ -55,16 +55,24 @@ export class UpstreamPool {
   /** Sends `ex` on the newest idle connection, else on a new one; a pipelinable request may join this turn's batch. */
   dispatch(ex: Exchange): boolean {
     if (ex.pipelinable && this.owner.pipelineDepth > 1 && this.pipelineAllowed()) return this.dispatchPipelined(ex);
+    const conn = this.takeIdle();
+    if (conn === null) {
+      this.connect(ex);
+      return false;
+    }
+    conn.send(ex);
+    return true;
+  }
+
+  /** The newest idle connection still open, off the idle stack; null when none. */
+  private takeIdle(): Connection | null {
     const idle = this.idle;
     while (idle.length > 0) {
       const conn = idle.pop()!;
       conn.inIdleList = false;
-      if (conn.closed) continue;
-      conn.send(ex);
-      return true;
+      if (!conn.closed) return conn;
     }
-    this.connect(ex);
-    return false;
+    return null;
   }
 
   /**
@@ -79,18 +87,15 @@ export class UpstreamPool {
       this.owner.countPipelined();
       return true;
     }
-    const idle = this.idle;
-    while (idle.length > 0) {
-      const conn = idle.pop()!;
-      conn.inIdleList = false;
-      if (conn.closed) continue;
-      conn.enqueue(ex);
-      this.filling = conn;
-      this.owner.flushLater(conn);
-      return true;
+    const conn = this.takeIdle();
+    if (conn === null) {
+      this.connect(ex);
+      return false;
     }
-    this.connect(ex);
-    return false;
+    conn.enqueue(ex);
+    this.filling = conn;
+    this.owner.flushLater(conn);
+    return true;
   }
 
   private pipelineAllowed(): boolean {
