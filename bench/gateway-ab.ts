@@ -10,7 +10,7 @@
  * ENTRIES, comma-separated: `proto` (the bare raw-front prototype of
  * gateway-transport.bench.ts), `nginx` (Debian's, upstream keepalive), or a bpm binary
  * path (empty for ./bpm) with optional `:toggles` joined by `+`: noauth, norl (no rate
- * limit), nofb (no fallback cache), noal (no access log), nosticky, nopipe (upstream pipelining off), nopurge
+ * limit), nofb (no fallback cache), noal (no access log), nosticky, nopipe (upstream pipelining off), pipeN (depth N), nopurge
  * (MIMALLOC_PURGE_DELAY=-1), bigheap (JSC heap growth ×8/×4), noconc (no concurrent GC),
  * edenratio (BUN_JSC_minEdenToOldGenerationRatio=0.1: fewer full collections), nodecommit
  * (JSC keeps freed block pages after eden collections), heap64m / heap256m (JSC largeHeapSize:
@@ -57,6 +57,7 @@ for (const e of entries) {
     if (t.includes("noauth")) g.auth = { enabled: false };
     if (t.includes("nosticky")) lb.sticky_sessions = { enabled: false };
     if (t.includes("nopipe")) g.upstream_pipeline_depth = 1;
+    for (const x of t) if (/^pipe\d+$/.test(x)) g.upstream_pipeline_depth = Number(x.slice(4));
     const env: Record<string, string> = {};
     if (t.includes("bigheap")) Object.assign(env, { BUN_JSC_smallHeapGrowthFactor: "8", BUN_JSC_largeHeapGrowthFactor: "4" });
     if (t.includes("noconc")) env.BUN_JSC_useConcurrentGC = "0";
