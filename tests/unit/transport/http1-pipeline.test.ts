@@ -1,30 +1,16 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { FakeClock } from "../../../src/platform/clock.ts";
 import { UpstreamTimeoutError } from "../../../src/platform/errors.ts";
-import { Http1Client, type Http1ClientOptions } from "../../../src/transport/http1/index.ts";
 import { PIPELINE_BACKOFF_MS } from "../../../src/transport/http1/client.ts";
 import { proxyRequest } from "../../../src/transport/http-proxy.ts";
 import { STREAMED_ROUTES } from "../../../src/roles/gateway/openapi.ts";
 import { matchRoute, routeTemplate } from "../../../src/roles/gateway/routes.ts";
-import { type RawConn, rawServer } from "./http1-servers.ts";
+import { perTest, type RawConn } from "./http1-servers.ts";
 
 // HTTP/1.1 pipelining in the pooled client (docs/http-transport.md "Pipelining"): requests that
 // start in one loop turn share a connection and leave in one write; answers come back in order.
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
-function client(options: Http1ClientOptions): Http1Client {
-  const c = new Http1Client(options);
-  cleanups.push(() => c.close());
-  return c;
-}
-function raw(onRequest: Parameters<typeof rawServer>[0]) {
-  const s = rawServer(onRequest);
-  cleanups.push(() => s.stop());
-  return Object.assign(s, { target: { address: "127.0.0.1", port: s.port } });
-}
+const { cleanups, client, raw } = perTest();
 const ok = (body: string) => `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
 /** Each request answered at once with its own path as the body. */
 const echoPath = (conn: RawConn, req: { path: string }) => conn.write(ok(req.path));

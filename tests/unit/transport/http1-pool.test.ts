@@ -1,23 +1,9 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { FakeClock } from "../../../src/platform/clock.ts";
 import { UpstreamError } from "../../../src/platform/errors.ts";
-import { Http1Client, type Http1ClientOptions } from "../../../src/transport/http1/index.ts";
-import { countingServer, OK_RESPONSE, rawServer, until } from "./http1-servers.ts";
+import { countingServer, OK_RESPONSE, perTest, until } from "./http1-servers.ts";
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
-function client(options?: Http1ClientOptions): Http1Client {
-  const c = new Http1Client(options);
-  cleanups.push(() => c.close());
-  return c;
-}
-function raw(onRequest: Parameters<typeof rawServer>[0]) {
-  const s = rawServer(onRequest);
-  cleanups.push(() => s.stop());
-  return Object.assign(s, { target: { address: "127.0.0.1", port: s.port } });
-}
+const { cleanups, client, raw } = perTest();
 const GET = { method: "GET", path: "/" } as const;
 
 describe("HTTP/1.1 pool: keep-alive", () => {

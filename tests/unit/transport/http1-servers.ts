@@ -1,6 +1,8 @@
 // Real servers for the HTTP/1.1 client tests: Bun.serve where a normal server will do, and a raw
 // TCP server where a test needs exact bytes on the wire (chunk splits, early closes, bad framing).
+import { afterEach } from "bun:test";
 import type { Socket, TCPSocketListener } from "bun";
+import { Http1Client, type Http1ClientOptions } from "../../../src/transport/http1/index.ts";
 
 export interface RawRequest {
   /** Request line + fields as received (latin1). */
@@ -157,3 +159,27 @@ export function gate(): { promise: Promise<void>; open: () => void } {
 }
 
 export const OK_RESPONSE = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+
+/**
+ * Clients and raw servers for a test file, closed after each test: call once at the top level
+ * (it registers the afterEach). `raw` servers carry their `{ address, port }` as `target`.
+ */
+export function perTest() {
+  const cleanups: (() => void)[] = [];
+  afterEach(() => {
+    for (const c of cleanups.splice(0)) c();
+  });
+  return {
+    cleanups,
+    client(options?: Http1ClientOptions): Http1Client {
+      const c = new Http1Client(options);
+      cleanups.push(() => c.close());
+      return c;
+    },
+    raw(onRequest: Parameters<typeof rawServer>[0]) {
+      const s = rawServer(onRequest);
+      cleanups.push(() => s.stop());
+      return Object.assign(s, { target: { address: "127.0.0.1", port: s.port } });
+    },
+  };
+}
