@@ -29,7 +29,7 @@ export interface ProxyOptions {
   /** With `client`: no response head within this long → 504 (the client's own deadline timer; fetch uses `signal`). */
   timeoutMs?: number;
   timeoutLabel?: string;
-  /** With `client`: false keeps this request off upstream pipelining (an answer that may stream long). Unset: only an `Accept: text/event-stream` GET is kept off. */
+  /** With `client`: false keeps this request off upstream pipelining (an answer that may stream long, e.g. SSE). */
   pipeline?: boolean;
 }
 
@@ -181,7 +181,5 @@ function http1Init(req: InboundRequest, url: UrlParts, opts: ProxyOptions): Http
   flat.push("x-forwarded-host", url.host, "x-forwarded-proto", url.protocol === "https:" ? "https" : "http");
   if (set !== undefined) for (const name in set) flat.push(name, set[name]!);
 
-  // a caller that knows its routes says so (the gateway); else an event-stream GET stays off pipelining
-  const pipeline = opts.pipeline ?? !(req.method === "GET" && req.headers.get("accept")?.includes("text/event-stream") === true);
-  return { method: req.method, path: url.pathname + url.search, headers: flat, relay, body, signal: opts.signal, stripHopByHop: true, timeoutMs: opts.timeoutMs, timeoutLabel: opts.timeoutLabel, pipeline };
+  return { method: req.method, path: url.pathname + url.search, headers: flat, relay, body, signal: opts.signal, stripHopByHop: true, timeoutMs: opts.timeoutMs, timeoutLabel: opts.timeoutLabel, pipeline: opts.pipeline };
 }

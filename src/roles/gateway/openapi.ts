@@ -3,7 +3,7 @@ import { TASK_API } from "../../domain/tasks/api.ts";
 import { docsPage, openApiDocument, type ApiRoute } from "../../platform/openapi.ts";
 
 /** Each service's public routes, as their own modules describe them. */
-export const API: readonly ApiRoute[] = [...TASK_API];
+const API: readonly ApiRoute[] = [...TASK_API];
 
 /** Route templates (as `routeTemplate` names them) whose answer is an event stream: never pipelined upstream. */
 export const STREAMED_ROUTES: ReadonlySet<string> = new Set(

@@ -404,22 +404,19 @@ export class Connection implements BodySink {
    * now and those behind go again on other connections when they may.
    */
   abandon(ex: Exchange): void {
+    // a queued one takes the connection down with the exchange being read now
+    let current: Exchange | null = null;
     if (this.exchange !== ex) {
       const i = this.behind.indexOf(ex);
       if (i < 0) return;
       this.behind.splice(i, 1);
-      ex.conn = null;
-      ex.fail(new DOMException("response body cancelled", "AbortError"));
-      const current = this.exchange;
-      this.exchange = null;
-      this.destroy();
-      if (current !== null) this.resend(current, "closed the connection: a request pipelined behind this one was cancelled");
-      return;
+      current = this.exchange;
     }
     this.exchange = null;
     ex.conn = null;
     ex.fail(new DOMException("response body cancelled", "AbortError"));
     this.destroy();
+    if (current !== null) this.resend(current, "closed the connection: a request pipelined behind this one was cancelled");
   }
 
   /** `ex` lost its connection before its answer: once more on a new connection when that is safe, else it fails. */
