@@ -3,6 +3,7 @@ import { UpstreamError } from "../../platform/errors.ts";
 import type { Connection } from "./connection.ts";
 import { Exchange, type ExchangeSink } from "./exchange.ts";
 import { type PoolOwner, UpstreamPool } from "./pool.ts";
+import { Slots } from "./slots.ts";
 export { PIPELINE_BACKOFF_MS } from "./pool.ts";
 import type { WireResponse } from "./wire-response.ts";
 import type { Http1ClientOptions, Http1ClientStats, Http1RequestInit, Http1Target } from "./types.ts";
@@ -37,7 +38,7 @@ export class Http1Client implements PoolOwner {
   private readonly pools = new Map<string, Map<number, UpstreamPool>>();
   private sweepTimer: TimerHandle | null = null;
   /** Exchanges waiting for a response head with a deadline; checked on one timer, not one per request. */
-  private readonly timed = new Set<Exchange>();
+  private readonly timed = new Slots<"timedSlot", Exchange>("timedSlot");
   private deadlineTimer: TimerHandle | null = null;
   private opened = 0;
   private reused = 0;
@@ -130,7 +131,7 @@ export class Http1Client implements PoolOwner {
   private readonly checkDeadlines = (): void => {
     this.deadlineTimer = null;
     const now = this.clock.now();
-    for (const ex of this.timed) {
+    for (const ex of this.timed.snapshot()) {
       if (ex.deadline !== 0 && ex.deadline <= now) {
         this.clearDeadline(ex);
         ex.timedOut();

@@ -4,6 +4,7 @@ import type { Http1RequestInit } from "./types.ts";
 import { UpstreamTimeoutError } from "../../platform/errors.ts";
 import type { UpstreamPool } from "./pool.ts";
 import type { WireResponse } from "./wire-response.ts";
+import { Slots } from "./slots.ts";
 
 /** Methods whose repetition has the same effect as one call (RFC 9110 §9.2.2). */
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
@@ -16,22 +17,22 @@ const EXPECTS_BODY = new Set(["POST", "PUT", "PATCH"]);
  * signal: adding and removing a DOM listener per request (native, allocating)
  * cost more than the rest of starting an exchange.
  */
-const watched = new WeakMap<AbortSignal, Set<Exchange>>();
+const watched = new WeakMap<AbortSignal, Slots<"watchSlot", Exchange>>();
 
 function watchSignal(signal: AbortSignal, ex: Exchange): void {
-  let set = watched.get(signal);
-  if (set === undefined) {
-    const inFlight = (set = new Set());
-    watched.set(signal, inFlight);
+  let inFlight = watched.get(signal);
+  if (inFlight === undefined) {
+    const bag = (inFlight = new Slots("watchSlot"));
+    watched.set(signal, bag);
     signal.addEventListener(
       "abort",
       () => {
-        for (const e of [...inFlight]) e.handleEvent();
+        for (const e of bag.snapshot()) e.handleEvent();
       },
       { once: true },
     );
   }
-  set.add(ex);
+  inFlight.add(ex);
 }
 
 function unwatchSignal(signal: AbortSignal, ex: Exchange): void {
@@ -84,6 +85,9 @@ export class Exchange {
   controller: ReadableStreamDefaultController<Uint8Array> | null = null;
   /** Epoch ms by which the response head must arrive; 0 for none. */
   deadline = 0;
+  /** Its places in the client's deadline list and its signal's list (-1: not in it). */
+  timedSlot = -1;
+  watchSlot = -1;
   readonly timeoutMs: number;
   readonly timeoutLabel: string | undefined;
   /** Set while the request body is being pumped; cancelled if the exchange ends first. */
