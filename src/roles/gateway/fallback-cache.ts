@@ -10,7 +10,12 @@ interface Cached {
   fields: WireFields;
   body: Uint8Array;
   storedAtMs: number;
+  /** When it last moved to the end of the eviction order (see `keep`). */
+  placedAtMs: number;
 }
+
+/** A key stored again sooner than this after it last moved keeps its place in the eviction order. */
+const REORDER_MS = 1000;
 
 /**
  * Seed §3 at the gateway: the last good answer to a GET per (user, URL), served
@@ -33,7 +38,7 @@ export class ResponseFallbackCache {
 
   /** Keeps a WireResponse's status, fields and bytes (the bytes are never written to, so no copy). */
   storeWire(key: string, res: WireResponse, nowMs: number): void {
-    this.keep(key, { status: res.status, head: res.rawHead ?? res.statusText, fields: res.headers.copy(), body: res.bytes!, storedAtMs: nowMs });
+    this.keep(key, { status: res.status, head: res.rawHead ?? res.statusText, fields: res.headers.copy(), body: res.bytes!, storedAtMs: nowMs, placedAtMs: nowMs });
   }
 
   /** Reads a Response's body to keep it; returns a Response with the same body for the caller to send. */
@@ -41,14 +46,28 @@ export class ResponseFallbackCache {
     const body = new Uint8Array(await res.arrayBuffer());
     const fields: string[] = [];
     for (const [name, value] of res.headers) fields.push(name, value);
-    this.keep(key, { status: res.status, head: res.statusText, fields: new WireFields(null, fields), body, storedAtMs: nowMs });
+    this.keep(key, { status: res.status, head: res.statusText, fields: new WireFields(null, fields), body, storedAtMs: nowMs, placedAtMs: nowMs });
     return new Response(body, { status: res.status, headers: res.headers });
   }
 
+  /**
+   * Oldest-stored goes first when full. A key stored again within REORDER_MS keeps its place
+   * (its entry is replaced where it stands): moving it to the end means a delete and a new
+   * slot, and a JSC Map holds every deleted entry (here: a response and its bytes) until it
+   * rehashes, so moving it on every GET kept thousands of old answers alive through
+   * young-generation collections (docs/http-transport.md "Garbage").
+   */
   private keep(key: string, entry: Cached): void {
-    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.delete(key);
-    this.entries.set(key, entry);
+    const entries = this.entries;
+    const had = entries.get(key);
+    if (had !== undefined && entry.placedAtMs - had.placedAtMs < REORDER_MS) {
+      entry.placedAtMs = had.placedAtMs;
+      entries.set(key, entry);
+      return;
+    }
+    if (had !== undefined) entries.delete(key);
+    else if (entries.size >= this.maxEntries) entries.delete(entries.keys().next().value!);
+    entries.set(key, entry);
   }
 
   private fresh(key: string, nowMs: number): Cached | undefined {
