@@ -113,7 +113,7 @@ export async function taskServiceWithTask(): Promise<{ svc: BpmProcess; upstream
  * of `upstream`, with the benchmarks' settings (rate limit far above any run, access log on to
  * `work/access.log`); its stderr goes to `stderrFile` when given. `work` holds the launcher.
  */
-export function gatewayFromSource(opts: { work: string; upstream: { address: string; port: number }; env: Record<string, string>; checkout?: string; stderrFile?: string }): Promise<BpmProcess> {
+export function gatewayFromSource(opts: { work: string; upstream: { address: string; port: number }; env: Record<string, string>; checkout?: string; stderrFile?: string; gateway?: Record<string, unknown>; config?: Record<string, unknown> }): Promise<BpmProcess> {
   const runner = join(opts.work, "bpm-src.sh");
   const redirect = opts.stderrFile === undefined ? "" : ` 2>"${opts.stderrFile}"`;
   writeFileSync(runner, `#!/bin/sh\nexec "${process.execPath}" "${opts.checkout ?? REPO}/src/main.ts" "$@"${redirect}\n`, { mode: 0o755 });
@@ -122,7 +122,7 @@ export function gatewayFromSource(opts: { work: string; upstream: { address: str
     bin: runner,
     stdoutFile: join(opts.work, "access.log"),
     env: opts.env,
-    config: { discovery: { static: { "task-service": [opts.upstream] } }, gateway: { rate_limit: { requests: 100_000_000, window: "60s" }, access_log: true } },
+    config: { ...opts.config, discovery: { static: { "task-service": [opts.upstream] } }, gateway: { rate_limit: { requests: 100_000_000, window: "60s" }, access_log: true, ...opts.gateway } },
   });
 }
 
