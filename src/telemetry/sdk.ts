@@ -21,6 +21,7 @@ export interface SdkOptions {
   metrics: Metrics;
   log?: Logger;
   exporter?: SpanExporter;
+  transport?: EncodedTransport;
 }
 
 /**
@@ -45,7 +46,7 @@ export function startSdk(cfg: Extract<TracingConfig, { enabled: true }>, opts: S
     ? new SpanListSink(opts.exporter)
     : cfg.protocol === "http/json"
       ? new SpanListSink(new OTLPJsonTraceExporter(exporterConfig) as unknown as SpanExporter)
-      : new EncodingSink(new OtlpTraceEncoder(), otlpProtobufTransport(exporterConfig));
+      : new EncodingSink(new OtlpTraceEncoder(), opts.transport ?? otlpProtobufTransport(exporterConfig));
   const processor = new BoundedBatchProcessor(sink, cfg.batch, {
     dropped: (n) => {
       metrics.tracingSpansDropped.inc(n);

@@ -10,6 +10,7 @@ import {
   type Tracer,
 } from "@opentelemetry/api";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
+import type { EncodedTransport } from "./export.ts";
 import type { Lifecycle } from "../platform/lifecycle.ts";
 import { setTraceFieldsProvider, type Logger } from "../platform/logger.ts";
 import { tracingConfigFromEnv, type TracingConfig } from "./config.ts";
@@ -47,6 +48,8 @@ export interface TracingOptions {
   metrics?: Metrics;
   /** Tests and tools: export here instead of OTLP/HTTP (the endpoint variable still switches tracing on). */
   exporter?: SpanExporter;
+  /** Benchmarks: send OTLP protobuf batches here instead of OTLP/HTTP (spans are still encoded as they end). */
+  transport?: EncodedTransport;
 }
 
 /**
