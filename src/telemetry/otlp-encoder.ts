@@ -18,9 +18,10 @@ export class OtlpTraceEncoder {
   /**
    * Encoded KeyValue messages (tag excluded) by key and value; bounded, so ids and paths do not
    * grow it. A key seen with more than `maxValuesPerKey` values (a correlation id, a path with
-   * an id) is marked `null`: its values are written directly, not hashed and looked up in vain.
+   * an id) keeps only its encoded key (KeyValue.key with its tag): its values are written directly,
+   * not hashed and looked up in vain.
    */
-  private readonly pairs = new Map<string, Map<string | number | boolean, Uint8Array> | null>();
+  private readonly pairs = new Map<string, Map<string | number | boolean, Uint8Array> | Uint8Array>();
   private pairCount = 0;
   /** Encoded Resource and InstrumentationScope messages, per object (a tracer's are shared by all its spans). */
   private readonly resources = new WeakMap<object, Uint8Array>();
@@ -267,9 +268,13 @@ export class OtlpTraceEncoder {
   /** A scalar KeyValue, from the cache when it has been seen (and the cache has room). */
   private pair(key: string, value: string | number | boolean): void {
     let values = this.pairs.get(key);
-    if (values === null) {
+    if (values instanceof Uint8Array) {
       const kv = this.begin();
-      this.keyValue(key, value);
+      this.raw(values);
+      this.tag(2, 2);
+      const v = this.begin();
+      this.anyValue(value);
+      this.end(v);
       this.end(kv);
       return;
     }
@@ -287,13 +292,23 @@ export class OtlpTraceEncoder {
       if (values.size >= this.maxValuesPerKey) {
         // too many values to be worth remembering: give the room back and stop looking this key up
         this.pairCount -= values.size;
-        this.pairs.set(key, null);
+        this.pairs.set(key, this.keyBytes(key));
       } else {
         values.set(value, this.buf.slice(from, this.pos));
         this.pairCount++;
       }
     }
     this.end(kv);
+  }
+
+  /** KeyValue.key, tag included, encoded on its own. */
+  private keyBytes(key: string): Uint8Array {
+    const from = this.pos;
+    this.tag(1, 2);
+    this.string(key);
+    const out = this.buf.slice(from, this.pos);
+    this.pos = from;
+    return out;
   }
 
   private keyValue(key: string, value: AttributeValue | undefined): void {
