@@ -54,6 +54,8 @@ async function child(src: string, mode: string, port: number): Promise<void> {
   const { Metrics } = await import(`${src}/telemetry/metrics.ts`);
   const env: Record<string, string> = { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` };
   if (mode === "out") env.OTEL_TRACES_SAMPLER = "always_off";
+  // batch settings from this process's environment (OTEL_BSP_*), e.g. to compare batch sizes
+  for (const [k, v] of Object.entries(process.env)) if (k.startsWith("OTEL_BSP_") && v !== undefined) env[k] = v;
   const discard = { export: (_s: unknown, done: (r: { code: number }) => void) => done({ code: 0 }), shutdown: async () => {} };
   const dropBatches = { export: (_b: unknown, done: (r: { code: number }) => void) => queueMicrotask(() => done({ code: 0 })), shutdown: async () => {} };
   const url = `http://127.0.0.1:${port}/v1/traces`;
