@@ -32,7 +32,7 @@ export class FetchOtlpTransport implements IExporterTransport {
     let res: Response;
     let bytes: Uint8Array;
     try {
-      res = await this.send_(this.params.url, { method: "POST", headers, body, signal: AbortSignal.timeout(timeoutMillis) });
+      res = await this.send_(this.params.url, { method: "POST", headers, body, signal: AbortSignal.timeout(timeoutMillis), proxy: NO_PROXY });
       const length = Number(res.headers.get("content-length") ?? 0);
       if (length > MAX_RESPONSE_BODY_SIZE) {
         void res.body?.cancel();
@@ -101,6 +101,8 @@ export function retryAfterMillis(value: string | null): number | undefined {
   return delay >= 0 ? delay : 0;
 }
 
+/** Bun's fetch sends through HTTP_PROXY when it is set (the library's node:http never did); `false` keeps the export direct. */
+const NO_PROXY = false as unknown as string;
 const MAX_ATTEMPTS = 5;
 const INITIAL_BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 5000;

@@ -70,6 +70,24 @@ describe("OTLP/HTTP export to a plain-http collector", () => {
     expect([...c.seen[1]!.body]).toEqual([...bytes]);
   });
 
+  test("HTTP_PROXY in the environment does not divert the export (the library's node:http transport never used it)", async () => {
+    const proxied: string[] = [];
+    const proxy = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => (proxied.push(req.url), new Response("proxy")) });
+    servers.push(proxy);
+    const before = [process.env.HTTP_PROXY, process.env.http_proxy];
+    process.env.HTTP_PROXY = process.env.http_proxy = `http://127.0.0.1:${proxy.port}`;
+    try {
+      const c = collector([ok]);
+      expect((await exportOnce(c.url)).code).toBe(ExportResultCode.SUCCESS);
+      expect(c.seen).toHaveLength(1);
+      expect(proxied).toEqual([]);
+    } finally {
+      [process.env.HTTP_PROXY, process.env.http_proxy] = before;
+      if (before[0] === undefined) delete process.env.HTTP_PROXY;
+      if (before[1] === undefined) delete process.env.http_proxy;
+    }
+  });
+
   test("400 fails at once: no retry", async () => {
     const c = collector([() => new Response("bad", { status: 400 })]);
     const result = await exportOnce(c.url);
