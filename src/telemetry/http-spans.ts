@@ -81,7 +81,7 @@ export function startHttpServerSpan(opts: HttpServerSpanOptions, parent: Context
   const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: request.method, [ATTR_URL_PATH]: path };
   if (route) attributes[ATTR_HTTP_ROUTE] = route;
   if (opts.clientAddress) attributes[ATTR_CLIENT_ADDRESS] = opts.clientAddress;
-  return startSpan(route ? `${request.method} ${route}` : request.method, { role, parent, kind: SpanKind.SERVER, attributes });
+  return startSpan(route ? `${request.method} ${route}` : request.method, { role, parent, kind: SpanKind.SERVER, attributes, freshAttributes: true });
 }
 
 /** Ends a span from `startHttpServerSpan` with the response sent (status, correlation id; 5xx → ERROR). */
@@ -159,7 +159,7 @@ export function startHttpClientSpan(o: HttpClientSpanOptions): Span {
   if (!tracingEnabled) return NOOP_SPAN;
   const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: o.method, [ATTR_SERVER_ADDRESS]: o.address, [ATTR_SERVER_PORT]: o.port, [ATTR_PEER_SERVICE]: o.service };
   if (o.resendCount) attributes[ATTR_HTTP_REQUEST_RESEND_COUNT] = o.resendCount;
-  return startSpan(o.route ? `${o.method} ${o.route}` : o.method, { kind: SpanKind.CLIENT, attributes });
+  return startSpan(o.route ? `${o.method} ${o.route}` : o.method, { kind: SpanKind.CLIENT, attributes, freshAttributes: true });
 }
 
 /**

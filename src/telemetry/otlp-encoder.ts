@@ -18,9 +18,10 @@ export class OtlpTraceEncoder {
   /**
    * Encoded KeyValue messages (tag excluded) by key and value; bounded, so ids and paths do not
    * grow it. A key seen with more than `maxValuesPerKey` values (a correlation id, a path with
-   * an id) is marked `null`: its values are written directly, not hashed and looked up in vain.
+   * an id) keeps only its encoded key (KeyValue.key with its tag): its values are written directly,
+   * not hashed and looked up in vain.
    */
-  private readonly pairs = new Map<string, Map<string | number | boolean, Uint8Array> | null>();
+  private readonly pairs = new Map<string, Map<string | number | boolean, Uint8Array> | Uint8Array>();
   private pairCount = 0;
   /** Encoded Resource and InstrumentationScope messages, per object (a tracer's are shared by all its spans). */
   private readonly resources = new WeakMap<object, Uint8Array>();
@@ -32,6 +33,10 @@ export class OtlpTraceEncoder {
   private order: SpanGroup[] = [];
   private last: SpanGroup | undefined;
   private pendingSpans = 0;
+  /** The millisecond msPlusNs wrote last, as nanoseconds in two 32-bit words. */
+  private lastMs = -1;
+  private lastMsLow = 0;
+  private lastMsHigh = 0;
 
   constructor(
     private readonly maxCachedPairs = 4_096,
@@ -267,9 +272,13 @@ export class OtlpTraceEncoder {
   /** A scalar KeyValue, from the cache when it has been seen (and the cache has room). */
   private pair(key: string, value: string | number | boolean): void {
     let values = this.pairs.get(key);
-    if (values === null) {
+    if (values instanceof Uint8Array) {
       const kv = this.begin();
-      this.keyValue(key, value);
+      this.raw(values);
+      this.tag(2, 2);
+      const v = this.begin();
+      this.anyValue(value);
+      this.end(v);
       this.end(kv);
       return;
     }
@@ -287,13 +296,23 @@ export class OtlpTraceEncoder {
       if (values.size >= this.maxValuesPerKey) {
         // too many values to be worth remembering: give the room back and stop looking this key up
         this.pairCount -= values.size;
-        this.pairs.set(key, null);
+        this.pairs.set(key, this.keyBytes(key));
       } else {
         values.set(value, this.buf.slice(from, this.pos));
         this.pairCount++;
       }
     }
     this.end(kv);
+  }
+
+  /** KeyValue.key, tag included, encoded on its own. */
+  private keyBytes(key: string): Uint8Array {
+    const from = this.pos;
+    this.tag(1, 2);
+    this.string(key);
+    const out = this.buf.slice(from, this.pos);
+    this.pos = from;
+    return out;
   }
 
   private keyValue(key: string, value: AttributeValue | undefined): void {
@@ -501,15 +520,32 @@ export class OtlpTraceEncoder {
     this.pos += 8;
   }
 
-  /** Epoch milliseconds (an integer) plus nanoseconds as fixed64 nanoseconds, exact, in 32-bit halves. */
+  /**
+   * Epoch milliseconds (an integer) plus nanoseconds as fixed64 nanoseconds, exact, in 32-bit halves.
+   * Divisions by powers of two and floor (exact below 2^53) rather than `%`, which is a libm fmod
+   * call on doubles; and the millisecond's words are kept, since a span's end and the next spans'
+   * starts mostly share its start's millisecond.
+   */
   private msPlusNs(ms: number, ns: number): void {
     this.room(8);
-    // ms * 1e6 + ns = high part * 2^20 + low part; each part below 2^53, so exact as doubles
-    const highPart = Math.floor(ms / 1048576) * 1e6;
-    const lowPart = (ms % 1048576) * 1e6 + ns;
-    const lowSum = (highPart % 4096) * 1048576 + (lowPart % 4294967296);
-    const low = lowSum % 4294967296;
-    const high = Math.floor(highPart / 4096) + Math.floor(lowPart / 4294967296) + Math.floor(lowSum / 4294967296);
+    if (ms !== this.lastMs) {
+      // ms = a * 2^20 + b, so ms * 1e6 = a * 1e6 * 2^20 + b * 1e6, and a * 1e6 * 2^20 = (a * 1e6 / 4096) * 2^32
+      const a = Math.floor(ms / 1048576);
+      const am = a * 1e6;
+      const amHigh = Math.floor(am / 4096);
+      const lowSum = (am - amHigh * 4096) * 1048576 + (ms - a * 1048576) * 1e6;
+      const carry = Math.floor(lowSum / 4294967296);
+      this.lastMs = ms;
+      this.lastMsLow = lowSum - carry * 4294967296;
+      this.lastMsHigh = amHigh + carry;
+    }
+    let low = this.lastMsLow + ns;
+    let high = this.lastMsHigh;
+    if (low >= 4294967296) {
+      const carry = Math.floor(low / 4294967296);
+      low -= carry * 4294967296;
+      high += carry;
+    }
     this.view.setUint32(this.pos, low, true);
     this.view.setUint32(this.pos + 4, high >>> 0, true);
     this.pos += 8;

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { OTLPTraceExporter as OTLPJsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { OTLPExporterBase } from "@opentelemetry/otlp-exporter-base";
-import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from "@opentelemetry/otlp-exporter-base/node-http";
+import { createOtlpNetworkExportDelegate, OTLPExporterBase } from "@opentelemetry/otlp-exporter-base";
+import { convertLegacyHttpOptions, createOtlpHttpExportDelegate, createOtlpHttpExporterMetrics } from "@opentelemetry/otlp-exporter-base/node-http";
 import { ProtobufTraceSerializer, TraceExporterMetricsHelper } from "@opentelemetry/otlp-transformer";
 import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
 import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, RandomIdGenerator, TraceIdRatioBasedSampler, type Sampler, type SpanExporter } from "@opentelemetry/sdk-trace-base";
@@ -9,6 +9,7 @@ import type { Logger } from "../platform/logger.ts";
 import type { SamplerConfig, TracingConfig } from "./config.ts";
 import { BoundedBatchProcessor, EncodingSink, SpanListSink, type BatchSink, type EncodedBatch, type EncodedTransport } from "./export.ts";
 import { OtlpTraceEncoder } from "./otlp-encoder.ts";
+import { FetchOtlpTransport, RetryingTransport } from "./otlp-http.ts";
 import { LeanTracer } from "./span.ts";
 import type { Metrics } from "./metrics.ts";
 import { ATTR_ROLE, ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "./semconv.ts";
@@ -21,6 +22,7 @@ export interface SdkOptions {
   metrics: Metrics;
   log?: Logger;
   exporter?: SpanExporter;
+  transport?: EncodedTransport;
 }
 
 /**
@@ -45,7 +47,7 @@ export function startSdk(cfg: Extract<TracingConfig, { enabled: true }>, opts: S
     ? new SpanListSink(opts.exporter)
     : cfg.protocol === "http/json"
       ? new SpanListSink(new OTLPJsonTraceExporter(exporterConfig) as unknown as SpanExporter)
-      : new EncodingSink(new OtlpTraceEncoder(), otlpProtobufTransport(exporterConfig));
+      : new EncodingSink(new OtlpTraceEncoder(), opts.transport ?? otlpProtobufTransport(exporterConfig));
   const processor = new BoundedBatchProcessor(sink, cfg.batch, {
     dropped: (n) => {
       metrics.tracingSpansDropped.inc(n);
@@ -102,9 +104,10 @@ export function buildSampler(cfg: SamplerConfig): Sampler {
 }
 
 /**
- * OTLP/HTTP protobuf: the library's HTTP delegate (headers from OTEL_EXPORTER_OTLP_HEADERS,
- * timeout, retries on 429/502/503/504, bounded concurrency) sending requests bpm's encoder has
- * already written, the same bytes as the library's serializer at a fraction of the CPU.
+ * OTLP/HTTP protobuf: the library's export delegate (headers from OTEL_EXPORTER_OTLP_HEADERS,
+ * timeout, bounded concurrency) sending requests bpm's encoder has already written, the same
+ * bytes as the library's serializer at a fraction of the CPU; to a plain-http collector through
+ * fetch with the library's retry rules (otlp-http.ts), to https through the library's transport.
  */
 export function otlpProtobufTransport(config: { url: string; timeoutMillis: number }): EncodedTransport {
   const serializer = {
@@ -113,5 +116,7 @@ export function otlpProtobufTransport(config: { url: string; timeoutMillis: numb
   };
   const options = convertLegacyHttpOptions(config, "TRACES", "v1/traces", { "Content-Type": "application/x-protobuf" });
   const spans = { ...TraceExporterMetricsHelper, countItems: (batch: EncodedBatch) => batch.count };
-  return new OTLPExporterBase(createOtlpHttpExportDelegate(options, serializer, "otlp_http_span_exporter", spans, undefined));
+  if (new URL(options.url).protocol !== "http:") return new OTLPExporterBase(createOtlpHttpExportDelegate(options, serializer, "otlp_http_span_exporter", spans, undefined));
+  const metrics = createOtlpHttpExporterMetrics("otlp_http_span_exporter", spans, options.url, undefined);
+  return new OTLPExporterBase(createOtlpNetworkExportDelegate(options, serializer, metrics, new RetryingTransport(new FetchOtlpTransport(options))));
 }

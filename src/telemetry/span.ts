@@ -31,6 +31,8 @@ const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
 const NOT_ENDED: HrTime = Object.freeze([0, 0]) as unknown as HrTime;
 /** Shared by every span without events or links until it gets one (most spans never do). */
 const NONE = Object.freeze([]) as unknown as never[];
+/** Shared by every span until its first attribute: a span given its attributes at start takes that object instead. */
+const NO_ATTRIBUTES: Attributes = Object.freeze({});
 
 /**
  * A tracer of the SDK's behaviour over its sampler, id generator and span processor, making
@@ -47,7 +49,8 @@ export class LeanTracer implements Tracer {
     readonly limits: SpanLimits,
   ) {}
 
-  startSpan(name: string, options: SpanOptions = {}, ctx: Context = api.active()): Span {
+  /** `fresh`: options.attributes was made for this span and nothing else keeps it, so the span may take it as its own instead of a copy. */
+  startSpan(name: string, options: SpanOptions = {}, ctx: Context = api.active(), fresh = false): Span {
     if (options.root) ctx = trace.deleteSpan(ctx);
     if (isTracingSuppressed(ctx)) return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
     const parentSpan = trace.getSpan(ctx);
@@ -64,7 +67,8 @@ export class LeanTracer implements Tracer {
     const traceState = sampled.traceState ?? validParent?.traceState;
     if (sampled.decision === SamplingDecision.NOT_RECORD) return trace.wrapSpanContext({ traceId, spanId, traceFlags, traceState });
     const span = new LeanSpan(this, traceId, spanId, traceFlags, traceState, validParent, name, kind, options.startTime);
-    span.setAttributes(attributes);
+    if (fresh) span.adoptAttributes(attributes);
+    else span.setAttributes(attributes);
     if (sampled.attributes) span.setAttributes(sampled.attributes);
     for (const link of links) span.addLink(link);
     this.processor.onStart(span, ctx);
@@ -93,7 +97,7 @@ export class LeanTracer implements Tracer {
  * until an exporter reads them.
  */
 export class LeanSpan implements Span, ReadableSpan, SpanContext {
-  attributes: Attributes = {};
+  attributes: Attributes = NO_ATTRIBUTES;
   events: TimedEvent[] = NONE;
   links: Link[] = NONE;
   status: SpanStatus = UNSET;
@@ -173,9 +177,36 @@ export class LeanSpan implements Span, ReadableSpan, SpanContext {
       this.droppedAttributesCount++;
       return this;
     }
+    if (this.attributes === NO_ATTRIBUTES) this.attributes = {};
     this.attributes[key] = truncate(value, this.tracer.limits.attributeValueLengthLimit);
     if (isNew) this.attributeCount++;
     return this;
+  }
+
+  /**
+   * setAttributes for a fresh object the caller gives up: kept as the span's own when it holds only
+   * what setAttributes would keep unchanged (scalars, no empty key, within the limits), else copied.
+   */
+  adoptAttributes(attributes: Attributes): void {
+    const limits = this.tracer.limits;
+    const length = limits.attributeValueLengthLimit;
+    let count = 0;
+    for (const key in attributes) {
+      const value = attributes[key];
+      const type = typeof value;
+      const kept = type === "string" ? !(length > 0) || (value as string).length <= length : type === "number" || type === "boolean";
+      if (!kept || key.length === 0 || !Object.prototype.hasOwnProperty.call(attributes, key)) {
+        this.setAttributes(attributes);
+        return;
+      }
+      count++;
+    }
+    if (this.attributeCount > 0 || count > limits.attributeCountLimit) {
+      this.setAttributes(attributes);
+      return;
+    }
+    this.attributes = attributes;
+    this.attributeCount = count;
   }
 
   setAttributes(attributes: Attributes): this {

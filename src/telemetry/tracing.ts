@@ -10,6 +10,7 @@ import {
   type Tracer,
 } from "@opentelemetry/api";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
+import type { EncodedTransport } from "./export.ts";
 import type { Lifecycle } from "../platform/lifecycle.ts";
 import { setTraceFieldsProvider, type Logger } from "../platform/logger.ts";
 import { tracingConfigFromEnv, type TracingConfig } from "./config.ts";
@@ -47,6 +48,8 @@ export interface TracingOptions {
   metrics?: Metrics;
   /** Tests and tools: export here instead of OTLP/HTTP (the endpoint variable still switches tracing on). */
   exporter?: SpanExporter;
+  /** Benchmarks: send OTLP protobuf batches here instead of OTLP/HTTP (spans are still encoded as they end). */
+  transport?: EncodedTransport;
 }
 
 /**
@@ -112,13 +115,15 @@ export interface StartSpanOptions extends SpanOptions {
   role?: string;
   /** Parent context; default: the active one. */
   parent?: Context;
+  /** `attributes` was made for this span alone: the span keeps that object instead of a copy. */
+  freshAttributes?: boolean;
 }
 
 /** Starts a span (child of the active context unless `parent` says otherwise); NOOP_SPAN while tracing is off. */
 export function startSpan(name: string, options: StartSpanOptions = {}): Span {
   if (!tracingEnabled) return NOOP_SPAN;
   const parent = options.parent ?? context.active();
-  return tracerFor(options.role, parent)!.startSpan(name, options, parent);
+  return (tracerFor(options.role, parent) as LeanTracer).startSpan(name, options, parent, options.freshAttributes === true);
 }
 
 /** Runs `fn` with `span` active, so logs, child spans and outgoing calls inside it belong to it. */

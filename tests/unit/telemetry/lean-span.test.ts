@@ -60,9 +60,10 @@ const withoutStack = (a: Record<string, unknown> | undefined) => {
   return { ...rest, "exception.stacktrace": typeof stack === "string" && stack.includes("boom") };
 };
 
-/** One of everything instrumentation does to spans, limits included. */
-function script(tracer: Tracer, parent: Context): void {
-  const server = tracer.startSpan(
+/** One of everything instrumentation does to spans, limits included; `fresh`: the LeanTracer may keep the attributes objects it is given. */
+function script(tracer: Tracer, parent: Context, fresh = false): void {
+  const start: Tracer["startSpan"] = fresh ? (n, o, c) => (tracer as LeanTracer).startSpan(n, o, c, true) : (n, o, c) => tracer.startSpan(n, o, c);
+  const server = start(
     "GET",
     {
       kind: SpanKind.SERVER,
@@ -83,6 +84,12 @@ function script(tracer: Tracer, parent: Context): void {
   server.updateName("GET /a/:b");
   server.setStatus({ code: SpanStatusCode.ERROR, message: "bad gateway" });
 
+  // scalars within the limits: a fresh object becomes the span's own, and takes later attributes under the same limits
+  const clean = start("clean", { kind: SpanKind.CLIENT, attributes: { "server.address": "10.0.0.1", "server.port": 8082, retried: false } }, new SpanFrame(parent, server));
+  clean.setAttribute("http.response.status_code", 200);
+  clean.setAttribute("one.past.the.limit", 1);
+  clean.setAttribute("server.address", "a value longer than ten");
+  clean.end();
   const child = tracer.startSpan("child", { kind: SpanKind.CLIENT }, new SpanFrame(parent, server));
   child.setStatus({ code: SpanStatusCode.OK });
   child.setStatus({ code: SpanStatusCode.ERROR, message: "OK is final" });
@@ -111,8 +118,14 @@ describe("LeanTracer makes the SDK's spans", () => {
       script(t.sdk, remote);
       script(t.lean, remote);
       const sdk = exported(t.sdkSpans.getFinishedSpans());
-      expect(sdk.length).toBe(5);
+      expect(sdk.length).toBe(6);
       expect(exported(t.leanSpans.getFinishedSpans())).toEqual(sdk);
+    });
+    test(`${name}, attributes handed over at start`, () => {
+      const t = tracers(new ParentBasedSampler({ root: new AlwaysOnSampler() }), limits);
+      script(t.sdk, remote);
+      script(t.lean, remote, true);
+      expect(exported(t.leanSpans.getFinishedSpans())).toEqual(exported(t.sdkSpans.getFinishedSpans()));
     });
   }
 

@@ -3,6 +3,7 @@ import { afterEach, expect, test } from "bun:test";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import { OtlpTraceEncoder } from "../../../src/telemetry/otlp-encoder.ts";
+import type { LeanSpan } from "../../../src/telemetry/span.ts";
 import { extractContext } from "../../../src/telemetry/propagation.ts";
 import { runInSpan, shutdownTracing, startSpan } from "../../../src/telemetry/tracing.ts";
 import { tracingToMemory } from "./helpers.ts";
@@ -76,4 +77,32 @@ test("a request written into a spare buffer is the same bytes; a spare too small
   const reused = encoder.take(spare);
   expect(reused.buffer).toBe(spare.buffer);
   expect(Buffer.from(reused)).toEqual(library(spans.slice(10)));
+});
+
+test("span times from the clock readings are the library's: spans sharing a millisecond, nanoseconds carrying into the high word, long spans, far dates", async () => {
+  const t = await tracingToMemory(["gateway"]);
+  const times: Array<[startMs: number, elapsedNs: number]> = [
+    [1_765_000_000_123, 0],
+    [1_765_000_000_123, 999_999], // the same millisecond again
+    [1_765_000_000_123, 4_294_967_295],
+    [1_765_000_000_124, 4_294_967_296],
+    [1_765_000_000_124, 3_600_000_000_000], // an hour
+    [0, 1],
+    [1_048_575, 5],
+    [1_048_576, 5],
+    [4_102_444_800_000, 123_456_789], // 2100
+    [8_640_000_000_000, 999_999_999_999],
+  ];
+  for (let i = 0; i < 40; i++) times.push([1_700_000_000_000 + Math.floor(Math.random() * 100_000_000_000), Math.floor(Math.random() * 2 ** 40)]);
+  for (let i = 0; i < times.length; i++) startSpan(`span ${i}`, { role: "gateway" }).end();
+  const spans = await t.spans();
+  spans.forEach((span, i) => {
+    const lean = span as LeanSpan;
+    Object.defineProperty(lean, "startMs", { value: times[i]![0] });
+    lean.elapsedNs = times[i]![1];
+  });
+  const encoder = new OtlpTraceEncoder();
+  expect(Buffer.from(encoder.encode(spans))).toEqual(library(spans));
+  // one by one too: each span's start millisecond differs from the last one's or repeats it
+  for (const span of spans) expect(Buffer.from(encoder.encode([span]))).toEqual(library([span]));
 });
