@@ -26,7 +26,7 @@ if (process.env.TRACE_INPROC_CHILD) {
 }
 
 // a null OTLP collector in a child process (its CPU is not counted)
-const collector = Bun.spawn([process.execPath, "-e", `const s = Bun.serve({ hostname: "127.0.0.1", port: 0, async fetch(req) { await req.arrayBuffer(); return new Response(new Uint8Array(0), { headers: { "content-type": "application/x-protobuf" } }); } }); console.log(s.port);`], { stdout: "pipe" });
+const collector = Bun.spawn([process.execPath, "-e", `import { startNullCollector } from ${JSON.stringify(resolve(import.meta.dir, "lib.ts"))}; console.log(startNullCollector().port);`], { stdout: "pipe" });
 const first = await collector.stdout.getReader().read();
 const port = Number(new TextDecoder().decode(first.value).trim());
 

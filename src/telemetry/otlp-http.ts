@@ -9,6 +9,11 @@ import { OTLPExporterError, type ExportResponse, type IExporterTransport } from 
  * gzip when configured, 2xx success, 429/502/503/504 and the same network errors retryable with
  * Retry-After, a timeout per attempt, responses above 4 MB refused. https stays with the library
  * (its agent carries the OTEL_EXPORTER_OTLP_*CERTIFICATE* files).
+ *
+ * The library's own fetch delegate (`@opentelemetry/otlp-exporter-base/browser-http`) is written
+ * for browsers, not used here: no compression, the response body drained and dropped (no partial
+ * success reported), only a TypeError without a cause counts as a retryable network error,
+ * `keepalive` budgets and CORS modes, and it would follow HTTP_PROXY under Bun.
  */
 export class FetchOtlpTransport implements IExporterTransport {
   constructor(
