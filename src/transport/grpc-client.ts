@@ -64,7 +64,9 @@ export class ResilientGrpcClient {
     const attempt = async (): Promise<Res> => {
       if (!breaker.tryAcquirePermission()) throw breaker.notPermittedError();
       const epoch = breaker.epoch;
-      const lease = lb.pick({ exclude: tried.size ? tried : undefined });
+      let lease = lb.pick({ exclude: tried.size ? tried : undefined });
+      // another instance is preferred (Envoy's default), not required: with none left, the same one again
+      if (!lease.ok && lease.reason === "all_excluded") lease = lb.pick();
       if (!lease.ok) {
         breaker.releasePermission(epoch);
         throw new NoHealthyInstanceError(this.opts.service, lease.reason, lease.retryAfterMs);

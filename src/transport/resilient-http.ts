@@ -60,7 +60,7 @@ export interface ForwardSink {
 
 /**
  * Forwards one HTTP request to a service: Retry(CircuitBreaker(TimeLimiter(balanced call))).
- * Each attempt picks an instance not tried yet; 5xx and connection errors count against the
+ * Each attempt prefers an instance not tried yet (the same one again when there is no other); 5xx and connection errors count against the
  * breaker and the instance; 429 is load (the instance backs off, the breaker does not care).
  * The lease of the last attempt and the number of attempts are written to `f`. Not async
  * itself: the common call is the retry policy's promise (or the one attempt's), no wrapper.
@@ -74,8 +74,8 @@ export function forward(lb: LoadBalancer, policies: DownstreamPolicies, f: Forwa
 }
 
 /**
- * Takes the breaker's permission and an instance (not one tried already) for the next
- * attempt, and starts its clock and instruments; throws when there is neither.
+ * Takes the breaker's permission and an instance (preferably not one tried already) for the
+ * next attempt, and starts its clock and instruments; throws when there is neither.
  */
 function beginAttempt(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardRequest): Lease {
   f.attempts++;
@@ -83,7 +83,9 @@ function beginAttempt(lb: LoadBalancer, policies: DownstreamPolicies, f: Forward
   if (!breaker.tryAcquirePermission()) throw breaker.notPermittedError();
   const epoch = breaker.epoch;
   if (f.lease !== undefined) (f.tried ??= new Set()).add(f.lease.instance.id);
-  const lease = lb.pick({ stickyId: f.stickyId, exclude: f.tried });
+  let lease = lb.pick({ stickyId: f.stickyId, exclude: f.tried });
+  // avoiding instances already tried is a preference (Envoy's default), not a rule: with none left, the same one again
+  if (!lease.ok && lease.reason === "all_excluded") lease = lb.pick({ stickyId: f.stickyId });
   if (!lease.ok) {
     breaker.releasePermission(epoch);
     throw new NoHealthyInstanceError(lb.service, lease.reason, lease.retryAfterMs);
