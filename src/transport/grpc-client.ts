@@ -3,7 +3,7 @@ import type { PackageDefinition } from "@grpc/proto-loader";
 import type { ServiceBalancers } from "../balancing/balancers.ts";
 import type { ServiceInstance } from "../discovery/types.ts";
 import { CORRELATION_HEADER } from "../platform/http.ts";
-import type { Downstreams } from "./downstreams.ts";
+import { type Downstreams, withLocalPolicies } from "./downstreams.ts";
 import { NoHealthyInstanceError } from "./errors.ts";
 import { grpcClientInterceptor } from "../telemetry/grpc-spans.ts";
 import { grpcOutcome, processMetrics } from "../telemetry/metrics.ts";
@@ -64,6 +64,17 @@ export class ResilientGrpcClient {
     const attempt = async (): Promise<Res> => {
       if (!breaker.tryAcquirePermission()) throw breaker.notPermittedError();
       const epoch = breaker.epoch;
+      if (policies.rateLimiter === undefined && policies.bulkhead === undefined) return call(epoch);
+      // inside the breaker, as Resilience4j orders them: the client-side rate limiter, then the bulkhead
+      let ran = false;
+      try {
+        return await withLocalPolicies(policies, () => ((ran = true), call(epoch)), signal, deadline);
+      } catch (err) {
+        if (!ran) breaker.releasePermission(epoch);
+        throw err;
+      }
+    };
+    const call = async (epoch: number): Promise<Res> => {
       let lease = lb.pick({ exclude: tried.size ? tried : undefined });
       // another instance is preferred (Envoy's default), not required: with none left, the same one again
       if (!lease.ok && lease.reason === "all_excluded") lease = lb.pick();

@@ -1,7 +1,7 @@
 import type { LoadBalancer } from "../balancing/balancer.ts";
 import type { Lease } from "../balancing/lease.ts";
 import { UpstreamTimeoutError } from "../platform/errors.ts";
-import type { DownstreamPolicies } from "./downstreams.ts";
+import { admitLocal, type DownstreamPolicies, releaseLocal } from "./downstreams.ts";
 import { proxyRequest, proxyRequestWire, proxyWireTo, type ProxyOptions } from "./http-proxy.ts";
 
 import { NoHealthyInstanceError } from "./errors.ts";
@@ -82,12 +82,19 @@ function beginAttempt(lb: LoadBalancer, policies: DownstreamPolicies, f: Forward
   const breaker = policies.breaker;
   if (!breaker.tryAcquirePermission()) throw breaker.notPermittedError();
   const epoch = breaker.epoch;
+  // inside the breaker, as Resilience4j orders them: the client-side rate limiter, then the bulkhead
+  const refusal = policies.rateLimiter === undefined && policies.bulkhead === undefined ? undefined : admitLocal(policies);
+  if (refusal !== undefined) {
+    breaker.releasePermission(epoch);
+    throw refusal;
+  }
   if (f.lease !== undefined) (f.tried ??= new Set()).add(f.lease.instance.id);
   let lease = lb.pick({ stickyId: f.stickyId, exclude: f.tried });
   // avoiding instances already tried is a preference (Envoy's default), not a rule: with none left, the same one again
   if (!lease.ok && lease.reason === "all_excluded") lease = lb.pick({ stickyId: f.stickyId });
   if (!lease.ok) {
     breaker.releasePermission(epoch);
+    releaseLocal(policies);
     throw new NoHealthyInstanceError(lb.service, lease.reason, lease.retryAfterMs);
   }
   f.lease = lease;
@@ -102,6 +109,7 @@ function beginAttempt(lb: LoadBalancer, policies: DownstreamPolicies, f: Forward
 function attemptAnswered(policies: DownstreamPolicies, f: ForwardRequest, res: Response | WireResponse): void {
   const ms = performance.now() - f.attemptStarted!;
   const failed = res.status >= 500;
+  releaseLocal(policies);
   f.upstream!.end(ms / 1000, statusClass(res.status));
   policies.breaker.onResult(ms, failed, f.epoch);
   if (res.status === 429) {
@@ -116,6 +124,7 @@ function attemptAnswered(policies: DownstreamPolicies, f: ForwardRequest, res: R
 function attemptFailed(policies: DownstreamPolicies, f: ForwardRequest, err: unknown): void {
   const ms = performance.now() - f.attemptStarted!;
   const callerSignal = f.req.signal;
+  releaseLocal(policies);
   f.upstream!.end(ms / 1000, callerSignal.aborted ? "cancelled" : err instanceof UpstreamTimeoutError ? "timeout" : "error");
   policies.breaker.onErrorResult(ms, err, f.epoch, callerSignal);
   f.lease!.release({ outcome: callerSignal.aborted ? "cancelled" : "failure", latencyMs: ms });

@@ -101,6 +101,16 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     return cached;
   }
   const fallbackLookup = (key: string, now: number): Response | WireResponse | undefined => (wire ? fallback!.lookupWire(key, now) : fallback!.lookup(key, now));
+  const defaultAnswer = defaultResponseOf(config.fallback.defaultResponse);
+
+  /** A failed GET's stand-in: its kept response if fresh, else `fallback.defaultResponse`. */
+  function standIn(call: ProxyCall): Response | WireResponse | undefined {
+    const cached = call.cacheKey !== undefined ? fallbackLookup(call.cacheKey, call.now) : undefined;
+    if (cached !== undefined) return fromFallback(cached);
+    if (defaultAnswer === undefined || call.req.method !== "GET") return undefined;
+    recordFallback("gateway", "default", {}, metrics);
+    return defaultAnswer();
+  }
 
   /**
    * The raw front's handler: proxied routes on the direct path (no promise from the request's
@@ -296,12 +306,13 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
       if (fallback!.cacheable(res)) {
         if (res instanceof WireResponse) fallback!.storeWire(key, res, call.now);
         else return fallback!.store(key, res, call.now).then((kept) => finishAnswer(call, kept));
-      } else if (res.status >= 500) {
-        const cached = fallbackLookup(key, call.now);
-        if (cached) {
-          if (res instanceof WireResponse) res.cancel();
-          res = fromFallback(cached);
-        }
+      }
+    }
+    if (res.status >= 500) {
+      const substitute = standIn(call);
+      if (substitute !== undefined) {
+        if (res instanceof WireResponse) res.cancel();
+        res = substitute;
       }
     }
     return finishAnswer(call, res);
@@ -325,8 +336,9 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
 
   /** No answer from any attempt: a kept response for a GET when the failure is ours to cover (5xx), else the error. */
   function afterForwardFailed(call: ProxyCall, err: unknown): Response | WireResponse {
-    const cached = call.cacheKey !== undefined && err instanceof BpmError && err.httpStatus >= 500 ? fallbackLookup(call.cacheKey, call.now) : undefined;
-    return cached ? withOurFields(call, fromFallback(cached)) : failed(call, err);
+    const substitute = err instanceof BpmError && err.httpStatus >= 500 ? standIn(call) : undefined;
+    if (substitute === undefined) return failed(call, err);
+    return withOurFields(call, substitute);
   }
 
   /** The error response; an error that is not one of ours is logged (it is a bug or an outage we did not name). */
@@ -420,4 +432,11 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   lifecycle.onShutdown("close", "upstream pool", () => upstreamClient?.close());
   log.info("http listening", { port: server.port, host: config.http.host, front: gw.front });
   return { role: ctx.role, httpPort: server.port, devToken };
+}
+
+/** `fallback.defaultResponse` as a maker of 200 responses marked `X-Fallback: default` (undefined when not configured). */
+function defaultResponseOf(value: unknown): (() => Response) | undefined {
+  if (value === undefined) return undefined;
+  const body = JSON.stringify(value);
+  return () => new Response(body, { status: 200, headers: { "content-type": "application/json", "x-fallback": "default" } });
 }
