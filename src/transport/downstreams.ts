@@ -47,18 +47,6 @@ export function releaseLocal(p: DownstreamPolicies): void {
   p.bulkhead?.releasePermission();
 }
 
-/**
- * `fn` through the rate limiter and the bulkhead, in Resilience4j's order, each waiting as its
- * config allows (timeoutDuration, maxWaitDuration) and never past `deadline`: for callers that
- * may wait (gRPC between roles).
- */
-export function withLocalPolicies<T>(p: DownstreamPolicies, fn: () => Promise<T>, signal: AbortSignal, deadline: number): Promise<T> {
-  const bh = p.bulkhead;
-  const inner = bh === undefined ? fn : () => bh.execute(fn, signal, { deadline });
-  const rl = p.rateLimiter;
-  return rl === undefined ? inner() : rl.execute(inner, signal, { deadline });
-}
-
 /** A transport's view of the ResilienceRegistry: the policies per downstream name, made on first use. */
 export class Downstreams {
   readonly registry: ResilienceRegistry;
