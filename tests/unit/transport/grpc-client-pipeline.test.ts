@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as grpc from "@grpc/grpc-js";
 import * as v from "valibot";
 import formProto from "../../../protos/form.proto" with { type: "text" };
-import { ServiceBalancers } from "../../../src/balancing/balancers.ts";
+import { ServiceBalancers } from "../../../src/balancing/service-balancers.ts";
 import { parseLoadBalancerConfig } from "../../../src/balancing/config.ts";
 import type { InstancesListener, Registry, ServiceInstance } from "../../../src/discovery/types.ts";
 import { loadProtos } from "../../../src/platform/grpc.ts";
