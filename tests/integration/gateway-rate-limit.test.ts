@@ -121,5 +121,9 @@ describe("gateway rate limit config", () => {
     r = await runBpm(["--role=gateway", "--config", file, "--data-dir", dir]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("gateway.rate_limit.services");
+    writeFileSync(file, JSON.stringify({ gateway: { rate_limit: { requests: 5, window: "1s", shared: "postgres" } } }));
+    r = await runBpm(["--role=gateway", "--config", file, "--data-dir", dir], { env: { DATABASE_URL: "" } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("config: gateway.rate_limit.shared is postgres, which needs DATABASE_URL");
   });
 });

@@ -22,7 +22,7 @@ import { adminRoutes } from "./admin.ts";
 import { openApiRoutes, STREAMED_ROUTES } from "./openapi.ts";
 import { Authenticator, createAdminGuard, IDENTITY_ADMIN_HEADER, IDENTITY_HEADER, type Identity } from "../../platform/auth.ts";
 import { GatewayConfigSchema } from "./config.ts";
-import { GatewayRateLimits } from "./rate-limit.ts";
+import { startRateLimits } from "./rate-limit.ts";
 import { ResponseFallbackCache } from "./fallback-cache.ts";
 import { type GatewayRoute, matchRoute, routeTemplate, ROUTES } from "./routes.ts";
 import { observeRegistry } from "../../telemetry/discovery.ts";
@@ -46,7 +46,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   for (const r of ROUTES) balancers.get(r.service);
   const downstreams = new Downstreams(config.resilience4j);
   const sticky = { enabled: config.load_balancer.sticky_sessions?.enabled ?? false, cookie_name: config.load_balancer.sticky_sessions?.cookie_name ?? "SERVERID" };
-  const limits = gw.rate_limit.enabled ? new GatewayRateLimits(gw.rate_limit) : undefined;
+  const limits = gw.rate_limit.enabled ? await startRateLimits(gw.rate_limit, ctx) : undefined;
   const fallback = config.fallback.shouldCache ? new ResponseFallbackCache(config.fallback.cacheTimeout) : undefined;
   // /metrics: breakers, retries, budgets (the policies' collectors), ejections, discovery counts
   metrics.registerResilience(downstreams.registry);
