@@ -183,3 +183,8 @@ export function postJson(url: string, body: unknown, headers: Record<string, str
 export async function adminFetch(url: string, init: RequestInit = {}): Promise<Response> {
   return fetch(url, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), ...(await authHeaders(1, true)) } });
 }
+
+/** An admin who is also a designer: acts for any user a request names (docs/security.md). */
+export function adminHeaders(): Promise<Record<string, string>> {
+  return authHeaders(1, true, ["designer"]);
+}

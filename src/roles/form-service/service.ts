@@ -83,10 +83,10 @@ export class FormService {
   /** Validates and stores; 422 with one detail per failing field, and nothing stored, when invalid. */
   async submit(caller: Principal, key: string, body: unknown): Promise<{ submission: Submission; created: boolean }> {
     const input = parseInput(SubmitBodySchema, body ?? {}, "submission");
-    // a user submits as themself; admins and services (process-service, for the step's assignee) name the submitter
+    // a user submits as themself (a submitted_by in the body is not theirs to choose); admins and
+    // services (process-service, for the step's assignee) name the submitter
     if (!actsForAnyone(caller)) {
       if (caller.userId === undefined) throw new ForbiddenError("submitting needs a user's token (sub must be a numeric user id)");
-      if (input.submitted_by !== 0 && input.submitted_by !== caller.userId) throw new ForbiddenError("submitting for another user needs an admin or service credential");
       input.submitted_by = caller.userId;
     }
     const form = await this.get(key, input.form_version);
