@@ -46,6 +46,8 @@ export class ResilientGrpcClient {
       downstreams: Downstreams;
       /** The calling role, for client metrics and spans. */
       role?: string;
+      /** This role's own credential (`authorization` metadata) for calls that do not carry one of their own. */
+      authorization?: () => Promise<string | undefined>;
     },
   ) {
     const def = opts.definition[opts.protoService];
@@ -60,6 +62,10 @@ export class ResilientGrpcClient {
     const signal = o.signal ?? new AbortController().signal;
     const tried = new Set<string>();
     const { breaker } = policies;
+    if (this.opts.authorization !== undefined && o.metadata?.authorization === undefined) {
+      const authorization = await this.opts.authorization();
+      if (authorization !== undefined) o = { ...o, metadata: { ...o.metadata, authorization } };
+    }
 
     const attempt = async (): Promise<Res> => {
       if (!breaker.tryAcquirePermission()) throw breaker.notPermittedError();

@@ -1,12 +1,10 @@
 import * as v from "valibot";
 import { durationMs } from "../../config/duration.ts";
-import { AuthConfigSchema } from "../../platform/auth.ts";
 
 const positiveInt = (what: string) => v.pipe(v.number(`must be ${what}`), v.integer(`must be ${what}`), v.minValue(1, `must be ${what}`));
 
-/** The `gateway` config section (seed 004 §6 plus auth). */
+/** The `gateway` config section (seed 004 §6). Token verification is the top-level `auth` section. */
 export const GatewayConfigSchema = v.object({
-  auth: v.optional(AuthConfigSchema, {}),
   rate_limit: v.optional(
     v.object({
       enabled: v.optional(v.boolean("must be true or false"), true),

@@ -20,7 +20,9 @@ import type { InboundRequest, UrlParts } from "../../transport/inbound.ts";
 import { forward, forwardDirect, type ForwardRequest, type ForwardSink, ForwardState } from "../../transport/resilient-http.ts";
 import { adminRoutes } from "./admin.ts";
 import { openApiRoutes, STREAMED_ROUTES } from "./openapi.ts";
-import { Authenticator, createAdminGuard, IDENTITY_ADMIN_HEADER, IDENTITY_HEADER, type Identity } from "../../platform/auth.ts";
+import { LEGACY_IDENTITY_HEADERS, loadOrCreateSecret, mintToken, type Identity } from "../../platform/auth.ts";
+import { DESIGNER_ROLE } from "../../platform/principal.ts";
+import { createRoleAuth } from "../../platform/role-auth.ts";
 import { GatewayConfigSchema } from "./config.ts";
 import { ResponseFallbackCache } from "./fallback-cache.ts";
 import { type GatewayRoute, matchRoute, routeTemplate, ROUTES } from "./routes.ts";
@@ -31,7 +33,8 @@ import type { HeaderRecord } from "../../telemetry/propagation.ts";
 import { instrumentBalancerEvents, recordFallback, traceRateLimiter } from "../../telemetry/resilience.ts";
 import { runInSpan, traceFields, tracingEnabled } from "../../telemetry/tracing.ts";
 
-const STRIPPED = [IDENTITY_HEADER, IDENTITY_ADMIN_HEADER] as const;
+/** Nothing downstream reads these (each role verifies Authorization itself); a forged one is still dropped. */
+const STRIPPED = LEGACY_IDENTITY_HEADERS;
 
 /**
  * The front door: auth → rate limit → route → balanced, resilient upstream call.
@@ -61,22 +64,20 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   // raw front + pooled client: the upstream's response is written back as the client read it (no Headers, no Response)
   const wire = gw.front === "raw" && upstreamClient !== undefined;
 
-  let authenticator: Authenticator | undefined;
+  // the gateway refuses a bad token before any upstream is asked; the role behind it checks again
+  const roleAuth = await createRoleAuth(config.auth, config.data_dir, ctx.role);
+  const authenticator = roleAuth.enabled ? roleAuth : undefined;
   let devToken: string | undefined;
-  if (gw.auth.enabled) {
-    const made = await Authenticator.create(gw.auth, config.data_dir);
-    authenticator = made.auth;
-    if (made.secret !== undefined && !gw.auth.secret) {
-      const { mintToken } = await import("../../platform/auth.ts");
-      const dev = await mintToken(made.secret, gw.auth, "1", 12 * 3600, true);
-      log.info("dev token (user 1, admin, 12 h); mint more with `bpm token --sub=USER`", { token: dev });
-      devToken = dev;
-    }
+  const a = config.auth;
+  if (a.enabled && !a.secret && !a.jwks_file && !a.public_key_file) {
+    const dev = await mintToken(loadOrCreateSecret(a, config.data_dir).secret, a, "1", 12 * 3600, { admin: true, roles: [DESIGNER_ROLE] });
+    log.info("dev token (user 1, admin, designer, 12 h); mint more with `bpm token --sub=USER`", { token: dev });
+    devToken = dev;
   }
 
-  const admin = roleHttpApp(ctx)
+  const admin = roleHttpApp(ctx, roleAuth)
     .use(adminRoutes({ balancers, downstreams, authenticate: async (h) => authenticate(h) }))
-    .use(breakerAdminRoutes(downstreams, await createAdminGuard(gw.auth, config.data_dir)))
+    .use(breakerAdminRoutes(downstreams, roleAuth.requireAdmin))
     .use(openApiRoutes(ctx.version));
 
   ctx.health.register("discovery", () => {
@@ -247,10 +248,6 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     const set = call.setHeaders;
     set[CORRELATION_HEADER] = call.cid;
     set[DEADLINE_HEADER] = String(call.deadline);
-    if (identity) {
-      set[IDENTITY_HEADER] = identity.sub;
-      if (identity.admin) set[IDENTITY_ADMIN_HEADER] = "true";
-    }
     if (fallback && call.req.method === "GET") call.cacheKey = `${identity?.sub ?? ""}|${call.url.pathname}${call.url.search}`;
     return undefined;
   }
