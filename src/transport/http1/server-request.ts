@@ -196,7 +196,10 @@ export class ServerRequest implements InboundRequest, UrlParts {
     readonly target: string,
     readonly pathname: string,
     readonly search: string,
+    /** The client's Host (checked valid), or the server's own when an HTTP/1.0 request had none: X-Forwarded-Host. */
     readonly host: string,
+    /** The server's own `host:port`: the authority of `url`, so nothing routes on the client's Host. */
+    readonly authority: string,
     readonly headers: FlatHeaders,
     /** 0 for HTTP/1.0, 1 for HTTP/1.1 */
     readonly minor: number,
@@ -227,9 +230,9 @@ export class ServerRequest implements InboundRequest, UrlParts {
     return this.stream;
   }
 
-  /** The absolute URL, as `Request.url` would read. */
+  /** The absolute URL, as `Request.url` would read, with the server's own authority (never the client's Host). */
   get url(): string {
-    return `http://${this.host}${this.pathname}${this.search}`;
+    return `http://${this.authority}${this.pathname}${this.search}`;
   }
 
   async arrayBuffer(): Promise<ArrayBuffer> {

@@ -340,7 +340,7 @@ export class Conn implements BodySink {
     this.mark = -1;
     if (this.decoder !== null) this.bodyMark = srv.tick;
     // the URL's authority is this server's own, never the client's Host: routing reads the target only
-    const req = new ServerRequest(head.method, head.target, pathname, search, srv.hostHeader, headers, head.minor, this.ip, this.signal, bytes, stream);
+    const req = new ServerRequest(head.method, head.target, pathname, search, headers.get("host") || srv.hostHeader, srv.hostHeader, headers, head.minor, this.ip, this.signal, bytes, stream);
     if (rest !== null) {
       if (this.decoder !== null) {
         let pos: number;
