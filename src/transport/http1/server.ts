@@ -491,6 +491,8 @@ export class Conn implements BodySink {
   /** The client sent FIN: answer what it sent (requests already read or pending), then close. */
   onEnd(): void {
     this.peerEnded = true;
+    // a body still arriving can never complete now: it fails (the handler answers, then the connection closes)
+    if (this.decoder !== null) this.bodyFailed(new ProtocolRejection(400, "BAD_REQUEST", "client closed before the request body ended"));
     if (!this.busy) {
       this.next();
       if (!this.busy) this.endGracefully();
