@@ -26,6 +26,12 @@ export const GatewayConfigSchema = v.object({
   upstream_pipeline_depth: v.optional(v.pipe(v.number("must be an integer from 1 to 64"), v.integer("must be an integer from 1 to 64"), v.minValue(1, "must be an integer from 1 to 64"), v.maxValue(64, "must be an integer from 1 to 64")), 8),
   /** What accepts client connections: Bun.serve, or bpm's HTTP/1.1 server on Bun.listen (no Request/Response on the way in; docs/http-transport.md "Raw front"). */
   front: v.optional(v.picklist(["bun", "raw"], "must be bun or raw"), "raw"),
+  /** A request head must arrive whole within this of its first byte, else 408 and close (nginx client_header_timeout). */
+  client_header_timeout: v.optional(durationMs("the client header timeout"), 60_000),
+  /** Most time between two reads of a request body, else 408 and close (nginx client_body_timeout). */
+  client_body_timeout: v.optional(durationMs("the client body timeout"), 60_000),
+  /** An idle keep-alive client connection is closed after this (nginx keepalive_timeout). */
+  keepalive_timeout: v.optional(durationMs("the keep-alive timeout"), 75_000),
 });
 
 export type GatewayConfig = v.InferOutput<typeof GatewayConfigSchema>;
