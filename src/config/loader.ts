@@ -49,8 +49,18 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
   return validateConfig(raw);
 }
 
+/**
+ * `gateway.auth` is the old name of the top-level `auth` section (it now serves every role):
+ * still accepted, with `auth` winning key by key where both are given.
+ */
+export function liftDeprecatedAuth(raw: unknown): unknown {
+  if (!isPlain(raw) || !isPlain(raw.gateway) || raw.gateway.auth === undefined) return raw;
+  const { auth: old, ...gateway } = raw.gateway;
+  return { ...raw, gateway, auth: deepMerge(old, raw.auth ?? {}) };
+}
+
 export function validateConfig(raw: unknown): Config {
-  const result = v.safeParse(ConfigSchema, raw, { abortPipeEarly: true });
+  const result = v.safeParse(ConfigSchema, liftDeprecatedAuth(raw), { abortPipeEarly: true });
   if (result.success) return result.output;
   throw new UsageError(formatIssue(result.issues[0]));
 }
@@ -83,6 +93,7 @@ function envOverrides(env: Record<string, string | undefined>): Plain {
   if (env.CONSUL_HTTP_TOKEN) set(["consul", "token"], env.CONSUL_HTTP_TOKEN);
   if (env.DATABASE_URL) set(["storage", "database_url"], env.DATABASE_URL);
   if (env.BPM_DATA_DIR) set(["data_dir"], env.BPM_DATA_DIR);
+  if (env.BPM_AUTH_SECRET) set(["auth", "secret"], env.BPM_AUTH_SECRET);
   if (env.BPM_LOG_LEVEL) set(["log", "level"], env.BPM_LOG_LEVEL);
   if (env.BPM_HOST) set(["http", "host"], env.BPM_HOST);
   if (env.BPM_ADVERTISE_ADDRESS) set(["advertise_address"], env.BPM_ADVERTISE_ADDRESS);

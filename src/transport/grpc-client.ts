@@ -47,6 +47,8 @@ export class ResilientGrpcClient {
       downstreams: Downstreams;
       /** The calling role, for client metrics and spans. */
       role?: string;
+      /** This role's own credential (`authorization` metadata) for calls that do not carry one of their own. */
+      authorization?: () => Promise<string | undefined>;
     },
   ) {
     const def = opts.definition[opts.protoService];
@@ -59,7 +61,7 @@ export class ResilientGrpcClient {
    * Retry(CircuitBreaker(RateLimiter(TimeLimiter(Bulkhead(attempt))))), the last two only
    * when configured. Each attempt prefers an instance not tried yet.
    */
-  unary<Res>(method: string, request: unknown, o: GrpcCallOptions = {}): Promise<Res> {
+  async unary<Res>(method: string, request: unknown, o: GrpcCallOptions = {}): Promise<Res> {
     const downstreams = this.opts.downstreams;
     downstreams.get(this.opts.downstream);
     const pipeline = downstreams.registry.pipeline(this.opts.downstream);
@@ -67,6 +69,10 @@ export class ResilientGrpcClient {
     const deadline = o.deadline ?? Date.now() + DEFAULT_DEADLINE_MS;
     const callerSignal = o.signal ?? new AbortController().signal;
     const tried = new Set<string>();
+    if (this.opts.authorization !== undefined && o.metadata?.authorization === undefined) {
+      const authorization = await this.opts.authorization();
+      if (authorization !== undefined) o = { ...o, metadata: { ...o.metadata, authorization } };
+    }
     const attempt = (signal: AbortSignal) => this.attempt<Res>(lb, tried, method, request, deadline, o, signal, callerSignal);
     return pipeline.execute(attempt, callerSignal, { deadline, idempotent: o.idempotent ?? false });
   }

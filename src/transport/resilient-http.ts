@@ -3,7 +3,7 @@ import type { Lease } from "../balancing/lease.ts";
 import { UpstreamTimeoutError } from "../platform/errors.ts";
 import { admitLocal, type DownstreamPolicies, releaseLocal } from "./downstreams.ts";
 import { proxyRequest, proxyRequestWire, proxyWireTo, type ProxyOptions } from "./http-proxy.ts";
-
+import { defaultErrorClassifier, isFailedResponse } from "../resilience/outcome.ts";
 import { NoHealthyInstanceError } from "./errors.ts";
 import type { Http1Client, WireResponse } from "./http1/index.ts";
 import type { ExchangeSink } from "./http1/exchange.ts";
@@ -108,7 +108,7 @@ function beginAttempt(lb: LoadBalancer, policies: DownstreamPolicies, f: Forward
 /** The attempt's response head arrived: breaker, instance and instruments told (429 is load, 5xx failure). */
 function attemptAnswered(policies: DownstreamPolicies, f: ForwardRequest, res: Response | WireResponse): void {
   const ms = performance.now() - f.attemptStarted!;
-  const failed = res.status >= 500;
+  const failed = isFailedResponse(res);
   releaseLocal(policies);
   f.upstream!.end(ms / 1000, statusClass(res.status));
   policies.breaker.onResult(ms, failed, f.epoch);
@@ -127,7 +127,9 @@ function attemptFailed(policies: DownstreamPolicies, f: ForwardRequest, err: unk
   releaseLocal(policies);
   f.upstream!.end(ms / 1000, callerSignal.aborted ? "cancelled" : err instanceof UpstreamTimeoutError ? "timeout" : "error");
   policies.breaker.onErrorResult(ms, err, f.epoch, callerSignal);
-  f.lease!.release({ outcome: callerSignal.aborted ? "cancelled" : "failure", latencyMs: ms });
+  // the instance is judged as the breaker judges it: a client's broken upload or cancellation is not its failure
+  const outcome = defaultErrorClassifier(err, callerSignal);
+  f.lease!.release({ outcome: outcome === "ignore" ? "cancelled" : outcome, latencyMs: ms });
 }
 
 function send(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardRequest, body: ArrayBuffer | ReadableStream | null, mayRetry: boolean): Promise<Response | WireResponse> {

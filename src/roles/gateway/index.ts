@@ -20,8 +20,11 @@ import type { InboundRequest, UrlParts } from "../../transport/inbound.ts";
 import { forward, forwardDirect, type ForwardRequest, type ForwardSink, ForwardState } from "../../transport/resilient-http.ts";
 import { adminRoutes } from "./admin.ts";
 import { openApiRoutes, STREAMED_ROUTES } from "./openapi.ts";
-import { Authenticator, createAdminGuard, IDENTITY_ADMIN_HEADER, IDENTITY_HEADER, type Identity } from "../../platform/auth.ts";
+import { LEGACY_IDENTITY_HEADERS, loadOrCreateSecret, mintToken, type Identity } from "../../platform/auth.ts";
+import { DESIGNER_ROLE } from "../../platform/principal.ts";
+import { createRoleAuth } from "../../platform/role-auth.ts";
 import { GatewayConfigSchema } from "./config.ts";
+import { KNOWN_METHODS, MethodNotImplementedError, methodVerdict } from "./methods.ts";
 import { startRateLimits } from "./rate-limit.ts";
 import { ResponseFallbackCache } from "./fallback-cache.ts";
 import { type GatewayRoute, matchRoute, routeTemplate, ROUTES } from "./routes.ts";
@@ -32,7 +35,10 @@ import type { HeaderRecord } from "../../telemetry/propagation.ts";
 import { instrumentBalancerEvents, recordFallback, traceRateLimiter } from "../../telemetry/resilience.ts";
 import { runInSpan, traceFields, tracingEnabled } from "../../telemetry/tracing.ts";
 
-const STRIPPED = [IDENTITY_HEADER, IDENTITY_ADMIN_HEADER] as const;
+/** Nothing downstream reads these (each role verifies Authorization itself); a forged one is still dropped. */
+const STRIPPED = LEGACY_IDENTITY_HEADERS;
+/** `OPTIONS *`'s answer: every method some route serves. */
+const ALLOW_ANY = [...new Set([...ROUTES.flatMap((r) => r.methods), "OPTIONS"])].join(", ");
 
 /**
  * The front door: auth → rate limit → route → balanced, resilient upstream call.
@@ -60,22 +66,20 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   // raw front + pooled client: the upstream's response is written back as the client read it (no Headers, no Response)
   const wire = gw.front === "raw" && upstreamClient !== undefined;
 
-  let authenticator: Authenticator | undefined;
+  // the gateway refuses a bad token before any upstream is asked; the role behind it checks again
+  const roleAuth = await createRoleAuth(config.auth, config.data_dir, ctx.role);
+  const authenticator = roleAuth.enabled ? roleAuth : undefined;
   let devToken: string | undefined;
-  if (gw.auth.enabled) {
-    const made = await Authenticator.create(gw.auth, config.data_dir);
-    authenticator = made.auth;
-    if (made.secret !== undefined && !gw.auth.secret) {
-      const { mintToken } = await import("../../platform/auth.ts");
-      const dev = await mintToken(made.secret, gw.auth, "1", 12 * 3600, true);
-      log.info("dev token (user 1, admin, 12 h); mint more with `bpm token --sub=USER`", { token: dev });
-      devToken = dev;
-    }
+  const a = config.auth;
+  if (a.enabled && !a.secret && !a.jwks_file && !a.public_key_file) {
+    const dev = await mintToken(loadOrCreateSecret(a, config.data_dir).secret, a, "1", 12 * 3600, { admin: true, roles: [DESIGNER_ROLE] });
+    log.info("dev token (user 1, admin, designer, 12 h); mint more with `bpm token --sub=USER`", { token: dev });
+    devToken = dev;
   }
 
-  const admin = roleHttpApp(ctx)
+  const admin = roleHttpApp(ctx, roleAuth)
     .use(adminRoutes({ balancers, downstreams, authenticate: async (h) => authenticate(h) }))
-    .use(breakerAdminRoutes(downstreams, await createAdminGuard(gw.auth, config.data_dir)))
+    .use(breakerAdminRoutes(downstreams, roleAuth.requireAdmin))
     .use(openApiRoutes(ctx.version));
 
   ctx.health.register("discovery", () => {
@@ -119,8 +123,10 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
    */
   const rawHandler = (req: ServerRequest, conn: Conn): Response | WireResponse | Promise<Response | WireResponse> | typeof DEFERRED => {
     const route = matchRoute(req.pathname);
-    if (!route) return admin.handle(req.toRequest());
+    if (!route) return notProxied(req);
     const call = new ProxyCall(req, req, route, req.remoteAddress);
+    const refused = byMethod(call);
+    if (refused !== undefined) return refused;
     // a body still arriving streams through proxyApi; a whole one (or none) goes direct
     const direct = wire && !req.streaming;
     if (tracingEnabled) {
@@ -139,15 +145,17 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     hostname: config.http.host,
     port: ctx.httpPort,
     maxRequestBodySize: config.http.body_limit_bytes,
-    idleTimeout: 120,
+    idleTimeout: Math.min(255, Math.ceil(gw.keepalive_timeout / 1000)),
     fetch: (req, srv) => {
       const url = new URL(req.url);
       const route = matchRoute(url.pathname);
-      if (!route) return admin.handle(req);
+      if (!route) return KNOWN_METHODS.has(req.method) ? admin.handle(req) : errorResponse(new MethodNotImplementedError(req.method), crypto.randomUUID());
       const clientIp = srv.requestIP(req)?.address;
       // the gateway's server span around the whole request; off, nothing but this check
       // the Bun.serve front never asks for wire responses (wire needs the raw front)
       const call = new ProxyCall(req, url, route, clientIp);
+      const refused = byMethod(call);
+      if (refused !== undefined) return refused;
       if (!tracingEnabled) return proxyApi(call) as Promise<Response>;
       return withHttpServerSpan({ role: ctx.role, request: req, path: url.pathname, route: call.route, clientAddress: clientIp }, () => proxyApi(call) as Promise<Response>);
     },
@@ -161,8 +169,34 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
       handler: rawHandler,
       errorResponse: (err) => errorResponse(err, crypto.randomUUID()),
       maxBodyBytes: config.http.body_limit_bytes,
-      idleTimeoutMs: 120_000,
+      headerTimeoutMs: gw.client_header_timeout,
+      bodyTimeoutMs: gw.client_body_timeout,
+      idleTimeoutMs: gw.keepalive_timeout,
     });
+  }
+
+  /**
+   * What the gateway does not proxy: `OPTIONS *` is answered here; a method no role implements
+   * → 501; the rest goes to the admin app, addressed by the request target alone (the URL's
+   * authority is the server's own, not the client's Host).
+   */
+  function notProxied(req: ServerRequest): Response | Promise<Response> {
+    if (req.pathname === "*") return new Response(null, { status: 204, headers: { allow: ALLOW_ANY } });
+    if (!KNOWN_METHODS.has(req.method)) return errorResponse(new MethodNotImplementedError(req.method), correlationIdFrom(req.headers));
+    return admin.handle(req.toRequest());
+  }
+
+  /** A method the route does not serve is answered here (405, 501; OPTIONS 204), counted and logged; never forwarded. */
+  function byMethod(call: ProxyCall): Response | undefined {
+    const verdict = methodVerdict(call.target, call.req.method);
+    if (verdict.kind === "forward") return undefined;
+    const res =
+      verdict.kind === "options"
+        ? new Response(null, { status: 204, headers: { allow: verdict.allow, [CORRELATION_HEADER]: call.cid } })
+        : errorResponse(verdict.error, call.cid, verdict.allow !== undefined ? { allow: verdict.allow } : undefined);
+    inflight++;
+    ended(call, res);
+    return res;
   }
 
   /**
@@ -289,10 +323,6 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     const set = call.setHeaders;
     set[CORRELATION_HEADER] = call.cid;
     set[DEADLINE_HEADER] = String(call.deadline);
-    if (identity) {
-      set[IDENTITY_HEADER] = identity.sub;
-      if (identity.admin) set[IDENTITY_ADMIN_HEADER] = "true";
-    }
     if (fallback && call.req.method === "GET") call.cacheKey = `${identity?.sub ?? ""}|${call.url.pathname}${call.url.search}`;
     return undefined;
   }
