@@ -25,7 +25,7 @@ import { DESIGNER_ROLE } from "../../platform/principal.ts";
 import { createRoleAuth } from "../../platform/role-auth.ts";
 import { GatewayConfigSchema } from "./config.ts";
 import { KNOWN_METHODS, MethodNotImplementedError, methodVerdict } from "./methods.ts";
-import { startRateLimits } from "./rate-limit.ts";
+import { startRateLimits } from "./rate-limit-start.ts";
 import { ResponseFallbackCache } from "./fallback-cache.ts";
 import { type GatewayRoute, matchRoute, routeTemplate, ROUTES } from "./routes.ts";
 import { observeRegistry } from "../../telemetry/discovery.ts";
