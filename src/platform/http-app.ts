@@ -3,7 +3,7 @@ import { createHttpApp } from "./http.ts";
 import type { RoleContext } from "./role.ts";
 
 /** The standard HTTP app for a role's context (health, metrics, errors, faults when enabled). */
-export function roleHttpApp(ctx: RoleContext) {
+export function roleHttpApp(ctx: RoleContext, metricsJson?: () => Promise<unknown>) {
   return createHttpApp({
     role: ctx.role,
     log: ctx.log,
@@ -12,5 +12,6 @@ export function roleHttpApp(ctx: RoleContext) {
     lifecycle: ctx.lifecycle,
     bodyLimitBytes: ctx.config.http.body_limit_bytes,
     faults: ctx.config.fault_injection.enabled ? new FaultInjector() : undefined,
+    metricsJson,
   });
 }

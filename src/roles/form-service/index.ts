@@ -2,6 +2,9 @@ import { join } from "node:path";
 import { GrpcServer } from "../../platform/grpc.ts";
 import { up } from "../../platform/health.ts";
 import { roleHttpApp } from "../../platform/http-app.ts";
+import { FORM_API } from "./api.ts";
+import { platformApi } from "../../platform/api.ts";
+import { openApiRoutes } from "../../platform/openapi-routes.ts";
 import type { RoleContext, RoleHandle } from "../../platform/role.ts";
 import { serveGrpc, serveHttp } from "../../platform/serve.ts";
 import { addFormGrpc } from "./grpc.ts";
@@ -34,7 +37,10 @@ export async function startFormService(ctx: RoleContext): Promise<RoleHandle> {
     return up({});
   });
 
-  const app = roleHttpApp(ctx).use(formRoutes(forms));
+  // the role does not verify tokens itself: the gateway does (its document says so)
+  const app = roleHttpApp(ctx)
+    .use(formRoutes(forms))
+    .use(openApiRoutes([...FORM_API, ...platformApi()], { title: "bpm form-service", version: ctx.version, secured: false }));
   const httpPort = serveHttp(ctx, app, ctx.httpPort);
 
   const grpc = new GrpcServer({ role: ctx.role, log: ctx.log, metrics: ctx.metrics });

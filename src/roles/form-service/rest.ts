@@ -1,19 +1,14 @@
 import { Elysia } from "elysia";
-import * as v from "valibot";
 import { IDENTITY_HEADER } from "../../platform/auth.ts";
-import { parseInput } from "../../platform/http.ts";
-import { GetFormQuerySchema, ListFormsQuerySchema, UserIdSchema, VersionSchema } from "./model.ts";
+import { idempotencyKeyFrom, objectBody, parseInput } from "../../platform/http.ts";
+import { GetFormQuerySchema, ListFormsQuerySchema, SubmitBodySchema, UserIdSchema, ValidateBodySchema, VersionSchema } from "./model.ts";
 import type { FormService } from "./service.ts";
-
-const ValidateBodySchema = v.object({ data: v.optional(v.unknown()), form_version: v.optional(VersionSchema, 0) });
 
 /** The user the gateway verified, when the request came through it; else what the body says. */
 function submitterOf(headers: Headers, body: Record<string, unknown>): unknown {
   const verified = headers.get(IDENTITY_HEADER);
   return verified !== null ? parseInput(UserIdSchema, verified, IDENTITY_HEADER) : body.submitted_by;
 }
-
-const objectBody = (body: unknown): Record<string, unknown> => (body !== null && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>) : {});
 
 /**
  * REST edge of form-service: the same use cases as gRPC, JSON with proto field names. Definitions go
@@ -53,9 +48,11 @@ export function formRoutes(forms: FormService) {
       return { valid: r.valid, errors: r.errors, data: r.data ?? null, form_version: r.form_version };
     })
     .post("/api/forms/:key/submissions", async ({ params, body, request, set }) => {
-      const input = { ...objectBody(body) };
+      const input = objectBody(body);
+      // the whole body is checked as sent, even the fields the verified identity then replaces
+      parseInput(SubmitBodySchema, input, "submission");
       input.submitted_by = submitterOf(request.headers, input);
-      const key = request.headers.get("idempotency-key");
+      const key = idempotencyKeyFrom(request.headers);
       if (key && input.idempotency_key === undefined) input.idempotency_key = key;
       const { submission, created } = await forms.submit(params.key, input);
       set.status = created ? 201 : 200;

@@ -18,8 +18,8 @@ import { type Conn, DEFERRED, serveHttp1, type Http1Server } from "../../transpo
 import type { ServerRequest } from "../../transport/http1/server-request.ts";
 import type { InboundRequest, UrlParts } from "../../transport/inbound.ts";
 import { forward, forwardDirect, type ForwardRequest, type ForwardSink, ForwardState } from "../../transport/resilient-http.ts";
-import { adminRoutes } from "./admin.ts";
-import { openApiRoutes, STREAMED_ROUTES } from "./openapi.ts";
+import { adminRoutes, gatewayStatus } from "./admin.ts";
+import { gatewayOpenApiRoutes, STREAMED_ROUTES } from "./openapi.ts";
 import { Authenticator, createAdminGuard, IDENTITY_ADMIN_HEADER, IDENTITY_HEADER, type Identity } from "../../platform/auth.ts";
 import { GatewayConfigSchema } from "./config.ts";
 import { ResponseFallbackCache } from "./fallback-cache.ts";
@@ -74,10 +74,10 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     }
   }
 
-  const admin = roleHttpApp(ctx)
+  const admin = roleHttpApp(ctx, async () => gatewayStatus({ balancers, downstreams }))
     .use(adminRoutes({ balancers, downstreams, authenticate: async (h) => authenticate(h) }))
     .use(breakerAdminRoutes(downstreams, await createAdminGuard(gw.auth, config.data_dir)))
-    .use(openApiRoutes(ctx.version));
+    .use(gatewayOpenApiRoutes(ctx.version, gw.auth.enabled));
 
   ctx.health.register("discovery", () => {
     const h = registry.health();

@@ -5,6 +5,9 @@ import { createAdminGuard } from "../../platform/auth.ts";
 import { GrpcServer } from "../../platform/grpc.ts";
 import { up } from "../../platform/health.ts";
 import { roleHttpApp } from "../../platform/http-app.ts";
+import { PROCESS_API } from "./api.ts";
+import { BREAKER_API, platformApi } from "../../platform/api.ts";
+import { openApiRoutes } from "../../platform/openapi-routes.ts";
 import type { RoleContext, RoleHandle } from "../../platform/role.ts";
 import { serveGrpc, serveHttp } from "../../platform/serve.ts";
 import { Downstreams } from "../../transport/downstreams.ts";
@@ -75,9 +78,18 @@ export async function startProcessService(ctx: RoleContext): Promise<ProcessServ
     return up({ pending: s.pending, oldest_age_ms: s.oldestAgeMs, dead: s.dead, inflight: s.inflight });
   });
 
+  // user routes trust the gateway's verified identity; the breaker switches check an admin token when auth is on
   const app = roleHttpApp(ctx)
     .use(processRoutes(processes))
-    .use(breakerAdminRoutes(downstreams, await createAdminGuard(config.gateway.auth, config.data_dir)));
+    .use(breakerAdminRoutes(downstreams, await createAdminGuard(config.gateway.auth, config.data_dir)))
+    .use(
+      openApiRoutes([...PROCESS_API, ...BREAKER_API, ...platformApi()], {
+        title: "bpm process-service",
+        version: ctx.version,
+        secured: false,
+        adminSecured: config.gateway.auth.enabled,
+      }),
+    );
   const httpPort = serveHttp(ctx, app, ctx.httpPort);
 
   const grpc = new GrpcServer({ role: ctx.role, log, metrics: ctx.metrics });

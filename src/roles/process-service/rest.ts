@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import { IDENTITY_ADMIN_HEADER, IDENTITY_HEADER } from "../../platform/auth.ts";
 import { CORRELATION_HEADER } from "../../platform/http.ts";
-import { parseInput } from "../../platform/http.ts";
+import { idempotencyKeyFrom, objectBody, parseInput } from "../../platform/http.ts";
 import { readDeadline } from "../../resilience/deadline.ts";
 import type { GrpcCallOptions } from "../../transport/grpc-client.ts";
 import {
@@ -16,8 +16,6 @@ import {
 } from "./model.ts";
 import type { Actor, ProcessService } from "./service.ts";
 import { UnauthorizedError } from "../../platform/errors.ts";
-
-const objectBody = (body: unknown): Record<string, unknown> => (body !== null && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>) : {});
 
 /**
  * The user the gateway verified (x-bpm-user-id); without the gateway (auth off, direct calls)
@@ -86,7 +84,7 @@ export function processRoutes(processes: ProcessService) {
         version: input.definition_version,
         variables: input.variables,
         startedBy: actor.userId,
-        idempotencyKey: input.idempotency_key ?? request.headers.get("idempotency-key") ?? undefined,
+        idempotencyKey: input.idempotency_key || idempotencyKeyFrom(request.headers),
       });
       set.status = created ? 201 : 200;
       set.headers.location = `/api/processes/instances/${instance.id}`;

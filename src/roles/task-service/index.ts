@@ -1,6 +1,9 @@
 import { join } from "node:path";
 import { GrpcServer } from "../../platform/grpc.ts";
 import { roleHttpApp } from "../../platform/http-app.ts";
+import { TASK_API } from "../../domain/tasks/api.ts";
+import { platformApi } from "../../platform/api.ts";
+import { openApiRoutes } from "../../platform/openapi-routes.ts";
 import { up } from "../../platform/health.ts";
 import type { RoleContext, RoleHandle } from "../../platform/role.ts";
 import { serveGrpc, serveHttp } from "../../platform/serve.ts";
@@ -40,9 +43,10 @@ export async function startTaskService(ctx: RoleContext): Promise<RoleHandle> {
     return up({ engine: shared ? "postgresql" : "sqlite", subscribers: tasks.events.size });
   });
 
-  const app = roleHttpApp(ctx).use(
-    taskRoutes(tasks, streams),
-  );
+  // the role does not verify tokens itself: the gateway does (its document says so)
+  const app = roleHttpApp(ctx)
+    .use(taskRoutes(tasks, streams))
+    .use(openApiRoutes([...TASK_API, ...platformApi()], { title: "bpm task-service", version: ctx.version, secured: false }));
   const httpPort = serveHttp(ctx, app, ctx.httpPort, () => streams.closeAll());
 
   const grpc = new GrpcServer({ role: ctx.role, log: ctx.log, metrics: ctx.metrics });
