@@ -120,6 +120,8 @@ export function createHttpApp(opts: HttpAppOptions) {
     })
     .onError({ as: "global" }, ({ code, error, request, set }) => {
       const cid = (set.headers[CORRELATION_HEADER] as string | undefined) ?? correlationIdFrom(request.headers);
+      // ours first: Elysia names an error by its `code`, so our NOT_FOUND would pass for an unmatched route
+      if (error instanceof BpmError) return errorResponse(error, cid);
       switch (code) {
         case "PARSE":
           return errorResponse(new ValidationError("request body is not valid JSON"), cid);

@@ -52,8 +52,8 @@ const publishedLinks = {
   GetForm: { operationId: "getForm", parameters: { key: "$response.body#/form/key" } },
   GetFormVersion: { operationId: "getFormVersion", parameters: { key: "$response.body#/form/key", version: "$response.body#/form/version" } },
   ListFormVersions: { operationId: "listFormVersions", parameters: { key: "$response.body#/form/key" } },
-  ValidateData: { operationId: "validateFormData", parameters: { key: "$response.body#/form/key" } },
-  Submit: { operationId: "submitForm", parameters: { key: "$response.body#/form/key" }, description: "submit data to the form just published" },
+  ValidateData: { operationId: "validateFormData", parameters: { key: "$response.body#/form/key" }, requestBody: { form_version: "$response.body#/form/version" } },
+  Submit: { operationId: "submitForm", parameters: { key: "$response.body#/form/key" }, requestBody: { form_version: "$response.body#/form/version" }, description: "submit data to the version just published" },
 };
 const submittedLinks = { GetSubmission: { operationId: "getSubmission", parameters: { id: "$response.body#/id" } } };
 

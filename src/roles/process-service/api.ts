@@ -73,7 +73,7 @@ const deployedLinks = {
   GetDefinition: { operationId: "getProcess", parameters: { key: "$response.body#/definition/key" } },
   GetDefinitionVersion: { operationId: "getProcessVersion", parameters: { key: "$response.body#/definition/key", version: "$response.body#/definition/version" } },
   ListVersions: { operationId: "listProcessVersions", parameters: { key: "$response.body#/definition/key" } },
-  Start: { operationId: "startProcess", parameters: { key: "$response.body#/definition/key" }, description: "start an instance of the definition just deployed" },
+  Start: { operationId: "startProcess", parameters: { key: "$response.body#/definition/key" }, requestBody: { definition_version: "$response.body#/definition/version" }, description: "start an instance of the version just deployed" },
 };
 const instanceLinks = {
   GetInstance: { operationId: "getInstance", parameters: { id: "$response.body#/id" } },
