@@ -66,6 +66,8 @@ function call(service: ServiceName, method: protobuf.Method, body: Buffer): Prom
 
 const encode = (method: protobuf.Method, value: Record<string, unknown>) => {
   const type = root.lookupType(method.requestType);
+  // a misspelt field would be dropped silently and test nothing
+  for (const k of Object.keys(value)) if (!type.fields[k]) throw new Error(`${type.name} has no field ${k}`);
   return Buffer.from(type.encode(type.fromObject(value)).finish());
 };
 
@@ -98,7 +100,7 @@ const INVALID: Record<string, Record<string, unknown>[]> = {
   DeployDefinition: [{}, { key: "p" }, { key: "p", steps: [{ id: "a", form_key: "no-such-form", assignee: "1", priority: "urgent" }] }],
   GetDefinition: [{}, { key: "no-such-process" }, { key: "p", version: -1 }],
   ListDefinitions: [{ limit: -1 }, { offset: -1 }],
-  StartInstance: [{}, { key: "no-such-process", started_by: 1 }, { key: "p", started_by: -1 }],
+  StartInstance: [{}, { definition_key: "no-such-process", started_by: 1 }, { definition_key: "p", started_by: -1 }, { definition_key: "p", started_by: 1, definition_version: -1 }],
   GetInstance: [{}, { id: "no-such-instance" }],
   ListInstances: [{ limit: -1 }, { status: "bogus" }, { started_by: -1 }],
   CompleteStep: [{}, { instance_id: "no-such-instance", step_id: "a", user_id: 1 }, { instance_id: "x", user_id: -1 }],

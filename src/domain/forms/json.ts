@@ -25,7 +25,7 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 export const JsonValueSchema = v.custom<JsonValue>((input) => isJson(input, 0), "must be a JSON value");
 export const JsonObjectSchema = v.pipe(
   v.custom<JsonObject>((input) => isPlainObject(input) && isJson(input, 0), "must be a JSON object"),
-  jsonSchemaOf({ type: "object", description: `a JSON object (at most ${MAX_DEPTH} levels deep)` }),
+  jsonSchemaOf({ type: "object", additionalProperties: true, description: `a JSON object (at most ${MAX_DEPTH} levels deep)` }),
 );
 
 /** JSON with object keys sorted, so equal content gives equal text whatever the key order. */

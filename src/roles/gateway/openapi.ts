@@ -1,7 +1,7 @@
 import { TASK_API } from "../../domain/tasks/api.ts";
 import { BREAKER_API, platformApi } from "../../platform/api.ts";
 import { AllowedMethods } from "../../platform/method-not-allowed.ts";
-import type { ApiRoute, DocumentOptions } from "../../platform/openapi.ts";
+import { openApiDocument, type ApiRoute, type DocumentOptions } from "../../platform/openapi.ts";
 import { openApiRoutes } from "../../platform/openapi-routes.ts";
 import { FORM_API } from "../form-service/api.ts";
 import { PROCESS_API } from "../process-service/api.ts";
@@ -36,16 +36,29 @@ export function allowedMethodsFor(pathname: string): string[] | undefined {
 
 const PROXY_ERRORS = [429, 502, 503, 504] as const;
 
-/** GET /openapi.json and GET /docs: every public route of every role, as reached through the gateway. */
-export function gatewayOpenApiRoutes(version: string, secured: boolean) {
-  const routes = [...PROXIED_API, ...GATEWAY_API, ...BREAKER_API, ...platformApi(GatewayStatusSchema)];
+/** The document of every public route of every role, as reached through the gateway. */
+function gatewayApi(version: string, secured: boolean): { routes: ApiRoute[]; opts: DocumentOptions } {
   const proxied = new Set(PROXIED_API);
-  const opts: DocumentOptions = {
-    title: "bpm API",
-    version,
-    description: "Tasks, forms and processes through the gateway. Each role also serves its own part on its own port (/openapi.json there).",
-    secured,
-    commonErrors: (r) => (proxied.has(r) ? PROXY_ERRORS : []),
+  return {
+    routes: [...PROXIED_API, ...GATEWAY_API, ...BREAKER_API, ...platformApi(GatewayStatusSchema)],
+    opts: {
+      title: "bpm API",
+      version,
+      description: "Tasks, forms and processes through the gateway. Each role also serves its own part on its own port (/openapi.json there).",
+      secured,
+      commonErrors: (r) => (proxied.has(r) ? PROXY_ERRORS : []),
+    },
   };
+}
+
+/** The gateway's OpenAPI document (what clients are generated from). */
+export function gatewayOpenApiDocument(version: string, secured: boolean): Record<string, unknown> {
+  const { routes, opts } = gatewayApi(version, secured);
+  return openApiDocument(routes, opts);
+}
+
+/** GET /openapi.json and GET /docs on the gateway. */
+export function gatewayOpenApiRoutes(version: string, secured: boolean) {
+  const { routes, opts } = gatewayApi(version, secured);
   return openApiRoutes(routes, opts);
 }
