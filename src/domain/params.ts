@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { jsonSchemaOf } from "../platform/openapi.ts";
+import { jsonSchemaOf } from "./json-schema.ts";
 
 export const INT32_MAX = 2_147_483_647;
 

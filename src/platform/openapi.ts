@@ -73,13 +73,7 @@ const ERROR_SCHEMA = {
   },
 };
 
-/**
- * Marks a schema whose input side the converter cannot see (a union refined by a transform):
- * `json` is what the pipe accepts, stated next to the actions that enforce it.
- */
-export const jsonSchemaOf = <T>(json: JsonSchema) => v.metadata<T, { jsonSchema: JsonSchema }>({ jsonSchema: json });
-
-/** The converter reads a pipe action by action: at a `jsonSchemaOf` marker, what was read so far is replaced. */
+/** The converter reads a pipe action by action: at a `jsonSchemaOf` marker (src/domain/json-schema.ts), what was read so far is replaced. */
 function overrideFromMetadata(action: { type: string; metadata?: { jsonSchema?: JsonSchema } }): JsonSchema | undefined {
   return action.type === "metadata" ? action.metadata?.jsonSchema : undefined;
 }

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { jsonSchemaOf } from "../../platform/openapi.ts";
+import { jsonSchemaOf } from "../json-schema.ts";
 
 /** A value that survives JSON (and google.protobuf.Value) unchanged. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;

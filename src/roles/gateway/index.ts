@@ -19,7 +19,7 @@ import type { ServerRequest } from "../../transport/http1/server-request.ts";
 import type { InboundRequest, UrlParts } from "../../transport/inbound.ts";
 import { forward, forwardDirect, type ForwardRequest, type ForwardSink, ForwardState } from "../../transport/resilient-http.ts";
 import { adminRoutes, gatewayStatus } from "./admin.ts";
-import { gatewayOpenApiRoutes, STREAMED_ROUTES } from "./openapi.ts";
+import { gatewayOpenApiRoutes, streamedRoutes } from "./openapi.ts";
 import { Authenticator, createAdminGuard, IDENTITY_ADMIN_HEADER, IDENTITY_HEADER, type Identity } from "../../platform/auth.ts";
 import { GatewayConfigSchema } from "./config.ts";
 import { ResponseFallbackCache } from "./fallback-cache.ts";
@@ -41,6 +41,7 @@ const STRIPPED = [IDENTITY_HEADER, IDENTITY_ADMIN_HEADER] as const;
 export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   const { config, log, metrics, lifecycle, registry } = ctx;
   const gw = v.parse(GatewayConfigSchema, config.gateway);
+  const streamed = streamedRoutes(ctx.publicApi);
   const balancers = new ServiceBalancers({ registry, config: config.load_balancer, activeHealthChecks: config.discovery.mode === "static" });
   for (const r of ROUTES) balancers.get(r.service);
   const downstreams = new Downstreams(config.resilience4j);
@@ -77,7 +78,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   const admin = roleHttpApp(ctx, async () => gatewayStatus({ balancers, downstreams }))
     .use(adminRoutes({ balancers, downstreams, authenticate: async (h) => authenticate(h) }))
     .use(breakerAdminRoutes(downstreams, await createAdminGuard(gw.auth, config.data_dir)))
-    .use(gatewayOpenApiRoutes(ctx.version, gw.auth.enabled));
+    .use(gatewayOpenApiRoutes(ctx.publicApi, ctx.version, gw.auth.enabled));
 
   ctx.health.register("discovery", () => {
     const h = registry.health();
@@ -197,7 +198,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
       super();
       this.cid = correlationIdFrom(req.headers);
       this.route = routeTemplate(target, url.pathname);
-      this.pipeline = !STREAMED_ROUTES.has(this.route);
+      this.pipeline = !streamed.has(this.route);
     }
 
     forwarded(res: WireResponse): void {

@@ -1,14 +1,8 @@
-import { TASK_API } from "../../domain/tasks/api.ts";
 import { BREAKER_API, platformApi } from "../../platform/api.ts";
 import { AllowedMethods } from "../../platform/method-not-allowed.ts";
 import { openApiDocument, type ApiRoute, type DocumentOptions } from "../../platform/openapi.ts";
 import { openApiRoutes } from "../../platform/openapi-routes.ts";
-import { FORM_API } from "../form-service/api.ts";
-import { PROCESS_API } from "../process-service/api.ts";
 import { GatewayStatusSchema } from "./admin.ts";
-
-/** Each service's public routes, as their own modules describe them: what the gateway proxies. */
-export const PROXIED_API: readonly ApiRoute[] = [...TASK_API, ...FORM_API, ...PROCESS_API];
 
 /** The gateway's own routes. */
 const GATEWAY_API: readonly ApiRoute[] = [
@@ -20,27 +14,26 @@ const GATEWAY_API: readonly ApiRoute[] = [
 ];
 
 /** Route templates (as `routeTemplate` names them) whose answer is an event stream: never pipelined upstream. */
-export const STREAMED_ROUTES: ReadonlySet<string> = new Set(
-  PROXIED_API.filter((r) => r.responses.some((x) => x.contentType === "text/event-stream")).map((r) => r.path.replace(/\{[^}]+\}/g, ":id")),
-);
-
-const proxiedMethods = new AllowedMethods(() => PROXIED_API.map((r) => ({ method: r.method, path: r.path.replace(/\{(\w+)\}/g, ":$1") })));
+export function streamedRoutes(proxied: readonly ApiRoute[]): ReadonlySet<string> {
+  return new Set(proxied.filter((r) => r.responses.some((x) => x.contentType === "text/event-stream")).map((r) => r.path.replace(/\{[^}]+\}/g, ":id")));
+}
 
 /**
- * The methods a proxied path serves (sorted, HEAD beside GET), or undefined for a path no
- * service has: a front answers other methods 405 with this as `Allow`.
+ * Which methods a proxied path serves: `allow(pathname)` gives them (sorted, HEAD beside GET), or
+ * undefined for a path no service has. A front answers other methods 405 with them as `Allow`.
  */
-export function allowedMethodsFor(pathname: string): string[] | undefined {
-  return proxiedMethods.allow(pathname);
+export function proxiedMethods(proxied: readonly ApiRoute[]): AllowedMethods {
+  const routes = proxied.map((r) => ({ method: r.method, path: r.path.replace(/\{(\w+)\}/g, ":$1") }));
+  return new AllowedMethods(() => routes);
 }
 
 const PROXY_ERRORS = [429, 502, 503, 504] as const;
 
 /** The document of every public route of every role, as reached through the gateway. */
-function gatewayApi(version: string, secured: boolean): { routes: ApiRoute[]; opts: DocumentOptions } {
-  const proxied = new Set(PROXIED_API);
+function gatewayApi(proxiedApi: readonly ApiRoute[], version: string, secured: boolean): { routes: ApiRoute[]; opts: DocumentOptions } {
+  const proxied = new Set(proxiedApi);
   return {
-    routes: [...PROXIED_API, ...GATEWAY_API, ...BREAKER_API, ...platformApi(GatewayStatusSchema)],
+    routes: [...proxiedApi, ...GATEWAY_API, ...BREAKER_API, ...platformApi(GatewayStatusSchema)],
     opts: {
       title: "bpm API",
       version,
@@ -52,13 +45,13 @@ function gatewayApi(version: string, secured: boolean): { routes: ApiRoute[]; op
 }
 
 /** The gateway's OpenAPI document (what clients are generated from). */
-export function gatewayOpenApiDocument(version: string, secured: boolean): Record<string, unknown> {
-  const { routes, opts } = gatewayApi(version, secured);
+export function gatewayOpenApiDocument(proxied: readonly ApiRoute[], version: string, secured: boolean): Record<string, unknown> {
+  const { routes, opts } = gatewayApi(proxied, version, secured);
   return openApiDocument(routes, opts);
 }
 
 /** GET /openapi.json and GET /docs on the gateway. */
-export function gatewayOpenApiRoutes(version: string, secured: boolean) {
-  const { routes, opts } = gatewayApi(version, secured);
+export function gatewayOpenApiRoutes(proxied: readonly ApiRoute[], version: string, secured: boolean) {
+  const { routes, opts } = gatewayApi(proxied, version, secured);
   return openApiRoutes(routes, opts);
 }

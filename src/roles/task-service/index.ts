@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { GrpcServer } from "../../platform/grpc.ts";
 import { roleHttpApp } from "../../platform/http-app.ts";
-import { TASK_API } from "../../domain/tasks/api.ts";
+import { TASK_API } from "./api.ts";
 import { platformApi } from "../../platform/api.ts";
 import { openApiRoutes } from "../../platform/openapi-routes.ts";
 import { up } from "../../platform/health.ts";

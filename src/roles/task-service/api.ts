@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import type { ApiRoute } from "../../platform/openapi.ts";
-import { pageOf } from "../page.ts";
-import { CreateTaskSchema, ListTasksQuerySchema, PRIORITIES, STATUSES, SubscribeQuerySchema, TaskIdSchema, UpdateTaskSchema } from "./model.ts";
+import { pageOf } from "../../domain/page.ts";
+import { CreateTaskSchema, ListTasksQuerySchema, PRIORITIES, STATUSES, SubscribeQuerySchema, TaskIdSchema, UpdateTaskSchema } from "../../domain/tasks/model.ts";
 
 const integer = v.pipe(v.number(), v.integer());
 
