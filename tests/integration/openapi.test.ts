@@ -135,8 +135,8 @@ describe("a method a known path does not serve", () => {
       expect(body.correlation_id).toBeString();
     }
     // an unknown path is still 404, and OPTIONS lists the methods
-    expect((await fetch(`${bpm.url("task-service")}/api/nothing`, { method: "TRACE" })).status).toBe(404);
-    const options = await fetch(`${bpm.url("task-service")}/api/tasks`, { method: "OPTIONS" });
+    expect((await fetch(`${bpm.url("task-service")}/api/nothing`, { method: "TRACE", headers: auth })).status).toBe(404);
+    const options = await fetch(`${bpm.url("task-service")}/api/tasks`, { method: "OPTIONS", headers: auth });
     expect(options.status).toBe(204);
     expect(options.headers.get("allow")).toBe("GET, HEAD, POST, OPTIONS");
   });
