@@ -50,7 +50,7 @@ export interface ApiRoute {
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: "bad input: `details` names every bad field",
   401: "missing or invalid bearer token (UNAUTHORIZED)",
-  403: "the token lacks the admin claim (FORBIDDEN)",
+  403: "the token lacks the claim this needs: admin, or the designer role (FORBIDDEN)",
   404: "no such resource, or not yours (NOT_FOUND)",
   409: "conflicts with the resource's current state (STEP_NOT_CURRENT, INSTANCE_NOT_RUNNING, CONCURRENT_UPDATE)",
   413: "body larger than http.body_limit_bytes (PAYLOAD_TOO_LARGE)",

@@ -69,7 +69,7 @@ export interface paths {
         /** List forms (the latest version of each; with `key`, that form's versions), paginated */
         get: operations["listForms"];
         put?: never;
-        /** Publish a form definition: a new version when it differs from the latest, else the latest (200) */
+        /** Publish a form definition (designers and admins): a new version when it differs from the latest, else the latest (200) */
         post: operations["publishForm"];
         delete?: never;
         options?: never;
@@ -189,7 +189,7 @@ export interface paths {
         /** List definitions (the latest version of each; with `key`, that one's versions), paginated */
         get: operations["listProcesses"];
         put?: never;
-        /** Deploy a process definition: a new version when it differs from the latest, else the latest (200) */
+        /** Deploy a process definition (designers and admins): a new version when it differs from the latest, else the latest (200) */
         post: operations["deployProcess"];
         delete?: never;
         options?: never;
@@ -488,7 +488,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description the token lacks the admin claim (FORBIDDEN) */
+        /** @description the token lacks the claim this needs: admin, or the designer role (FORBIDDEN) */
         E403: {
             headers: {
                 [name: string]: unknown;
@@ -722,6 +722,8 @@ export interface operations {
             };
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
+            409: components["responses"]["E409"];
             413: components["responses"]["E413"];
             429: components["responses"]["E429"];
             502: components["responses"]["E502"];
@@ -853,6 +855,7 @@ export interface operations {
             };
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
             404: components["responses"]["E404"];
             413: components["responses"]["E413"];
             429: components["responses"]["E429"];
@@ -943,6 +946,7 @@ export interface operations {
             };
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
             404: components["responses"]["E404"];
             413: components["responses"]["E413"];
             429: components["responses"]["E429"];
@@ -1106,6 +1110,7 @@ export interface operations {
             };
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
             413: components["responses"]["E413"];
             429: components["responses"]["E429"];
             502: components["responses"]["E502"];
@@ -1446,7 +1451,9 @@ export interface operations {
             };
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
             404: components["responses"]["E404"];
+            409: components["responses"]["E409"];
             413: components["responses"]["E413"];
             422: components["responses"]["E422"];
             429: components["responses"]["E429"];
@@ -1625,6 +1632,7 @@ export interface operations {
             };
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
             413: components["responses"]["E413"];
             429: components["responses"]["E429"];
             502: components["responses"]["E502"];
@@ -2204,7 +2212,9 @@ export interface operations {
             };
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
             404: components["responses"]["E404"];
+            409: components["responses"]["E409"];
             413: components["responses"]["E413"];
             429: components["responses"]["E429"];
             502: components["responses"]["E502"];

@@ -65,8 +65,8 @@ const submittedLinks = { GetSubmission: { operationId: "getSubmission", paramete
 export const FORM_API: readonly ApiRoute[] = [
   {
     method: "post", path: "/api/forms", operationId: "publishForm", tag: "forms",
-    summary: "Publish a form definition: a new version when it differs from the latest, else the latest (200)",
-    body: FormDefinitionSchema,
+    summary: "Publish a form definition (designers and admins): a new version when it differs from the latest, else the latest (200)",
+    body: FormDefinitionSchema, errors: [403],
     responses: [
       { status: 201, description: "a new version", schema: Published, links: publishedLinks },
       { status: 200, description: "the same as the latest version: nothing published", schema: Published, links: publishedLinks },
@@ -85,7 +85,7 @@ export const FORM_API: readonly ApiRoute[] = [
   {
     method: "post", path: "/api/forms/{key}/submissions", operationId: "submitForm", tag: "forms",
     summary: "Submit data to a form (validated; an Idempotency-Key makes a repeat return the first submission, 200)",
-    pathParams: key, headers: { "Idempotency-Key": IdempotencyKey }, body: SubmitBodySchema, bodyOptional: true, errors: [422],
+    pathParams: key, headers: { "Idempotency-Key": IdempotencyKey }, body: SubmitBodySchema, bodyOptional: true, errors: [403, 409, 422],
     responses: [
       { status: 201, description: "stored", schema: SubmissionSchema, links: submittedLinks },
       { status: 200, description: "an earlier submission with the same idempotency key", schema: SubmissionSchema, links: submittedLinks },

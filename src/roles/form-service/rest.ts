@@ -1,14 +1,7 @@
 import { Elysia } from "elysia";
-import { IDENTITY_HEADER } from "../../platform/auth.ts";
-import { idempotencyKeyFrom, objectBody, parseInput } from "../../platform/http.ts";
-import { GetFormQuerySchema, ListFormsQuerySchema, SubmitBodySchema, UserIdSchema, ValidateBodySchema, VersionSchema } from "./model.ts";
+import { idempotencyKeyFrom, objectBody, parseInput, principalFrom } from "../../platform/http.ts";
+import { GetFormQuerySchema, ListFormsQuerySchema, ValidateBodySchema, VersionSchema } from "./model.ts";
 import type { FormService } from "./service.ts";
-
-/** The user the gateway verified, when the request came through it; else what the body says. */
-function submitterOf(headers: Headers, body: Record<string, unknown>): unknown {
-  const verified = headers.get(IDENTITY_HEADER);
-  return verified !== null ? parseInput(UserIdSchema, verified, IDENTITY_HEADER) : body.submitted_by;
-}
 
 /**
  * REST edge of form-service: the same use cases as gRPC, JSON with proto field names. Definitions go
@@ -16,8 +9,8 @@ function submitterOf(headers: Headers, body: Record<string, unknown>): unknown {
  */
 export function formRoutes(forms: FormService) {
   return new Elysia({ name: "form-routes" })
-    .post("/api/forms", async ({ body, set }) => {
-      const { form, created } = await forms.publish(body);
+    .post("/api/forms", async ({ body, set, request }) => {
+      const { form, created } = await forms.publish(principalFrom(request), body);
       set.status = created ? 201 : 200;
       set.headers.location = `/api/forms/${form.key}/versions/${form.version}`;
       return { form, created };
@@ -27,7 +20,7 @@ export function formRoutes(forms: FormService) {
       const [items, total] = await Promise.all([forms.list(q), forms.count(q)]);
       return { items: items, total, limit: q.limit, offset: q.offset };
     })
-    .get("/api/forms/submissions/:id", ({ params }) => forms.getSubmission(params.id))
+    .get("/api/forms/submissions/:id", ({ params, request }) => forms.getSubmission(principalFrom(request), params.id))
     .get("/api/forms/:key", async ({ params, query }) => {
       const { version } = parseInput(GetFormQuerySchema, query, "query");
       return forms.get(params.key, version);
@@ -49,12 +42,9 @@ export function formRoutes(forms: FormService) {
     })
     .post("/api/forms/:key/submissions", async ({ params, body, request, set }) => {
       const input = objectBody(body);
-      // the whole body is checked as sent, even the fields the verified identity then replaces
-      parseInput(SubmitBodySchema, input, "submission");
-      input.submitted_by = submitterOf(request.headers, input);
       const key = idempotencyKeyFrom(request.headers);
       if (key && input.idempotency_key === undefined) input.idempotency_key = key;
-      const { submission, created } = await forms.submit(params.key, input);
+      const { submission, created } = await forms.submit(principalFrom(request), params.key, input);
       set.status = created ? 201 : 200;
       set.headers.location = `/api/forms/submissions/${submission.id}`;
       return submission;

@@ -89,8 +89,8 @@ const instanceLinks = {
 export const PROCESS_API: readonly ApiRoute[] = [
   {
     method: "post", path: "/api/processes", operationId: "deployProcess", tag: "processes",
-    summary: "Deploy a process definition: a new version when it differs from the latest, else the latest (200)",
-    body: ProcessDefinitionSchema, errors: [502, 503, 504],
+    summary: "Deploy a process definition (designers and admins): a new version when it differs from the latest, else the latest (200)",
+    body: ProcessDefinitionSchema, errors: [403, 502, 503, 504],
     responses: [
       { status: 201, description: "a new version", schema: Deployed, links: deployedLinks },
       { status: 200, description: "the same as the latest version: nothing deployed", schema: Deployed, links: deployedLinks },
@@ -116,7 +116,7 @@ export const PROCESS_API: readonly ApiRoute[] = [
   {
     method: "post", path: "/api/processes/{key}/instances", operationId: "startProcess", tag: "processes",
     summary: "Start an instance (an Idempotency-Key makes a repeat return the first instance, 200)",
-    pathParams: key, headers: { "Idempotency-Key": IdempotencyKey }, body: StartBodySchema, bodyOptional: true, errors: [401],
+    pathParams: key, headers: { "Idempotency-Key": IdempotencyKey }, body: StartBodySchema, bodyOptional: true, errors: [401, 403, 409],
     responses: [
       { status: 201, description: "started", schema: InstanceSchema, links: instanceLinks },
       { status: 200, description: "an earlier start with the same idempotency key", schema: InstanceSchema, links: instanceLinks },

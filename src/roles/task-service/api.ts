@@ -37,7 +37,7 @@ export const TASK_API: readonly ApiRoute[] = [
     method: "post", path: "/api/tasks", operationId: "createTask", tag: "tasks",
     summary: "Create a task (an Idempotency-Key header or field makes a repeat return the first task, 200)",
     headers: { "Idempotency-Key": IdempotencyKey },
-    body: CreateTaskSchema,
+    body: CreateTaskSchema, errors: [403, 409],
     responses: [
       { status: 201, description: "created", schema: TaskSchema, links: taskLinks },
       { status: 200, description: "an earlier create with the same idempotency key", schema: TaskSchema, links: taskLinks },
@@ -51,7 +51,7 @@ export const TASK_API: readonly ApiRoute[] = [
     responses: [{ status: 200, description: "an event stream that stays open", contentType: "text/event-stream" }],
   },
   { method: "get", path: "/api/tasks/{id}", operationId: "getTask", tag: "tasks", summary: "Get a task", pathParams: id, responses: [{ status: 200, description: "the task", schema: TaskSchema }] },
-  { method: "patch", path: "/api/tasks/{id}", operationId: "updateTask", tag: "tasks", summary: "Change some fields of a task", pathParams: id, body: UpdateTaskSchema, responses: [{ status: 200, description: "the task as changed", schema: TaskSchema }] },
-  { method: "put", path: "/api/tasks/{id}", operationId: "replaceTask", tag: "tasks", summary: "Change the given fields of a task (as PATCH: fields left out keep their value)", pathParams: id, body: UpdateTaskSchema, responses: [{ status: 200, description: "the task as changed", schema: TaskSchema }] },
+  { method: "patch", path: "/api/tasks/{id}", operationId: "updateTask", tag: "tasks", summary: "Change some fields of a task", pathParams: id, body: UpdateTaskSchema, errors: [403], responses: [{ status: 200, description: "the task as changed", schema: TaskSchema }] },
+  { method: "put", path: "/api/tasks/{id}", operationId: "replaceTask", tag: "tasks", summary: "Change the given fields of a task (as PATCH: fields left out keep their value)", pathParams: id, body: UpdateTaskSchema, errors: [403], responses: [{ status: 200, description: "the task as changed", schema: TaskSchema }] },
   { method: "delete", path: "/api/tasks/{id}", operationId: "deleteTask", tag: "tasks", summary: "Delete a task", pathParams: id, responses: [{ status: 200, description: "deleted", schema: Deleted }] },
 ];

@@ -4,6 +4,7 @@ import { roleHttpApp } from "../../platform/http-app.ts";
 import { TASK_API } from "./api.ts";
 import { platformApi } from "../../platform/api.ts";
 import { openApiRoutes } from "../../platform/openapi-routes.ts";
+import { createRoleAuth } from "../../platform/role-auth.ts";
 import { up } from "../../platform/health.ts";
 import type { RoleContext, RoleHandle } from "../../platform/role.ts";
 import { serveGrpc, serveHttp } from "../../platform/serve.ts";
@@ -43,13 +44,13 @@ export async function startTaskService(ctx: RoleContext): Promise<RoleHandle> {
     return up({ engine: shared ? "postgresql" : "sqlite", subscribers: tasks.events.size });
   });
 
-  // the role does not verify tokens itself: the gateway does (its document says so)
-  const app = roleHttpApp(ctx)
+  const auth = await createRoleAuth(ctx.config.auth, ctx.config.data_dir, ctx.role);
+  const app = roleHttpApp(ctx, auth)
     .use(taskRoutes(tasks, streams))
-    .use(openApiRoutes([...TASK_API, ...platformApi()], { title: "bpm task-service", version: ctx.version, secured: false }));
+    .use(openApiRoutes([...TASK_API, ...platformApi()], { title: "bpm task-service", version: ctx.version, secured: auth.enabled }));
   const httpPort = serveHttp(ctx, app, ctx.httpPort, () => streams.closeAll());
 
-  const grpc = new GrpcServer({ role: ctx.role, log: ctx.log, metrics: ctx.metrics });
+  const grpc = new GrpcServer({ role: ctx.role, log: ctx.log, metrics: ctx.metrics, authenticate: auth.authenticate });
   addTaskGrpc(grpc, tasks);
   const grpcPort = await serveGrpc(ctx, grpc, ctx.grpcPort ?? 0);
 
