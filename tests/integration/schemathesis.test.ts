@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO, startBpm, tempDir, token, type BpmProcess } from "../support/bpm.ts";
 import { toolPath } from "../support/tools.ts";
@@ -27,11 +28,23 @@ interface Run {
   out: string;
 }
 
-async function schemathesis(base: string): Promise<Run> {
+/**
+ * The gateway answers a method it does not know at all (QUERY) with 501 Not Implemented, as RFC
+ * 9110 §15.6.2 has it, before any route is looked up; Schemathesis wants 405 there, so the
+ * gateway's run leaves QUERY out of the undeclared methods it tries (the roles answer it 405).
+ */
+const GATEWAY_COVERAGE = `
+[phases.coverage]
+unexpected-methods = ["get", "put", "post", "delete", "options", "patch", "trace"]
+`;
+
+async function schemathesis(base: string, gateway: boolean): Promise<Run> {
   const reports = tempDir("bpm-st-");
+  const config = join(reports, "schemathesis.toml");
+  await Bun.write(config, readFileSync(CONFIG, "utf8") + (gateway ? GATEWAY_COVERAGE : ""));
   const args = [
     toolPath("schemathesis"),
-    "--config-file", CONFIG,
+    "--config-file", config,
     "run", `${base}/openapi.json`,
     "--url", base,
     "--header", `Authorization: ${auth}`,
@@ -60,7 +73,7 @@ const generated = (run: Run) => Number(/(\d+) generated/.exec(run.out)?.[1] ?? 0
 describe("schemathesis finds nothing", () => {
   for (const target of ["gateway", "task-service", "form-service", "process-service"] as const) {
     test(`through ${target}'s own port`, async () => {
-      const run = await schemathesis(bpm.url(target));
+      const run = await schemathesis(bpm.url(target), target === "gateway");
       // exit code 0: no failure and no error in any phase
       if (run.exitCode !== 0) console.error(run.out);
       expect(generated(run)).toBeGreaterThan(100);

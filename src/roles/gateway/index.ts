@@ -19,7 +19,7 @@ import type { ServerRequest } from "../../transport/http1/server-request.ts";
 import type { InboundRequest, UrlParts } from "../../transport/inbound.ts";
 import { forward, forwardDirect, type ForwardRequest, type ForwardSink, ForwardState } from "../../transport/resilient-http.ts";
 import { adminRoutes, gatewayStatus } from "./admin.ts";
-import { gatewayOpenApiRoutes, streamedRoutes } from "./openapi.ts";
+import { gatewayOpenApiRoutes, proxiedMethods, streamedRoutes } from "./openapi.ts";
 import { LEGACY_IDENTITY_HEADERS, loadOrCreateSecret, mintToken, type Identity } from "../../platform/auth.ts";
 import { DESIGNER_ROLE } from "../../platform/principal.ts";
 import { createRoleAuth } from "../../platform/role-auth.ts";
@@ -49,6 +49,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   const { config, log, metrics, lifecycle, registry } = ctx;
   const gw = v.parse(GatewayConfigSchema, config.gateway);
   const streamed = streamedRoutes(ctx.publicApi);
+  const pathMethods = proxiedMethods(ctx.publicApi);
   const balancers = new ServiceBalancers({ registry, config: config.load_balancer, activeHealthChecks: config.discovery.mode === "static" });
   for (const r of ROUTES) balancers.get(r.service);
   const downstreams = new Downstreams(config.resilience4j);
@@ -189,7 +190,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
 
   /** A method the route does not serve is answered here (405, 501; OPTIONS 204), counted and logged; never forwarded. */
   function byMethod(call: ProxyCall): Response | undefined {
-    const verdict = methodVerdict(call.target, call.req.method);
+    const verdict = methodVerdict(call.target, call.req.method, () => pathMethods.allow(call.url.pathname));
     if (verdict.kind === "forward") return undefined;
     const res =
       verdict.kind === "options"
