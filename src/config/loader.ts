@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import defaultYaml from "../../config/default.yaml" with { type: "text" };
+import { resolveAdvertiseAddress } from "./advertise.ts";
 import { ConfigSchema, type Config } from "./schema.ts";
 
 /** A bad flag or config value: main prints `message` alone and exits 2. */
@@ -45,7 +46,8 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
   }
   raw = deepMerge(raw, envOverrides(env));
   if (opts.overrides) raw = deepMerge(raw, opts.overrides);
-  return validateConfig(raw);
+  const config = validateConfig(raw);
+  return { ...config, advertise_address: resolveAdvertiseAddress(config.advertise_address, config.http.host) };
 }
 
 export function validateConfig(raw: unknown): Config {
