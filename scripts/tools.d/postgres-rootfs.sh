@@ -16,7 +16,7 @@ install_postgres_rootfs() {
     log "building a $PG_ROOTFS_SUITE root filesystem with postgresql-$PG_ROOTFS_MAJOR (first time only)"
     # Essential packages plus the server; no docs, man pages or translations. JIT (LLVM, ~100 MB) is
     # removed: postgres runs without it when llvmjit.so is absent.
-    mmdebstrap --quiet --variant=essential --include="postgresql-$PG_ROOTFS_MAJOR" \
+    mmdebstrap --quiet --format=tar --variant=essential --include="postgresql-$PG_ROOTFS_MAJOR" \
       --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
       --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
       --customize-hook="rm -rf \"\$1\"/usr/lib/postgresql/$PG_ROOTFS_MAJOR/lib/llvmjit* \"\$1\"/usr/lib/postgresql/$PG_ROOTFS_MAJOR/lib/bitcode \"\$1\"/usr/lib/x86_64-linux-gnu/libLLVM-*" \

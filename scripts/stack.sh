@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The whole stack of deploy/compose.yaml on this machine, with podman-compose and the project's own
+# podman config (scripts/podman.sh): 3 Consul servers and this host's Consul agent, PostgreSQL, Jaeger,
+# the gateway, 2× task-service, form-service, 2× process-service. Host network, 127.0.0.1 only.
+#   scripts/stack.sh up [--free-ports] [--scale SERVICE=N]…   build missing images, start, wait until ready
+#   scripts/stack.sh down                                     stop; remove containers and volumes
+#   scripts/stack.sh ps | logs SERVICE | env | compose ARGS…
+# --free-ports picks a free loopback port for every listener (else the defaults: gateway 8000, Consul
+# 8500, Jaeger UI 16686, PostgreSQL 5432, …). The ports in use are kept in $BPM_STACK_ENV
+# (.tmp/stack.env), which `down`, `ps` and `env` read again; `env` prints them.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+# shellcheck source=../containers/env.sh
+source "$root/containers/env.sh"
+podman="${BPM_PODMAN:-$("$root/scripts/tools.sh" podman)}"
+compose_bin="$("$root/scripts/tools.sh" podman-compose)"
+env_file="${BPM_STACK_ENV:-$root/.tmp/stack.env}"
+file="$root/deploy/compose.yaml"
+# every port variable of deploy/compose.yaml
+PORT_VARS=(BPM_GATEWAY_PORT BPM_CONSUL_HTTP_PORT BPM_CONSUL_SERF_PORT
+  BPM_CONSUL_1_HTTP_PORT BPM_CONSUL_1_SERVER_PORT BPM_CONSUL_1_SERF_PORT
+  BPM_CONSUL_2_HTTP_PORT BPM_CONSUL_2_SERVER_PORT BPM_CONSUL_2_SERF_PORT
+  BPM_CONSUL_3_HTTP_PORT BPM_CONSUL_3_SERVER_PORT BPM_CONSUL_3_SERF_PORT
+  BPM_POSTGRES_PORT BPM_JAEGER_OTLP_PORT BPM_JAEGER_UI_PORT BPM_JAEGER_QUERY_GRPC_PORT)
+
+compose() { "$compose_bin" --podman-path "$podman" --env-file "$env_file" -f "$file" "$@"; }
+port_of() { sed -n "s/^$1=//p" "$env_file"; }
+
+# free_ports N: N distinct loopback ports nothing listens on now (TCP and UDP: Serf uses both)
+free_ports() {
+  python3 - "$1" <<'PY'
+import socket, sys
+held, ports = [], []
+while len(ports) < int(sys.argv[1]):
+    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try: u.bind(("127.0.0.1", p))
+    except OSError: t.close(); u.close(); continue
+    held += [t, u]; ports.append(p)
+print(" ".join(map(str, ports)))
+PY
+}
+
+write_env() {
+  local free=0 ports i=0 v
+  [ "${1:-}" = --free-ports ] && free=1
+  mkdir -p "$(dirname "$env_file")"
+  {
+    echo "# written by scripts/stack.sh up: the stack's ports"
+    if [ "$free" = 1 ]; then
+      read -r -a ports <<<"$(free_ports ${#PORT_VARS[@]})"
+      for v in "${PORT_VARS[@]}"; do echo "$v=${!v:-${ports[$i]}}"; i=$((i + 1)); done
+    else
+      for v in "${PORT_VARS[@]}"; do [ -n "${!v:-}" ] && echo "$v=${!v}"; done
+    fi
+    for v in POSTGRES_PASSWORD BPM_LOG_LEVEL BPM_TAG BPM_REGISTRY; do [ -n "${!v:-}" ] && echo "$v=${!v}"; done
+    true
+  } >"$env_file"
+}
+
+# value VAR DEFAULT: the stack's value of VAR
+value() { local v; v="$(port_of "$1")"; echo "${v:-$2}"; }
+
+wait_ready() {
+  local gw consul deadline=$((SECONDS + ${BPM_STACK_TIMEOUT:-180}))
+  gw="http://127.0.0.1:$(value BPM_GATEWAY_PORT 8000)"
+  consul="http://127.0.0.1:$(value BPM_CONSUL_HTTP_PORT 8500)"
+  until [ -n "$(curl -fsS "$consul/v1/status/leader" 2>/dev/null | tr -d '"')" ] && curl -fsS "$gw/health" 2>/dev/null | grep -q '"UP"'; do
+    if [ $SECONDS -ge $deadline ]; then
+      echo "stack.sh: not ready after ${BPM_STACK_TIMEOUT:-180} s (Consul leader at $consul, $gw/health UP); see: scripts/stack.sh ps / logs SERVICE" >&2
+      return 1
+    fi
+    sleep 1
+  done
+}
+
+cmd="${1:-}"; [ $# -gt 0 ] && shift
+case "$cmd" in
+  up)
+    env_arg=""; scale=()
+    while [ $# -gt 0 ]; do
+      case "$1" in
+        --free-ports) env_arg=--free-ports ;;
+        --scale) scale+=(--scale "$2"); shift ;;
+        --scale=*) scale+=(--scale "${1#--scale=}") ;;
+        *) echo "stack.sh up: unknown argument '$1'" >&2; exit 2 ;;
+      esac
+      shift
+    done
+    write_env "$env_arg"
+    # the images: the roles when missing, the stack's parts when their inputs changed
+    missing=()
+    for r in gateway task-service form-service process-service; do
+      "$podman" image exists "localhost/bpm-$r:latest" || missing+=("$r")
+    done
+    "$root/scripts/image.sh" --no-save consul jaeger postgres ${missing[@]+"${missing[@]}"}
+    compose up -d ${scale[@]+"${scale[@]}"} >&2
+    wait_ready
+    echo "stack.sh: up — gateway http://127.0.0.1:$(value BPM_GATEWAY_PORT 8000), Consul UI http://127.0.0.1:$(value BPM_CONSUL_HTTP_PORT 8500)/ui, Jaeger UI http://127.0.0.1:$(value BPM_JAEGER_UI_PORT 16686)" >&2
+    ;;
+  down)
+    [ -f "$env_file" ] || write_env
+    compose down -v -t 20 >&2
+    ;;
+  ps) "$podman" ps -a --filter label=io.podman.compose.project=bpm ;;
+  logs) "$podman" logs "$@" ;;
+  env) [ -f "$env_file" ] && grep -v '^#' "$env_file" || true ;;
+  compose) compose "$@" ;;
+  *) sed -n '2,11s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+esac
