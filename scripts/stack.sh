@@ -3,6 +3,7 @@
 # podman config (scripts/podman.sh): 3 Consul servers and this host's Consul agent, PostgreSQL, Jaeger,
 # the gateway, 2× task-service, form-service, 2× process-service. Host network, 127.0.0.1 only.
 #   scripts/stack.sh up [--free-ports] [--scale SERVICE=N]…   build missing images, start, wait until ready
+#   scripts/stack.sh up --infra …                             only Consul, PostgreSQL and Jaeger
 #   scripts/stack.sh down                                     stop; remove containers and volumes
 #   scripts/stack.sh ps | logs SERVICE | env | compose ARGS…
 # --free-ports picks a free loopback port for every listener (else the defaults: gateway 8000, Consul
@@ -55,18 +56,41 @@ write_env() {
       for v in "${PORT_VARS[@]}"; do [ -n "${!v:-}" ] && echo "$v=${!v}"; done
     fi
     for v in POSTGRES_PASSWORD BPM_LOG_LEVEL BPM_TAG BPM_REGISTRY; do [ -n "${!v:-}" ] && echo "$v=${!v}"; done
-    true
+    echo "BPM_JWT_SECRET_FILE=$(jwt_secret)"
   } >"$env_file"
+}
+
+# jwt_secret: the HMAC secret every bpm instance verifies tokens with (made once, beside the env file),
+# readable by the images' user 65532 only
+jwt_secret() {
+  local f
+  f="$(cd "$(dirname "$env_file")" && pwd)/jwt-secret"
+  if [ ! -s "$f" ]; then
+    (umask 077 && head -c 48 /dev/urandom | base64 -w0 >"$f.tmp" && echo >>"$f.tmp")
+    [ "$(id -u)" != 0 ] || chown 65532:65532 "$f.tmp"
+    chmod 0400 "$f.tmp"
+    mv -f "$f.tmp" "$f"
+  fi
+  echo "$f"
 }
 
 # value VAR DEFAULT: the stack's value of VAR
 value() { local v; v="$(port_of "$1")"; echo "${v:-$2}"; }
 
+INFRA=(consul-server-1 consul-server-2 consul-server-3 consul-agent postgres jaeger)
+
+# ready [infra]: Consul has a leader and PostgreSQL accepts connections; and the gateway's /health is UP
+ready() {
+  [ -n "$(curl -fsS "$consul/v1/status/leader" 2>/dev/null | tr -d '"')" ] || return 1
+  "$podman" exec bpm_postgres_1 /usr/local/bin/bpm-postgres ready 2>/dev/null || return 1
+  [ "${1:-}" = infra ] || curl -fsS "$gw/health" 2>/dev/null | grep -q '"UP"'
+}
+
 wait_ready() {
   local gw consul deadline=$((SECONDS + ${BPM_STACK_TIMEOUT:-180}))
   gw="http://127.0.0.1:$(value BPM_GATEWAY_PORT 8000)"
   consul="http://127.0.0.1:$(value BPM_CONSUL_HTTP_PORT 8500)"
-  until [ -n "$(curl -fsS "$consul/v1/status/leader" 2>/dev/null | tr -d '"')" ] && curl -fsS "$gw/health" 2>/dev/null | grep -q '"UP"'; do
+  until ready "${1:-}"; do
     if [ $SECONDS -ge $deadline ]; then
       echo "stack.sh: not ready after ${BPM_STACK_TIMEOUT:-180} s (Consul leader at $consul, $gw/health UP); see: scripts/stack.sh ps / logs SERVICE" >&2
       return 1
@@ -78,10 +102,11 @@ wait_ready() {
 cmd="${1:-}"; [ $# -gt 0 ] && shift
 case "$cmd" in
   up)
-    env_arg=""; scale=()
+    env_arg=""; scale=(); only=()
     while [ $# -gt 0 ]; do
       case "$1" in
         --free-ports) env_arg=--free-ports ;;
+        --infra) only=("${INFRA[@]}") ;;
         --scale) scale+=(--scale "$2"); shift ;;
         --scale=*) scale+=(--scale "${1#--scale=}") ;;
         *) echo "stack.sh up: unknown argument '$1'" >&2; exit 2 ;;
@@ -95,13 +120,24 @@ case "$cmd" in
       "$podman" image exists "localhost/bpm-$r:latest" || missing+=("$r")
     done
     "$root/scripts/image.sh" --no-save consul jaeger postgres ${missing[@]+"${missing[@]}"}
+    # Consul, PostgreSQL and Jaeger first: podman 4.3 cannot wait for `condition: service_healthy`
+    # (podman-compose skips it), and a role that finds no database at start exits
+    compose up -d "${INFRA[@]}" >&2
+    wait_ready infra
+    [ ${#only[@]} -gt 0 ] && exit 0
     compose up -d ${scale[@]+"${scale[@]}"} >&2
     wait_ready
     echo "stack.sh: up — gateway http://127.0.0.1:$(value BPM_GATEWAY_PORT 8000), Consul UI http://127.0.0.1:$(value BPM_CONSUL_HTTP_PORT 8500)/ui, Jaeger UI http://127.0.0.1:$(value BPM_JAEGER_UI_PORT 16686)" >&2
     ;;
   down)
     [ -f "$env_file" ] || write_env
-    compose down -v -t 20 >&2
+    # an env file from before the secret existed still names every container
+    BPM_JWT_SECRET_FILE="${BPM_JWT_SECRET_FILE:-/dev/null}" compose down -v -t 20 >&2 || true
+    # a container whose restart policy brought it back while `down` ran, and what it left
+    left="$("$podman" ps -aq --filter label=io.podman.compose.project=bpm)"
+    [ -z "$left" ] || "$podman" rm --force --volumes $left >/dev/null
+    vols="$("$podman" volume ls -q --filter label=io.podman.compose.project=bpm)"
+    [ -z "$vols" ] || "$podman" volume rm --force $vols >/dev/null
     ;;
   ps) "$podman" ps -a --filter label=io.podman.compose.project=bpm ;;
   logs) "$podman" logs "$@" ;;
