@@ -4,7 +4,7 @@
 #                                up --infra --free-ports), then the four role Deployments as pods on the
 #                                host network, each on a free port; waits until the gateway is UP
 #   scripts/kube-play.sh down    removes the pods, their volumes, the secret, and the infrastructure
-#   scripts/kube-play.sh env     the ports in use (BPM_GATEWAY_PORT, …)
+#   scripts/kube-play.sh env     the ports in use (BPM_KUBE_GATEWAY_PORT: the gateway pod, …)
 # The manifests are rendered for one host network by scripts/lib/kube-play-render.ts (it says why).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,6 +12,8 @@ cd "$root"
 podman="$root/scripts/podman.sh"
 state="$root/.tmp/kube-play"
 export BPM_STACK_ENV="$state/stack.env"
+# its own compose project, so a compose stack and a kube play can run side by side
+export BPM_STACK_PROJECT="${BPM_STACK_PROJECT:-bpm-kube}"
 play="$state/play.yaml"
 ports_file="$state/ports.env"
 bun="$("$root/scripts/tools.sh" bun)"
@@ -37,7 +39,7 @@ case "${1:-}" in
     done
     [ ${#missing[@]} -eq 0 ] || "$root/scripts/image.sh" --no-save "${missing[@]}"
     read -r gw t t2 f f2 p p2 <<<"$(free_ports 7)"
-    printf 'BPM_GATEWAY_PORT=%s\nBPM_TASK_PORT=%s\nBPM_FORM_PORT=%s\nBPM_PROCESS_PORT=%s\n' "$gw" "$t" "$f" "$p" >"$ports_file"
+    printf 'BPM_KUBE_GATEWAY_PORT=%s\nBPM_KUBE_TASK_PORT=%s\nBPM_KUBE_FORM_PORT=%s\nBPM_KUBE_PROCESS_PORT=%s\n' "$gw" "$t" "$f" "$p" >"$ports_file"
     BPM_KUBE_PORTS="gateway=$gw task-service=$t,$t2 form-service=$f,$f2 process-service=$p,$p2" \
       BPM_CONSUL_HTTP_ADDR="127.0.0.1:$(value BPM_CONSUL_HTTP_PORT)" \
       BPM_OTLP_ENDPOINT="http://127.0.0.1:$(value BPM_JAEGER_OTLP_PORT)" \

@@ -8,7 +8,8 @@
 #   scripts/stack.sh ps | logs SERVICE | env | compose ARGS…
 # --free-ports picks a free loopback port for every listener (else the defaults: gateway 8000, Consul
 # 8500, Jaeger UI 16686, PostgreSQL 5432, …). The ports in use are kept in $BPM_STACK_ENV
-# (.tmp/stack.env), which `down`, `ps` and `env` read again; `env` prints them.
+# (.tmp/stack.env), which `down`, `ps` and `env` read again; `env` prints them. BPM_STACK_PROJECT
+# (bpm) names the compose project: containers are PROJECT_SERVICE_N, volumes PROJECT_NAME.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -18,6 +19,7 @@ podman="${BPM_PODMAN:-$("$root/scripts/tools.sh" podman)}"
 compose_bin="$("$root/scripts/tools.sh" podman-compose)"
 env_file="${BPM_STACK_ENV:-$root/.tmp/stack.env}"
 file="$root/deploy/compose.yaml"
+project="${BPM_STACK_PROJECT:-bpm}"
 # every port variable of deploy/compose.yaml
 PORT_VARS=(BPM_GATEWAY_PORT BPM_CONSUL_HTTP_PORT BPM_CONSUL_SERF_PORT
   BPM_CONSUL_1_HTTP_PORT BPM_CONSUL_1_SERVER_PORT BPM_CONSUL_1_SERF_PORT
@@ -25,7 +27,7 @@ PORT_VARS=(BPM_GATEWAY_PORT BPM_CONSUL_HTTP_PORT BPM_CONSUL_SERF_PORT
   BPM_CONSUL_3_HTTP_PORT BPM_CONSUL_3_SERVER_PORT BPM_CONSUL_3_SERF_PORT
   BPM_POSTGRES_PORT BPM_JAEGER_OTLP_PORT BPM_JAEGER_UI_PORT BPM_JAEGER_QUERY_GRPC_PORT)
 
-compose() { "$compose_bin" --podman-path "$podman" --env-file "$env_file" -f "$file" "$@"; }
+compose() { "$compose_bin" --podman-path "$podman" --env-file "$env_file" -p "$project" -f "$file" "$@"; }
 port_of() { sed -n "s/^$1=//p" "$env_file"; }
 
 # free_ports N: N distinct loopback ports nothing listens on now (TCP and UDP: Serf uses both)
@@ -82,7 +84,7 @@ INFRA=(consul-server-1 consul-server-2 consul-server-3 consul-agent postgres jae
 # ready [infra]: Consul has a leader and PostgreSQL accepts connections; and the gateway's /health is UP
 ready() {
   [ -n "$(curl -fsS "$consul/v1/status/leader" 2>/dev/null | tr -d '"')" ] || return 1
-  "$podman" exec bpm_postgres_1 /usr/local/bin/bpm-postgres ready 2>/dev/null || return 1
+  "$podman" exec "${project}_postgres_1" /usr/local/bin/bpm-postgres ready 2>/dev/null || return 1
   [ "${1:-}" = infra ] || curl -fsS "$gw/health" 2>/dev/null | grep -q '"UP"'
 }
 
@@ -134,12 +136,19 @@ case "$cmd" in
     # an env file from before the secret existed still names every container
     BPM_JWT_SECRET_FILE="${BPM_JWT_SECRET_FILE:-/dev/null}" compose down -v -t 20 >&2 || true
     # a container whose restart policy brought it back while `down` ran, and what it left
-    left="$("$podman" ps -aq --filter label=io.podman.compose.project=bpm)"
-    [ -z "$left" ] || "$podman" rm --force --volumes $left >/dev/null
-    vols="$("$podman" volume ls -q --filter label=io.podman.compose.project=bpm)"
-    [ -z "$vols" ] || "$podman" volume rm --force $vols >/dev/null
+    for _ in 1 2 3; do
+      left="$("$podman" ps -aq --filter "label=io.podman.compose.project=$project")"
+      [ -z "$left" ] || "$podman" rm --force --volumes $left >/dev/null 2>&1 || true
+      vols="$("$podman" volume ls -q --filter "label=io.podman.compose.project=$project")"
+      [ -z "$vols" ] || "$podman" volume rm --force $vols >/dev/null 2>&1 || true
+      [ -n "$left$vols" ] || break
+    done
+    if [ -n "$("$podman" ps -aq --filter "label=io.podman.compose.project=$project")$("$podman" volume ls -q --filter "label=io.podman.compose.project=$project")" ]; then
+      echo "stack.sh: containers or volumes of $project are still there: scripts/stack.sh ps" >&2
+      exit 1
+    fi
     ;;
-  ps) "$podman" ps -a --filter label=io.podman.compose.project=bpm ;;
+  ps) "$podman" ps -a --filter label=io.podman.compose.project=$project ;;
   logs) "$podman" logs "$@" ;;
   env) [ -f "$env_file" ] && grep -v '^#' "$env_file" || true ;;
   compose) compose "$@" ;;
