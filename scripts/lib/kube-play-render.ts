@@ -1,8 +1,10 @@
 // Renders deploy/k8s/ for `podman kube play --network host` on one machine, printing one YAML stream.
 // The manifests stay as they are for Kubernetes; on one host network with podman 4.3 they differ so:
 //  - every pod shares the host's ports: each role gets its own port (BPM_PORT, BPM_GRPC_PORT) and listens
-//    on 127.0.0.1 only (BPM_HOST), the probes name that port instead of the `http` port name, and each
-//    Deployment runs one pod (replicas of one pod template would all want the same port);
+//    on 127.0.0.1 only (BPM_HOST), and each Deployment runs one pod (replicas of one pod template would
+//    all want the same port);
+//  - podman runs an httpGet probe as `curl -f` inside the container, which has no curl: each probe
+//    becomes `bpm health` on the role's port, the same GET /health;
 //  - `ports:` cannot be given ("PortMappings can only be used with Bridge or slirp4netns networking");
 //  - there are no Services: the roles find each other through Consul, as they do in Kubernetes;
 //  - the gateway's JWT secret volume is left out: podman mounts a subPath of a secret volume as a
@@ -55,8 +57,13 @@ for (const doc of docs) {
       env.push({ name: "BPM_HOST", value: "127.0.0.1" }, { name: "BPM_PORT", value: String(p.http) });
       if (p.grpc !== undefined) env.push({ name: "BPM_GRPC_PORT", value: String(p.grpc) });
       c.env = env;
+      // podman runs an httpGet probe as `curl -f …` inside the container, and the image has no curl:
+      // the same GET /health, made by the binary itself
       for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
-        if (c[probe]?.httpGet) c[probe].httpGet = { ...c[probe].httpGet, host: "127.0.0.1", port: p.http };
+        if (!c[probe]?.httpGet) continue;
+        const { httpGet, ...rest } = c[probe];
+        if (httpGet.path !== "/health") throw new Error(`kube-play-render: ${role}'s ${probe} probes ${httpGet.path}, not /health`);
+        c[probe] = { ...rest, exec: { command: ["/bpm", "health", "--host", "127.0.0.1", "--port", String(p.http)] } };
       }
     }
   }
