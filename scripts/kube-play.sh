@@ -50,10 +50,14 @@ case "${1:-}" in
     python3 -c 'import base64, json, sys; print(json.dumps({"url": base64.b64encode(sys.argv[1].encode()).decode()}))' "$url" \
       | "$podman" secret create bpm-database - >/dev/null
     "$podman" kube play --network host "$play" >/dev/null
+    # the manifests' probes (GET /health on the role's port), run as `bpm health` inside each pod
     deadline=$((SECONDS + ${BPM_STACK_TIMEOUT:-180}))
-    until curl -fsS "http://127.0.0.1:$gw/health" 2>/dev/null | grep -q '"UP"'; do
-      if [ $SECONDS -ge $deadline ]; then echo "kube-play.sh: the gateway pod is not UP on 127.0.0.1:$gw" >&2; exit 1; fi
-      sleep 1
+    for rp in "gateway:$gw" "task-service:$t" "form-service:$f" "process-service:$p"; do
+      role="${rp%%:*}"
+      until "$podman" exec "bpm-$role-pod-0-$role" /bpm health --host 127.0.0.1 --port "${rp##*:}" >/dev/null 2>&1; do
+        if [ $SECONDS -ge $deadline ]; then echo "kube-play.sh: the $role pod is not UP on 127.0.0.1:${rp##*:}" >&2; exit 1; fi
+        sleep 1
+      done
     done
     echo "kube-play.sh: up — gateway pod http://127.0.0.1:$gw, Consul UI http://127.0.0.1:$(value BPM_CONSUL_HTTP_PORT)/ui, Jaeger UI http://127.0.0.1:$(value BPM_JAEGER_UI_PORT)" >&2
     ;;

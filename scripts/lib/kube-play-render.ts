@@ -3,8 +3,9 @@
 //  - every pod shares the host's ports: each role gets its own port (BPM_PORT, BPM_GRPC_PORT) and listens
 //    on 127.0.0.1 only (BPM_HOST), and each Deployment runs one pod (replicas of one pod template would
 //    all want the same port);
-//  - podman runs an httpGet probe as `curl -f` inside the container, which has no curl: each probe
-//    becomes `bpm health` on the role's port, the same GET /health;
+//  - podman runs a probe as `sh -c "… || exit 1"` inside the container, which has no shell: the probes
+//    (all GET /health) are left out, and `podman exec POD-CONTAINER /bpm health --port P` runs the same
+//    check (scripts/kube-play.sh waits on it);
 //  - `ports:` cannot be given ("PortMappings can only be used with Bridge or slirp4netns networking");
 //  - there are no Services: the roles find each other through Consul, as they do in Kubernetes;
 //  - the gateway's JWT secret volume is left out: podman mounts a subPath of a secret volume as a
@@ -57,13 +58,12 @@ for (const doc of docs) {
       env.push({ name: "BPM_HOST", value: "127.0.0.1" }, { name: "BPM_PORT", value: String(p.http) });
       if (p.grpc !== undefined) env.push({ name: "BPM_GRPC_PORT", value: String(p.grpc) });
       c.env = env;
-      // podman runs an httpGet probe as `curl -f …` inside the container, and the image has no curl:
-      // the same GET /health, made by the binary itself
+      // podman runs every probe as `/bin/sh -c "… || exit 1"` inside the container (httpGet as curl), and
+      // the images have neither a shell nor curl: a probe could only fail, and a failed liveness probe
+      // restarts the container. They are left out; `bpm health` on the role's port is the same check.
       for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
-        if (!c[probe]?.httpGet) continue;
-        const { httpGet, ...rest } = c[probe];
-        if (httpGet.path !== "/health") throw new Error(`kube-play-render: ${role}'s ${probe} probes ${httpGet.path}, not /health`);
-        c[probe] = { ...rest, exec: { command: ["/bpm", "health", "--host", "127.0.0.1", "--port", String(p.http)] } };
+        if (c[probe] && c[probe].httpGet?.path !== "/health") throw new Error(`kube-play-render: ${role}'s ${probe} is not GET /health`);
+        delete c[probe];
       }
     }
   }
