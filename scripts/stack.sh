@@ -57,7 +57,7 @@ write_env() {
     else
       for v in "${PORT_VARS[@]}"; do [ -n "${!v:-}" ] && echo "$v=${!v}"; done
     fi
-    for v in POSTGRES_PASSWORD BPM_LOG_LEVEL BPM_TAG BPM_REGISTRY; do [ -n "${!v:-}" ] && echo "$v=${!v}"; done
+    for v in POSTGRES_PASSWORD BPM_LOG_LEVEL BPM_TAG BPM_REGISTRY BPM_CONFIG_FILE; do [ -n "${!v:-}" ] && echo "$v=${!v}"; done
     echo "BPM_JWT_SECRET_FILE=$(jwt_secret)"
   } >"$env_file"
 }

@@ -227,7 +227,10 @@ describe("deploy/compose.yaml", () => {
       for (const dep of Object.keys(s.depends_on)) expect(Object.keys(services)).toContain(dep);
       expect(s).toMatchObject({ init: true, read_only: true });
       expect(s.tmpfs).toContain("/data:U");
-      const config = await loadConfig({ env });
+      // the stack's deploy/bpm.yaml, mounted into every bpm container
+      expect(s.command).toEqual(["--config", "/etc/bpm/bpm.yaml"]);
+      expect((s.volumes as string[]).map(interpolate)).toContain("./bpm.yaml:/etc/bpm/bpm.yaml:ro");
+      const config = await loadConfig({ env, file: join(REPO, "deploy", "bpm.yaml") });
       expect(config.discovery.mode).toBe("consul");
       expect(config.storage.database_url).toStartWith("postgres://");
       expect(config.advertise_address).toBe("127.0.0.1");

@@ -3,7 +3,7 @@
 // The compose stack runs the demo, then the failure drills: a task-service killed under load, the Consul
 // leader stopped, PostgreSQL restarted; it shows one trace across the roles in Jaeger, and leaves nothing.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { json, postJson, REPO } from "../support/bpm.ts";
@@ -16,7 +16,13 @@ const KUBE_PLAY = join(REPO, "scripts/kube-play.sh");
 const UP_TIMEOUT_MS = 900_000;
 const scratch = mkdtempSync(join(tmpdir(), "bpm-stack-"));
 const project = `bpm-test-${process.pid}-stack`;
-const stackEnv = { BPM_STACK_PROJECT: project, BPM_STACK_ENV: join(scratch, "stack.env") };
+// deploy/bpm.yaml with a rate limit the load drills cannot reach (its 100 per minute is for people)
+const configFile = join(scratch, "bpm.yaml");
+writeFileSync(
+  configFile,
+  readFileSync(join(REPO, "deploy/bpm.yaml"), "utf8").replace("rate_limit: { requests: 100, window: 60s }", "rate_limit: { requests: 1000000, window: 1s }"),
+);
+const stackEnv = { BPM_STACK_PROJECT: project, BPM_STACK_ENV: join(scratch, "stack.env"), BPM_CONFIG_FILE: configFile };
 const container = (service: string, n = 1) => `${project}_${service}_${n}`;
 
 interface Sh {
