@@ -31,6 +31,8 @@ interface Wiring {
   downstreams: Downstreams;
   /** The calling role, for client metrics and spans. */
   role?: string;
+  /** The calling role's service credential (docs/security.md). */
+  authorization?: () => Promise<string | undefined>;
 }
 
 const formPackage = loadProtos([formProto]);
