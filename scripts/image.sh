@@ -88,13 +88,15 @@ containerfile() {
 
 mkdir -p "$root/dist"
 binary_bytes="$(stat -c %s "$bin")"
+# which binary an image holds: scripts/stack.sh rebuilds the role images when ./bpm changed
+binary_sha="$(sha256sum "$bin" | cut -c1-32)"
 printf '%-22s %12s %12s %10s\n' image size binary overhead >&2
 for role in "${roles[@]}"; do
   image="localhost/bpm-$role"
   # docker format: the OCI image config has no HEALTHCHECK field, so buildah would drop it.
   containerfile "$role" >"$ctx/Containerfile.$role"
   # No layer cache: buildah 1.28 reuses a cached LABEL step even when its ARG values changed.
-  "$podman" build --quiet --pull=never --format docker --layers=false \
+  "$podman" build --quiet --pull=never --format docker --layers=false --label "io.bpm.binary=$binary_sha" \
     --build-arg VERSION="$version" --build-arg REVISION="$revision" \
     --build-arg CREATED="$created" --build-arg SOURCE="$source_url" \
     --tag "$image:$version" --tag "$image:latest" \

@@ -33,9 +33,12 @@ case "${1:-}" in
   up)
     "$root/scripts/stack.sh" up --infra --free-ports
     # the four role images (consul, jaeger and postgres were made by stack.sh)
+    # the role images when missing or holding another ./bpm
+    [ -x "${BPM_BIN:-$root/bpm}" ] || "$root/scripts/build.sh"
+    sha="$(sha256sum "${BPM_BIN:-$root/bpm}" | cut -c1-32)"
     missing=()
     for r in gateway task-service form-service process-service; do
-      "$podman" image exists "localhost/bpm-$r:latest" || missing+=("$r")
+      [ "$("$podman" image inspect --format '{{index .Labels "io.bpm.binary"}}' "localhost/bpm-$r:latest" 2>/dev/null || true)" = "$sha" ] || missing+=("$r")
     done
     [ ${#missing[@]} -eq 0 ] || "$root/scripts/image.sh" --no-save "${missing[@]}"
     read -r gw t t2 f f2 p p2 <<<"$(free_ports 7)"

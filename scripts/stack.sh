@@ -116,10 +116,13 @@ case "$cmd" in
       shift
     done
     write_env "$env_arg"
-    # the images: the roles when missing, the stack's parts when their inputs changed
+    # the stack's parts when their inputs changed, and
+    # the role images when missing or holding another ./bpm
+    [ -x "${BPM_BIN:-$root/bpm}" ] || "$root/scripts/build.sh"
+    sha="$(sha256sum "${BPM_BIN:-$root/bpm}" | cut -c1-32)"
     missing=()
     for r in gateway task-service form-service process-service; do
-      "$podman" image exists "localhost/bpm-$r:latest" || missing+=("$r")
+      [ "$("$podman" image inspect --format '{{index .Labels "io.bpm.binary"}}' "localhost/bpm-$r:latest" 2>/dev/null || true)" = "$sha" ] || missing+=("$r")
     done
     "$root/scripts/image.sh" --no-save consul jaeger postgres ${missing[@]+"${missing[@]}"}
     # Consul, PostgreSQL and Jaeger first: podman 4.3 cannot wait for `condition: service_healthy`
