@@ -46,6 +46,7 @@ case "${1:-}" in
     BPM_KUBE_PORTS="gateway=$gw task-service=$t,$t2 form-service=$f,$f2 process-service=$p,$p2" \
       BPM_CONSUL_HTTP_ADDR="127.0.0.1:$(value BPM_CONSUL_HTTP_PORT)" \
       BPM_OTLP_ENDPOINT="http://127.0.0.1:$(value BPM_JAEGER_OTLP_PORT)" \
+      BPM_JWT_SECRET_FILE="$(value BPM_JWT_SECRET_FILE)" \
       "$bun" "$root/scripts/lib/kube-play-render.ts" >"$play"
     # podman 4.3 reads a secret for secretKeyRef as JSON: key → base64 value
     url="postgres://bpm:${POSTGRES_PASSWORD:-bpm}@127.0.0.1:$(value BPM_POSTGRES_PORT)/bpm"

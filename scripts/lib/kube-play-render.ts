@@ -8,13 +8,14 @@
 //    check (scripts/kube-play.sh waits on it);
 //  - `ports:` cannot be given ("PortMappings can only be used with Bridge or slirp4netns networking");
 //  - there are no Services: the roles find each other through Consul, as they do in Kubernetes;
-//  - the gateway's JWT secret volume is left out: podman mounts a subPath of a secret volume as a
-//    directory, so the one gateway makes its own secret in its data dir (mint tokens there);
+//  - the JWT secret comes from a file on the host (hostPath, BPM_JWT_SECRET_FILE) mounted into every
+//    pod at /data/gateway-jwt-secret: podman mounts a subPath of a secret volume as a directory. Every
+//    role then verifies the same tokens; mint them in any pod with `bpm token --data-dir /data`;
 //  - bpm-env points at the stack's Consul agent and Jaeger; the Secret bpm-database comes from
 //    `podman secret create` (scripts/kube-play.sh: podman 4.3 stores a played Secret as YAML, then
 //    reads it as JSON).
 // Environment: BPM_KUBE_PORTS="gateway=P task-service=P,G form-service=P,G process-service=P,G",
-// BPM_CONSUL_HTTP_ADDR, BPM_OTLP_ENDPOINT.
+// BPM_CONSUL_HTTP_ADDR, BPM_OTLP_ENDPOINT, BPM_JWT_SECRET_FILE.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -48,12 +49,14 @@ for (const doc of docs) {
     const pod = doc.spec.template.spec;
     const secretVolumes = new Set(((pod.volumes ?? []) as Obj[]).filter((v) => v.secret).map((v) => v.name as string));
     pod.volumes = ((pod.volumes ?? []) as Obj[]).filter((v) => !secretVolumes.has(v.name));
+    pod.volumes.push({ name: "jwt-file", hostPath: { path: need("BPM_JWT_SECRET_FILE"), type: "File" } });
     for (const c of doc.spec.template.spec.containers as Obj[]) {
       const role = c.name as string;
       const p = ports.get(role);
       if (!p) throw new Error(`kube-play-render: no port for ${role} in BPM_KUBE_PORTS`);
       delete c.ports;
       c.volumeMounts = ((c.volumeMounts ?? []) as Obj[]).filter((m) => !secretVolumes.has(m.name));
+      c.volumeMounts.push({ name: "jwt-file", mountPath: "/data/gateway-jwt-secret", readOnly: true });
       const env = (c.env as Obj[]).filter((e) => !["BPM_PORT", "BPM_GRPC_PORT", "BPM_HOST"].includes(e.name));
       env.push({ name: "BPM_HOST", value: "127.0.0.1" }, { name: "BPM_PORT", value: String(p.http) });
       if (p.grpc !== undefined) env.push({ name: "BPM_GRPC_PORT", value: String(p.grpc) });
