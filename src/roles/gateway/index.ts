@@ -18,8 +18,8 @@ import { type Conn, DEFERRED, serveHttp1, type Http1Server } from "../../transpo
 import type { ServerRequest } from "../../transport/http1/server-request.ts";
 import type { InboundRequest, UrlParts } from "../../transport/inbound.ts";
 import { forward, forwardDirect, type ForwardRequest, type ForwardSink, ForwardState } from "../../transport/resilient-http.ts";
-import { adminRoutes } from "./admin.ts";
-import { openApiRoutes, STREAMED_ROUTES } from "./openapi.ts";
+import { adminRoutes, gatewayStatus } from "./admin.ts";
+import { gatewayOpenApiRoutes, proxiedMethods, streamedRoutes } from "./openapi.ts";
 import { LEGACY_IDENTITY_HEADERS, loadOrCreateSecret, mintToken, type Identity } from "../../platform/auth.ts";
 import { DESIGNER_ROLE } from "../../platform/principal.ts";
 import { createRoleAuth } from "../../platform/role-auth.ts";
@@ -48,6 +48,8 @@ const ALLOW_ANY = [...new Set([...ROUTES.flatMap((r) => r.methods), "OPTIONS"])]
 export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   const { config, log, metrics, lifecycle, registry } = ctx;
   const gw = v.parse(GatewayConfigSchema, config.gateway);
+  const streamed = streamedRoutes(ctx.publicApi);
+  const pathMethods = proxiedMethods(ctx.publicApi);
   const balancers = new ServiceBalancers({ registry, config: config.load_balancer, activeHealthChecks: config.discovery.mode === "static" });
   for (const r of ROUTES) balancers.get(r.service);
   const downstreams = new Downstreams(config.resilience4j);
@@ -77,10 +79,10 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     devToken = dev;
   }
 
-  const admin = roleHttpApp(ctx, roleAuth)
+  const admin = roleHttpApp(ctx, roleAuth, async () => gatewayStatus({ balancers, downstreams }))
     .use(adminRoutes({ balancers, downstreams, authenticate: async (h) => authenticate(h) }))
     .use(breakerAdminRoutes(downstreams, roleAuth.requireAdmin))
-    .use(openApiRoutes(ctx.version));
+    .use(gatewayOpenApiRoutes(ctx.publicApi, ctx.version, roleAuth.enabled));
 
   ctx.health.register("discovery", () => {
     const h = registry.health();
@@ -188,7 +190,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
 
   /** A method the route does not serve is answered here (405, 501; OPTIONS 204), counted and logged; never forwarded. */
   function byMethod(call: ProxyCall): Response | undefined {
-    const verdict = methodVerdict(call.target, call.req.method);
+    const verdict = methodVerdict(call.target, call.req.method, () => pathMethods.allow(call.url.pathname));
     if (verdict.kind === "forward") return undefined;
     const res =
       verdict.kind === "options"
@@ -242,7 +244,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
       super();
       this.cid = correlationIdFrom(req.headers);
       this.route = routeTemplate(target, url.pathname);
-      this.pipeline = !STREAMED_ROUTES.has(this.route);
+      this.pipeline = !streamed.has(this.route);
     }
 
     forwarded(res: WireResponse): void {
