@@ -24,28 +24,21 @@ export interface ProxyOptions {
   clientIp?: string;
   /** The body to send instead of the request's own stream (a buffered copy for retries). */
   body?: ArrayBuffer | Uint8Array | ReadableStream | null;
-  /** Send through this pooled keep-alive HTTP/1.1 client instead of fetch() (docs/http-transport.md). */
-  client?: Http1Client;
-  /** With `client`: no response head within this long → 504 (the client's own deadline timer; fetch uses `signal`). */
+  /** No response head within this long → 504 (the pooled client's own deadline timer). */
   timeoutMs?: number;
   timeoutLabel?: string;
-  /** With `client`: false keeps this request off upstream pipelining (an answer that may stream long, e.g. SSE). */
+  /** false keeps this request off upstream pipelining (an answer that may stream long, e.g. SSE). */
   pipeline?: boolean;
 }
 
-function isAbort(err: unknown): boolean {
-  return (err as Error)?.name === "AbortError" || (err as Error)?.name === "TimeoutError";
-}
-
 /**
- * Forwards one request to one instance, streaming both bodies (SSE and chunked
- * uploads pass through unbuffered). Connection failures → 502, timeouts → 504.
+ * Forwards one request to one instance over the pooled HTTP/1.1 client, streaming both
+ * bodies (SSE and chunked uploads pass through unbuffered). Connection failures → 502,
+ * timeouts → 504. Not async: the client's own promise, no extra wrapping per request.
  */
-export function proxyRequest(req: InboundRequest, url: UrlParts, target: ProxyTarget, opts: ProxyOptions = {}): Promise<Response> {
-  // Not async: the pooled path hands back the client's own promise, no extra wrapping per request.
-  if (opts.client === undefined) return proxyFetch(req, url, target, opts);
+export function proxyRequest(client: Http1Client, req: InboundRequest, url: UrlParts, target: ProxyTarget, opts: ProxyOptions = {}): Promise<Response> {
   try {
-    return opts.client.request(target, http1Init(req, url, opts));
+    return client.request(target, http1Init(req, url, opts));
   } catch (err) {
     return Promise.reject(err);
   }
@@ -70,45 +63,6 @@ export function proxyWireTo(client: Http1Client, req: InboundRequest, url: UrlPa
     return;
   }
   client.requestWireTo(target, init, sink);
-}
-
-async function proxyFetch(req: InboundRequest, url: UrlParts, target: ProxyTarget, opts: ProxyOptions): Promise<Response> {
-  const headers = req.headers instanceof FlatHeaders ? req.headers.toHeaders() : new Headers(req.headers as Headers);
-  const connectionTokens = (headers.get("connection") ?? "").split(",").map((t) => t.trim().toLowerCase()).filter(Boolean);
-  for (const h of HOP_BY_HOP) headers.delete(h);
-  for (const h of connectionTokens) headers.delete(h);
-  for (const h of opts.stripHeaders ?? []) headers.delete(h);
-  headers.delete("host");
-  if (opts.clientIp) {
-    const prior = headers.get("x-forwarded-for");
-    headers.set("x-forwarded-for", prior ? `${prior}, ${opts.clientIp}` : opts.clientIp);
-  }
-  headers.set("x-forwarded-host", url.host);
-  headers.set("x-forwarded-proto", url.protocol.replace(":", ""));
-  for (const [k, val] of Object.entries(opts.setHeaders ?? {})) headers.set(k, val);
-
-  const body = opts.body !== undefined ? opts.body : req.method !== "GET" && req.method !== "HEAD" ? req.body : null;
-  let upstream: Response;
-  try {
-    upstream = await fetch(`http://${target.address}:${target.port}${url.pathname}${url.search}`, {
-      method: req.method,
-      headers,
-      body: body ?? undefined,
-      redirect: "manual",
-      signal: opts.signal,
-      decompress: false,
-      duplex: "half",
-    });
-  } catch (err) {
-    // the signal's reason says why: our time limit (504) or the caller going away
-    if (opts.signal?.aborted && opts.signal.reason instanceof Error) throw opts.signal.reason;
-    if (isAbort(err)) throw err;
-    throw new UpstreamError(`upstream ${target.address}:${target.port} failed: ${(err as Error).message}`, err);
-  }
-  // fetch's response headers are mutable in Bun: strip in place, no second Headers or Response
-  const out = upstream.headers;
-  for (const h of HOP_BY_HOP) if (out.has(h)) out.delete(h);
-  return upstream;
 }
 
 /** Request fields that must not cross: hop-by-hop ones and those we set ourselves. */

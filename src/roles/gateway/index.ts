@@ -37,9 +37,9 @@ const STRIPPED = [IDENTITY_HEADER, IDENTITY_ADMIN_HEADER] as const;
 const ALLOW_ANY = [...new Set([...ROUTES.flatMap((r) => r.methods), "OPTIONS"])].join(", ");
 
 /**
- * The front door: auth → rate limit → route → balanced, resilient upstream call.
- * The proxy path runs on Bun.serve directly (bodies stream through, no framework
- * parsing); everything else (health, metrics, admin, docs) is an Elysia app.
+ * The front door: accept (bpm's HTTP/1.1 server) → method policy → auth → rate limit →
+ * route → balanced, resilient upstream call over the pooled client → relay → account.
+ * Routes the gateway does not proxy (health, metrics, admin, docs) go to an Elysia app.
  */
 export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   const { config, log, metrics, lifecycle, registry } = ctx;
@@ -59,10 +59,8 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   // a rejection becomes an event on the request's span (a no-op while tracing is off)
   if (limiter) traceRateLimiter(limiter);
   const accessLog = gw.access_log ? new AccessLog() : undefined;
-  const upstreamClient = gw.upstream_client === "pool" ? new Http1Client({ pipelineDepth: gw.upstream_pipeline_depth }) : undefined;
-  if (upstreamClient !== undefined) metrics.watchUpstreamClient(() => upstreamClient.stats());
-  // raw front + pooled client: the upstream's response is written back as the client read it (no Headers, no Response)
-  const wire = gw.front === "raw" && upstreamClient !== undefined;
+  const upstreamClient = new Http1Client({ pipelineDepth: gw.upstream_pipeline_depth });
+  metrics.watchUpstreamClient(() => upstreamClient.stats());
 
   let authenticator: Authenticator | undefined;
   let devToken: string | undefined;
@@ -104,7 +102,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     recordFallback("gateway", "cache", {}, metrics);
     return cached;
   }
-  const fallbackLookup = (key: string, now: number): Response | WireResponse | undefined => (wire ? fallback!.lookupWire(key, now) : fallback!.lookup(key, now));
+  const fallbackLookup = (key: string, now: number): Response | WireResponse | undefined => fallback!.lookupWire(key, now);
 
   /**
    * The raw front's handler: proxied routes on the direct path (no promise from the request's
@@ -118,7 +116,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     const refused = byMethod(call);
     if (refused !== undefined) return refused;
     // a body still arriving streams through proxyApi; a whole one (or none) goes direct
-    const direct = wire && !req.streaming;
+    const direct = !req.streaming;
     if (tracingEnabled) {
       // the propagator reads two fields: hand it those, not a Headers built from every field
       const headers: HeaderRecord = { traceparent: req.headers.get("traceparent") ?? undefined, tracestate: req.headers.get("tracestate") ?? undefined };
@@ -131,26 +129,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     return direct ? proxyDirect(call, req, conn) : proxyApi(call);
   };
 
-  const server: { port: number; stop(force: boolean): Promise<void> } = gw.front === "raw" ? startRawFront() : Bun.serve({
-    hostname: config.http.host,
-    port: ctx.httpPort,
-    maxRequestBodySize: config.http.body_limit_bytes,
-    idleTimeout: Math.min(255, Math.ceil(gw.keepalive_timeout / 1000)),
-    fetch: (req, srv) => {
-      const url = new URL(req.url);
-      const route = matchRoute(url.pathname);
-      if (!route) return KNOWN_METHODS.has(req.method) ? admin.handle(req) : errorResponse(new MethodNotImplementedError(req.method), crypto.randomUUID());
-      const clientIp = srv.requestIP(req)?.address;
-      // the gateway's server span around the whole request; off, nothing but this check
-      // the Bun.serve front never asks for wire responses (wire needs the raw front)
-      const call = new ProxyCall(req, url, route, clientIp);
-      const refused = byMethod(call);
-      if (refused !== undefined) return refused;
-      if (!tracingEnabled) return proxyApi(call) as Promise<Response>;
-      return withHttpServerSpan({ role: ctx.role, request: req, path: url.pathname, route: call.route, clientAddress: clientIp }, () => proxyApi(call) as Promise<Response>);
-    },
-    error: (err) => errorResponse(err, crypto.randomUUID()),
-  }) as { port: number; stop(force: boolean): Promise<void> };
+  const server = startRawFront();
 
   function startRawFront(): Http1Server {
     return serveHttp1({
@@ -202,7 +181,8 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     readonly route: string;
     readonly stripHeaders = STRIPPED;
     readonly client = upstreamClient;
-    readonly wire = wire;
+    /** Responses come back as the pooled client's WireResponse, written to the client as read. */
+    readonly wire = true;
     /** An event-stream route is never pipelined upstream (it would hold up the requests behind it). */
     readonly pipeline: boolean;
     setHeaders: Record<string, string> = {};
@@ -379,7 +359,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     return DEFERRED;
   }
 
-  /** The same as one async function: streamed bodies, tokens not verified yet, tracing, the Bun.serve front. */
+  /** The same as one async function: streamed bodies, tokens not verified yet, tracing. */
   async function proxyApi(call: ProxyCall, verifying?: Promise<Identity>): Promise<Response | WireResponse> {
     inflight++;
     let res: Response | WireResponse | undefined;
@@ -409,7 +389,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   lifecycle.onShutdown("close", "gateway http force", () => server.stop(true));
   lifecycle.onShutdown("close", "gateway balancers", () => balancers.close());
   lifecycle.onShutdown("close", "access log", () => accessLog?.close());
-  lifecycle.onShutdown("close", "upstream pool", () => upstreamClient?.close());
+  lifecycle.onShutdown("close", "upstream pool", () => upstreamClient.close());
   log.info("http listening", { port: server.port, host: config.http.host, front: gw.front });
   return { role: ctx.role, httpPort: server.port, devToken };
 }
