@@ -1,6 +1,6 @@
 import { Elysia } from "elysia";
 import * as v from "valibot";
-import { BpmError, PayloadTooLargeError, ValidationError } from "./errors.ts";
+import { BpmError, grpcCodeForHttp, PayloadTooLargeError, ValidationError } from "./errors.ts";
 import type { HealthRegistry } from "./health.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { Logger } from "./logger.ts";
@@ -43,6 +43,11 @@ export function errorResponse(err: unknown, correlationId: string, extraHeaders?
 
 export function toBpmError(err: unknown): BpmError {
   if (err instanceof BpmError) return err;
+  // a library's error that names its own HTTP status and code (the HTTP/1.1 server's and client's)
+  const e = err as { httpStatus?: unknown; code?: unknown; message?: unknown } | null;
+  if (typeof e?.httpStatus === "number" && typeof e.code === "string" && e.httpStatus >= 400 && e.httpStatus <= 599) {
+    return new BpmError(String(e.message), { code: e.code, httpStatus: e.httpStatus, grpcCode: grpcCodeForHttp(e.httpStatus), cause: err });
+  }
   return new BpmError("internal error", { code: "INTERNAL", httpStatus: 500, grpcCode: 13, cause: err });
 }
 

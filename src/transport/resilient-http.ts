@@ -1,6 +1,5 @@
 import type { LoadBalancer } from "../balancing/balancer.ts";
 import type { Lease } from "../balancing/lease.ts";
-import { UpstreamTimeoutError } from "../platform/errors.ts";
 import type { DownstreamPolicies } from "./downstreams.ts";
 import { proxyRequest, proxyRequestWire, proxyWireTo, type ProxyOptions } from "./http-proxy.ts";
 import { defaultErrorClassifier, isFailedResponse } from "../resilience/outcome.ts";
@@ -114,7 +113,7 @@ function attemptAnswered(policies: DownstreamPolicies, f: ForwardRequest, res: R
 function attemptFailed(policies: DownstreamPolicies, f: ForwardRequest, err: unknown): void {
   const ms = performance.now() - f.attemptStarted!;
   const callerSignal = f.req.signal;
-  f.upstream!.end(ms / 1000, callerSignal.aborted ? "cancelled" : err instanceof UpstreamTimeoutError ? "timeout" : "error");
+  f.upstream!.end(ms / 1000, callerSignal.aborted ? "cancelled" : (err as { code?: unknown } | null)?.code === "UPSTREAM_TIMEOUT" ? "timeout" : "error");
   policies.breaker.onErrorResult(ms, err, f.epoch, callerSignal);
   // the instance is judged as the breaker judges it: a client's broken upload or cancellation is not its failure
   const outcome = defaultErrorClassifier(err, callerSignal);

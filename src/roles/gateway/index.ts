@@ -14,6 +14,7 @@ import { isIdempotentHttp } from "../../resilience/outcome.ts";
 import { type RateLimitDecision, RateLimiter, rateLimitHeaders, writeRateLimitHeaders } from "../../resilience/rate-limiter.ts";
 import { Downstreams } from "../../transport/downstreams.ts";
 import { Http1Client, WireResponse } from "../../transport/http1/index.ts";
+import { isHttpError } from "../../transport/http1/errors.ts";
 import { type Conn, DEFERRED, serveHttp1, type Http1Server } from "../../transport/http1/server.ts";
 import type { ServerRequest } from "../../transport/http1/server-request.ts";
 import type { InboundRequest, UrlParts } from "../../transport/inbound.ts";
@@ -306,14 +307,14 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
 
   /** No answer from any attempt: a kept response for a GET when the failure is ours to cover (5xx), else the error. */
   function afterForwardFailed(call: ProxyCall, err: unknown): Response | WireResponse {
-    const cached = call.cacheKey !== undefined && err instanceof BpmError && err.httpStatus >= 500 ? fallbackLookup(call.cacheKey, call.now) : undefined;
+    const cached = call.cacheKey !== undefined && isHttpError(err) && err.httpStatus >= 500 ? fallbackLookup(call.cacheKey, call.now) : undefined;
     return cached ? withOurFields(call, fromFallback(cached)) : failed(call, err);
   }
 
   /** The error response; an error that is not one of ours is logged (it is a bug or an outage we did not name). */
   function failed(call: ProxyCall, err: unknown): Response {
     const res = errorResponse(err, call.cid);
-    if (res.status >= 500 && !(err instanceof BpmError)) log.error("gateway request failed", { correlation_id: call.cid, err });
+    if (res.status >= 500 && !(err instanceof BpmError || isHttpError(err))) log.error("gateway request failed", { correlation_id: call.cid, err });
     return res;
   }
 

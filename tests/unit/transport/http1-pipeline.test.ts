@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { FakeClock } from "../../../src/platform/clock.ts";
-import { UpstreamTimeoutError } from "../../../src/platform/errors.ts";
+import { UpstreamTimeoutError } from "../../../src/transport/http1/errors.ts";
 import { PIPELINE_BACKOFF_MS } from "../../../src/transport/http1/client.ts";
 import { STREAMED_ROUTES } from "../../../src/roles/gateway/openapi.ts";
 import { matchRoute, routeTemplate } from "../../../src/roles/gateway/routes.ts";

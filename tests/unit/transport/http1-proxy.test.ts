@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { UpstreamError } from "../../../src/platform/errors.ts";
+import { UpstreamError } from "../../../src/transport/http1/errors.ts";
 import { proxyRequest, type ProxyOptions } from "../../../src/transport/http-proxy.ts";
 import { Http1Client } from "../../../src/transport/http1/index.ts";
 import { countingServer, gate } from "./http1-servers.ts";
