@@ -1,13 +1,12 @@
 import type { Http1Client } from "./http1/client.ts";
 import type { Http1RequestInit } from "./http1/types.ts";
 import { FlatHeaders } from "./http1/flat-headers.ts";
+import { connectionOptions, HOP_BY_HOP_NAMES } from "./http1/hop-by-hop.ts";
 import { NameSet, type RawLines } from "./http1/raw-lines.ts";
 import type { WireResponse } from "./http1/wire-response.ts";
 import type { ExchangeSink } from "./http1/exchange.ts";
 import type { InboundRequest, UrlParts } from "./inbound.ts";
 
-/** Hop-by-hop headers (RFC 9110 §7.6.1) never cross a proxy. */
-const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "proxy-connection"];
 
 export interface ProxyTarget {
   address: string;
@@ -64,8 +63,15 @@ export function proxyWireTo(client: Http1Client, req: InboundRequest, url: UrlPa
   client.requestWireTo(target, init, sink);
 }
 
-/** Request fields that must not cross: hop-by-hop ones and those we set ourselves. */
-const DROP_ON_FORWARD = new NameSet(["te", "host", "trailer", "upgrade", "connection", "keep-alive", "proxy-connection", "x-forwarded-host", "transfer-encoding", "x-forwarded-proto", "proxy-authenticate", "proxy-authorization"]);
+/**
+ * The gateway's forwarding policy for request fields, in one place: hop-by-hop fields
+ * (`HOP_BY_HOP`) and those the request's Connection names never cross; Host and the
+ * X-Forwarded-Host/Proto we set ourselves are replaced; `stripHeaders` (the identity
+ * fields clients must not forge) are dropped; `setHeaders` replace any same-named field;
+ * X-Forwarded-For is extended with the client's address. Responses lose their hop-by-hop
+ * fields (and those their Connection names) as their head is parsed (`response-head.ts`).
+ */
+const DROP_ON_FORWARD = new NameSet([...HOP_BY_HOP_NAMES, "host", "x-forwarded-host", "x-forwarded-proto"]);
 
 /** A field (lower-case name) the upstream may see: not hop-by-hop or ours, not stripped, not named in Connection. */
 function passes(name: string, strip: readonly string[] | undefined, named: string[] | undefined, set: Record<string, string> | undefined): boolean {
@@ -94,8 +100,7 @@ function http1Init(req: InboundRequest, url: UrlParts, opts: ProxyOptions): Http
   let relay: Http1RequestInit["relay"];
   if (received !== null && (body === null || body instanceof Uint8Array)) {
     // the raw front read the head in place: the lines that may cross go on as bytes (the body's framing is the client's)
-    const connection = req.headers.get("connection");
-    const named = connection !== null && connection !== "" ? connection.toLowerCase().split(",").map((t) => t.trim()) : undefined;
+    const named = connectionOptions(req.headers.get("connection"));
     const ours = set === undefined ? undefined : Object.keys(set);
     const lines: number[] = [];
     for (let i = 0; i < received.count; i++) {
@@ -107,8 +112,7 @@ function http1Init(req: InboundRequest, url: UrlParts, opts: ProxyOptions): Http
   } else if (req.headers instanceof FlatHeaders) {
     // the raw front's fields: lower-case names already, one pass, no Headers at all
     const fields = req.headers.fields;
-    const connection = req.headers.get("connection");
-    const named = connection !== null && connection !== "" ? connection.toLowerCase().split(",").map((t) => t.trim()) : undefined;
+    const named = connectionOptions(req.headers.get("connection"));
     for (let i = 0; i < fields.length; i += 2) {
       const name = fields[i]!;
       if (!passes(name, strip, named, set)) continue;
@@ -119,7 +123,7 @@ function http1Init(req: InboundRequest, url: UrlParts, opts: ProxyOptions): Http
     // toJSON is several times cheaper than iterating a Headers in Bun; names come lower-cased.
     const incoming = (req.headers as Headers).toJSON() as Record<string, string | string[]>;
     const connection = incoming["connection"];
-    const named = typeof connection === "string" && connection !== "" ? connection.toLowerCase().split(",").map((t) => t.trim()) : undefined;
+    const named = connectionOptions(typeof connection === "string" ? connection : undefined);
     for (const name in incoming) {
       if (!passes(name, strip, named, set)) continue;
       const value = incoming[name]!;
