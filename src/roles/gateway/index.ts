@@ -1,46 +1,35 @@
 import * as v from "valibot";
 import { ServiceBalancers } from "../../balancing/balancers.ts";
-import { readStickyCookie, stickyCookie } from "../../balancing/sticky.ts";
 import { AccessLog } from "../../platform/access-log.ts";
-import { BpmError, PayloadTooLargeError } from "../../platform/errors.ts";
-import { up } from "../../platform/health.ts";
 import { breakerAdminRoutes } from "../../platform/admin.ts";
-import { CORRELATION_HEADER, correlationIdFrom, errorResponse } from "../../platform/http.ts";
+import { Authenticator, createAdminGuard, type Identity } from "../../platform/auth.ts";
+import { up } from "../../platform/health.ts";
+import { correlationIdFrom, errorResponse } from "../../platform/http.ts";
 import { roleHttpApp } from "../../platform/http-app.ts";
 import type { RoleContext, RoleHandle } from "../../platform/role.ts";
-import { DEADLINE_HEADER, earliest, readDeadline } from "../../resilience/deadline.ts";
-import { RateLimitedError } from "../../resilience/errors.ts";
-import { isIdempotentHttp } from "../../resilience/outcome.ts";
-import { type RateLimitDecision, RateLimiter, rateLimitHeaders, writeRateLimitHeaders } from "../../resilience/rate-limiter.ts";
-import { Downstreams } from "../../transport/downstreams.ts";
-import { Http1Client, WireResponse } from "../../transport/http1/index.ts";
-import { isHttpError } from "../../transport/http1/errors.ts";
-import { type Conn, DEFERRED, serveHttp1, type Http1Server } from "../../transport/http1/server.ts";
-import type { ServerRequest } from "../../transport/http1/server-request.ts";
-import type { InboundRequest, UrlParts } from "../../transport/inbound.ts";
-import { forward, forwardDirect, type ForwardRequest, type ForwardSink, ForwardState } from "../../transport/resilient-http.ts";
-import { adminRoutes } from "./admin.ts";
-import { openApiRoutes, STREAMED_ROUTES } from "./openapi.ts";
-import { Authenticator, createAdminGuard, IDENTITY_ADMIN_HEADER, IDENTITY_HEADER, type Identity } from "../../platform/auth.ts";
-import { GatewayConfigSchema } from "./config.ts";
-import { KNOWN_METHODS, MethodNotImplementedError, methodVerdict } from "./methods.ts";
-import { ResponseFallbackCache } from "./fallback-cache.ts";
-import { type GatewayRoute, matchRoute, routeTemplate, ROUTES } from "./routes.ts";
+import { RateLimiter } from "../../resilience/rate-limiter.ts";
 import { observeRegistry } from "../../telemetry/discovery.ts";
-import { endHttpServerSpan, startHttpServerSpan, withHttpServerSpan } from "../../telemetry/http-spans.ts";
-import type { Span } from "@opentelemetry/api";
-import type { HeaderRecord } from "../../telemetry/propagation.ts";
-import { instrumentBalancerEvents, recordFallback, traceRateLimiter } from "../../telemetry/resilience.ts";
-import { runInSpan, traceFields, tracingEnabled } from "../../telemetry/tracing.ts";
+import { instrumentBalancerEvents, traceRateLimiter } from "../../telemetry/resilience.ts";
+import { Downstreams } from "../../transport/downstreams.ts";
+import { Http1Client, type WireResponse } from "../../transport/http1/index.ts";
+import { type Conn, type DEFERRED, serveHttp1, type Http1Server } from "../../transport/http1/server.ts";
+import type { ServerRequest } from "../../transport/http1/server-request.ts";
+import { adminRoutes } from "./admin.ts";
+import { GatewayConfigSchema } from "./config.ts";
+import { ResponseFallbackCache } from "./fallback-cache.ts";
+import { KNOWN_METHODS, MethodNotImplementedError } from "./methods.ts";
+import { openApiRoutes } from "./openapi.ts";
+import { createGatewayProxy } from "./proxy.ts";
+import { matchRoute, ROUTES } from "./routes.ts";
 
-const STRIPPED = [IDENTITY_HEADER, IDENTITY_ADMIN_HEADER] as const;
 /** `OPTIONS *`'s answer: every method some route serves. */
 const ALLOW_ANY = [...new Set([...ROUTES.flatMap((r) => r.methods), "OPTIONS"])].join(", ");
 
 /**
- * The front door: accept (bpm's HTTP/1.1 server) → method policy → auth → rate limit →
- * route → balanced, resilient upstream call over the pooled client → relay → account.
- * Routes the gateway does not proxy (health, metrics, admin, docs) go to an Elysia app.
+ * The gateway's wiring: the front door (bpm's HTTP/1.1 server) routes proxied paths to the
+ * proxy (./proxy.ts: method policy → admit → balanced attempts → relay → account) and the
+ * rest (health, metrics, admin, docs) to an Elysia app; this function only builds and connects
+ * the parts and registers their shutdown.
  */
 export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   const { config, log, metrics, lifecycle, registry } = ctx;
@@ -92,42 +81,26 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     return authenticator ? authenticator.authenticate(authorization) : undefined;
   }
 
-  const countRequest = (method: string, tpl: string, status: number, seconds: number) => {
-    metrics.httpRequests.labels(ctx.role, method, tpl, String(status)).inc();
-    metrics.httpDuration.labels(ctx.role, method, tpl).observe(seconds);
-  };
-  let inflight = 0;
+  const proxy = createGatewayProxy({
+    role: ctx.role,
+    log,
+    metrics,
+    balancers,
+    downstreams,
+    limiter,
+    fallback,
+    accessLog,
+    upstreamClient,
+    sticky,
+    requestTimeoutMs: gw.request_timeout,
+    bodyLimitBytes: config.http.body_limit_bytes,
+    authenticate,
+  });
 
-  /** A response served from the fallback cache: counted, and an event on the request's span. */
-  function fromFallback<R extends Response | WireResponse>(cached: R): R {
-    recordFallback("gateway", "cache", {}, metrics);
-    return cached;
-  }
-  const fallbackLookup = (key: string, now: number): Response | WireResponse | undefined => fallback!.lookupWire(key, now);
-
-  /**
-   * The raw front's handler: proxied routes on the direct path (no promise from the request's
-   * head to the upstream's answer being written back) when they can be, else through
-   * `proxyApi`; everything else through a real Request to the admin app.
-   */
+  /** accept (the raw front) → route: proxied routes to the proxy, everything else to notProxied. */
   const rawHandler = (req: ServerRequest, conn: Conn): Response | WireResponse | Promise<Response | WireResponse> | typeof DEFERRED => {
     const route = matchRoute(req.pathname);
-    if (!route) return notProxied(req);
-    const call = new ProxyCall(req, req, route, req.remoteAddress);
-    const refused = byMethod(call);
-    if (refused !== undefined) return refused;
-    // a body still arriving streams through proxyApi; a whole one (or none) goes direct
-    const direct = !req.streaming;
-    if (tracingEnabled) {
-      // the propagator reads two fields: hand it those, not a Headers built from every field
-      const headers: HeaderRecord = { traceparent: req.headers.get("traceparent") ?? undefined, tracestate: req.headers.get("tracestate") ?? undefined };
-      const spanOptions = { role: ctx.role, request: { method: req.method, url: req.pathname, headers }, path: req.pathname, route: call.route, clientAddress: call.clientIp };
-      if (!direct) return withHttpServerSpan(spanOptions, () => proxyApi(call));
-      // the span is active while the request is sent (the attempt's CLIENT span is its child) and ends in `ended`
-      const span = (call.serverSpan = startHttpServerSpan(spanOptions));
-      return runInSpan(span, () => proxyDirect(call, req, conn));
-    }
-    return direct ? proxyDirect(call, req, conn) : proxyApi(call);
+    return route ? proxy.handle(req, conn, route) : notProxied(req);
   };
 
   const server = startRawFront();
@@ -156,236 +129,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     return admin.handle(req.toRequest());
   }
 
-  /** A method the route does not serve is answered here (405, 501; OPTIONS 204), counted and logged; never forwarded. */
-  function byMethod(call: ProxyCall): Response | undefined {
-    const verdict = methodVerdict(call.target, call.req.method);
-    if (verdict.kind === "forward") return undefined;
-    const res =
-      verdict.kind === "options"
-        ? new Response(null, { status: 204, headers: { allow: verdict.allow, [CORRELATION_HEADER]: call.cid } })
-        : errorResponse(verdict.error, call.cid, verdict.allow !== undefined ? { allow: verdict.allow } : undefined);
-    inflight++;
-    ended(call, res);
-    return res;
-  }
-
-  /**
-   * One proxied request: auth → rate limit → balanced, resilient upstream call → fallback,
-   * sticky cookie and our fields; counted and logged once whatever happens. Its state is one
-   * object, shared by the two ways of running it: `proxyDirect` (callbacks, for the raw
-   * front) and `proxyApi` (one async function, for everything else).
-   */
-  class ProxyCall extends ForwardState implements ForwardRequest, ForwardSink {
-    readonly started = performance.now();
-    readonly cid: string;
-    /** Route template: the metrics' and spans' label. */
-    readonly route: string;
-    readonly stripHeaders = STRIPPED;
-    readonly client = upstreamClient;
-    /** Responses come back as the pooled client's WireResponse, written to the client as read. */
-    readonly wire = true;
-    /** An event-stream route is never pipelined upstream (it would hold up the requests behind it). */
-    readonly pipeline: boolean;
-    setHeaders: Record<string, string> = {};
-    deadline = 0;
-    idempotent = false;
-    stickyId: string | undefined;
-    identity: Identity | undefined;
-    decision: RateLimitDecision | undefined;
-    /** The fallback cache's key (GETs, when the cache is on). */
-    cacheKey: string | undefined;
-    /** When the request was admitted (epoch ms): the fallback cache's clock. */
-    now = 0;
-    res: Response | WireResponse | undefined;
-    /** The raw front's connection, on the direct path. */
-    conn: Conn | undefined;
-    /** The SERVER span of a traced request on the direct path (ended with the request). */
-    serverSpan: Span | undefined;
-
-    constructor(
-      readonly req: InboundRequest,
-      readonly url: UrlParts,
-      readonly target: GatewayRoute,
-      readonly clientIp: string | undefined,
-    ) {
-      super();
-      this.cid = correlationIdFrom(req.headers);
-      this.route = routeTemplate(target, url.pathname);
-      this.pipeline = !STREAMED_ROUTES.has(this.route);
-    }
-
-    forwarded(res: WireResponse): void {
-      let out: Response | WireResponse;
-      try {
-        out = answered(this, res) as WireResponse;
-      } catch (err) {
-        out = failed(this, err);
-      }
-      this.respond(out);
-    }
-
-    forwardFailed(err: unknown): void {
-      let out: Response | WireResponse;
-      try {
-        out = afterForwardFailed(this, err);
-      } catch (e) {
-        out = failed(this, e);
-      }
-      this.respond(out);
-    }
-
-    private respond(out: Response | WireResponse): void {
-      ended(this, out);
-      this.conn!.respond(this.req as ServerRequest, out);
-    }
-  }
-
-  /** A declared body over the limit: 413 before anything else (the token is not even read). */
-  function checkBodyLimit(call: ProxyCall): void {
-    const len = call.req.headers.get("content-length");
-    if (len !== null && Number(len) > config.http.body_limit_bytes) throw new PayloadTooLargeError(config.http.body_limit_bytes);
-  }
-
-  /** The rate limit (429, returned), then the forward request's fields. `identity` is the verified token's. */
-  function admit(call: ProxyCall, identity: Identity | undefined): Response | undefined {
-    const headers = call.req.headers;
-    call.identity = identity;
-    if (limiter) {
-      const decision = (call.decision = limiter.check(identity ? `u:${identity.sub}` : `ip:${call.clientIp ?? "unknown"}`));
-      if (!decision.allowed) return errorResponse(new RateLimitedError("Too many requests", decision.retryAfterMs, decision.limit), call.cid, rateLimitHeaders(decision));
-    }
-    const now = (call.now = Date.now());
-    call.deadline = earliest(now + gw.request_timeout, readDeadline(headers)) ?? now + gw.request_timeout;
-    call.idempotent = isIdempotentHttp(call.req.method, headers);
-    if (sticky.enabled) call.stickyId = readStickyCookie(headers.get("cookie"), sticky.cookie_name);
-    const set = call.setHeaders;
-    set[CORRELATION_HEADER] = call.cid;
-    set[DEADLINE_HEADER] = String(call.deadline);
-    if (identity) {
-      set[IDENTITY_HEADER] = identity.sub;
-      if (identity.admin) set[IDENTITY_ADMIN_HEADER] = "true";
-    }
-    if (fallback && call.req.method === "GET") call.cacheKey = `${identity?.sub ?? ""}|${call.url.pathname}${call.url.search}`;
-    return undefined;
-  }
-
-  /** The upstream answered: keep it for the fallback (or answer from it on a 5xx), then our cookie and fields. */
-  function answered(call: ProxyCall, upstreamRes: Response | WireResponse): Response | WireResponse | Promise<Response | WireResponse> {
-    let res = upstreamRes;
-    const key = call.cacheKey;
-    if (key !== undefined) {
-      // cache before adding our own cookie: the kept copy holds only what the upstream said
-      if (fallback!.cacheable(res)) {
-        if (res instanceof WireResponse) fallback!.storeWire(key, res, call.now);
-        else return fallback!.store(key, res, call.now).then((kept) => finishAnswer(call, kept));
-      } else if (res.status >= 500) {
-        const cached = fallbackLookup(key, call.now);
-        if (cached) {
-          if (res instanceof WireResponse) res.cancel();
-          res = fromFallback(cached);
-        }
-      }
-    }
-    return finishAnswer(call, res);
-  }
-
-  function finishAnswer(call: ProxyCall, res: Response | WireResponse): Response | WireResponse {
-    const lease = call.lease!;
-    if (sticky.enabled && res.headers.get("x-fallback") === null && (call.stickyId === undefined || lease.repinned || lease.stickyId !== call.stickyId)) {
-      res.headers.append("set-cookie", stickyCookie(sticky.cookie_name, lease.stickyId));
-    }
-    return withOurFields(call, res);
-  }
-
-  function withOurFields<R extends Response | WireResponse>(call: ProxyCall, res: R): R {
-    // an upstream that echoed our correlation id keeps its line (the relayed head stays one block)
-    if (res instanceof WireResponse) res.headers.setUnlessSame(CORRELATION_HEADER, call.cid);
-    else res.headers.set(CORRELATION_HEADER, call.cid);
-    if (call.decision !== undefined) writeRateLimitHeaders(call.decision, res.headers);
-    return res;
-  }
-
-  /** No answer from any attempt: a kept response for a GET when the failure is ours to cover (5xx), else the error. */
-  function afterForwardFailed(call: ProxyCall, err: unknown): Response | WireResponse {
-    const cached = call.cacheKey !== undefined && isHttpError(err) && err.httpStatus >= 500 ? fallbackLookup(call.cacheKey, call.now) : undefined;
-    return cached ? withOurFields(call, fromFallback(cached)) : failed(call, err);
-  }
-
-  /** The error response; an error that is not one of ours is logged (it is a bug or an outage we did not name). */
-  function failed(call: ProxyCall, err: unknown): Response {
-    const res = errorResponse(err, call.cid);
-    if (res.status >= 500 && !(err instanceof BpmError || isHttpError(err))) log.error("gateway request failed", { correlation_id: call.cid, err });
-    return res;
-  }
-
-  /** Counted and logged, once per request. */
-  function ended(call: ProxyCall, res: Response | WireResponse): void {
-    call.res = res;
-    inflight--;
-    const ms = performance.now() - call.started;
-    countRequest(call.req.method, call.route, res.status, ms / 1000);
-    const span = call.serverSpan;
-    if (span !== undefined) endHttpServerSpan(span, res);
-    const traceId = span !== undefined ? span.spanContext().traceId : tracingEnabled ? traceFields()?.trace_id : undefined;
-    accessLog?.request(call.req.method, call.url.pathname, res.status, Math.round(ms * 100) / 100, call.lease?.instance.id, call.cid, traceId, call.identity?.sub);
-  }
-
-  /** The raw front with the pooled client: the answer is written from the upstream socket's read callback. */
-  function proxyDirect(call: ProxyCall, req: ServerRequest, conn: Conn): Response | Promise<Response | WireResponse> | typeof DEFERRED {
-    let verified: Identity | Promise<Identity> | undefined;
-    let early: Response | undefined;
-    try {
-      checkBodyLimit(call);
-      verified = authenticate(req.headers.get("authorization"));
-    } catch (err) {
-      early = failed(call, err);
-    }
-    // a token not seen before is verified asynchronously: that request takes the promise path
-    if (verified instanceof Promise) return proxyApi(call, verified);
-    inflight++;
-    if (early === undefined) {
-      try {
-        early = admit(call, verified);
-      } catch (err) {
-        early = failed(call, err);
-      }
-    }
-    if (early !== undefined) {
-      ended(call, early);
-      return early;
-    }
-    call.conn = conn;
-    const target = call.target;
-    forwardDirect(balancers.get(target.service), downstreams.get(target.downstream), call, req.bytes, call);
-    return DEFERRED;
-  }
-
-  /** The same as one async function: streamed bodies, tokens not verified yet, tracing. */
-  async function proxyApi(call: ProxyCall, verifying?: Promise<Identity>): Promise<Response | WireResponse> {
-    inflight++;
-    let res: Response | WireResponse | undefined;
-    try {
-      if (verifying === undefined) checkBodyLimit(call);
-      const verified = verifying ?? authenticate(call.req.headers.get("authorization"));
-      const early = admit(call, verified instanceof Promise ? await verified : verified);
-      if (early !== undefined) return (res = early);
-      const target = call.target;
-      let upstreamRes: Response | WireResponse;
-      try {
-        upstreamRes = await forward(balancers.get(target.service), downstreams.get(target.downstream), call);
-      } catch (err) {
-        return (res = afterForwardFailed(call, err));
-      }
-      const out = answered(call, upstreamRes);
-      return (res = out instanceof Promise ? await out : out);
-    } catch (err) {
-      return (res = failed(call, err));
-    } finally {
-      ended(call, res ?? errorResponse(new Error("no response"), call.cid));
-    }
-  }
-
-  ctx.health.register("gateway", () => up({ inflight }));
+  ctx.health.register("gateway", () => up({ inflight: proxy.inflight }));
   lifecycle.onShutdown("drain", "gateway http", () => server.stop(false));
   lifecycle.onShutdown("close", "gateway http force", () => server.stop(true));
   lifecycle.onShutdown("close", "gateway balancers", () => balancers.close());
