@@ -1,21 +1,12 @@
 import * as v from "valibot";
 import { durationMs } from "../../config/duration.ts";
-import { AuthConfigSchema } from "../../platform/auth.ts";
+import { RateLimitConfigSchema } from "./rate-limit.ts";
 
 const positiveInt = (what: string) => v.pipe(v.number(`must be ${what}`), v.integer(`must be ${what}`), v.minValue(1, `must be ${what}`));
 
-/** The `gateway` config section (seed 004 §6 plus auth). */
+/** The `gateway` config section (seed 004 §6). Token verification is the top-level `auth` section. */
 export const GatewayConfigSchema = v.object({
-  auth: v.optional(AuthConfigSchema, {}),
-  rate_limit: v.optional(
-    v.object({
-      enabled: v.optional(v.boolean("must be true or false"), true),
-      requests: positiveInt("a positive number of requests"),
-      window: durationMs("the rate-limit window"),
-      max_keys: v.optional(positiveInt("a positive number of keys"), 1_000_000),
-    }),
-    { requests: 100, window: "60s" },
-  ),
+  rate_limit: v.optional(RateLimitConfigSchema, { requests: 100, window: "60s" }),
   /** Whole-request budget; also sent downstream as the deadline. */
   request_timeout: v.optional(durationMs("the request timeout"), 30_000),
   access_log: v.optional(v.boolean("must be true or false"), true),

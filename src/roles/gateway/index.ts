@@ -1,13 +1,14 @@
 import * as v from "valibot";
-import { ServiceBalancers } from "../../balancing/balancers.ts";
+import { ServiceBalancers } from "../../balancing/service-balancers.ts";
 import { AccessLog } from "../../platform/access-log.ts";
 import { breakerAdminRoutes } from "../../platform/admin.ts";
-import { Authenticator, createAdminGuard, type Identity } from "../../platform/auth.ts";
+import { loadOrCreateSecret, mintToken, type Identity } from "../../platform/auth.ts";
+import { DESIGNER_ROLE } from "../../platform/principal.ts";
+import { createRoleAuth } from "../../platform/role-auth.ts";
 import { up } from "../../platform/health.ts";
 import { correlationIdFrom, errorResponse } from "../../platform/http.ts";
 import { roleHttpApp } from "../../platform/http-app.ts";
 import type { RoleContext, RoleHandle } from "../../platform/role.ts";
-import { RateLimiter } from "../../resilience/rate-limiter.ts";
 import { observeRegistry } from "../../telemetry/discovery.ts";
 import { instrumentBalancerEvents, traceRateLimiter } from "../../telemetry/resilience.ts";
 import { Downstreams } from "../../transport/downstreams.ts";
@@ -19,6 +20,7 @@ import { GatewayConfigSchema } from "./config.ts";
 import { ResponseFallbackCache } from "./fallback-cache.ts";
 import { KNOWN_METHODS, MethodNotImplementedError } from "./methods.ts";
 import { openApiRoutes } from "./openapi.ts";
+import { GatewayRateLimits } from "./rate-limit.ts";
 import { createGatewayProxy } from "./proxy.ts";
 import { matchRoute, ROUTES } from "./routes.ts";
 
@@ -38,36 +40,32 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   for (const r of ROUTES) balancers.get(r.service);
   const downstreams = new Downstreams(config.resilience4j);
   const sticky = { enabled: config.load_balancer.sticky_sessions?.enabled ?? false, cookie_name: config.load_balancer.sticky_sessions?.cookie_name ?? "SERVERID" };
-  const limiter = gw.rate_limit.enabled
-    ? new RateLimiter({ name: "gateway", limitForPeriod: gw.rate_limit.requests, limitRefreshPeriod: gw.rate_limit.window, maxKeys: gw.rate_limit.max_keys })
-    : undefined;
+  const limits = gw.rate_limit.enabled ? new GatewayRateLimits(gw.rate_limit) : undefined;
   const fallback = config.fallback.shouldCache ? new ResponseFallbackCache(config.fallback.cacheTimeout) : undefined;
   // /metrics: breakers, retries, budgets (the policies' collectors), ejections, discovery counts
   metrics.registerResilience(downstreams.registry);
   instrumentBalancerEvents(balancers.events, metrics);
   observeRegistry(registry, ROUTES.map((r) => r.service), metrics);
   // a rejection becomes an event on the request's span (a no-op while tracing is off)
-  if (limiter) traceRateLimiter(limiter);
+  for (const l of limits?.limiters() ?? []) traceRateLimiter(l);
   const accessLog = gw.access_log ? new AccessLog() : undefined;
   const upstreamClient = new Http1Client({ pipelineDepth: gw.upstream_pipeline_depth });
   metrics.watchUpstreamClient(() => upstreamClient.stats());
 
-  let authenticator: Authenticator | undefined;
+  // the gateway refuses a bad token before any upstream is asked; the role behind it checks again
+  const roleAuth = await createRoleAuth(config.auth, config.data_dir, ctx.role);
+  const authenticator = roleAuth.enabled ? roleAuth : undefined;
   let devToken: string | undefined;
-  if (gw.auth.enabled) {
-    const made = await Authenticator.create(gw.auth, config.data_dir);
-    authenticator = made.auth;
-    if (made.secret !== undefined && !gw.auth.secret) {
-      const { mintToken } = await import("../../platform/auth.ts");
-      const dev = await mintToken(made.secret, gw.auth, "1", 12 * 3600, true);
-      log.info("dev token (user 1, admin, 12 h); mint more with `bpm token --sub=USER`", { token: dev });
-      devToken = dev;
-    }
+  const a = config.auth;
+  if (a.enabled && !a.secret && !a.jwks_file && !a.public_key_file) {
+    const dev = await mintToken(loadOrCreateSecret(a, config.data_dir).secret, a, "1", 12 * 3600, { admin: true, roles: [DESIGNER_ROLE] });
+    log.info("dev token (user 1, admin, designer, 12 h); mint more with `bpm token --sub=USER`", { token: dev });
+    devToken = dev;
   }
 
-  const admin = roleHttpApp(ctx)
+  const admin = roleHttpApp(ctx, roleAuth)
     .use(adminRoutes({ balancers, downstreams, authenticate: async (h) => authenticate(h) }))
-    .use(breakerAdminRoutes(downstreams, await createAdminGuard(gw.auth, config.data_dir)))
+    .use(breakerAdminRoutes(downstreams, roleAuth.requireAdmin))
     .use(openApiRoutes(ctx.version));
 
   ctx.health.register("discovery", () => {
@@ -87,14 +85,17 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     metrics,
     balancers,
     downstreams,
-    limiter,
+    limits,
     fallback,
+    defaultAnswer: defaultResponseOf(config.fallback.defaultResponse),
     accessLog,
     upstreamClient,
     sticky,
     requestTimeoutMs: gw.request_timeout,
     bodyLimitBytes: config.http.body_limit_bytes,
     authenticate,
+    isCached: (authorization) => authenticator === undefined || authenticator.isCached(authorization),
+    authEnabled: authenticator !== undefined,
   });
 
   /** accept (the raw front) → route: proxied routes to the proxy, everything else to notProxied. */
@@ -137,4 +138,11 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   lifecycle.onShutdown("close", "upstream pool", () => upstreamClient.close());
   log.info("http listening", { port: server.port, host: config.http.host, front: gw.front });
   return { role: ctx.role, httpPort: server.port, devToken };
+}
+
+/** `fallback.defaultResponse` as a maker of 200 responses marked `X-Fallback: default` (undefined when not configured). */
+function defaultResponseOf(value: unknown): (() => Response) | undefined {
+  if (value === undefined) return undefined;
+  const body = JSON.stringify(value);
+  return () => new Response(body, { status: 200, headers: { "content-type": "application/json", "x-fallback": "default" } });
 }

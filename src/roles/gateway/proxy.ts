@@ -1,15 +1,15 @@
 import type { Span } from "@opentelemetry/api";
-import type { ServiceBalancers } from "../../balancing/balancers.ts";
+import type { ServiceBalancers } from "../../balancing/service-balancers.ts";
 import { readStickyCookie, stickyCookie } from "../../balancing/sticky.ts";
 import type { AccessLog } from "../../platform/access-log.ts";
-import { IDENTITY_ADMIN_HEADER, IDENTITY_HEADER, type Identity } from "../../platform/auth.ts";
+import { LEGACY_IDENTITY_HEADERS, type Identity } from "../../platform/auth.ts";
 import { BpmError, PayloadTooLargeError } from "../../platform/errors.ts";
 import { CORRELATION_HEADER, correlationIdFrom, errorResponse } from "../../platform/http.ts";
 import type { Logger } from "../../platform/logger.ts";
 import { DEADLINE_HEADER, earliest, readDeadline } from "../../resilience/deadline.ts";
 import { RateLimitedError } from "../../resilience/errors.ts";
 import { isIdempotentHttp } from "../../resilience/outcome.ts";
-import { type RateLimitDecision, type RateLimiter, rateLimitHeaders, writeRateLimitHeaders } from "../../resilience/rate-limiter.ts";
+import { type RateLimitDecision, rateLimitHeaders, writeRateLimitHeaders } from "../../resilience/rate-limiter.ts";
 import { endHttpServerSpan, startHttpServerSpan, withHttpServerSpan } from "../../telemetry/http-spans.ts";
 import type { Metrics } from "../../telemetry/metrics.ts";
 import type { HeaderRecord } from "../../telemetry/propagation.ts";
@@ -24,11 +24,12 @@ import type { InboundRequest, UrlParts } from "../../transport/inbound.ts";
 import { forward, forwardDirect, type ForwardRequest, type ForwardSink, ForwardState } from "../../transport/resilient-http.ts";
 import type { ResponseFallbackCache } from "./fallback-cache.ts";
 import { methodVerdict } from "./methods.ts";
+import type { GatewayRateLimits } from "./rate-limit.ts";
 import { STREAMED_ROUTES } from "./openapi.ts";
 import { type GatewayRoute, routeTemplate } from "./routes.ts";
 
-/** Identity fields a client must never set: stripped from every proxied request. */
-const STRIPPED = [IDENTITY_HEADER, IDENTITY_ADMIN_HEADER] as const;
+/** Nothing downstream reads these (each role verifies Authorization itself); a forged one is still dropped. */
+const STRIPPED = LEGACY_IDENTITY_HEADERS;
 
 /** What the proxy needs, handed in by the gateway's wiring (startGateway). */
 export interface GatewayProxyDeps {
@@ -38,8 +39,10 @@ export interface GatewayProxyDeps {
   metrics: Metrics;
   balancers: ServiceBalancers;
   downstreams: Downstreams;
-  limiter: RateLimiter | undefined;
+  limits: GatewayRateLimits | undefined;
   fallback: ResponseFallbackCache | undefined;
+  /** `fallback.defaultResponse` as a maker of responses, when configured. */
+  defaultAnswer: (() => Response) | undefined;
   accessLog: AccessLog | undefined;
   upstreamClient: Http1Client;
   sticky: { enabled: boolean; cookie_name: string };
@@ -48,6 +51,9 @@ export interface GatewayProxyDeps {
   bodyLimitBytes: number;
   /** Throws a 401 at once, or answers from the verified-token cache without a promise. */
   authenticate(authorization: string | null): Identity | Promise<Identity> | undefined;
+  /** The verified-token cache knows this Authorization (checking it costs no signature). */
+  isCached(authorization: string | null): boolean;
+  authEnabled: boolean;
 }
 
 export interface GatewayProxy {
@@ -69,7 +75,7 @@ export interface GatewayProxy {
  * verified yet, traced requests with streamed bodies).
  */
 export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
-  const { role, log, metrics, balancers, downstreams, limiter, fallback, accessLog, upstreamClient, sticky, authenticate } = deps;
+  const { role, log, metrics, balancers, downstreams, limits, fallback, defaultAnswer, accessLog, upstreamClient, sticky, authenticate } = deps;
 
   const countRequest = (method: string, tpl: string, status: number, seconds: number) => {
     metrics.httpRequests.labels(role, method, tpl, String(status)).inc();
@@ -83,6 +89,15 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
     return cached;
   }
   const fallbackLookup = (key: string, now: number): Response | WireResponse | undefined => fallback!.lookupWire(key, now);
+
+  /** A failed GET's stand-in: its kept response if fresh, else `fallback.defaultResponse`. */
+  function standIn(call: ProxyCall): Response | WireResponse | undefined {
+    const cached = call.cacheKey !== undefined ? fallbackLookup(call.cacheKey, call.now) : undefined;
+    if (cached !== undefined) return fromFallback(cached);
+    if (defaultAnswer === undefined || call.req.method !== "GET") return undefined;
+    recordFallback("gateway", "default", {}, metrics);
+    return defaultAnswer();
+  }
 
   /** A method the route does not serve is answered here (405, 501; OPTIONS 204), counted and logged; never forwarded. */
   function byMethod(call: ProxyCall): Response | undefined {
@@ -140,6 +155,8 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
     stickyId: string | undefined;
     identity: Identity | undefined;
     decision: RateLimitDecision | undefined;
+    /** Charged to its client IP already (no verified token when it came in). */
+    ipCharged = false;
     /** The fallback cache's key (GETs, when the cache is on). */
     cacheKey: string | undefined;
     /** When the request was admitted (epoch ms): the fallback cache's clock. */
@@ -194,13 +211,44 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
     if (len !== null && Number(len) > deps.bodyLimitBytes) throw new PayloadTooLargeError(deps.bodyLimitBytes);
   }
 
+  /** Charges one request to `key`; the 429 when its limit refuses it. */
+  function charge(call: ProxyCall, key: string): Response | undefined {
+    const decision = (call.decision = limits!.check(key, call.target.service));
+    if (decision.allowed) return undefined;
+    return errorResponse(new RateLimitedError("Too many requests", decision.retryAfterMs, decision.limit), call.cid, rateLimitHeaders(decision));
+  }
+
+  function chargeIp(call: ProxyCall): Response | undefined {
+    call.ipCharged = true;
+    return charge(call, `ip:${call.clientIp ?? "unknown"}`);
+  }
+
+  /**
+   * Auth with the rate limit in the order that keeps refusals cheap: a request without a token
+   * the verified-token cache knows is charged to its client IP first, and refused there its
+   * signature is never checked; a failed auth is charged to the IP too. Returns the early
+   * answer (429, 401), or the identity (pending while a new token is verified).
+   */
+  function authenticateCall(call: ProxyCall): Response | Identity | Promise<Identity> | undefined {
+    const authorization = call.req.headers.get("authorization");
+    if (limits !== undefined && deps.authEnabled && !deps.isCached(authorization)) {
+      const refusal = chargeIp(call);
+      if (refusal !== undefined) return refusal;
+    }
+    try {
+      return authenticate(authorization);
+    } catch (err) {
+      return (limits !== undefined && !call.ipCharged ? chargeIp(call) : undefined) ?? failed(call, err);
+    }
+  }
+
   /** The rate limit (429, returned), then the forward request's fields. `identity` is the verified token's. */
   function admit(call: ProxyCall, identity: Identity | undefined): Response | undefined {
     const headers = call.req.headers;
     call.identity = identity;
-    if (limiter) {
-      const decision = (call.decision = limiter.check(identity ? `u:${identity.sub}` : `ip:${call.clientIp ?? "unknown"}`));
-      if (!decision.allowed) return errorResponse(new RateLimitedError("Too many requests", decision.retryAfterMs, decision.limit), call.cid, rateLimitHeaders(decision));
+    if (limits !== undefined && (identity !== undefined || !call.ipCharged)) {
+      const refusal = identity !== undefined ? charge(call, `u:${identity.sub}`) : chargeIp(call);
+      if (refusal !== undefined) return refusal;
     }
     const now = (call.now = Date.now());
     call.deadline = earliest(now + deps.requestTimeoutMs, readDeadline(headers)) ?? now + deps.requestTimeoutMs;
@@ -209,10 +257,6 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
     const set = call.setHeaders;
     set[CORRELATION_HEADER] = call.cid;
     set[DEADLINE_HEADER] = String(call.deadline);
-    if (identity) {
-      set[IDENTITY_HEADER] = identity.sub;
-      if (identity.admin) set[IDENTITY_ADMIN_HEADER] = "true";
-    }
     if (fallback && call.req.method === "GET") call.cacheKey = `${identity?.sub ?? ""}|${call.url.pathname}${call.url.search}`;
     return undefined;
   }
@@ -226,12 +270,13 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
       if (fallback!.cacheable(res)) {
         if (res instanceof WireResponse) fallback!.storeWire(key, res, call.now);
         else return fallback!.store(key, res, call.now).then((kept) => finishAnswer(call, kept));
-      } else if (res.status >= 500) {
-        const cached = fallbackLookup(key, call.now);
-        if (cached) {
-          if (res instanceof WireResponse) res.cancel();
-          res = fromFallback(cached);
-        }
+      }
+    }
+    if (res.status >= 500) {
+      const substitute = standIn(call);
+      if (substitute !== undefined) {
+        if (res instanceof WireResponse) res.cancel();
+        res = substitute;
       }
     }
     return finishAnswer(call, res);
@@ -255,8 +300,9 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
 
   /** No answer from any attempt: a kept response for a GET when the failure is ours to cover (5xx), else the error. */
   function afterForwardFailed(call: ProxyCall, err: unknown): Response | WireResponse {
-    const cached = call.cacheKey !== undefined && isHttpError(err) && err.httpStatus >= 500 ? fallbackLookup(call.cacheKey, call.now) : undefined;
-    return cached ? withOurFields(call, fromFallback(cached)) : failed(call, err);
+    const substitute = isHttpError(err) && err.httpStatus >= 500 ? standIn(call) : undefined;
+    if (substitute === undefined) return failed(call, err);
+    return withOurFields(call, substitute);
   }
 
   /** The error response; an error that is not one of ours is logged (it is a bug or an outage we did not name). */
@@ -284,9 +330,13 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
     let early: Response | undefined;
     try {
       checkBodyLimit(call);
-      verified = authenticate(req.headers.get("authorization"));
     } catch (err) {
       early = failed(call, err);
+    }
+    if (early === undefined) {
+      const authenticated = authenticateCall(call);
+      if (authenticated instanceof Response) early = authenticated;
+      else verified = authenticated;
     }
     // a token not seen before is verified asynchronously: that request takes the promise path
     if (verified instanceof Promise) return proxyApi(call, verified);
@@ -313,8 +363,13 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
     inflight++;
     let res: Response | WireResponse | undefined;
     try {
-      if (verifying === undefined) checkBodyLimit(call);
-      const verified = verifying ?? authenticate(call.req.headers.get("authorization"));
+      let verified: Identity | Promise<Identity> | undefined = verifying;
+      if (verifying === undefined) {
+        checkBodyLimit(call);
+        const authenticated = authenticateCall(call);
+        if (authenticated instanceof Response) return (res = authenticated);
+        verified = authenticated;
+      }
       const early = admit(call, verified instanceof Promise ? await verified : verified);
       if (early !== undefined) return (res = early);
       const target = call.target;

@@ -1,4 +1,3 @@
-import type { InboundRequest, UrlParts } from "../inbound.ts";
 import { ProtocolRejection } from "./errors.ts";
 import { FlatHeaders } from "./flat-headers.ts";
 import { latin1Slice } from "./latin1.ts";
@@ -177,10 +176,11 @@ export function splitTarget(target: string, method = "GET"): { pathname: string;
 }
 
 /**
- * One request as the raw front hands it to its handler: what the gateway's
- * proxy path reads (InboundRequest), its URL parts, and the peer's address.
+ * One request as the raw front hands it to its handler: method, fields, body and
+ * signal, its URL parts and the peer's address (the gateway's proxy reads it as an
+ * InboundRequest and UrlParts, which it fits by shape).
  */
-export class ServerRequest implements InboundRequest, UrlParts {
+export class ServerRequest {
   readonly protocol = "http:";
   private stream: ReadableStream<Uint8Array> | null;
 
