@@ -20,7 +20,9 @@ const rounds = Number(process.argv[4] ?? 3);
 
 const svc = await startBpm({ roles: ["task-service"] });
 const svcUrl = svc.url("task-service");
-const created = (await (await fetch(`${svcUrl}/api/tasks`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ title: "bench", user_id: 1 }) })).json()) as { id: number };
+// every role verifies the caller's token: every target gets the same Authorization (proxies pass it on)
+const auth = await authHeaders(1);
+const created = (await (await fetch(`${svcUrl}/api/tasks`, { method: "POST", headers: { "content-type": "application/json", ...auth }, body: JSON.stringify({ title: "bench", user_id: 1 }) })).json()) as { id: number };
 const path = `/api/tasks/${created.id}`;
 const upstream = { address: "127.0.0.1", port: svc.ports["task-service"].http };
 
@@ -47,7 +49,6 @@ const gatewayBase = base
       },
     })
   : undefined;
-const auth = await authHeaders(1);
 
 // nginx as a reverse proxy with upstream keepalive (Debian's, run unprivileged in a temp prefix)
 const { port: nginxPort, proc: nginx } = await startNginxProxy(upstream);
@@ -58,11 +59,11 @@ const express = Bun.spawn(["node", join(REPO, "bench/peers/express-gateway.cjs")
 await waitHttp(`http://127.0.0.1:${expressPort}/health`);
 
 const targets: { name: string; url: string; pid: number; headers?: Record<string, string> }[] = [
-  { name: "task-service direct", url: `${svcUrl}${path}`, pid: svc.proc.pid },
+  { name: "task-service direct", url: `${svcUrl}${path}`, pid: svc.proc.pid, headers: auth },
   { name: "bpm gateway (full)", url: `${gateway.url()}${path}`, pid: gateway.proc.pid, headers: auth },
   ...(gatewayBase ? [{ name: "bpm gateway (BPM_BASE build)", url: `${gatewayBase.url()}${path}`, pid: gatewayBase.proc.pid, headers: auth }] : []),
-  { name: "nginx keepalive", url: `http://127.0.0.1:${nginxPort}${path}`, pid: nginx.pid },
-  { name: "express + h-p-m (seed)", url: `http://127.0.0.1:${expressPort}${path}`, pid: express.pid },
+  { name: "nginx keepalive", url: `http://127.0.0.1:${nginxPort}${path}`, pid: nginx.pid, headers: auth },
+  { name: "express + h-p-m (seed)", url: `http://127.0.0.1:${expressPort}${path}`, pid: express.pid, headers: auth },
 ];
 
 const samples: Record<string, { rps: number; p50Ms: number; p99Ms: number; errors: number; cpuUsPerReq: number }[]> = {};
