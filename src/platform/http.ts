@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import Negotiator from "negotiator";
 import * as v from "valibot";
-import { BpmError, ForbiddenError, MethodNotAllowedError, PayloadTooLargeError, ValidationError } from "./errors.ts";
+import { BpmError, ForbiddenError, grpcCodeForHttp, MethodNotAllowedError, PayloadTooLargeError, ValidationError } from "./errors.ts";
 import { AllowedMethods } from "./method-not-allowed.ts";
 import type { Principal } from "./principal.ts";
 import type { HealthRegistry } from "./health.ts";
@@ -46,6 +46,11 @@ export function errorResponse(err: unknown, correlationId: string, extraHeaders?
 
 export function toBpmError(err: unknown): BpmError {
   if (err instanceof BpmError) return err;
+  // a library's error that names its own HTTP status and code (the HTTP/1.1 server's and client's)
+  const e = err as { httpStatus?: unknown; code?: unknown; message?: unknown } | null;
+  if (typeof e?.httpStatus === "number" && typeof e.code === "string" && e.httpStatus >= 400 && e.httpStatus <= 599) {
+    return new BpmError(String(e.message), { code: e.code, httpStatus: e.httpStatus, grpcCode: grpcCodeForHttp(e.httpStatus), cause: err });
+  }
   return new BpmError("internal error", { code: "INTERNAL", httpStatus: 500, grpcCode: 13, cause: err });
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { FakeClock } from "../../../src/platform/clock.ts";
-import { UpstreamTimeoutError } from "../../../src/platform/errors.ts";
+import { UpstreamTimeoutError } from "../../../src/transport/http1/errors.ts";
 import { PIPELINE_BACKOFF_MS } from "../../../src/transport/http1/client.ts";
 import { PUBLIC_API } from "../../../src/roles/catalog.ts";
 import { streamedRoutes } from "../../../src/roles/gateway/openapi.ts";
