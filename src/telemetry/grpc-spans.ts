@@ -3,7 +3,7 @@ import { context, SpanKind, SpanStatusCode, trace, type Span } from "@openteleme
 import { processMetrics, type Metrics } from "./metrics.ts";
 import { extractContext, injectContext } from "./propagation.ts";
 import { ATTR_ERROR_TYPE, ATTR_PEER_SERVICE, ATTR_RPC_GRPC_STATUS_CODE, ATTR_RPC_METHOD, ATTR_RPC_SERVICE, ATTR_RPC_SYSTEM, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from "./semconv.ts";
-import { endSpan, NOOP_SPAN, startSpan, tracingEnabled } from "./tracing.ts";
+import { endSpan, NOOP_SPAN, preSample, startSpan, tracingEnabled } from "./tracing.ts";
 
 /** Codes that are the server's failure (semantic conventions for gRPC server spans). */
 const SERVER_ERROR_CODES = new Set([GrpcStatus.UNKNOWN, GrpcStatus.DEADLINE_EXCEEDED, GrpcStatus.UNIMPLEMENTED, GrpcStatus.INTERNAL, GrpcStatus.UNAVAILABLE, GrpcStatus.DATA_LOSS]);
@@ -15,11 +15,15 @@ const SERVER_ERROR_CODES = new Set([GrpcStatus.UNKNOWN, GrpcStatus.DEADLINE_EXCE
  */
 export function startGrpcServerSpan(role: string, service: string, method: string, metadata: Metadata): Span {
   if (!tracingEnabled) return NOOP_SPAN;
+  const parent = extractContext(metadata);
+  const pre = preSample(parent, role);
+  if (typeof pre === "object") return pre;
   return startSpan(`${service}/${method}`, {
     role,
-    parent: extractContext(metadata),
+    parent,
     kind: SpanKind.SERVER,
     attributes: { [ATTR_RPC_SYSTEM]: "grpc", [ATTR_RPC_SERVICE]: service, [ATTR_RPC_METHOD]: method },
+    traceId: pre,
   });
 }
 
@@ -62,7 +66,8 @@ export function grpcClientInterceptor(opts: GrpcClientInterceptorOptions): Inter
     const started = performance.now();
     // captured now: grpc-js may run start() later, outside the caller's async context
     const parent = context.active();
-    const span = tracingEnabled
+    const pre = tracingEnabled ? preSample(parent) : NOOP_SPAN;
+    const span = typeof pre !== "object"
       ? startSpan(`${service}/${method}`, {
           parent,
           kind: SpanKind.CLIENT,
@@ -74,17 +79,18 @@ export function grpcClientInterceptor(opts: GrpcClientInterceptorOptions): Inter
             ...(opts.address ? { [ATTR_SERVER_ADDRESS]: opts.address } : {}),
             ...(opts.port ? { [ATTR_SERVER_PORT]: opts.port } : {}),
           },
+          traceId: pre,
         })
-      : NOOP_SPAN;
+      : pre;
     return new InterceptingCall(nextCall(options), {
       start(metadata, _listener, next) {
-        if (span !== NOOP_SPAN) injectContext(trace.setSpan(parent, span), metadata);
+        if (span !== NOOP_SPAN) injectContext(trace.getSpan(parent) === span ? parent : trace.setSpan(parent, span), metadata);
         next(metadata, {
           onReceiveStatus(status: StatusObject, nextStatus: (s: StatusObject) => void) {
             const codeName = GrpcStatus[status.code] ?? String(status.code);
             metrics.grpcClientRequests.labels(opts.role, service, method, codeName).inc();
             metrics.grpcClientDuration.labels(opts.role, service, method).observe((performance.now() - started) / 1000);
-            if (span !== NOOP_SPAN) {
+            if (span.isRecording()) {
               span.setAttribute(ATTR_RPC_GRPC_STATUS_CODE, status.code);
               // client spans: every non-OK status is an error
               if (status.code !== GrpcStatus.OK) {

@@ -1,5 +1,5 @@
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from "@opentelemetry/api";
-import { extractContext, formatTraceparent, injectContext, setHeader, TRACEPARENT, TRACESTATE, type Carrier, type HeaderRecord } from "./propagation.ts";
+import { extractContext, formatTraceparent, injectContext, isSampledOutTraceparent, setHeader, TRACEPARENT, TRACESTATE, type Carrier, type HeaderRecord } from "./propagation.ts";
 import {
   ATTR_CLIENT_ADDRESS,
   ATTR_CORRELATION_ID,
@@ -13,7 +13,7 @@ import {
   ATTR_SERVER_PORT,
   ATTR_URL_PATH,
 } from "./semconv.ts";
-import { endSpan, failSpan, NOOP_SPAN, runInSpan, startSpan, tracingEnabled } from "./tracing.ts";
+import { endSpan, failSpan, NOOP_SPAN, followsSampledOutParents, preSample, runInSpan, startSpan, tracingEnabled } from "./tracing.ts";
 
 const CORRELATION_HEADER = "x-correlation-id";
 /** Probes and scrapes would bury real traces; they get no spans. */
@@ -44,6 +44,8 @@ export function withHttpServerSpan<R extends SpanResponse>(opts: HttpServerSpanO
   if (!tracingEnabled) return handle();
   const parent = opts.parent ?? (opts.request.headers ? extractContext(opts.request.headers) : ROOT_CONTEXT);
   const span = startHttpServerSpan(opts, parent);
+  // not recorded: nothing to end, so no promise to wait on; the context goes on for outgoing calls
+  if (!span.isRecording()) return runInSpan(span, handle, parent);
   let out: R | Promise<R>;
   try {
     out = runInSpan(span, handle, parent);
@@ -74,6 +76,8 @@ export function withHttpServerSpan<R extends SpanResponse>(opts: HttpServerSpanO
  */
 export function startHttpServerSpan(opts: HttpServerSpanOptions, parent: Context = opts.parent ?? (opts.request.headers ? extractContext(opts.request.headers) : ROOT_CONTEXT)): Span {
   if (!tracingEnabled) return NOOP_SPAN;
+  const pre = preSample(parent, opts.role);
+  if (typeof pre === "object") return pre;
   const { request, role, route } = opts;
   const path = opts.path ?? pathOf(request.url);
   // the attributes that answer "which request, which route, what outcome"; each one costs on
@@ -81,7 +85,7 @@ export function startHttpServerSpan(opts: HttpServerSpanOptions, parent: Context
   const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: request.method, [ATTR_URL_PATH]: path };
   if (route) attributes[ATTR_HTTP_ROUTE] = route;
   if (opts.clientAddress) attributes[ATTR_CLIENT_ADDRESS] = opts.clientAddress;
-  return startSpan(route ? `${request.method} ${route}` : request.method, { role, parent, kind: SpanKind.SERVER, attributes, freshAttributes: true });
+  return startSpan(route ? `${request.method} ${route}` : request.method, { role, parent, kind: SpanKind.SERVER, attributes, freshAttributes: true, traceId: pre });
 }
 
 /** Ends a span from `startHttpServerSpan` with the response sent (status, correlation id; 5xx → ERROR). */
@@ -133,8 +137,26 @@ export function elysiaServerSpans(role: string) {
     (req: Request) => {
       const path = pathOf(request.url);
       if (UNTRACED_PATHS.has(path)) return fn(req);
-      return withHttpServerSpan({ role, request, path }, () => fn(req) as Response | Promise<Response>);
+      const headers = request.headers;
+      const traceparent = headers.get(TRACEPARENT);
+      // a sampled-out caller in a role that calls no one while serving: nothing here would read the context
+      if (traceparent !== null && LEAF_ROLES.has(role) && followsSampledOutParents() && isSampledOutTraceparent(traceparent)) return fn(req);
+      const parent = traceparent === null ? ROOT_CONTEXT : extractContext(headers);
+      return withHttpServerSpan({ role, request, path, parent }, () => fn(req) as Response | Promise<Response>);
     };
+}
+
+/** Roles that make no outgoing call while serving a request (declareLeafRole). */
+const LEAF_ROLES = new Set<string>();
+
+/**
+ * Declares that `role`'s HTTP requests call no other service: a request whose caller sampled
+ * it out then runs with no trace context at all (no span, no async context), as nothing
+ * would propagate it; its log lines carry no trace id. Roles that call out must not declare
+ * it: their outgoing calls carry the caller's trace on, sampled flag off.
+ */
+export function declareLeafRole(role: string): void {
+  LEAF_ROLES.add(role);
 }
 
 export interface HttpClientSpanOptions {
@@ -157,9 +179,12 @@ export interface HttpClientSpanOptions {
  */
 export function startHttpClientSpan(o: HttpClientSpanOptions): Span {
   if (!tracingEnabled) return NOOP_SPAN;
+  const parent = context.active();
+  const pre = preSample(parent);
+  if (typeof pre === "object") return pre;
   const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: o.method, [ATTR_SERVER_ADDRESS]: o.address, [ATTR_SERVER_PORT]: o.port, [ATTR_PEER_SERVICE]: o.service };
   if (o.resendCount) attributes[ATTR_HTTP_REQUEST_RESEND_COUNT] = o.resendCount;
-  return startSpan(o.route ? `${o.method} ${o.route}` : o.method, { kind: SpanKind.CLIENT, attributes, freshAttributes: true });
+  return startSpan(o.route ? `${o.method} ${o.route}` : o.method, { parent, kind: SpanKind.CLIENT, attributes, freshAttributes: true, traceId: pre });
 }
 
 /**
@@ -182,7 +207,7 @@ export function injectTraceHeaders(carrier: Carrier, span?: Span): void {
 
 /** Ends an upstream attempt's span with the status it got (client spans: 4xx and 5xx are errors) or the error it threw. */
 export function endHttpClientSpan(span: Span, outcome: { status: number } | { error: unknown }): void {
-  if (span === NOOP_SPAN) return;
+  if (span === NOOP_SPAN || !span.isRecording()) return;
   if ("error" in outcome) {
     failSpan(span, outcome.error);
   } else {

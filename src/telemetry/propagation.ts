@@ -59,27 +59,39 @@ export function extractContext(carrier: Carrier, base: Context = ROOT_CONTEXT): 
   return w3c.extract(base, carrier, getter);
 }
 
+/** A well-formed version-00 traceparent (as parseVersion00 takes it) whose sampled flag is off. */
+export function isSampledOutTraceparent(tp: string): boolean {
+  if (!isVersion00(tp)) return false;
+  const low = tp.charCodeAt(54);
+  // the flags' low hex digit: even means the sampled bit is clear
+  return ((low <= 57 ? low - 48 : low - 87) & 1) === 0;
+}
+
 /**
  * A remote span context from an exact `00-<32 hex>-<16 hex>-<2 hex>` traceparent (lowercase, ids
  * not all zero), as the W3C propagator would parse it; undefined for anything else, which
  * the caller leaves to the propagator (other versions, whitespace, malformed values).
  */
 function parseVersion00(tp: string): SpanContext | undefined {
-  if (tp.length !== 55 || tp.charCodeAt(0) !== 48 || tp.charCodeAt(1) !== 48 || tp.charCodeAt(2) !== 45 || tp.charCodeAt(35) !== 45 || tp.charCodeAt(52) !== 45) return undefined;
+  if (!isVersion00(tp)) return undefined;
+  return { traceId: tp.slice(3, 35), spanId: tp.slice(36, 52), traceFlags: parseInt(tp.slice(53, 55), 16), isRemote: true };
+}
+
+function isVersion00(tp: string): boolean {
+  if (tp.length !== 55 || tp.charCodeAt(0) !== 48 || tp.charCodeAt(1) !== 48 || tp.charCodeAt(2) !== 45 || tp.charCodeAt(35) !== 45 || tp.charCodeAt(52) !== 45) return false;
   let traceNonZero = false;
   let spanNonZero = false;
   for (let i = 3; i < 55; i++) {
     if (i === 35 || i === 52) continue;
     const c = tp.charCodeAt(i);
     const digit = c >= 48 && c <= 57;
-    if (!digit && !(c >= 97 && c <= 102)) return undefined;
+    if (!digit && !(c >= 97 && c <= 102)) return false;
     if (c !== 48) {
       if (i < 35) traceNonZero = true;
       else if (i < 52) spanNonZero = true;
     }
   }
-  if (!traceNonZero || !spanNonZero) return undefined;
-  return { traceId: tp.slice(3, 35), spanId: tp.slice(36, 52), traceFlags: parseInt(tp.slice(53, 55), 16), isRemote: true };
+  return traceNonZero && spanNonZero;
 }
 
 /** Writes traceparent/tracestate of `ctx`'s span; nothing when it has no valid span. */

@@ -79,9 +79,9 @@ export function startSdk(cfg: Extract<TracingConfig, { enabled: true }>, opts: S
       "process.runtime.version": Bun.version,
     });
     // every tracer feeds the one bounded queue: one exporter, one memory bound per process
-    tracers.set(role, new LeanTracer(resource, scope, sampler, processor, ids, cfg.spanLimits));
+    tracers.set(role, new LeanTracer(resource, scope, sampler, processor, ids, cfg.spanLimits, cfg.sampler));
   }
-  const defaultTracer = tracers.get(opts.roles[0] ?? "") ?? new LeanTracer(defaultResource(), scope, sampler, processor, ids, cfg.spanLimits);
+  const defaultTracer = tracers.get(opts.roles[0] ?? "") ?? new LeanTracer(defaultResource(), scope, sampler, processor, ids, cfg.spanLimits, cfg.sampler);
 
   return { tracers, defaultTracer, processor };
 }

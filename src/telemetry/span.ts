@@ -22,7 +22,7 @@ import {
 import { isAttributeValue, isTracingSuppressed, millisToHrTime, timeInputToHrTime, type InstrumentationScope } from "@opentelemetry/core";
 import type { Resource } from "@opentelemetry/resources";
 import { SamplingDecision, type IdGenerator, type ReadableSpan, type Sampler, type SpanProcessor, type TimedEvent } from "@opentelemetry/sdk-trace-base";
-import type { SpanLimitsConfig } from "./config.ts";
+import type { SamplerConfig, SpanLimitsConfig } from "./config.ts";
 
 /** The SDK's span limits, all set (OTEL_SPAN_* variables, read in config.ts). */
 export type SpanLimits = Readonly<SpanLimitsConfig>;
@@ -47,17 +47,50 @@ export class LeanTracer implements Tracer {
     private readonly processor: SpanProcessor,
     private readonly ids: IdGenerator,
     readonly limits: SpanLimits,
+    /** What `sampler` is, so a span that will not be recorded can be told before its name and attributes are made (preSample). */
+    private readonly samplerConfig?: SamplerConfig,
   ) {}
 
+  /**
+   * The sampling decision before the span: the non-recording span a span started under `ctx`
+   * now would be, made without name, attributes or (under a sampled-out parent) new ids; else
+   * the trace id a new root must take (the ratio decided on it) or undefined: then call startSpan.
+   * bpm's samplers (the spec's built-in ones) decide on the parent's sampled flag and the trace
+   * id only, which is what makes this exact.
+   *
+   * Under a sampled-out parent the parent's span itself comes back: its trace id, span id and
+   * flags travel on unchanged (W3C Trace Context lets a participant that records nothing forward
+   * traceparent as it came), so a sampled-out chain makes no ids and no objects per hop.
+   */
+  preSample(ctx: Context): Span | string | undefined {
+    const cfg = this.samplerConfig;
+    if (cfg === undefined) return undefined;
+    if (isTracingSuppressed(ctx)) return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+    const parentSpan = trace.getSpan(ctx);
+    const parent = parentSpan?.spanContext();
+    const valid = parent !== undefined && (parentSpan instanceof LeanSpan || trace.isSpanContextValid(parent));
+    const parentBased = cfg.name.startsWith("parentbased_");
+    if (valid && (parentBased || cfg.name === "always_off")) {
+      // ParentBasedSampler's defaults: a sampled parent's child is sampled, an unsampled one's is not
+      if (((parent.traceFlags & TraceFlags.SAMPLED) === 0 || cfg.name === "always_off") && !parentSpan!.isRecording()) return parentSpan as Span;
+      return undefined;
+    }
+    if (cfg.name === "always_on" || cfg.name === "parentbased_always_on") return undefined;
+    const traceId = valid ? parent.traceId : this.ids.generateTraceId();
+    const decision = cfg.name === "always_off" || cfg.name === "parentbased_always_off" ? SamplingDecision.NOT_RECORD : this.sampler.shouldSample(ctx, traceId, "", SpanKind.INTERNAL, NO_ATTRIBUTES, NONE).decision;
+    if (decision === SamplingDecision.RECORD_AND_SAMPLED) return valid ? undefined : traceId;
+    return trace.wrapSpanContext({ traceId, spanId: this.ids.generateSpanId(), traceFlags: TraceFlags.NONE, traceState: valid ? parent.traceState : undefined });
+  }
+
   /** `fresh`: options.attributes was made for this span and nothing else keeps it, so the span may take it as its own instead of a copy. */
-  startSpan(name: string, options: SpanOptions = {}, ctx: Context = api.active(), fresh = false): Span {
+  startSpan(name: string, options: SpanOptions = {}, ctx: Context = api.active(), fresh = false, rootTraceId?: string): Span {
     if (options.root) ctx = trace.deleteSpan(ctx);
     if (isTracingSuppressed(ctx)) return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
     const parentSpan = trace.getSpan(ctx);
     // a local LeanSpan is valid by construction; anything else (remote, foreign) is checked as the SDK does
     const parent = parentSpan?.spanContext();
     const validParent = parent && (parentSpan instanceof LeanSpan || trace.isSpanContextValid(parent)) ? parent : undefined;
-    const traceId = validParent ? validParent.traceId : this.ids.generateTraceId();
+    const traceId = validParent ? validParent.traceId : (rootTraceId ?? this.ids.generateTraceId());
     const spanId = this.ids.generateSpanId();
     const kind = options.kind ?? SpanKind.INTERNAL;
     const attributes = options.attributes ?? {};

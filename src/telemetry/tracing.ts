@@ -34,6 +34,8 @@ interface State {
   defaultTracer: LeanTracer;
   processor: { forceFlush(): Promise<void>; shutdown(): Promise<void> };
   contextManager: AsyncLocalStorageContextManager;
+  /** The sampler follows a sampled-out parent (parentbased_*, always_off): such a request is never recorded here. */
+  followsSampledOut: boolean;
 }
 let state: State | undefined;
 
@@ -70,7 +72,7 @@ export async function initTracing(opts: TracingOptions): Promise<TracingConfig> 
   context.disable();
   context.setGlobalContextManager(contextManager);
   setTraceFieldsProvider(traceFields);
-  state = { tracers, defaultTracer, processor, contextManager };
+  state = { tracers, defaultTracer, processor, contextManager, followsSampledOut: cfg.sampler.name.startsWith("parentbased_") || cfg.sampler.name === "always_off" };
   tracingEnabled = true;
   opts.lifecycle?.onShutdown("close", "trace flush", () => shutdownTracing());
   return cfg;
@@ -117,18 +119,38 @@ export interface StartSpanOptions extends SpanOptions {
   parent?: Context;
   /** `attributes` was made for this span alone: the span keeps that object instead of a copy. */
   freshAttributes?: boolean;
+  /** A new root's trace id, as `preSample` chose it (the ratio was decided on it). */
+  traceId?: string;
 }
 
 /** Starts a span (child of the active context unless `parent` says otherwise); NOOP_SPAN while tracing is off. */
 export function startSpan(name: string, options: StartSpanOptions = {}): Span {
   if (!tracingEnabled) return NOOP_SPAN;
   const parent = options.parent ?? context.active();
-  return (tracerFor(options.role, parent) as LeanTracer).startSpan(name, options, parent, options.freshAttributes === true);
+  return (tracerFor(options.role, parent) as LeanTracer).startSpan(name, options, parent, options.freshAttributes === true, options.traceId);
+}
+
+/**
+ * Sampling first, for span helpers whose name and attributes cost something to make: the
+ * non-recording span a span started under `parent` would be (a sampled-out parent's own span,
+ * passed on as it is), made without them; else a new root's trace id for `startSpan`'s
+ * `traceId`, or undefined. Off: NOOP_SPAN.
+ */
+export function preSample(parent: Context, role?: string): Span | string | undefined {
+  if (!tracingEnabled) return NOOP_SPAN;
+  return (tracerFor(role, parent) as LeanTracer).preSample(parent);
+}
+
+/** True when a request whose caller sampled it out is not recorded here either (parent-based sampling, or none at all). */
+export function followsSampledOutParents(): boolean {
+  return state?.followsSampledOut === true;
 }
 
 /** Runs `fn` with `span` active, so logs, child spans and outgoing calls inside it belong to it. */
 export function runInSpan<T>(span: Span, fn: () => T, base: Context = context.active()): T {
   if (!tracingEnabled || span === NOOP_SPAN) return fn();
+  // a sampled-out parent's span passed on: `base` holds it already
+  if (trace.getSpan(base) === span) return base === context.active() ? fn() : state!.contextManager.run(base, fn);
   // straight to the AsyncLocalStorage (the API's context.with adds a lookup, a bind check and an argument spread per call),
   // in a frame rather than trace.setSpan's copy of the parent context
   return state!.contextManager.run(new SpanFrame(base, span), fn);

@@ -16,6 +16,7 @@ import { TaskService } from "./service.ts";
 import { SqliteTaskStore } from "./store-sqlite.ts";
 import { TASK_STORE_SPANS, type TaskStore } from "./store.ts";
 import { postgresTarget, sqliteTarget, traceStore } from "../../telemetry/storage-spans.ts";
+import { declareLeafRole } from "../../telemetry/http-spans.ts";
 
 /**
  * SQLite (one instance) or, with DATABASE_URL, PostgreSQL shared by replicas. `shared` stores
@@ -44,6 +45,8 @@ export async function startTaskService(ctx: RoleContext): Promise<RoleHandle> {
     return up({ engine: shared ? "postgresql" : "sqlite", subscribers: tasks.events.size });
   });
 
+  // serving a request calls no other service: a sampled-out request needs no trace context here
+  declareLeafRole(ctx.role);
   const auth = await createRoleAuth(ctx.config.auth, ctx.config.data_dir, ctx.role);
   const app = roleHttpApp(ctx, auth)
     .use(taskRoutes(tasks, streams))
