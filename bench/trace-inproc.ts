@@ -8,7 +8,7 @@
  *
  *   bun bench/trace-inproc.ts [rounds=7] [requests=40000] [modes=off,out,rec,enc,send] [src=../src,…]
  *
- * out: always_off; rec: recorded, span objects discarded; enc: OTLP protobuf encoded as the spans
+ * out: always_off; r10, r1: parent-based 10% / 1% of new traces, sent as in send; rec: recorded, span objects discarded; enc: OTLP protobuf encoded as the spans
  * end, batches discarded; send: encoded and sent over OTLP/HTTP to a null collector in a child
  * process (this process's CPU only). `src`: one or more checkouts' `src` (comma-separated) whose
  * telemetry is run in turn, each in a child process, rounds interleaved (A/B of two builds).
@@ -54,6 +54,8 @@ async function child(src: string, mode: string, port: number): Promise<void> {
   const { Metrics } = await import(`${src}/telemetry/metrics.ts`);
   const env: Record<string, string> = { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` };
   if (mode === "out") env.OTEL_TRACES_SAMPLER = "always_off";
+  // r10, r1: new traces sampled at 10% / 1% (parent-based ratio), the rest sampled out; sent as in "send"
+  if (mode.startsWith("r") && mode !== "rec" && mode !== "raw") Object.assign(env, { OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: String(Number(mode.slice(1)) / 100) });
   // batch settings from this process's environment (OTEL_BSP_*), e.g. to compare batch sizes
   for (const [k, v] of Object.entries(process.env)) if (k.startsWith("OTEL_BSP_") && v !== undefined) env[k] = v;
   const discard = { export: (_s: unknown, done: (r: { code: number }) => void) => done({ code: 0 }), shutdown: async () => {} };
@@ -149,6 +151,8 @@ async function child(src: string, mode: string, port: number): Promise<void> {
     }
   };
   await slices(20_000);
+  // the first export (transport set up, code paths compiled) belongs to warm-up: at 1% sampling no batch fills during it
+  await tracing.flushTracing();
   const droppedBefore = (await metrics.tracingSpansDropped.get()).values[0]?.value ?? 0;
   const t0 = cpu();
   await slices(N);
