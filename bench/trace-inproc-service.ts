@@ -7,7 +7,8 @@
  *   bun bench/trace-inproc-service.ts [rounds=7] [requests=20000] [modes=off,out,rec] [src=../src,…]
  *
  * off: no OTLP endpoint; out: parentbased_traceidratio 0.1 and a sampled-out parent (flags 00),
- * what 90% of requests are at 10% sampling; rec: the parent sampled (flags 01), spans recorded and
+ * what 90% of requests are at 10% sampling; outctx: the same in a role that calls out (no declareLeafRole:
+ * the caller's context stays active); rec: the parent sampled (flags 01), spans recorded and
  * discarded. `src`: one or more checkouts' `src` (comma-separated), run in turn (A/B of two builds).
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -54,11 +55,11 @@ async function child(src: string, mode: string): Promise<void> {
   const { SseRegistry } = await import(`${src}/platform/sse.ts`);
   const { sqliteTarget, traceStore } = await import(`${src}/telemetry/storage-spans.ts`);
   const httpSpans = await import(`${src}/telemetry/http-spans.ts`);
-  // as startTaskService does (where the checkout has it)
-  httpSpans.declareLeafRole?.("task-service");
+  // as startTaskService does (where the checkout has it); "outctx": as a role that calls out would run (context kept)
+  if (mode !== "outctx") httpSpans.declareLeafRole?.("task-service");
 
   const env: Record<string, string> = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9" };
-  if (mode === "out") Object.assign(env, { OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.1" });
+  if (mode === "out" || mode === "outctx") Object.assign(env, { OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.1" });
   const discard = { export: (_s: unknown, done: (r: { code: number }) => void) => done({ code: 0 }), shutdown: async () => {} };
   const metrics = new Metrics();
   if (mode !== "off") await tracing.initTracing({ roles: ["task-service"], version: "bench", env, metrics, exporter: discard });
