@@ -3,7 +3,7 @@ import { context, SpanKind, SpanStatusCode, trace, type Span } from "@openteleme
 import { processMetrics, type Metrics } from "./metrics.ts";
 import { extractContext, injectContext } from "./propagation.ts";
 import { ATTR_ERROR_TYPE, ATTR_PEER_SERVICE, ATTR_RPC_GRPC_STATUS_CODE, ATTR_RPC_METHOD, ATTR_RPC_SERVICE, ATTR_RPC_SYSTEM, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from "./semconv.ts";
-import { endSpan, NOOP_SPAN, preSample, startSpan, tracingEnabled } from "./tracing.ts";
+import { endSpan, isLeafRole, NOOP_SPAN, preSample, startSpan, tracingEnabled } from "./tracing.ts";
 
 /** Codes that are the server's failure (semantic conventions for gRPC server spans). */
 const SERVER_ERROR_CODES = new Set([GrpcStatus.UNKNOWN, GrpcStatus.DEADLINE_EXCEEDED, GrpcStatus.UNIMPLEMENTED, GrpcStatus.INTERNAL, GrpcStatus.UNAVAILABLE, GrpcStatus.DATA_LOSS]);
@@ -17,7 +17,8 @@ export function startGrpcServerSpan(role: string, service: string, method: strin
   if (!tracingEnabled) return NOOP_SPAN;
   const parent = extractContext(metadata);
   const pre = preSample(parent, role);
-  if (typeof pre === "object") return pre;
+  // in a leaf role, a call that is not recorded runs with no trace context (nothing would read it)
+  if (typeof pre === "object") return isLeafRole(role) && !pre.isRecording() ? NOOP_SPAN : pre;
   return startSpan(`${service}/${method}`, {
     role,
     parent,

@@ -13,7 +13,7 @@ import {
   ATTR_SERVER_PORT,
   ATTR_URL_PATH,
 } from "./semconv.ts";
-import { endSpan, failSpan, NOOP_SPAN, followsSampledOutParents, preSample, runInSpan, startSpan, tracingEnabled } from "./tracing.ts";
+import { declareLeafRole, endSpan, failSpan, followsSampledOutParents, isLeafRole, NOOP_SPAN, preSample, runInSpan, startSpan, tracingEnabled } from "./tracing.ts";
 
 const CORRELATION_HEADER = "x-correlation-id";
 /** Probes and scrapes would bury real traces; they get no spans. */
@@ -140,24 +140,13 @@ export function elysiaServerSpans(role: string) {
       const headers = request.headers;
       const traceparent = headers.get(TRACEPARENT);
       // a sampled-out caller in a role that calls no one while serving: nothing here would read the context
-      if (traceparent !== null && LEAF_ROLES.has(role) && followsSampledOutParents() && isSampledOutTraceparent(traceparent)) return fn(req);
+      if (traceparent !== null && isLeafRole(role) && followsSampledOutParents() && isSampledOutTraceparent(traceparent)) return fn(req);
       const parent = traceparent === null ? ROOT_CONTEXT : extractContext(headers);
       return withHttpServerSpan({ role, request, path, parent }, () => fn(req) as Response | Promise<Response>);
     };
 }
 
-/** Roles that make no outgoing call while serving a request (declareLeafRole). */
-const LEAF_ROLES = new Set<string>();
-
-/**
- * Declares that `role`'s HTTP requests call no other service: a request whose caller sampled
- * it out then runs with no trace context at all (no span, no async context), as nothing
- * would propagate it; its log lines carry no trace id. Roles that call out must not declare
- * it: their outgoing calls carry the caller's trace on, sampled flag off.
- */
-export function declareLeafRole(role: string): void {
-  LEAF_ROLES.add(role);
-}
+export { declareLeafRole };
 
 export interface HttpClientSpanOptions {
   /** The logical upstream (discovery name), e.g. `task-service`. */

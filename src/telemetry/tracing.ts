@@ -141,6 +141,23 @@ export function preSample(parent: Context, role?: string): Span | string | undef
   return (tracerFor(role, parent) as LeanTracer).preSample(parent);
 }
 
+/** Roles that make no outgoing call while serving a request (declareLeafRole). */
+const LEAF_ROLES = new Set<string>();
+
+/**
+ * Declares that `role`'s requests and calls reach no other service: one whose caller sampled it
+ * out then runs with no trace context at all (no span, no async context), as nothing would
+ * propagate it; its log lines carry no trace id. Roles that call out must not declare it: their
+ * outgoing calls carry the caller's trace on, sampled flag off.
+ */
+export function declareLeafRole(role: string): void {
+  LEAF_ROLES.add(role);
+}
+
+export function isLeafRole(role: string): boolean {
+  return LEAF_ROLES.has(role);
+}
+
 /** True when a request whose caller sampled it out is not recorded here either (parent-based sampling, or none at all). */
 export function followsSampledOutParents(): boolean {
   return state?.followsSampledOut === true;

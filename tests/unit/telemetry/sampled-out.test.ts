@@ -1,10 +1,12 @@
 import { afterEach, expect, test } from "bun:test";
 import { Elysia } from "elysia";
+import { Metadata } from "@grpc/grpc-js";
 import { ROOT_CONTEXT, trace, TraceFlags } from "@opentelemetry/api";
 import { SamplingDecision, TraceIdRatioBasedSampler } from "@opentelemetry/sdk-trace-base";
 import { declareLeafRole, elysiaServerSpans, endHttpClientSpan, endHttpServerSpan, injectTraceHeaders, startHttpClientSpan, startHttpServerSpan, withHttpServerSpan } from "../../../src/telemetry/http-spans.ts";
 import { extractContext, isSampledOutTraceparent } from "../../../src/telemetry/propagation.ts";
-import { activeSpan, preSample, runInSpan, shutdownTracing } from "../../../src/telemetry/tracing.ts";
+import { endGrpcServerSpan, startGrpcServerSpan } from "../../../src/telemetry/grpc-spans.ts";
+import { activeSpan, NOOP_SPAN, preSample, runInSpan, shutdownTracing } from "../../../src/telemetry/tracing.ts";
 import { tracingToMemory } from "./helpers.ts";
 
 afterEach(() => shutdownTracing());
@@ -99,4 +101,20 @@ test("isSampledOutTraceparent: only a well-formed version-00 header with the sam
   expect(isSampledOutTraceparent(`00-${TRACE}-${PARENT}-0`)).toBe(false);
   expect(isSampledOutTraceparent(`01-${TRACE}-${PARENT}-00`)).toBe(false);
   expect(isSampledOutTraceparent(`00-${TRACE.toUpperCase()}-${PARENT}-00`)).toBe(false);
+});
+
+test("gRPC: a sampled-out call runs with no context in a leaf role, with the caller's span passed on elsewhere", async () => {
+  const t = await tracingToMemory(["grpc-leaf", "grpc-caller"]);
+  declareLeafRole("grpc-leaf");
+  const metadata = new Metadata();
+  metadata.set("traceparent", `00-${TRACE}-${PARENT}-00`);
+  expect(startGrpcServerSpan("grpc-leaf", "bpm.Tasks", "Get", metadata)).toBe(NOOP_SPAN);
+  const passed = startGrpcServerSpan("grpc-caller", "bpm.Tasks", "Get", metadata);
+  expect(passed.isRecording()).toBe(false);
+  expect(passed.spanContext().spanId).toBe(PARENT);
+  metadata.set("traceparent", `00-${TRACE}-${PARENT}-01`);
+  const recorded = startGrpcServerSpan("grpc-leaf", "bpm.Tasks", "Get", metadata);
+  expect(recorded.isRecording()).toBe(true);
+  endGrpcServerSpan(recorded, 0);
+  expect((await t.spans()).map((s) => s.name)).toEqual(["bpm.Tasks/Get"]);
 });
