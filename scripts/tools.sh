@@ -22,9 +22,5 @@ for tool in "$@"; do
   [ -f "$f" ] || { echo "tools.sh: unknown tool '$tool' (see: scripts/tools.sh list)" >&2; exit 2; }
   # shellcheck disable=SC1090
   source "$f"
-  # one installer per tool at a time: parallel test runs share the cache
-  exec {lock}>"$BPM_TOOLS/.lock-$tool"
-  flock "$lock"
   "install_${tool//-/_}"
-  exec {lock}>&-
 done

@@ -2,7 +2,7 @@ import { Elysia } from "elysia";
 import * as v from "valibot";
 import { parseInput } from "../../platform/http.ts";
 import { SseRegistry, SseStream } from "../../platform/sse.ts";
-import { ListTasksQuerySchema, type Task } from "../../domain/tasks/model.ts";
+import { ListTasksQuerySchema } from "../../domain/tasks/model.ts";
 import type { TaskService } from "./service.ts";
 
 const SubscribeQuerySchema = v.object({
@@ -25,11 +25,7 @@ export function taskRoutes(tasks: TaskService, streams: SseRegistry) {
       return task;
     })
     .get("/api/tasks", async ({ query }) => {
-      const q = parseInput(ListTasksQuerySchema, query, "query");
-      const items: Task[] = [];
-      for await (const t of tasks.list(q)) items.push(t);
-      const total = await tasks.count(q);
-      return { items, total, limit: q.limit, offset: q.offset };
+      return tasks.page(parseInput(ListTasksQuerySchema, query, "query"));
     })
     .get("/api/tasks/stream", ({ query, request }) => {
       const q = parseInput(SubscribeQuerySchema, query, "query");

@@ -1,9 +1,17 @@
 import * as v from "valibot";
-import { NotFoundError } from "../../platform/errors.ts";
+import { countLimit, pageTotal, type PageTotal } from "../../domain/paging/count.ts";
+import { decodeIntCursor, encodeCursor } from "../../domain/paging/cursor.ts";
+import { NotFoundError, ValidationError } from "../../platform/errors.ts";
 import { parseInput } from "../../platform/http.ts";
 import { TaskEventBus, type TaskSubscription } from "./events.ts";
-import { CreateTaskSchema, UpdateTaskSchema, TaskIdSchema, type Task, type TaskEvent, type TaskEventType, type TaskFilter } from "../../domain/tasks/model.ts";
+import { CreateTaskSchema, UpdateTaskSchema, TaskIdSchema, type ListTasksQuery, type Task, type TaskEvent, type TaskEventType, type TaskFilter, type TaskMatch } from "../../domain/tasks/model.ts";
 import type { TaskStore } from "./store.ts";
+
+/** Cursors of the task list name it, so another list's cursor is refused. */
+const TASK_CURSOR = "tasks";
+
+/** One page of the task list, as `GET /api/tasks` answers it. */
+export type TaskPage = { items: Task[]; next_cursor: string | null } & PageTotal & { limit: number; offset: number };
 
 /** Task use cases shared by the REST and gRPC edges; both validate with the same schemas. */
 export class TaskService {
@@ -48,8 +56,38 @@ export class TaskService {
     return this.store.list(filter);
   }
 
-  count(filter: Omit<TaskFilter, "limit" | "offset">): Promise<number> {
-    return this.store.count(filter);
+  count(filter: TaskMatch, upTo?: number): Promise<number> {
+    return this.store.count(filter, upTo);
+  }
+
+  /**
+   * One page: the matches after `cursor` (or, the slow path, after skipping `offset`), `next_cursor`
+   * when more follow (one extra row is read to know), and `total` as `count` asks.
+   */
+  async page(q: ListTasksQuery): Promise<TaskPage> {
+    const offset = q.offset ?? 0;
+    if (q.cursor !== undefined && offset > 0) {
+      throw new ValidationError("invalid query: offset cannot be combined with cursor (the cursor already says where the page starts)", [{ field: "offset", message: "cannot be combined with cursor" }]);
+    }
+    const match: TaskMatch = { user_id: q.user_id, status: q.status, process_instance_id: q.process_instance_id, project_id: q.project_id };
+    const after_id = q.cursor === undefined ? undefined : this.cursorPosition(q.cursor, "cursor");
+    const items: Task[] = [];
+    for await (const t of this.store.list({ ...match, after_id, limit: q.limit + 1, offset })) items.push(t);
+    const more = items.length > q.limit;
+    if (more) items.pop();
+    const upTo = countLimit(q.count);
+    const counted = upTo === 0 ? undefined : await this.store.count(match, upTo);
+    return { items, next_cursor: more ? this.cursorAfter(items[items.length - 1]!) : null, ...pageTotal(q.count, counted), limit: q.limit, offset };
+  }
+
+  /** The cursor of the page that follows `last`. */
+  cursorAfter(last: Task): string {
+    return encodeCursor(TASK_CURSOR, last.id);
+  }
+
+  /** The id a cursor continues after; a 400 naming `field` when it is not a task list cursor. */
+  cursorPosition(cursor: string, field: string): number {
+    return decodeIntCursor(TASK_CURSOR, cursor, field);
   }
 
   subscribe(filter: TaskSubscription, fn: (e: TaskEvent) => void): () => void {
