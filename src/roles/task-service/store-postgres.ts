@@ -70,6 +70,16 @@ function where(filter: TaskMatch, params: unknown[]): string[] {
   return parts;
 }
 
+/** One page of a list: matches after `afterId` in id order, skipping `skip` (the offset path) first. */
+export function taskPageQuery(filter: TaskMatch, afterId: number, size: number, skip: number): { text: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const conds = where(filter, params);
+  conds.push(`id > $${params.push(afterId)}`);
+  let text = `SELECT ${COLUMNS} FROM tasks WHERE ${conds.join(" AND ")} ORDER BY id LIMIT $${params.push(size)}`;
+  if (skip > 0) text += ` OFFSET $${params.push(skip)}`;
+  return { text, params };
+}
+
 /**
  * Notices of two replicas' writes can cross on the way; for one task the later write has the
  * higher seq (its row lock waited for the first commit), so an older event is stale and dropped.
@@ -175,12 +185,8 @@ export class PostgresTaskStore implements TaskStore {
     // keyset pagination after the first page keeps a 10k-row stream O(n) and holds no connection between pages
     while (remaining > 0) {
       const size = Math.min(PAGE, remaining);
-      const params: unknown[] = [];
-      const conds = where(filter, params);
-      conds.push(`id > $${params.push(afterId)}`);
-      let text = `SELECT ${COLUMNS} FROM tasks WHERE ${conds.join(" AND ")} ORDER BY id LIMIT $${params.push(size)}`;
-      if (skip > 0) text += ` OFFSET $${params.push(skip)}`;
-      const rows = await this.run<Row>(text, params);
+      const q = taskPageQuery(filter, afterId, size, skip);
+      const rows = await this.run<Row>(q.text, q.params);
       skip = 0;
       for (const row of rows) yield toTask(row);
       if (rows.length < size) return;

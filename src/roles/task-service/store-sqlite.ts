@@ -27,6 +27,15 @@ function where(filter: TaskMatch): { sql: string; params: Record<string, string 
   return { sql: parts.length ? `WHERE ${parts.join(" AND ")}` : "", params };
 }
 
+/** One page of a list: matches after `afterId` in id order, skipping `skip` (the offset path) first. */
+export function taskPageQuery(filter: TaskMatch, afterId: number, size: number, skip: number): { sql: string; params: Record<string, string | number> } {
+  const w = where(filter);
+  const cond = w.sql ? `${w.sql} AND id > $after` : "WHERE id > $after";
+  const params: Record<string, string | number> = { ...w.params, after: afterId, size };
+  if (skip > 0) params.skip = skip;
+  return { sql: `SELECT ${COLUMNS} FROM tasks ${cond} ORDER BY id LIMIT $size${skip > 0 ? " OFFSET $skip" : ""}`, params };
+}
+
 export class SqliteTaskStore implements TaskStore {
   private readonly db: Database;
   private readonly byId;
@@ -90,18 +99,14 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async *list(filter: TaskFilter): AsyncIterable<Task> {
-    const w = where(filter);
     let remaining = filter.limit ?? Number.POSITIVE_INFINITY;
     let afterId = filter.after_id ?? 0;
     let skip = filter.offset;
     // keyset pagination after the first page keeps a 10k-row stream O(n)
     while (remaining > 0) {
       const size = Math.min(PAGE, remaining);
-      const cond = w.sql ? `${w.sql} AND id > $after` : "WHERE id > $after";
-      const text = skip > 0 ? `SELECT ${COLUMNS} FROM tasks ${cond} ORDER BY id LIMIT $size OFFSET $skip` : `SELECT ${COLUMNS} FROM tasks ${cond} ORDER BY id LIMIT $size`;
-      const params: Record<string, string | number> = { ...w.params, after: afterId, size };
-      if (skip > 0) params.skip = skip;
-      const rows = this.db.query<Task, Record<string, string | number>>(text).all(params);
+      const q = taskPageQuery(filter, afterId, size, skip);
+      const rows = this.db.query<Task, Record<string, string | number>>(q.sql).all(q.params);
       skip = 0;
       for (const row of rows) yield row;
       if (rows.length < size) return;
