@@ -52,7 +52,7 @@ describe("task-service REST", () => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const r = await json(fetch(`${base}/api/tasks?user_id=${user}&limit=5${cursor ? `&cursor=${cursor}` : ""}`));
+      const r: { status: number; body: any } = await json(fetch(`${base}/api/tasks?user_id=${user}&limit=5${cursor ? `&cursor=${cursor}` : ""}`));
       expect(r.status).toBe(200);
       expect(r.body).toMatchObject({ limit: 5, offset: 0, total: 23, total_relation: "eq" });
       seen.push(...r.body.items.map((t: any) => t.id));
