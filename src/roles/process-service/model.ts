@@ -1,5 +1,7 @@
 import * as v from "valibot";
 import { INT32_MAX, intParam } from "../../domain/params.ts";
+import { CountModeSchema } from "../../domain/paging/count.ts";
+import { MAX_CURSOR_CHARS } from "../../domain/paging/cursor.ts";
 import { INSTANCE_STATUSES, type Effect, type InstanceStatus } from "../../domain/process/index.ts";
 
 export const MAX_PAGE = 1000;
@@ -21,6 +23,10 @@ export interface DefinitionFilter {
 export const ListDefinitionsQuerySchema = v.object({ key: v.optional(shortText(100)), limit, offset });
 export const GetDefinitionQuerySchema = v.object({ version: v.optional(VersionSchema, 0) });
 
+/**
+ * `GET /api/processes/instances` (and ListInstances): newest first. Pages follow `cursor` (the previous
+ * page's `next_cursor`), each costing the same however deep; `offset` is the slow path, O(offset).
+ */
 export const ListInstancesQuerySchema = v.object({
   definition_key: v.optional(shortText(100)),
   status: v.optional(v.picklist(INSTANCE_STATUSES, `must be one of ${INSTANCE_STATUSES.join(", ")}`)),
@@ -28,9 +34,28 @@ export const ListInstancesQuerySchema = v.object({
   /** Instances whose current step is assigned to this user. */
   assignee: v.optional(UserIdSchema),
   limit,
-  offset,
+  /** Rows to skip first: O(offset); prefer `cursor`. */
+  offset: v.optional(intParam("a non-negative integer", 0, INT32_MAX)),
+  /** Opaque: the `next_cursor` of the previous page, with the same filters. */
+  cursor: v.optional(v.pipe(v.string("must be a cursor from next_cursor"), v.minLength(1, "must be a cursor from next_cursor"), v.maxLength(MAX_CURSOR_CHARS, "must be a cursor from next_cursor"))),
+  count: CountModeSchema,
 });
-export type InstanceFilter = v.InferOutput<typeof ListInstancesQuerySchema>;
+export type ListInstancesQuery = v.InferOutput<typeof ListInstancesQuerySchema>;
+
+/** What the stores filter instances on; every field is a plain filter. */
+export interface InstanceMatch {
+  definition_key?: string;
+  status?: InstanceStatus;
+  started_by?: number;
+  assignee?: number;
+}
+
+export interface InstanceFilter extends InstanceMatch {
+  /** Keyset position: only instances with a smaller id (ids are UUIDv7, compared bytewise). */
+  before_id?: string;
+  limit: number;
+  offset: number;
+}
 
 export const StartBodySchema = v.object({
   definition_version: v.optional(VersionSchema, 0),

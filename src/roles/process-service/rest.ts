@@ -53,9 +53,7 @@ export function processRoutes(processes: ProcessService) {
       return { items, total, limit: q.limit, offset: q.offset };
     })
     .get("/api/processes/instances", async ({ query }) => {
-      const q = parseInput(ListInstancesQuerySchema, query, "query");
-      const [items, total] = await Promise.all([processes.listInstances(q), processes.countInstances(q)]);
-      return { items, total, limit: q.limit, offset: q.offset };
+      return processes.pageInstances(parseInput(ListInstancesQuerySchema, query, "query"));
     })
     .get("/api/processes/instances/:id", ({ params }) => processes.getInstance(params.id))
     .post("/api/processes/instances/:id/complete", async ({ params, body, request }) => {

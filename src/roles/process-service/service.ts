@@ -19,8 +19,17 @@ import { parseInput } from "../../platform/http.ts";
 import type { Logger } from "../../platform/logger.ts";
 import type { GrpcCallOptions } from "../../transport/grpc-client.ts";
 import type { FormsPort } from "./clients.ts";
-import { RESERVED_PROCESS_KEYS, type DefinitionFilter, type InstanceFilter, type OutboxRecord } from "./model.ts";
+import { RESERVED_PROCESS_KEYS, type DefinitionFilter, type InstanceFilter, type InstanceMatch, type ListInstancesQuery, type OutboxRecord } from "./model.ts";
+import { countLimit, pageTotal, type PageTotal } from "../../domain/paging/count.ts";
+import { decodeTextCursor, encodeCursor } from "../../domain/paging/cursor.ts";
+import { cutPage } from "../../domain/paging/page.ts";
 import type { ProcessStore } from "./store.ts";
+
+/** Cursors of the instance list name it, so another list's cursor is refused. */
+const INSTANCE_CURSOR = "instances";
+
+/** One page of the instance list, as `GET /api/processes/instances` answers it. */
+export type InstancePage = { items: ProcessInstance[]; next_cursor: string | null } & PageTotal & { limit: number; offset: number };
 
 /** Who asks: the user the gateway verified (or the request named), and whether they hold the admin claim. */
 export interface Actor {
@@ -106,8 +115,22 @@ export class ProcessService {
     return this.store.listInstances(filter);
   }
 
-  countInstances(filter: Omit<InstanceFilter, "limit" | "offset">): Promise<number> {
-    return this.store.countInstances(filter);
+  countInstances(filter: InstanceMatch, upTo?: number): Promise<number> {
+    return this.store.countInstances(filter, upTo);
+  }
+
+  /** One page of instances, newest first: after `cursor` (or, the slow path, `offset`), `next_cursor` while more follow, `total` as `count` asks. */
+  async pageInstances(q: ListInstancesQuery): Promise<InstancePage> {
+    const offset = q.offset ?? 0;
+    if (q.cursor !== undefined && offset > 0) {
+      throw new ValidationError("invalid query: offset cannot be combined with cursor (the cursor already says where the page starts)", [{ field: "offset", message: "cannot be combined with cursor" }]);
+    }
+    const match: InstanceMatch = { definition_key: q.definition_key, status: q.status, started_by: q.started_by, assignee: q.assignee };
+    const before_id = q.cursor === undefined ? undefined : decodeTextCursor(INSTANCE_CURSOR, q.cursor, "cursor");
+    const rows = await this.store.listInstances({ ...match, before_id, limit: q.limit + 1, offset });
+    const upTo = countLimit(q.count);
+    const counted = upTo === 0 ? undefined : await this.store.countInstances(match, upTo);
+    return { ...cutPage(rows, q.limit, (i) => encodeCursor(INSTANCE_CURSOR, i.id)), ...pageTotal(q.count, counted), limit: q.limit, offset };
   }
 
   /**

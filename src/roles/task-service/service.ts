@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { countLimit, pageTotal, type PageTotal } from "../../domain/paging/count.ts";
 import { decodeIntCursor, encodeCursor } from "../../domain/paging/cursor.ts";
+import { cutPage } from "../../domain/paging/page.ts";
 import { NotFoundError, ValidationError } from "../../platform/errors.ts";
 import { parseInput } from "../../platform/http.ts";
 import { TaskEventBus, type TaskSubscription } from "./events.ts";
@@ -71,13 +72,11 @@ export class TaskService {
     }
     const match: TaskMatch = { user_id: q.user_id, status: q.status, process_instance_id: q.process_instance_id, project_id: q.project_id };
     const after_id = q.cursor === undefined ? undefined : this.cursorPosition(q.cursor, "cursor");
-    const items: Task[] = [];
-    for await (const t of this.store.list({ ...match, after_id, limit: q.limit + 1, offset })) items.push(t);
-    const more = items.length > q.limit;
-    if (more) items.pop();
+    const rows: Task[] = [];
+    for await (const t of this.store.list({ ...match, after_id, limit: q.limit + 1, offset })) rows.push(t);
     const upTo = countLimit(q.count);
     const counted = upTo === 0 ? undefined : await this.store.count(match, upTo);
-    return { items, next_cursor: more ? this.cursorAfter(items[items.length - 1]!) : null, ...pageTotal(q.count, counted), limit: q.limit, offset };
+    return { ...cutPage(rows, q.limit, (t) => this.cursorAfter(t)), ...pageTotal(q.count, counted), limit: q.limit, offset };
   }
 
   /** The cursor of the page that follows `last`. */
