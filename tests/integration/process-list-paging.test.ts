@@ -143,6 +143,11 @@ describe.each(engines)("instance list paging on $name", (engine) => {
     const next = await svc.pageInstances(q({ cursor: byOffset.next_cursor! }));
     expect(next.items.map((i) => i.id)).toEqual(all.slice(15, 20));
     expect((await svc.pageInstances(q({ offset: "25" }))).next_cursor).toBeNull();
+    // the bounded count behind count=capped: exactly the bound when more match, else the exact number
+    expect(await store.countInstances({}, 3)).toBe(3);
+    expect(await store.countInstances({}, 30)).toBe(30);
+    expect(await store.countInstances({}, 31)).toBe(30);
+    expect(await store.countInstances({ definition_key: "leave" }, 1000)).toBe(20);
     const taskCursor = Buffer.from("tasks:5").toString("base64url");
     for (const bad of [{ cursor: taskCursor }, { cursor: "%%" }, { cursor: byOffset.next_cursor!, offset: "1" }] as Record<string, string>[]) {
       await expect(svc.pageInstances(q(bad))).rejects.toMatchObject({ code: "VALIDATION_FAILED" });

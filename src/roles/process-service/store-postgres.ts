@@ -172,7 +172,7 @@ export class PostgresProcessStore implements ProcessStore {
     const where = instanceWhere(filter, params);
     const text = upTo === undefined
       ? `SELECT COUNT(*)::int AS n FROM process_instances ${where}`
-      : `SELECT COUNT(*)::int AS n FROM (SELECT 1 FROM process_instances ${where} LIMIT $${params.push(upTo)}) AS capped`;
+      : `SELECT CASE WHEN EXISTS (SELECT 1 FROM process_instances ${where} OFFSET $${params.push(upTo - 1)} LIMIT 1) THEN $${params.push(upTo)}::int ELSE (SELECT COUNT(*)::int FROM process_instances ${where}) END AS n`;
     const [row] = await this.run<{ n: number }>(text, params);
     return row!.n;
   }

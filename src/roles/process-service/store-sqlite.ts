@@ -170,7 +170,9 @@ export class SqliteProcessStore implements ProcessStore {
   async countInstances(filter: InstanceMatch, upTo?: number): Promise<number> {
     const w = instanceWhere(filter);
     if (upTo === undefined) return this.db.query<{ n: number }, Params>(`SELECT COUNT(*) AS n FROM instances ${w.sql}`).get(w.params)!.n;
-    return this.db.query<{ n: number }, Params>(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM instances ${w.sql} LIMIT $up_to)`).get({ ...w.params, up_to: upTo })!.n;
+    // one probe at the bound decides "more than upTo"; else count (at most upTo entries)
+    const q = this.db.query<{ n: number }, Params>(`SELECT CASE WHEN EXISTS (SELECT 1 FROM instances ${w.sql} LIMIT 1 OFFSET $probe) THEN $up_to ELSE (SELECT COUNT(*) FROM instances ${w.sql}) END AS n`);
+    return q.get({ ...w.params, probe: upTo - 1, up_to: upTo })!.n;
   }
 
   async dueOutbox(now: number, limit: number, busyInstances: ReadonlySet<string>): Promise<OutboxRecord[]> {

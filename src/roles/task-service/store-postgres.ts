@@ -201,7 +201,7 @@ export class PostgresTaskStore implements TaskStore {
     const cond = conds.length ? `WHERE ${conds.join(" AND ")}` : "";
     const text = upTo === undefined
       ? `SELECT COUNT(*)::int AS n FROM tasks ${cond}`
-      : `SELECT COUNT(*)::int AS n FROM (SELECT 1 FROM tasks ${cond} LIMIT $${params.push(upTo)}) AS capped`;
+      : `SELECT CASE WHEN EXISTS (SELECT 1 FROM tasks ${cond} OFFSET $${params.push(upTo - 1)} LIMIT 1) THEN $${params.push(upTo)}::int ELSE (SELECT COUNT(*)::int FROM tasks ${cond}) END AS n`;
     const [row] = await this.run<{ n: number }>(text, params);
     return row!.n;
   }
