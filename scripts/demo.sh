@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # End to end, through the gateway: defines the leave-request forms and the 3-step leave process,
-# then runs one instance as two users, each with their own token, printing every step.
+# then runs one instance as two users, each with their own token, printing every step. bob's
+# token carries the designer role (publishing forms and deploying processes need it); an admin
+# token reads every task at the end (a user sees only their own; docs/security.md).
 # Run it against a running bpm (./scripts/start.sh in another terminal):
 #   ./scripts/demo.sh
 # Environment:
@@ -38,8 +40,9 @@ api() {
   cat "$out"; rm -f "$out"
 }
 
+# token_for USER [--admin] [--roles=designer]
 token_for() {
-  "$bin" token --sub="$1" --ttl=1h --data-dir "$data_dir" ${BPM_CONFIG:+--config "$BPM_CONFIG"}
+  "$bin" token --sub="$1" "${@:2}" --ttl=1h --data-dir "$data_dir" ${BPM_CONFIG:+--config "$BPM_CONFIG"}
 }
 
 # prints "published KEY vN: field, field…" for a PublishForm answer on stdin
@@ -64,8 +67,9 @@ wait_task() {
 employee=11 # asks for leave
 manager=22  # approves it, and records it in HR
 alice="$(token_for $employee)" || fail "cannot mint a token (is BPM_DATA_DIR the running bpm's data dir?)"
-bob="$(token_for $manager)"
-echo "gateway: $url   users: alice=$employee (employee), bob=$manager (manager and HR)"
+bob="$(token_for $manager --roles=designer)"
+auditor="$(token_for 33 --admin)"
+echo "gateway: $url   users: alice=$employee (employee), bob=$manager (manager and HR, designer), auditor=33 (admin)"
 
 say "1. bob publishes three forms"
 request_form="leave-request-$run"; approval_form="leave-approval-$run"; record_form="leave-record-$run"
@@ -96,8 +100,8 @@ instance="$(field id <<<"$instance_json")"
 echo "   instance $instance: $(field status <<<"$instance_json"), current step $(field current_step <<<"$instance_json")"
 echo "   alice's $(wait_task "$alice" "$instance" request)"
 
-say "4. bob may not fill in alice's step (403); alice's first try is invalid (422)"
-api "$bob" POST "/api/processes/instances/$instance/complete" '{"step_id":"request","data":{"start_date":"2025-07-01","days":3}}' 403 | field error | sed 's/^/   403: /'
+say "4. bob takes no part in alice's instance yet: to him it does not exist (404); alice's first try is invalid (422)"
+api "$bob" POST "/api/processes/instances/$instance/complete" '{"step_id":"request","data":{"start_date":"2025-07-01","days":3}}' 404 | field error | sed 's/^/   404: /'
 api "$alice" POST "/api/processes/instances/$instance/complete" '{"step_id":"request","data":{"start_date":"2025-02-30","days":45}}' 422 \
   | "$bun" -e 'const d = JSON.parse(await Bun.stdin.text()); console.log(`   422: ${d.error}`); for (const x of d.details) console.log(`        ${x.field}: ${x.message} (${x.code})`)'
 
@@ -105,6 +109,7 @@ say "5. alice requests 3 days from 2025-07-01"
 done_json="$(api "$alice" POST "/api/processes/instances/$instance/complete" '{"step_id":"request","data":{"start_date":"2025-07-01","days":3,"reason":"family visit"}}' 200)"
 echo "   now at $(field current_step <<<"$done_json") for user $(field current_assignee <<<"$done_json"); variables $(field variables <<<"$done_json")"
 echo "   bob's $(wait_task "$bob" "$instance" manager-approval)"
+api "$alice" POST "/api/processes/instances/$instance/complete" '{"step_id":"manager-approval","data":{"approved":true}}' 403 | field error | sed 's/^/   alice may not approve her own leave, 403: /'
 
 say "6. bob approves"
 done_json="$(api "$bob" POST "/api/processes/instances/$instance/complete" '{"step_id":"manager-approval","data":{"approved":true,"manager_comment":"Enjoy"}}' 200)"
@@ -115,13 +120,13 @@ say "7. bob records it in HR"
 done_json="$(api "$bob" POST "/api/processes/instances/$instance/complete" '{"step_id":"hr-record","data":{"hr_reference":"HR-20250701"}}' 200)"
 echo "   instance $(field status <<<"$done_json"), end state $(field end_state <<<"$done_json")"
 
-say "8. the history, and the tasks task-service holds for this instance"
+say "8. the history (alice took part), and every task of this instance (the auditor's admin token)"
 api "$alice" GET "/api/processes/instances/$instance" "" 200 | "$bun" -e '
   const d = JSON.parse(await Bun.stdin.text());
   for (const h of d.history) console.log(`   ${h.at}  ${h.action.padEnd(9)} ${(h.step_id || "-").padEnd(16)} user ${h.user_id}${h.data ? "  " + JSON.stringify(h.data) : ""}`)'
 # the outbox delivers the last "task done" asynchronously: wait until no task is open
 for _ in $(seq 100); do
-  tasks="$(api "$alice" GET "/api/tasks?process_instance_id=$instance" "" 200)"
+  tasks="$(api "$auditor" GET "/api/tasks?process_instance_id=$instance" "" 200)"
   grep -q '"status":"todo"' <<<"$tasks" || break
   sleep 0.1
 done

@@ -6,7 +6,8 @@ export const HELP = `bpm — gateway, task, form and process services in one bin
 
 Usage:
   bpm [--role=ROLE[,ROLE…]] [--config FILE] [--port N] [--grpc-port N] [--data-dir DIR]
-  bpm token --sub=USER [--ttl=1h] [--admin]    mint a gateway token (uses the data dir's secret)
+  bpm token --sub=USER [--ttl=1h] [--admin] [--roles=designer]
+                                              mint a token every role accepts (uses the data dir's secret)
   bpm health [--port N] [--host H]             exit 0 when the local /health is UP
   bpm --help | --version
 
@@ -35,7 +36,7 @@ export type Command =
   | { kind: "help" }
   | { kind: "version" }
   | { kind: "run"; roles: Role[]; configFile?: string; port?: number; grpcPort?: number; dataDir?: string; logLevel?: string }
-  | { kind: "token"; sub: string; ttl: string; admin: boolean; configFile?: string; dataDir?: string }
+  | { kind: "token"; sub: string; ttl: string; admin: boolean; roles: string[]; configFile?: string; dataDir?: string }
   | { kind: "health"; port?: number; host: string };
 
 function portFlag(name: string, value: string | undefined): number | undefined {
@@ -63,11 +64,13 @@ function parse(argv: string[], options: NonNullable<NonNullable<Parameters<typeo
 
 export function parseCommand(argv: string[], env: Env = process.env): Command {
   if (argv[0] === "token") {
-    const { values } = parse(argv.slice(1), { sub: { type: "string" }, ttl: { type: "string" }, admin: { type: "boolean" }, config: { type: "string" }, "data-dir": { type: "string" } });
+    const { values } = parse(argv.slice(1), { sub: { type: "string" }, ttl: { type: "string" }, admin: { type: "boolean" }, roles: { type: "string" }, config: { type: "string" }, "data-dir": { type: "string" } });
     if (!values.sub) throw new UsageError("token: --sub=USER is required (the user id the token speaks for)");
     const ttl = (values.ttl as string | undefined) ?? "1h";
     if (!/^\d+[smhd]$/.test(ttl)) throw new UsageError(`token: --ttl must look like 30m, 1h or 7d, got "${ttl}"`);
-    return { kind: "token", sub: values.sub as string, ttl, admin: Boolean(values.admin), configFile: values.config as string | undefined, dataDir: values["data-dir"] as string | undefined };
+    const roles = ((values.roles as string | undefined) ?? "").split(",").map((r) => r.trim()).filter((r) => r !== "");
+    if (roles.some((r) => !/^[a-z][a-z0-9_-]{0,63}$/.test(r))) throw new UsageError(`token: --roles must be a comma-separated list of role names such as designer, got "${values.roles}"`);
+    return { kind: "token", sub: values.sub as string, ttl, admin: Boolean(values.admin), roles, configFile: values.config as string | undefined, dataDir: values["data-dir"] as string | undefined };
   }
   if (argv[0] === "health") {
     const { values } = parse(argv.slice(1), { port: { type: "string" }, host: { type: "string" } });

@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import defaultYaml from "../../config/default.yaml" with { type: "text" };
 import { ConfigSchema, type Config } from "./schema.ts";
+import { withoutReplacedBreakers } from "../resilience/config.ts";
 
 /** A bad flag or config value: main prints `message` alone and exits 2. */
 export class UsageError extends Error {}
@@ -41,15 +42,25 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     if (!(await f.exists())) throw new UsageError(`--config: file ${opts.file} does not exist`);
     const fileRaw = parseYaml(await f.text(), opts.file);
     if (!isPlain(fileRaw)) throw new UsageError(`config: ${opts.file} must hold a YAML mapping at the top level`);
-    raw = deepMerge(raw, fileRaw);
+    raw = deepMerge(withoutReplacedBreakers(raw, fileRaw), fileRaw);
   }
   raw = deepMerge(raw, envOverrides(env));
   if (opts.overrides) raw = deepMerge(raw, opts.overrides);
   return validateConfig(raw);
 }
 
+/**
+ * `gateway.auth` is the old name of the top-level `auth` section (it now serves every role):
+ * still accepted, with `auth` winning key by key where both are given.
+ */
+export function liftDeprecatedAuth(raw: unknown): unknown {
+  if (!isPlain(raw) || !isPlain(raw.gateway) || raw.gateway.auth === undefined) return raw;
+  const { auth: old, ...gateway } = raw.gateway;
+  return { ...raw, gateway, auth: deepMerge(old, raw.auth ?? {}) };
+}
+
 export function validateConfig(raw: unknown): Config {
-  const result = v.safeParse(ConfigSchema, raw, { abortPipeEarly: true });
+  const result = v.safeParse(ConfigSchema, liftDeprecatedAuth(raw), { abortPipeEarly: true });
   if (result.success) return result.output;
   throw new UsageError(formatIssue(result.issues[0]));
 }
@@ -59,9 +70,12 @@ function formatIssue(issue: v.BaseIssue<unknown>): string {
   let msg = issue.message;
   if (issue.kind === "schema" && issue.type === "object" && issue.expected === "Object") msg = "must be a mapping";
   else if (issue.type === "object" && issue.input === undefined) msg = "is required";
-  if (/^Invalid (key|type)/.test(msg)) msg = `must be ${issue.expected}`;
+  const unknownKey = /^Invalid (key|type)/.test(msg) && issue.expected === "never";
+  if (unknownKey) msg = "is not a known key";
+  else if (/^Invalid (key|type)/.test(msg)) msg = `must be ${issue.expected}`;
+  const input = unknownKey ? issue.path?.at(-1)?.value : issue.input;
   // never echo a password from a connection URL
-  const got = issue.input === undefined ? "nothing" : JSON.stringify(issue.input).replace(/(\/\/[^:/@"]*:)[^@"]*@/, "$1***@");
+  const got = input === undefined ? "nothing" : JSON.stringify(input).replace(/(\/\/[^:/@"]*:)[^@"]*@/, "$1***@");
   return `config: ${path} ${msg}, got ${got}`;
 }
 
@@ -79,6 +93,7 @@ function envOverrides(env: Record<string, string | undefined>): Plain {
   if (env.CONSUL_HTTP_TOKEN) set(["consul", "token"], env.CONSUL_HTTP_TOKEN);
   if (env.DATABASE_URL) set(["storage", "database_url"], env.DATABASE_URL);
   if (env.BPM_DATA_DIR) set(["data_dir"], env.BPM_DATA_DIR);
+  if (env.BPM_AUTH_SECRET) set(["auth", "secret"], env.BPM_AUTH_SECRET);
   if (env.BPM_LOG_LEVEL) set(["log", "level"], env.BPM_LOG_LEVEL);
   if (env.BPM_HOST) set(["http", "host"], env.BPM_HOST);
   if (env.BPM_ADVERTISE_ADDRESS) set(["advertise_address"], env.BPM_ADVERTISE_ADDRESS);

@@ -4,6 +4,7 @@ import { ConsulConfigSchema } from "../discovery/consul-config.ts";
 import { loadBalancerSchema } from "../balancing/config.ts";
 import { Resilience4jSchema } from "../resilience/config.ts";
 import { GatewayConfigSchema } from "../roles/gateway/config.ts";
+import { AuthConfigSchema } from "../platform/auth.ts";
 
 export const ROLES = ["gateway", "task-service", "form-service", "process-service"] as const;
 export type Role = (typeof ROLES)[number];
@@ -67,6 +68,8 @@ export const ConfigSchema = v.object({
     defaultResponse: v.optional(v.unknown()),
   }),
   load_balancer: loadBalancerSchema,
+  /** Every role verifies credentials with this (docs/security.md); `gateway.auth` is its deprecated old name. */
+  auth: v.optional(AuthConfigSchema, {}),
   gateway: GatewayConfigSchema,
   telemetry: v.record(v.string(), v.unknown()),
   fault_injection: v.object({

@@ -1,12 +1,16 @@
-import { createLocalJWKSet, errors as joseErrors, importSPKI, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { createLocalJWKSet, errors as joseErrors, importPKCS8, importSPKI, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { createSecretKey } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as v from "valibot";
 import { durationMs } from "../config/duration.ts";
 import { UnauthorizedError, ForbiddenError } from "./errors.ts";
+import { type Identity, principalOf, type Principal } from "./principal.ts";
 
-/** `gateway.auth`: how bearer tokens are verified (admin endpoints on every role use it too). */
+/**
+ * The top-level `auth` section: how every role verifies bearer tokens (users' and the roles' own
+ * service credentials). Every role of one deployment must share the same key (docs/security.md).
+ */
 export const AuthConfigSchema = v.object({
   enabled: v.optional(v.boolean("must be true or false"), true),
   /** Accepted JWS algorithms; `none` is never accepted. */
@@ -19,18 +23,24 @@ export const AuthConfigSchema = v.object({
   audience: v.optional(v.string(), "bpm-api"),
   clock_tolerance: v.optional(durationMs("a clock tolerance"), 5_000),
   admin_claim: v.optional(v.string(), "admin"),
+  roles_claim: v.optional(v.string(), "roles"),
+  /** With public_key_file/jwks_file: the private key (PKCS#8 PEM) a role signs its service credentials with. */
+  private_key_file: v.optional(v.string()),
+  /** Lifetime of the service credentials a role mints for its calls to other roles. */
+  service_token_ttl: v.optional(durationMs("the service token lifetime"), 300_000),
 });
 export type AuthConfig = v.InferOutput<typeof AuthConfigSchema>;
 
-/** Who a request speaks for, as the gateway tells services. */
-export interface Identity {
-  sub: string;
-  admin: boolean;
-}
+export type { Identity } from "./principal.ts";
 
-/** Header carrying the verified user id to services; stripped from every incoming request. */
-export const IDENTITY_HEADER = "x-bpm-user-id";
-export const IDENTITY_ADMIN_HEADER = "x-bpm-user-admin";
+/**
+ * Headers that once carried identity between roles. No role reads them; the gateway still strips
+ * them from every request so nothing downstream can be misled by a forged one.
+ */
+export const LEGACY_IDENTITY_HEADERS = ["x-bpm-user-id", "x-bpm-user-admin"] as const;
+
+/** `sub` of a role's own credential: `service:<role>`. */
+export const SERVICE_SUB_PREFIX = "service:";
 
 const SECRET_FILE = "gateway-jwt-secret";
 
@@ -51,16 +61,38 @@ export function parseTtlSeconds(ttl: string): number {
   return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "s" | "m" | "h" | "d"];
 }
 
-export async function mintToken(secret: string, cfg: AuthConfig, sub: string, ttlSeconds: number, admin = false): Promise<string> {
-  const jwt = new SignJWT({ ...(admin ? { [cfg.admin_claim]: true } : {}) })
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+export interface MintOptions {
+  admin?: boolean;
+  roles?: readonly string[];
+}
+
+/** Signs a token with an HMAC secret (HS256) or a private key (RS256/ES256, from `auth.private_key_file`). */
+export async function mintToken(key: string | CryptoKey, cfg: AuthConfig, sub: string, ttlSeconds: number, opts: MintOptions | boolean = {}): Promise<string> {
+  const o: MintOptions = typeof opts === "boolean" ? { admin: opts } : opts;
+  const claims: Record<string, unknown> = {};
+  if (o.admin) claims[cfg.admin_claim] = true;
+  if (o.roles && o.roles.length > 0) claims[cfg.roles_claim] = [...o.roles];
+  const alg = typeof key === "string" ? "HS256" : (cfg.algorithms.find((a) => a === "RS256" || a === "ES256") ?? "RS256");
+  const jwt = new SignJWT(claims)
+    .setProtectedHeader({ alg, typ: "JWT" })
     .setSubject(sub)
     .setIssuedAt()
     .setNotBefore("0s")
     .setExpirationTime(`${ttlSeconds}s`);
   if (cfg.issuer) jwt.setIssuer(cfg.issuer);
   if (cfg.audience) jwt.setAudience(cfg.audience);
-  return jwt.sign(new TextEncoder().encode(secret));
+  return jwt.sign(typeof key === "string" ? new TextEncoder().encode(key) : key);
+}
+
+/** The key a role signs its service credentials with: the HMAC secret, or `auth.private_key_file`. */
+export async function loadSigningKey(cfg: AuthConfig, dataDir: string): Promise<string | CryptoKey | undefined> {
+  if (cfg.private_key_file) {
+    const asym = cfg.algorithms.find((a) => a === "RS256" || a === "ES256");
+    if (!asym) throw new Error("auth.private_key_file needs RS256 or ES256 in auth.algorithms");
+    return importPKCS8(readFileSync(cfg.private_key_file, "utf8"), asym);
+  }
+  if (cfg.jwks_file || cfg.public_key_file) return undefined;
+  return loadOrCreateSecret(cfg, dataDir).secret;
 }
 
 type Key = Uint8Array | CryptoKey | JWTVerifyGetKey;
@@ -70,7 +102,7 @@ type Key = Uint8Array | CryptoKey | JWTVerifyGetKey;
  * path pays for a signature once per token; exp/nbf are still checked on every use.
  */
 export class Authenticator {
-  private readonly cache = new Map<string, { identity: Identity; exp: number; nbf: number }>();
+  private readonly cache = new Map<string, { identity: Principal; exp: number; nbf: number }>();
   private static readonly MAX_CACHED = 10_000;
 
   private constructor(private readonly cfg: AuthConfig, private readonly key: Key) {}
@@ -82,7 +114,7 @@ export class Authenticator {
     }
     if (cfg.public_key_file) {
       const asym = cfg.algorithms.find((a) => a === "RS256" || a === "ES256");
-      if (!asym) throw new Error("gateway.auth.public_key_file needs RS256 or ES256 in gateway.auth.algorithms");
+      if (!asym) throw new Error("auth.public_key_file needs RS256 or ES256 in auth.algorithms");
       return { auth: new Authenticator(cfg, await importSPKI(readFileSync(cfg.public_key_file, "utf8"), asym)), generated: false };
     }
     const { secret, generated } = loadOrCreateSecret(cfg, dataDir);
@@ -95,7 +127,7 @@ export class Authenticator {
    * A token verified before is answered without a promise (the hot path); a new
    * one is verified with jose.
    */
-  authenticate(authorization: string | null): Identity | Promise<Identity> {
+  authenticate(authorization: string | null): Principal | Promise<Principal> {
     if (!authorization) throw new UnauthorizedError("missing bearer token");
     const tolerance = this.cfg.clock_tolerance / 1000;
     // verified before under exactly this header value: no parsing at all
@@ -111,8 +143,13 @@ export class Authenticator {
     return this.verify(authorization, m[1]!, tolerance);
   }
 
+  /** Whether this header value was verified before (answering it costs no signature check). */
+  isCached(authorization: string | null): boolean {
+    return authorization !== null && this.cache.has(authorization);
+  }
+
   /** Verifies `token` with jose and keeps the identity under the header value it came in. */
-  private async verify(authorization: string, token: string, tolerance: number): Promise<Identity> {
+  private async verify(authorization: string, token: string, tolerance: number): Promise<Principal> {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.key as Uint8Array, {
@@ -125,7 +162,15 @@ export class Authenticator {
     } catch (err) {
       throw new UnauthorizedError(describeJoseError(err));
     }
-    const identity: Identity = { sub: String(payload.sub), admin: payload[this.cfg.admin_claim] === true };
+    const roles = payload[this.cfg.roles_claim];
+    const identity: Principal = {
+      ...principalOf({
+        sub: String(payload.sub),
+        admin: payload[this.cfg.admin_claim] === true,
+        roles: Array.isArray(roles) ? roles.filter((r): r is string => typeof r === "string") : [],
+      }),
+      authorization,
+    };
     if (this.cache.size >= Authenticator.MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(authorization, { identity, exp: payload.exp ?? Infinity, nbf: payload.nbf ?? 0 });
     return identity;
@@ -148,9 +193,3 @@ function describeJoseError(err: unknown): string {
   return "token rejected";
 }
 
-/** The admin check every role's /admin endpoints use: a valid token with the admin claim (open when auth is off). */
-export async function createAdminGuard(cfg: AuthConfig, dataDir: string): Promise<(authorization: string | null) => Promise<void>> {
-  if (!cfg.enabled) return async () => {};
-  const { auth } = await Authenticator.create(cfg, dataDir);
-  return async (authorization) => Authenticator.requireAdmin(await auth.authenticate(authorization));
-}

@@ -6,6 +6,7 @@ import healthProto from "../../protos/grpc/health/v1/health.proto" with { type: 
 import reflectionV1Proto from "../../protos/grpc/reflection/v1/reflection.proto" with { type: "text" };
 import reflectionV1AlphaProto from "../../protos/grpc/reflection/v1alpha/reflection.proto" with { type: "text" };
 import { BpmError, ValidationError } from "./errors.ts";
+import type { Principal } from "./principal.ts";
 import { reflectionDescriptors, typeNamesOf } from "./proto-descriptors.ts";
 import type { Logger } from "./logger.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
@@ -123,6 +124,11 @@ export interface GrpcServerOptions {
   role: string;
   log: Logger;
   metrics: Metrics;
+  /**
+   * Who calls, from the `authorization` metadata: every method added with addService needs a
+   * credential this accepts (UNAUTHENTICATED otherwise); grpc.health.v1 and reflection stay open.
+   */
+  authenticate: (authorization: string | null) => Principal | Promise<Principal>;
 }
 
 /**
@@ -223,6 +229,12 @@ export class GrpcServer {
     return this.opts.log;
   }
 
+  /** @internal the caller of a call, from its `authorization` metadata */
+  principal(metadata: grpc.Metadata): Principal | Promise<Principal> {
+    const given = metadata.get("authorization")[0];
+    return this.opts.authenticate(typeof given === "string" ? given : null);
+  }
+
   get role(): string {
     return this.opts.role;
   }
@@ -230,8 +242,8 @@ export class GrpcServer {
 
 export type GrpcHandler = (this: GrpcServer, service: string, method: string, ...args: any[]) => void;
 
-/** A unary handler from an async function; its result is the reply. */
-export function unary<Req, Res>(fn: (req: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res> | Res): GrpcHandler {
+/** A unary handler from an async function; its result is the reply. The caller is authenticated first. */
+export function unary<Req, Res>(fn: (req: Req, call: grpc.ServerUnaryCall<Req, Res>, principal: Principal) => Promise<Res> | Res): GrpcHandler {
   return function (this: GrpcServer, service: string, method: string, call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>) {
     const started = performance.now();
     this.track(1);
@@ -239,7 +251,8 @@ export function unary<Req, Res>(fn: (req: Req, call: grpc.ServerUnaryCall<Req, R
     const span = startGrpcServerSpan(this.role, service, method, call.metadata);
     runInSpan(span, () =>
       Promise.resolve()
-        .then(() => fn(call.request, call))
+        .then(() => this.principal(call.metadata))
+        .then((principal) => fn(call.request, call, principal))
         .then(
           (res) => {
             this.observe(service, method, grpc.status.OK, started);
@@ -265,7 +278,7 @@ export function unary<Req, Res>(fn: (req: Req, call: grpc.ServerUnaryCall<Req, R
  * `live` streams (subscriptions) are ended first on shutdown; others may finish within the grace.
  */
 export function serverStream<Req, Res>(
-  fn: (req: Req, call: grpc.ServerWritableStream<Req, Res>, signal: AbortSignal) => Promise<void>,
+  fn: (req: Req, call: grpc.ServerWritableStream<Req, Res>, signal: AbortSignal, principal: Principal) => Promise<void>,
   opts: { live?: boolean } = {},
 ): GrpcHandler {
   return function (this: GrpcServer, service: string, method: string, call: grpc.ServerWritableStream<Req, Res>) {
@@ -279,7 +292,8 @@ export function serverStream<Req, Res>(
     const span = startGrpcServerSpan(this.role, service, method, call.metadata);
     runInSpan(span, () =>
       Promise.resolve()
-        .then(() => fn(call.request, call, ac.signal))
+        .then(() => this.principal(call.metadata))
+        .then((principal) => fn(call.request, call, ac.signal, principal))
         .then(
           () => {
             const code = call.cancelled ? grpc.status.CANCELLED : grpc.status.OK;

@@ -1,9 +1,10 @@
 import { FaultInjector } from "./faults.ts";
 import { createHttpApp } from "./http.ts";
+import type { RoleAuth } from "./role-auth.ts";
 import type { RoleContext } from "./role.ts";
 
-/** The standard HTTP app for a role's context (health, metrics, errors, faults when enabled). */
-export function roleHttpApp(ctx: RoleContext) {
+/** The standard HTTP app for a role's context (health, metrics, errors, credentials, faults when enabled). */
+export function roleHttpApp(ctx: RoleContext, auth: RoleAuth) {
   return createHttpApp({
     role: ctx.role,
     log: ctx.log,
@@ -12,5 +13,6 @@ export function roleHttpApp(ctx: RoleContext) {
     lifecycle: ctx.lifecycle,
     bodyLimitBytes: ctx.config.http.body_limit_bytes,
     faults: ctx.config.fault_injection.enabled ? new FaultInjector() : undefined,
+    authenticate: auth.authenticate,
   });
 }

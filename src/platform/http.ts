@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import * as v from "valibot";
-import { BpmError, PayloadTooLargeError, ValidationError } from "./errors.ts";
+import { BpmError, ForbiddenError, PayloadTooLargeError, ValidationError } from "./errors.ts";
+import type { Principal } from "./principal.ts";
 import type { HealthRegistry } from "./health.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { Logger } from "./logger.ts";
@@ -64,6 +65,30 @@ export interface HttpAppOptions {
   bodyLimitBytes: number;
   /** When set (fault_injection.enabled), /admin/faults can make /api requests fail or stall. */
   faults?: FaultInjector;
+  /**
+   * Who calls: every path but the open ones needs a credential this accepts (401 otherwise), and
+   * /admin/* the admin claim (403), both decided before the body is read. Handlers read the
+   * caller with `principalFrom(request)`.
+   */
+  authenticate?: (authorization: string | null) => Principal | Promise<Principal>;
+}
+
+/** Paths served without a credential (DESIGN.md "Identity and authorization"). */
+export const OPEN_PATHS: ReadonlySet<string> = new Set(["/health", "/metrics", "/openapi.json", "/docs"]);
+
+const principals = new WeakMap<Request, Principal>();
+
+/** The caller the app authenticated for this request. */
+export function principalFrom(request: Request): Principal {
+  const p = principals.get(request);
+  if (p === undefined) throw new BpmError("request was not authenticated", { code: "INTERNAL", httpStatus: 500, grpcCode: 13 });
+  return p;
+}
+
+/** Remembers `p` for the request; /admin/* needs the admin claim. */
+function admitted(request: Request, pathname: string, p: Principal): void {
+  if (pathname.startsWith("/admin/") && !p.admin) throw new ForbiddenError("this endpoint needs a token with the admin claim");
+  principals.set(request, p);
 }
 
 /**
@@ -71,7 +96,7 @@ export interface HttpAppOptions {
  * shape, the body limit, RED metrics by route template, /health and /metrics.
  */
 export function createHttpApp(opts: HttpAppOptions) {
-  const { role, metrics, health, lifecycle, log, bodyLimitBytes, faults } = opts;
+  const { role, metrics, health, lifecycle, log, bodyLimitBytes, faults, authenticate } = opts;
   const reqCounter = metrics.httpRequests;
   const reqDuration = metrics.httpDuration;
 
@@ -89,7 +114,30 @@ export function createHttpApp(opts: HttpAppOptions) {
         set.status = 413;
         return errorResponse(new PayloadTooLargeError(bodyLimitBytes), correlationIdFrom(request.headers));
       }
-      if (faults?.fault) return faults.apply(new URL(request.url).pathname);
+      const pathname = new URL(request.url).pathname;
+      if (authenticate && !OPEN_PATHS.has(pathname)) {
+        const refuse = (err: unknown) => {
+          const res = errorResponse(err, correlationIdFrom(request.headers));
+          set.status = res.status;
+          return res;
+        };
+        try {
+          const p = authenticate(request.headers.get("authorization"));
+          if (p instanceof Promise) {
+            return p.then(
+              (pp) => {
+                admitted(request, pathname, pp);
+                return faults?.fault ? faults.apply(pathname) : undefined;
+              },
+              refuse,
+            ).catch(refuse);
+          }
+          admitted(request, pathname, p);
+        } catch (err) {
+          return refuse(err);
+        }
+      }
+      if (faults?.fault) return faults.apply(pathname);
     })
     .onAfterHandle({ as: "global" }, ({ set, correlationId }) => {
       set.headers[CORRELATION_HEADER] = correlationId;
@@ -100,6 +148,8 @@ export function createHttpApp(opts: HttpAppOptions) {
         case "PARSE":
           return errorResponse(new ValidationError("request body is not valid JSON"), cid);
         case "NOT_FOUND":
+          // a handler's own 404 (an object the caller may not see) keeps its message
+          if (error instanceof BpmError) return errorResponse(error, cid);
           return errorResponse(new BpmError(`no route for ${request.method} ${new URL(request.url).pathname}`, { code: "NOT_FOUND", httpStatus: 404, grpcCode: 5 }), cid);
         case "VALIDATION":
           return errorResponse(new ValidationError(String((error as Error).message).split("\n")[0] ?? "invalid input"), cid);

@@ -1,9 +1,9 @@
 import type { LoadBalancer } from "../balancing/balancer.ts";
 import type { Lease } from "../balancing/lease.ts";
 import { UpstreamTimeoutError } from "../platform/errors.ts";
-import type { DownstreamPolicies } from "./downstreams.ts";
+import { admitLocal, type DownstreamPolicies, releaseLocal } from "./downstreams.ts";
 import { proxyRequest, proxyRequestWire, proxyWireTo, type ProxyOptions } from "./http-proxy.ts";
-
+import { defaultErrorClassifier, isFailedResponse } from "../resilience/outcome.ts";
 import { NoHealthyInstanceError } from "./errors.ts";
 import type { Http1Client, WireResponse } from "./http1/index.ts";
 import type { ExchangeSink } from "./http1/exchange.ts";
@@ -60,7 +60,7 @@ export interface ForwardSink {
 
 /**
  * Forwards one HTTP request to a service: Retry(CircuitBreaker(TimeLimiter(balanced call))).
- * Each attempt picks an instance not tried yet; 5xx and connection errors count against the
+ * Each attempt prefers an instance not tried yet (the same one again when there is no other); 5xx and connection errors count against the
  * breaker and the instance; 429 is load (the instance backs off, the breaker does not care).
  * The lease of the last attempt and the number of attempts are written to `f`. Not async
  * itself: the common call is the retry policy's promise (or the one attempt's), no wrapper.
@@ -74,18 +74,27 @@ export function forward(lb: LoadBalancer, policies: DownstreamPolicies, f: Forwa
 }
 
 /**
- * Takes the breaker's permission and an instance (not one tried already) for the next
- * attempt, and starts its clock and instruments; throws when there is neither.
+ * Takes the breaker's permission and an instance (preferably not one tried already) for the
+ * next attempt, and starts its clock and instruments; throws when there is neither.
  */
 function beginAttempt(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardRequest): Lease {
   f.attempts++;
   const breaker = policies.breaker;
   if (!breaker.tryAcquirePermission()) throw breaker.notPermittedError();
   const epoch = breaker.epoch;
+  // inside the breaker, as Resilience4j orders them: the client-side rate limiter, then the bulkhead
+  const refusal = policies.rateLimiter === undefined && policies.bulkhead === undefined ? undefined : admitLocal(policies);
+  if (refusal !== undefined) {
+    breaker.releasePermission(epoch);
+    throw refusal;
+  }
   if (f.lease !== undefined) (f.tried ??= new Set()).add(f.lease.instance.id);
-  const lease = lb.pick({ stickyId: f.stickyId, exclude: f.tried });
+  let lease = lb.pick({ stickyId: f.stickyId, exclude: f.tried });
+  // avoiding instances already tried is a preference (Envoy's default), not a rule: with none left, the same one again
+  if (!lease.ok && lease.reason === "all_excluded") lease = lb.pick({ stickyId: f.stickyId });
   if (!lease.ok) {
     breaker.releasePermission(epoch);
+    releaseLocal(policies);
     throw new NoHealthyInstanceError(lb.service, lease.reason, lease.retryAfterMs);
   }
   f.lease = lease;
@@ -99,7 +108,8 @@ function beginAttempt(lb: LoadBalancer, policies: DownstreamPolicies, f: Forward
 /** The attempt's response head arrived: breaker, instance and instruments told (429 is load, 5xx failure). */
 function attemptAnswered(policies: DownstreamPolicies, f: ForwardRequest, res: Response | WireResponse): void {
   const ms = performance.now() - f.attemptStarted!;
-  const failed = res.status >= 500;
+  const failed = isFailedResponse(res);
+  releaseLocal(policies);
   f.upstream!.end(ms / 1000, statusClass(res.status));
   policies.breaker.onResult(ms, failed, f.epoch);
   if (res.status === 429) {
@@ -114,9 +124,12 @@ function attemptAnswered(policies: DownstreamPolicies, f: ForwardRequest, res: R
 function attemptFailed(policies: DownstreamPolicies, f: ForwardRequest, err: unknown): void {
   const ms = performance.now() - f.attemptStarted!;
   const callerSignal = f.req.signal;
+  releaseLocal(policies);
   f.upstream!.end(ms / 1000, callerSignal.aborted ? "cancelled" : err instanceof UpstreamTimeoutError ? "timeout" : "error");
   policies.breaker.onErrorResult(ms, err, f.epoch, callerSignal);
-  f.lease!.release({ outcome: callerSignal.aborted ? "cancelled" : "failure", latencyMs: ms });
+  // the instance is judged as the breaker judges it: a client's broken upload or cancellation is not its failure
+  const outcome = defaultErrorClassifier(err, callerSignal);
+  f.lease!.release({ outcome: outcome === "ignore" ? "cancelled" : outcome, latencyMs: ms });
 }
 
 function send(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardRequest, body: ArrayBuffer | ReadableStream | null, mayRetry: boolean): Promise<Response | WireResponse> {

@@ -4,9 +4,12 @@ import * as protoLoader from "@grpc/proto-loader";
 import { join } from "node:path";
 import { authHeaders, json, postJson, REPO, startBpm } from "../support/bpm.ts";
 
+/** Durability, not credentials: auth off (every caller is the local operator). */
+const AUTH_OFF = { auth: { enabled: false } };
+
 describe("durability", () => {
   test("tasks acknowledged just before kill -9 are there after restart", async () => {
-    const first = await startBpm({ roles: ["task-service"] });
+    const first = await startBpm({ roles: ["task-service"], config: AUTH_OFF });
     const base = first.url("task-service");
     const acked: number[] = [];
     // writes in flight while the process is killed: only acknowledged ones must survive
@@ -23,7 +26,7 @@ describe("durability", () => {
     await first.proc.exited;
     expect(acked.length).toBeGreaterThan(20);
 
-    const second = await startBpm({ roles: ["task-service"], dataDir: first.dataDir, ports: first.ports });
+    const second = await startBpm({ roles: ["task-service"], config: AUTH_OFF, dataDir: first.dataDir, ports: first.ports });
     try {
       const ids = new Set<number>();
       for (let offset = 0; ; offset += 1000) {
@@ -41,7 +44,7 @@ describe("durability", () => {
 
 describe("graceful shutdown", () => {
   test("SIGTERM: /health turns DOWN and gRPC health NOT_SERVING, open streams end, exit 0", async () => {
-    const bpm = await startBpm({ roles: ["task-service"], config: { http: { shutdown_grace: "2s" } } });
+    const bpm = await startBpm({ roles: ["task-service"], config: { ...AUTH_OFF, http: { shutdown_grace: "2s" } } });
     const def = protoLoader.loadSync(join(REPO, "protos/grpc/health/v1/health.proto"), { keepCase: true, enums: String, defaults: true });
     const Health = (grpc.loadPackageDefinition(def) as any).grpc.health.v1.Health;
     const client = new Health(`127.0.0.1:${bpm.ports["task-service"].grpc}`, grpc.credentials.createInsecure());
@@ -88,7 +91,7 @@ describe("graceful shutdown", () => {
   }, 30_000);
 
   test("a second signal exits at once", async () => {
-    const bpm = await startBpm({ roles: ["task-service"], config: { http: { shutdown_grace: "20s" } } });
+    const bpm = await startBpm({ roles: ["task-service"], config: { ...AUTH_OFF, http: { shutdown_grace: "20s" } } });
     const sse = await fetch(`${bpm.url("task-service")}/api/tasks/stream`);
     void sse;
     bpm.proc.kill("SIGTERM");
@@ -101,7 +104,7 @@ describe("graceful shutdown", () => {
 
 describe("robustness", () => {
   test("1,000 idle connections, abrupt disconnects and garbage on the gRPC port do not bring it down", async () => {
-    const bpm = await startBpm({ roles: ["task-service"] });
+    const bpm = await startBpm({ roles: ["task-service"], config: AUTH_OFF });
     const port = bpm.ports["task-service"];
     const sockets = await Promise.all(
       Array.from({ length: 1000 }, (_, i) => Bun.connect({ hostname: "127.0.0.1", port: i % 2 ? port.http : port.grpc!, socket: { data() {}, error() {} } })),

@@ -1,7 +1,10 @@
 import { afterAll, expect, test } from "bun:test";
-import { authHeaders, freePort, json, postJson, startBpm, type BpmProcess } from "../support/bpm.ts";
+import { adminHeaders, authHeaders, freePort, json, postJson, startBpm, type BpmProcess } from "../support/bpm.ts";
 import { startPostgres, type PostgresServer } from "../support/servers.ts";
 import { allocatePorts, deployLeave, eventually, LEAVE_VARIABLES } from "./process-helpers.ts";
+
+/** Direct calls to a role carry a credential: an admin acts for the user a body names. */
+const ADMIN = await adminHeaders();
 
 const procs: BpmProcess[] = [];
 let pg: PostgresServer | undefined;
@@ -33,7 +36,7 @@ test("a leave request runs end to end through the gateway, every role its own pr
   const gw = gateway.url();
 
   const employee = await authHeaders(LEAVE_VARIABLES.employee_id);
-  const manager = await authHeaders(LEAVE_VARIABLES.manager_id);
+  const manager = await authHeaders(LEAVE_VARIABLES.manager_id, false, ["designer"]);
   const hr = await authHeaders(LEAVE_VARIABLES.hr_id);
   await deployLeave({ forms: gw, processes: gw }, manager);
 
@@ -60,10 +63,10 @@ test("a leave request runs end to end through the gateway, every role its own pr
 
   // every step's task ends done, seen identically from both replicas (one shared database)
   const fromA = await eventually("all tasks done", async () => {
-    const r = await json(fetch(`${taskA.url("task-service")}/api/tasks?process_instance_id=${id}`));
+    const r = await json(fetch(`${taskA.url("task-service")}/api/tasks?process_instance_id=${id}`, { headers: ADMIN }));
     return r.body.items.length === 3 && r.body.items.every((t: { status: string }) => t.status === "done") ? r.body.items : undefined;
   });
-  const fromB = await json(fetch(`http://127.0.0.1:${replicaB.http}/api/tasks?process_instance_id=${id}`));
+  const fromB = await json(fetch(`http://127.0.0.1:${replicaB.http}/api/tasks?process_instance_id=${id}`, { headers: ADMIN }));
   expect(fromB.body.items).toEqual(fromA);
   expect(fromA.map((t: { step_id: string }) => t.step_id)).toEqual(["request", "manager-approval", "hr-record"]);
 }, 120_000);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { authHeaders, json, postJson, startBpm, type BpmProcess } from "../support/bpm.ts";
+import { adminHeaders, authHeaders, json, postJson, startBpm, type BpmProcess } from "../support/bpm.ts";
 import { grpcurl } from "./process-helpers.ts";
 import { leaveRequestForm } from "../unit/domain/leave-example.ts";
 
@@ -8,12 +8,15 @@ let gw: string;
 let direct: string;
 let grpcAddr: string;
 let auth: Record<string, string>;
+/** grpcurl's credential: an admin, who may name the submitter. */
+let H: string[];
 beforeAll(async () => {
   bpm = await startBpm({ roles: ["gateway", "form-service"] });
   gw = bpm.url("gateway");
   direct = bpm.url("form-service");
   grpcAddr = `127.0.0.1:${bpm.ports["form-service"].grpc}`;
-  auth = await authHeaders(7);
+  auth = await authHeaders(7, false, ["designer"]);
+  H = ["-H", `authorization: ${(await adminHeaders()).authorization}`];
 });
 afterAll(() => bpm?.stop());
 
@@ -133,8 +136,10 @@ describe("submissions", () => {
     const again = await json(postJson(`${gw}/api/forms/${key}/submissions`, { data: { start_date: "2025-08-01", days: 9 } }, headers));
     expect(again.status).toBe(200);
     expect(again.body.id).toBe(r.body.id);
-    const got = await json(fetch(`${gw}/api/forms/submissions/${r.body.id}`, { headers: auth }));
+    const got = await json(fetch(`${gw}/api/forms/submissions/${r.body.id}`, { headers: headers }));
     expect(got.body).toEqual(r.body);
+    // another user: as if it did not exist
+    expect((await json(fetch(`${gw}/api/forms/submissions/${r.body.id}`, { headers: auth }))).status).toBe(404);
   });
 
   test("a submission stays tied to the version it was made against", async () => {
@@ -159,8 +164,8 @@ describe("submissions", () => {
   });
 
   test("an unknown submission id is 404; submitting to an unknown form is 404", async () => {
-    expect((await json(fetch(`${direct}/api/forms/submissions/nope`))).status).toBe(404);
-    expect((await json(postJson(`${direct}/api/forms/no-such-form/submissions`, { data: {} }))).status).toBe(404);
+    expect((await json(fetch(`${direct}/api/forms/submissions/nope`, { headers: auth }))).status).toBe(404);
+    expect((await json(postJson(`${direct}/api/forms/no-such-form/submissions`, { data: {} }, auth))).status).toBe(404);
   });
 });
 
@@ -181,24 +186,24 @@ describe("formservice.FormService with grpcurl (reflection, Struct data)", () =>
   test("publish, submit and read back nested JSON data through Struct", async () => {
     const key = uniqueKey("grpc");
     const form = { key, fields: [{ name: "days", type: "integer", required: true, max: 30, default: 1 }, { name: "meta", type: "string" }] };
-    const pub = await grpcurl(["-d", "@", grpcAddr, "formservice.FormService/PublishForm"], JSON.stringify(form));
+    const pub = await grpcurl([...H, "-d", "@", grpcAddr, "formservice.FormService/PublishForm"], JSON.stringify(form));
     expect(pub.code).toBe(0);
     expect(JSON.parse(pub.out)).toMatchObject({ created: true, form: { key, version: 1, fields: [{ name: "days", default: 1 }, { name: "meta" }] } });
 
-    const sub = await grpcurl(["-d", "@", grpcAddr, "formservice.FormService/SubmitForm"], JSON.stringify({ form_key: key, data: { meta: "x" }, submitted_by: 5 }));
+    const sub = await grpcurl([...H, "-d", "@", grpcAddr, "formservice.FormService/SubmitForm"], JSON.stringify({ form_key: key, data: { meta: "x" }, submitted_by: 5 }));
     expect(sub.code).toBe(0);
     const stored = JSON.parse(sub.out);
     expect(stored).toMatchObject({ form_key: key, form_version: 1, submitted_by: 5, data: { days: 1, meta: "x" } });
-    const got = await grpcurl(["-d", JSON.stringify({ id: stored.id }), grpcAddr, "formservice.FormService/GetSubmission"]);
+    const got = await grpcurl([...H, "-d", JSON.stringify({ id: stored.id }), grpcAddr, "formservice.FormService/GetSubmission"]);
     expect(JSON.parse(got.out)).toEqual(stored);
     // the same submission is readable over REST
-    expect((await json(fetch(`${direct}/api/forms/submissions/${stored.id}`))).body.data).toEqual({ days: 1, meta: "x" });
+    expect((await json(fetch(`${direct}/api/forms/submissions/${stored.id}`, { headers: { authorization: H[1]!.slice("authorization: ".length) } }))).body.data).toEqual({ days: 1, meta: "x" });
   });
 
   test("ValidateSubmission answers with per-field errors; SubmitForm refuses with InvalidArgument", async () => {
     const key = uniqueKey("grpc-bad");
     await publish({ key, fields: [{ name: "days", type: "integer", max: 30 }] });
-    const v = await grpcurl(["-d", JSON.stringify({ form_key: key, data: { days: 31, nested: { list: [1, "two", null, true] } } }), grpcAddr, "formservice.FormService/ValidateSubmission"]);
+    const v = await grpcurl([...H, "-d", JSON.stringify({ form_key: key, data: { days: 31, nested: { list: [1, "two", null, true] } } }), grpcAddr, "formservice.FormService/ValidateSubmission"]);
     expect(v.code).toBe(0);
     expect(JSON.parse(v.out)).toEqual({
       errors: [
@@ -207,7 +212,7 @@ describe("formservice.FormService with grpcurl (reflection, Struct data)", () =>
       ],
       form_version: 1,
     });
-    const s = await grpcurl(["-d", JSON.stringify({ form_key: key, data: { days: 31 } }), grpcAddr, "formservice.FormService/SubmitForm"]);
+    const s = await grpcurl([...H, "-d", JSON.stringify({ form_key: key, data: { days: 31 } }), grpcAddr, "formservice.FormService/SubmitForm"]);
     expect(s.code).not.toBe(0);
     expect(s.err).toContain("InvalidArgument");
     expect(s.err).toContain("1 field is invalid");

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SignJWT } from "jose";
-import { authHeaders, json, postJson, startBpm, TEST_SECRET, token, type BpmProcess } from "../support/bpm.ts";
+import { adminFetch, authHeaders, json, postJson, startBpm, TEST_SECRET, token, type BpmProcess } from "../support/bpm.ts";
 
 const enc = new TextEncoder();
 
@@ -38,12 +38,14 @@ describe("gateway authentication", () => {
   };
   const now = () => Math.floor(Date.now() / 1000);
 
-  test("a valid token is forwarded with the identity header, a forged identity header is replaced", async () => {
+  test("a valid token is forwarded as it came (the role verifies it again), forged identity headers are dropped", async () => {
     const before = echo.seen.length;
-    const r = await fetch(`${bpm.url()}/api/tasks/1`, { headers: { ...(await authHeaders(5)), "x-bpm-user-id": "999", "x-bpm-user-admin": "true" } });
+    const h = await authHeaders(5);
+    const r = await fetch(`${bpm.url()}/api/tasks/1`, { headers: { ...h, "x-bpm-user-id": "999", "x-bpm-user-admin": "true" } });
     expect(r.status).toBe(200);
     const got = echo.seen[before]!;
-    expect(got.headers["x-bpm-user-id"]).toBe("5");
+    expect(got.headers.authorization).toBe(h.authorization!);
+    expect(got.headers["x-bpm-user-id"]).toBeUndefined();
     expect(got.headers["x-bpm-user-admin"]).toBeUndefined();
     expect(got.headers["x-correlation-id"]).toBe(r.headers.get("x-correlation-id")!);
     expect(Number(got.headers["x-request-deadline"])).toBeGreaterThan(Date.now());
@@ -89,7 +91,10 @@ describe("gateway authentication", () => {
     expect(await proc.exited).toBe(0);
     const r = await fetch(`${bpm.url()}/api/tasks/3`, { headers: { authorization: `Bearer ${tok}` } });
     expect(r.status).toBe(200);
-    expect(echo.seen.at(-1)!.headers["x-bpm-user-id"]).toBe("77");
+    const claims = JSON.parse(Buffer.from(echo.seen.at(-1)!.headers.authorization!.split(".")[1]!, "base64url").toString());
+    expect(claims).toMatchObject({ sub: "77", iss: "bpm", aud: "bpm-api" });
+    expect(claims.admin).toBeUndefined();
+    expect(claims.roles).toBeUndefined();
   });
 });
 
@@ -175,22 +180,22 @@ describe("gateway → task-service, end to end", () => {
     const h = await authHeaders(11);
     const admin = await authHeaders(1, true);
     const svc = bpm.url("task-service");
-    await fetch(`${svc}/admin/faults`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ status: 503 }) });
+    await adminFetch(`${svc}/admin/faults`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ status: 503 }) });
     const failures: number[] = [];
     for (let i = 0; i < 4; i++) failures.push((await fetch(`${bpm.url()}/api/tasks/1`, { headers: h })).status);
     expect(failures).toEqual([503, 503, 503, 503]);
-    const injectedBefore = ((await (await fetch(`${svc}/admin/faults`)).json()) as { injected: number }).injected;
+    const injectedBefore = ((await (await adminFetch(`${svc}/admin/faults`)).json()) as { injected: number }).injected;
 
     const rejected = await json(fetch(`${bpm.url()}/api/tasks/1`, { headers: h }));
     expect(rejected.status).toBe(503);
     expect(rejected.body.code).toBe("CIRCUIT_OPEN");
     expect(Number(rejected.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
-    const injectedAfter = ((await (await fetch(`${svc}/admin/faults`)).json()) as { injected: number }).injected;
+    const injectedAfter = ((await (await adminFetch(`${svc}/admin/faults`)).json()) as { injected: number }).injected;
     expect(injectedAfter).toBe(injectedBefore); // the instance was not touched
 
-    await fetch(`${svc}/admin/faults`, { method: "DELETE" });
+    await adminFetch(`${svc}/admin/faults`, { method: "DELETE" });
     await Bun.sleep(1_100);
-    const created = await json(postJson(`${svc}/api/tasks`, { title: "after heal", user_id: 11 }));
+    const created = await json(postJson(`${svc}/api/tasks`, { title: "after heal", user_id: 11 }, admin));
     const trial1 = await fetch(`${bpm.url()}/api/tasks/${created.body.id}`, { headers: h });
     const trial2 = await fetch(`${bpm.url()}/api/tasks/${created.body.id}`, { headers: h });
     expect([trial1.status, trial2.status]).toEqual([200, 200]);
@@ -212,7 +217,7 @@ describe("gateway → task-service, end to end", () => {
 
   test("a slow upstream → 504 within the request timeout", async () => {
     const svc = bpm.url("task-service");
-    await fetch(`${svc}/admin/faults`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ status: 0, delay_ms: 3000 }) });
+    await adminFetch(`${svc}/admin/faults`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ status: 0, delay_ms: 3000 }) });
     try {
       const t0 = Date.now();
       const r = await json(fetch(`${bpm.url()}/api/tasks?limit=1`, { headers: { ...(await authHeaders(13)), "x-request-deadline": String(Date.now() + 400) } }));
@@ -220,7 +225,7 @@ describe("gateway → task-service, end to end", () => {
       expect(r.body.code).toBe("UPSTREAM_TIMEOUT");
       expect(Date.now() - t0).toBeLessThan(2000);
     } finally {
-      await fetch(`${svc}/admin/faults`, { method: "DELETE" });
+      await adminFetch(`${svc}/admin/faults`, { method: "DELETE" });
       await fetch(`${bpm.url()}/admin/breakers/taskService`, { method: "POST", headers: { ...(await authHeaders(1, true)), "content-type": "application/json" }, body: '{"state":"RESET"}' });
     }
   });
@@ -231,7 +236,7 @@ describe("gateway → task-service, end to end", () => {
     const created = await json(postJson(`${bpm.url()}/api/tasks`, { title: "cached", user_id: 14 }, h));
     const live = await json(fetch(`${bpm.url()}/api/tasks/${created.body.id}`, { headers: h }));
     expect(live.headers.get("x-fallback")).toBeNull();
-    await fetch(`${svc}/admin/faults`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ status: 503 }) });
+    await adminFetch(`${svc}/admin/faults`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ status: 503 }) });
     try {
       const fallback = await json(fetch(`${bpm.url()}/api/tasks/${created.body.id}`, { headers: h }));
       expect(fallback.status).toBe(200);
@@ -241,7 +246,7 @@ describe("gateway → task-service, end to end", () => {
       const other = await fetch(`${bpm.url()}/api/tasks/${created.body.id}`, { headers: await authHeaders(15) });
       expect(other.status).toBe(503);
     } finally {
-      await fetch(`${svc}/admin/faults`, { method: "DELETE" });
+      await adminFetch(`${svc}/admin/faults`, { method: "DELETE" });
       await fetch(`${bpm.url()}/admin/breakers/taskService`, { method: "POST", headers: { ...(await authHeaders(1, true)), "content-type": "application/json" }, body: '{"state":"RESET"}' });
     }
   });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { authHeaders, json, postJson, startBpm, type BpmProcess } from "../support/bpm.ts";
+import { adminHeaders, authHeaders, json, postJson, startBpm, type BpmProcess } from "../support/bpm.ts";
 import { deployLeave, eventually, grpcurl, LEAVE_VARIABLES, leaveProcess, type TaskView } from "./process-helpers.ts";
 
 // Every role in one process, as `./bpm` runs by default; users act through the gateway with their own tokens.
@@ -7,6 +7,8 @@ let bpm: BpmProcess;
 let gw: string;
 let grpcAddr: string;
 const as: Record<"alice" | "bob" | "carol" | "mallory", Record<string, string>> = {} as never;
+/** Reads every task of an instance (a user sees only their own). */
+let admin: Record<string, string>;
 const ALICE = 11; // employee
 const BOB = 22; // manager
 const CAROL = 33; // HR
@@ -16,7 +18,8 @@ beforeAll(async () => {
   gw = bpm.url("gateway");
   grpcAddr = `127.0.0.1:${bpm.ports["process-service"].grpc}`;
   as.alice = await authHeaders(ALICE);
-  as.bob = await authHeaders(BOB);
+  as.bob = await authHeaders(BOB, false, ["designer"]);
+  admin = await adminHeaders();
   as.carol = await authHeaders(CAROL);
   as.mallory = await authHeaders(66);
   await deployLeave({ forms: gw, processes: gw }, as.bob);
@@ -32,7 +35,7 @@ async function start(variables: Record<string, unknown> = LEAVE_VARIABLES, who =
 type Answer = Instance & { code?: string; error?: string; details?: { field: string; code: string }[] };
 const complete = (id: string, step_id: string, data: unknown, who: Record<string, string>) => json<Answer>(postJson(`${gw}/api/processes/instances/${id}/complete`, { step_id, data }, who));
 const getInstance = async (id: string) => (await json<Instance>(fetch(`${gw}/api/processes/instances/${id}`, { headers: as.alice }))).body;
-const tasksOf = async (id: string) => (await json<{ items: TaskView[] }>(fetch(`${gw}/api/tasks?process_instance_id=${id}`, { headers: as.alice }))).body.items;
+const tasksOf = async (id: string) => (await json<{ items: TaskView[] }>(fetch(`${gw}/api/tasks?process_instance_id=${id}`, { headers: admin }))).body.items;
 /** The step's tasks as task-service holds them, once the outbox delivered `count` of them with those statuses. */
 const tasksSettle = (id: string, expected: [string, string][]) =>
   eventually(`tasks of ${id} = ${JSON.stringify(expected)}`, async () => {
@@ -123,12 +126,12 @@ describe("running the leave process through the gateway", () => {
     await tasksSettle(id, [["request", "done"], ["manager-approval", "done"]]);
   });
 
-  test("only the assignee may complete (403); a step that is not current is 409; invalid data is 422 — none of them change anything", async () => {
+  test("only the assignee may complete (403; 404 to who takes no part); a step that is not current is 409; invalid data is 422 — none of them change anything", async () => {
     const id = (await start()).body.id;
     const before = await getInstance(id);
-    const forbidden = await complete(id, "request", { start_date: "2025-07-01", days: 3 }, as.bob);
-    expect(forbidden.status).toBe(403);
-    expect(forbidden.body).toMatchObject({ code: "FORBIDDEN" });
+    const stranger = await complete(id, "request", { start_date: "2025-07-01", days: 3 }, as.bob);
+    expect(stranger.status).toBe(404);
+    expect(stranger.body).toMatchObject({ code: "NOT_FOUND" });
     const notCurrent = await complete(id, "hr-record", { hr_reference: "HR-1234" }, as.alice);
     expect(notCurrent.status).toBe(409);
     expect(notCurrent.body).toMatchObject({ code: "STEP_NOT_CURRENT" });
@@ -139,6 +142,10 @@ describe("running the leave process through the gateway", () => {
     expect(await getInstance(id)).toEqual(before);
 
     expect((await complete(id, "request", { start_date: "2025-07-01", days: 3 }, as.alice)).status).toBe(200);
+    // alice takes part, but the manager's step is bob's
+    const forbidden = await complete(id, "manager-approval", { approved: true }, as.alice);
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.body).toMatchObject({ code: "FORBIDDEN" });
     const twice = await complete(id, "request", { start_date: "2025-07-01", days: 3 }, as.alice);
     expect(twice.status).toBe(409);
     expect(twice.body.code).toBe("STEP_NOT_CURRENT");
@@ -156,12 +163,12 @@ describe("running the leave process through the gateway", () => {
     await tasksSettle(id, [["request", "done"], ["manager-approval", "todo"]]);
   });
 
-  test("cancel: a stranger gets 403; the starter cancels and the open task is cancelled; afterwards 409", async () => {
+  test("cancel: a stranger gets 404; the starter cancels and the open task is cancelled; afterwards 409", async () => {
     const id = (await start()).body.id;
     await complete(id, "request", { start_date: "2025-07-01", days: 3 }, as.alice);
     await tasksSettle(id, [["request", "done"], ["manager-approval", "todo"]]);
     const stranger = await json(postJson(`${gw}/api/processes/instances/${id}/cancel`, { reason: "no" }, as.mallory));
-    expect(stranger.status).toBe(403);
+    expect(stranger.status).toBe(404);
     const r = await json<Instance>(postJson(`${gw}/api/processes/instances/${id}/cancel`, { reason: "plans changed" }, as.alice));
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ status: "cancelled", current_step: null });
@@ -193,9 +200,15 @@ describe("running the leave process through the gateway", () => {
   test("instances can be listed by assignee and status", async () => {
     const dave = 4242;
     const id = (await start({ employee_id: dave, manager_id: BOB, hr_id: CAROL })).body.id;
-    const mine = await json(fetch(`${gw}/api/processes/instances?assignee=${dave}&status=running`, { headers: as.alice }));
+    const mine = await json(fetch(`${gw}/api/processes/instances?assignee=${dave}&status=running`, { headers: await authHeaders(dave) }));
     expect(mine.body.items.map((i: Instance) => i.id)).toEqual([id]);
     expect(mine.body.total).toBe(1);
+    // alice started it, but another user's queue is not hers to read
+    const notHers = await json(fetch(`${gw}/api/processes/instances?assignee=${dave}&status=running`, { headers: as.alice }));
+    expect(notHers.body).toMatchObject({ items: [], total: 0 });
+    const started = await json(fetch(`${gw}/api/processes/instances?status=running&limit=1000`, { headers: as.alice }));
+    expect(started.body.items.map((i: Instance) => i.id)).toContain(id);
+    expect(started.body.items.every((i: Instance & { started_by: number }) => i.started_by === ALICE)).toBe(true);
     expect((await json(fetch(`${gw}/api/processes/instances?status=paused`, { headers: as.alice }))).status).toBe(400);
   });
 });
@@ -211,31 +224,37 @@ describe("processservice.ProcessService with grpcurl (reflection, Struct variabl
     expect(m.out).toContain(".google.protobuf.Struct variables = 3;");
   });
 
-  test("start with nested variables, complete with Struct data, read the history back; a wrong user is PermissionDenied", async () => {
+  test("start with nested variables, complete with Struct data, read the history back; a user who takes no part is NotFound", async () => {
+    const H = (who: Record<string, string>) => ["-H", `authorization: ${who.authorization}`];
     const variables = { ...LEAVE_VARIABLES, org: { unit: "R&D", levels: [1, "two", null, true] } };
-    const s = await grpcurl(["-d", "@", grpcAddr, "processservice.ProcessService/StartInstance"], JSON.stringify({ definition_key: "leave", variables, started_by: ALICE }));
+    const s = await grpcurl([...H(as.alice), "-d", "@", grpcAddr, "processservice.ProcessService/StartInstance"], JSON.stringify({ definition_key: "leave", variables }));
     expect(s.code).toBe(0);
     const started = JSON.parse(s.out);
     expect(started).toMatchObject({ definition_key: "leave", definition_version: 1, status: "running", current_step: "request", current_assignee: ALICE, variables, started_by: ALICE });
 
-    const wrong = await grpcurl(["-d", JSON.stringify({ instance_id: started.id, step_id: "request", user_id: BOB, data: { start_date: "2025-07-01", days: 3 } }), grpcAddr, "processservice.ProcessService/CompleteStep"]);
-    expect(wrong.code).not.toBe(0);
-    expect(wrong.err).toContain("PermissionDenied");
+    const stranger = await grpcurl([...H(as.bob), "-d", JSON.stringify({ instance_id: started.id, step_id: "request", data: { start_date: "2025-07-01", days: 3 } }), grpcAddr, "processservice.ProcessService/CompleteStep"]);
+    expect(stranger.code).not.toBe(0);
+    expect(stranger.err).toContain("NotFound");
+    const forOther = await grpcurl([...H(as.alice), "-d", JSON.stringify({ instance_id: started.id, step_id: "request", user_id: BOB, data: { start_date: "2025-07-01", days: 3 } }), grpcAddr, "processservice.ProcessService/CompleteStep"]);
+    expect(forOther.code).not.toBe(0);
+    expect(forOther.err).toContain("PermissionDenied");
+    const anonymous = await grpcurl(["-d", JSON.stringify({ id: started.id }), grpcAddr, "processservice.ProcessService/GetInstance"]);
+    expect(anonymous.err).toContain("Unauthenticated");
 
-    const c = await grpcurl(["-d", JSON.stringify({ instance_id: started.id, step_id: "request", user_id: ALICE, data: { start_date: "2025-07-01", days: 3 } }), grpcAddr, "processservice.ProcessService/CompleteStep"]);
+    const c = await grpcurl([...H(as.alice), "-d", JSON.stringify({ instance_id: started.id, step_id: "request", data: { start_date: "2025-07-01", days: 3 } }), grpcAddr, "processservice.ProcessService/CompleteStep"]);
     expect(c.code).toBe(0);
     expect(JSON.parse(c.out)).toMatchObject({ current_step: "manager-approval", current_assignee: BOB });
 
-    const g = await grpcurl(["-d", JSON.stringify({ id: started.id }), grpcAddr, "processservice.ProcessService/GetInstance"]);
+    const g = await grpcurl([...H(as.alice), "-d", JSON.stringify({ id: started.id }), grpcAddr, "processservice.ProcessService/GetInstance"]);
     const history = JSON.parse(g.out).history;
     expect(history.find((h: { action: string }) => h.action === "completed")).toMatchObject({ step_id: "request", user_id: ALICE, data: { start_date: "2025-07-01", days: 3, kind: "annual" } });
 
-    const list = await grpcurl(["-d", JSON.stringify({ assignee: BOB, status: "running", limit: 1000 }), grpcAddr, "processservice.ProcessService/ListInstances"]);
+    const list = await grpcurl([...H(as.bob), "-d", JSON.stringify({ assignee: BOB, status: "running", limit: 1000 }), grpcAddr, "processservice.ProcessService/ListInstances"]);
     expect(JSON.parse(list.out).instances.some((i: { id: string }) => i.id === started.id)).toBe(true);
   });
 
   test("GetDefinition shows the steps and rules", async () => {
-    const d = await grpcurl(["-d", JSON.stringify({ key: "leave" }), grpcAddr, "processservice.ProcessService/GetDefinition"]);
+    const d = await grpcurl(["-H", `authorization: ${as.mallory.authorization}`, "-d", JSON.stringify({ key: "leave" }), grpcAddr, "processservice.ProcessService/GetDefinition"]);
     expect(d.code).toBe(0);
     const def = JSON.parse(d.out);
     expect(def.steps.map((s: { id: string }) => s.id)).toEqual(["request", "manager-approval", "hr-record"]);

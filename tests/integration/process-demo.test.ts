@@ -23,7 +23,8 @@ test("demo.sh runs the leave process through the gateway as two users and prints
   const r = await demo();
   if (r.code !== 0) console.error(r.out, r.err);
   expect(r.code).toBe(0);
-  expect(r.out).toContain("403: only the assignee of step \"request\" may complete it");
+  expect(r.out).toMatch(/404: instance \S+ not found/);
+  expect(r.out).toContain("403: only the assignee of step \"manager-approval\" may complete it");
   expect(r.out).toMatch(/422: form leave-request-\S+ v1: 2 fields are invalid/);
   expect(r.out).toContain("now at manager-approval for user 22");
   expect(r.out).toContain("instance completed, end state approved");

@@ -1,5 +1,5 @@
 // Shared by the forms/process integration tests: leave fixtures over REST, grpcurl, multi-process setups.
-import { freePort, json, postJson, startBpm, tempDir, type BpmOptions, type BpmProcess } from "../support/bpm.ts";
+import { adminHeaders, freePort, json, postJson, startBpm, tempDir, type BpmOptions, type BpmProcess } from "../support/bpm.ts";
 import { toolPath } from "../support/tools.ts";
 import { leaveForms, leaveProcess } from "../unit/domain/leave-example.ts";
 
@@ -35,7 +35,8 @@ export function startRoles(roles: RoleName[], ports: Ports, opts: Omit<BpmOption
 }
 
 /** Publishes the three leave forms and deploys the leave process (directly or through the gateway). */
-export async function deployLeave(base: { forms: string; processes: string }, headers: Record<string, string> = {}): Promise<void> {
+export async function deployLeave(base: { forms: string; processes: string }, headers?: Record<string, string>): Promise<void> {
+  headers ??= await adminHeaders();
   for (const form of leaveForms) {
     const r = await json(postJson(`${base.forms}/api/forms`, form, headers));
     if (r.status !== 201 && r.status !== 200) throw new Error(`publish ${form.key}: ${r.status} ${JSON.stringify(r.body)}`);
@@ -58,7 +59,7 @@ export interface TaskView {
 export async function allTasks(taskServiceUrl: string): Promise<TaskView[]> {
   const out: TaskView[] = [];
   for (let offset = 0; ; offset += 1000) {
-    const r = await json<{ items: TaskView[] }>(fetch(`${taskServiceUrl}/api/tasks?limit=1000&offset=${offset}`));
+    const r = await json<{ items: TaskView[] }>(fetch(`${taskServiceUrl}/api/tasks?limit=1000&offset=${offset}`, { headers: await adminHeaders() }));
     if (r.status !== 200) throw new Error(`list tasks: ${r.status}`);
     out.push(...r.body.items);
     if (r.body.items.length < 1000) return out;

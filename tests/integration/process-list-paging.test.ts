@@ -13,6 +13,7 @@ import { instancePageQuery as pgPageQuery, PostgresProcessStore } from "../../sr
 import { instancePageQuery as sqlitePageQuery, SqliteProcessStore } from "../../src/roles/process-service/store-sqlite.ts";
 import type { ProcessStore } from "../../src/roles/process-service/store.ts";
 import { startPostgres, type PostgresServer } from "../support/postgres.ts";
+import { LOCAL_OPERATOR as OPERATOR } from "../../src/platform/principal.ts";
 import { makeTempDir, removeTempDir } from "../support/process.ts";
 import { freshDatabase, quietLogger } from "./storage/databases.ts";
 
@@ -114,7 +115,7 @@ describe.each(engines)("instance list paging on $name", (engine) => {
       const seen: string[] = [];
       let cursor: string | null = null;
       do {
-        const page = await svc.pageInstances(v.parse(ListInstancesQuerySchema, { ...filter, limit: "4", cursor: cursor ?? undefined, count: "none" }));
+        const page = await svc.pageInstances(OPERATOR, v.parse(ListInstancesQuerySchema, { ...filter, limit: "4", cursor: cursor ?? undefined, count: "none" }));
         expect(page.items.every(matches)).toBe(true);
         seen.push(...page.items.map((i) => i.id));
         await store.createInstance(instance(started++), [], { now: 0 });
@@ -135,14 +136,14 @@ describe.each(engines)("instance list paging on $name", (engine) => {
     for (let n = 0; n < 30; n++) await store.createInstance(instance(n), [], { now: 0 });
     const svc = service(store);
     const q = (over: Record<string, string>) => v.parse(ListInstancesQuerySchema, { limit: "5", ...over });
-    const all = (await svc.pageInstances(q({ limit: "100" }))).items.map((i) => i.id);
+    const all = (await svc.pageInstances(OPERATOR, q({ limit: "100" }))).items.map((i) => i.id);
     expect(all.length).toBe(30);
-    const byOffset = await svc.pageInstances(q({ offset: "10", count: "exact" }));
+    const byOffset = await svc.pageInstances(OPERATOR, q({ offset: "10", count: "exact" }));
     expect(byOffset).toMatchObject({ total: 30, total_relation: "eq", offset: 10 });
     expect(byOffset.items.map((i) => i.id)).toEqual(all.slice(10, 15));
-    const next = await svc.pageInstances(q({ cursor: byOffset.next_cursor! }));
+    const next = await svc.pageInstances(OPERATOR, q({ cursor: byOffset.next_cursor! }));
     expect(next.items.map((i) => i.id)).toEqual(all.slice(15, 20));
-    expect((await svc.pageInstances(q({ offset: "25" }))).next_cursor).toBeNull();
+    expect((await svc.pageInstances(OPERATOR, q({ offset: "25" }))).next_cursor).toBeNull();
     // the bounded count behind count=capped: exactly the bound when more match, else the exact number
     expect(await store.countInstances({}, 3)).toBe(3);
     expect(await store.countInstances({}, 30)).toBe(30);
@@ -150,7 +151,7 @@ describe.each(engines)("instance list paging on $name", (engine) => {
     expect(await store.countInstances({ definition_key: "leave" }, 1000)).toBe(20);
     const taskCursor = Buffer.from("tasks:5").toString("base64url");
     for (const bad of [{ cursor: taskCursor }, { cursor: "%%" }, { cursor: byOffset.next_cursor!, offset: "1" }] as Record<string, string>[]) {
-      await expect(svc.pageInstances(q(bad))).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+      await expect(svc.pageInstances(OPERATOR, q(bad))).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
     }
   }, 60_000);
 

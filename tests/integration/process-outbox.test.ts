@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { json, postJson, type BpmProcess } from "../support/bpm.ts";
+import { adminHeaders, json, postJson, type BpmProcess } from "../support/bpm.ts";
 import { allocatePorts, allTasks, deployLeave, eventually, LEAVE_VARIABLES, outboxOf, QUICK_RECOVERY, startRoles, type Ports } from "./process-helpers.ts";
+
+/** Direct calls to a role carry a credential: an admin acts for the user a body names. */
+const ADMIN = await adminHeaders();
 
 // Each role in its own process, so one can be stopped or killed while the others run.
 // Requests go straight to process-service (no gateway), naming the user in the body.
@@ -17,7 +20,7 @@ async function role(name: "task-service" | "form-service" | "process-service", p
 }
 
 const startInstance = (processUrl: string, employee = 11) =>
-  json<{ id: string }>(postJson(`${processUrl}/api/processes/leave/instances`, { variables: { ...LEAVE_VARIABLES, employee_id: employee }, started_by: employee }));
+  json<{ id: string }>(postJson(`${processUrl}/api/processes/leave/instances`, { variables: { ...LEAVE_VARIABLES, employee_id: employee }, started_by: employee }, ADMIN));
 
 async function startMany(processUrl: string, n: number): Promise<string[]> {
   const ids: string[] = [];
@@ -37,7 +40,7 @@ const drained = (processUrl: string) => eventually("outbox drained", async () =>
 async function waitForFirstTasks(taskUrl: string, moreThan: number): Promise<void> {
   const until = Date.now() + 30_000;
   while (Date.now() < until) {
-    const r = await json<{ total: number }>(fetch(`${taskUrl}/api/tasks?limit=1`));
+    const r = await json<{ total: number }>(fetch(`${taskUrl}/api/tasks?limit=1`, { headers: ADMIN }));
     if (r.body.total > moreThan) return;
   }
   throw new Error("dispatch never started");
@@ -96,7 +99,7 @@ describe("nothing is lost between process-service and task-service", () => {
     await tasks.stop();
     for (let i = 0; i < n; i += 25) {
       const batch = await Promise.all(ids.slice(i, i + 25).map((id) =>
-        json(postJson(`${P}/api/processes/instances/${id}/complete`, { step_id: "request", user_id: 11, data: { start_date: "2025-07-01", days: 2 } }))));
+        json(postJson(`${P}/api/processes/instances/${id}/complete`, { step_id: "request", user_id: 11, data: { start_date: "2025-07-01", days: 2 } }, ADMIN))));
       for (const r of batch) expect(r.status).toBe(200);
     }
     expect((await outboxOf(P)).pending).toBe(2 * n);
@@ -123,24 +126,24 @@ describe("nothing is lost between process-service and task-service", () => {
     await deployLeave({ forms: forms.url("form-service"), processes: P });
     const id = (await startInstance(P)).body.id;
     await drained(P);
-    const before = (await json(fetch(`${P}/api/processes/instances/${id}`))).body;
+    const before = (await json(fetch(`${P}/api/processes/instances/${id}`, { headers: ADMIN }))).body;
     const tasksBefore = await allTasks(T);
 
     await forms.kill();
     const body = { step_id: "request", user_id: 11, data: { start_date: "2025-07-01", days: 2 } };
     for (let attempt = 0; attempt < 3; attempt++) {
-      const r = await json(postJson(`${P}/api/processes/instances/${id}/complete`, body));
+      const r = await json(postJson(`${P}/api/processes/instances/${id}/complete`, body, ADMIN));
       expect(r.status).toBe(503);
       expect(["UNAVAILABLE", "NO_HEALTHY_INSTANCE", "CIRCUIT_OPEN"]).toContain(r.body.code);
       expect(r.headers.get("retry-after")).not.toBeNull();
     }
-    expect((await json(fetch(`${P}/api/processes/instances/${id}`))).body).toEqual(before);
+    expect((await json(fetch(`${P}/api/processes/instances/${id}`, { headers: ADMIN }))).body).toEqual(before);
     expect(await allTasks(T)).toEqual(tasksBefore);
     expect(await outboxOf(P)).toMatchObject({ pending: 0, dead: 0 });
 
     forms = await role("form-service", ports, forms.dataDir);
     const done = await eventually("completion after form-service is back", async () => {
-      const r = await json(postJson(`${P}/api/processes/instances/${id}/complete`, body));
+      const r = await json(postJson(`${P}/api/processes/instances/${id}/complete`, body, ADMIN));
       return r.status === 200 ? r.body : undefined;
     });
     expect(done).toMatchObject({ current_step: "manager-approval", revision: before.revision + 1 });

@@ -3,10 +3,13 @@ import { join } from "node:path";
 import { REPO, startBpm, type BpmProcess } from "../support/bpm.ts";
 import { toolPath } from "../support/tools.ts";
 
+/** task-service alone with auth off: every caller is the local operator (docs/security.md), as before credentials; tests/integration/authorization.test.ts covers auth on. */
+const AUTH_OFF = { auth: { enabled: false } };
+
 let bpm: BpmProcess;
 let addr: string;
 beforeAll(async () => {
-  bpm = await startBpm({ roles: ["task-service"] });
+  bpm = await startBpm({ roles: ["task-service"], config: AUTH_OFF });
   addr = `127.0.0.1:${bpm.ports["task-service"].grpc}`;
 });
 afterAll(() => bpm?.stop());

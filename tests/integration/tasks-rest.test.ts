@@ -1,10 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { json, postJson, startBpm, type BpmProcess } from "../support/bpm.ts";
 
+/** task-service alone with auth off: every caller is the local operator (docs/security.md), as before credentials; tests/integration/authorization.test.ts covers auth on. */
+const AUTH_OFF = { auth: { enabled: false } };
+
 let bpm: BpmProcess;
 let base: string;
 beforeAll(async () => {
-  bpm = await startBpm({ roles: ["task-service"] });
+  bpm = await startBpm({ roles: ["task-service"], config: AUTH_OFF });
   base = bpm.url("task-service");
 });
 afterAll(() => bpm?.stop());

@@ -1,6 +1,6 @@
 // Traces from the compiled binary into a real Jaeger v2 (OTLP/HTTP in, query API out).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { authHeaders, postJson, startBpm, type BpmProcess } from "../support/bpm.ts";
+import { adminFetch, authHeaders, postJson, startBpm, type BpmProcess } from "../support/bpm.ts";
 import { freePort, startJaeger, startPostgres, type JaegerServer } from "../support/servers.ts";
 import { assertTraceTree, fetchTrace, jaegerServices } from "../support/trace-tree.ts";
 
@@ -81,7 +81,7 @@ describe("traces in Jaeger", () => {
     const good = await bpm({ roles: ["task-service"], env });
     const instances = [bad, good].map((p) => ({ address: "127.0.0.1", port: p.ports["task-service"].http, grpc_port: p.ports["task-service"].grpc }));
     const gw = await bpm({ roles: ["gateway"], env, config: { discovery: { mode: "static", static: { "task-service": instances } }, load_balancer: { sticky_sessions: { enabled: false } } } });
-    expect((await fetch(`${bad.url("task-service")}/admin/faults`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ status: 503 }) })).status).toBe(200);
+    expect((await adminFetch(`${bad.url("task-service")}/admin/faults`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ status: 503 }) })).status).toBe(200);
     const auth = await authHeaders("4");
 
     // round robin: within two requests one starts on the failing instance and is retried on the other.
@@ -141,7 +141,7 @@ describe("traces in Jaeger", () => {
         resilience4j: { circuitbreaker: { instances: { taskService: { minimumNumberOfCalls: 1000 } } } },
       },
     });
-    expect((await fetch(`${bad.url("task-service")}/admin/faults`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ status: 503 }) })).status).toBe(200);
+    expect((await adminFetch(`${bad.url("task-service")}/admin/faults`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ status: 503 }) })).status).toBe(200);
     const auth = await authHeaders("6");
     const retries = async () => Number(/^bpm_retry_retries_total\{name="taskService"\} (\S+)/m.exec(await (await fetch(`${gw.url("gateway")}/metrics`)).text())?.[1] ?? 0);
     // sequential requests: one keep-alive connection per instance, opened by the first request that went there

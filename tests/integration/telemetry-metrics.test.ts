@@ -43,11 +43,11 @@ beforeAll(async () => {
   const id = ((await created.json()) as { id: number }).id;
   for (let i = 0; i < 3; i++) {
     await fetch(`${bpm.url("gateway")}/api/tasks/${id}`, { headers: auth });
-    await fetch(`${bpm.url("task-service")}/api/tasks/${id + 1000 + i}`);
+    await fetch(`${bpm.url("task-service")}/api/tasks/${id + 1000 + i}`, { headers: auth });
   }
   // one found and one missing task over gRPC, from a non-JS client
   for (const wanted of [id, 999_999]) {
-    const grpcurl = Bun.spawn([toolPath("grpcurl"), "-plaintext", "-d", JSON.stringify({ id: wanted }), `127.0.0.1:${bpm.ports["task-service"].grpc}`, "taskservice.TaskService/GetTask"], { stdout: "ignore", stderr: "ignore" });
+    const grpcurl = Bun.spawn([toolPath("grpcurl"), "-plaintext", "-H", `authorization: ${auth.authorization}`, "-d", JSON.stringify({ id: wanted }), `127.0.0.1:${bpm.ports["task-service"].grpc}`, "taskservice.TaskService/GetTask"], { stdout: "ignore", stderr: "ignore" });
     await grpcurl.exited;
   }
   for (const role of ROLES) {

@@ -6,19 +6,19 @@ import type { Subprocess } from "bun";
 export const REPO = resolve(import.meta.dir, "../..");
 /** The compiled binary under test (scripts/test.sh builds it first). */
 export const BPM_BIN = process.env.BPM_BIN ?? join(REPO, "bpm");
-/** Every test process shares this gateway secret so tests can mint tokens. */
+/** Every test process shares this secret (top-level `auth`, every role) so tests can mint tokens. */
 export const TEST_SECRET = "bpm-test-secret-0123456789abcdef0123456789";
 
-/** A bearer token the test gateway accepts. */
-export async function token(sub: string | number = "1", opts: { admin?: boolean; ttlSeconds?: number } = {}): Promise<string> {
+/** A bearer token every test role accepts (`sub: "service:<role>"` makes a service credential). */
+export async function token(sub: string | number = "1", opts: { admin?: boolean; roles?: string[]; ttlSeconds?: number } = {}): Promise<string> {
   const { mintToken, AuthConfigSchema } = await import("../../src/platform/auth.ts");
   const v = await import("valibot");
   const cfg = v.parse(AuthConfigSchema, { secret: TEST_SECRET });
-  return mintToken(TEST_SECRET, cfg, String(sub), opts.ttlSeconds ?? 3600, opts.admin ?? false);
+  return mintToken(TEST_SECRET, cfg, String(sub), opts.ttlSeconds ?? 3600, { admin: opts.admin ?? false, roles: opts.roles });
 }
 
-export async function authHeaders(sub: string | number = "1", admin = false): Promise<Record<string, string>> {
-  return { authorization: `Bearer ${await token(sub, { admin })}` };
+export async function authHeaders(sub: string | number = "1", admin = false, roles?: string[]): Promise<Record<string, string>> {
+  return { authorization: `Bearer ${await token(sub, { admin, roles })}` };
 }
 
 import { freePort } from "./ports.ts";
@@ -80,7 +80,8 @@ export async function startBpm(opts: BpmOptions = {}): Promise<BpmProcess> {
     http: { host: "127.0.0.1", shutdown_grace: "3s" },
     log: { level: "warn" },
     // a limit no load test reaches (wrk through a fast gateway passed 100k requests in 8 s with one token); rate-limit tests set their own
-    gateway: { auth: { secret: TEST_SECRET }, rate_limit: { requests: 100_000_000, window: "60s" }, access_log: false },
+    auth: { secret: TEST_SECRET },
+    gateway: { rate_limit: { requests: 100_000_000, window: "60s" }, access_log: false },
   };
   const cfg = deepMerge(base, opts.config ?? {});
   const configPath = join(dataDir, "test-config.yaml");
@@ -176,4 +177,14 @@ export async function json<T = any>(res: Response | Promise<Response>): Promise<
 
 export function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+}
+
+/** fetch with an admin token: /admin/* on every role needs one. */
+export async function adminFetch(url: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(url, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), ...(await authHeaders(1, true)) } });
+}
+
+/** An admin who is also a designer: acts for any user a request names (docs/security.md). */
+export function adminHeaders(): Promise<Record<string, string>> {
+  return authHeaders(1, true, ["designer"]);
 }

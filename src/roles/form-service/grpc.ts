@@ -20,8 +20,8 @@ export function submissionToWire(s: Submission): Record<string, unknown> {
 
 export function addFormGrpc(server: GrpcServer, forms: FormService): void {
   server.addService(formPackage.definition, FORM_SERVICE, {
-    PublishForm: unary(async (req: Record<string, unknown>) => {
-      const { form, created } = await forms.publish(formInputFromWire(req));
+    PublishForm: unary(async (req: Record<string, unknown>, _call, caller) => {
+      const { form, created } = await forms.publish(caller, formInputFromWire(req));
       return { form: formToWire(form), created };
     }),
     GetForm: unary(async (req: GetFormReq) => formToWire(await forms.get(req.key, Math.max(0, req.version)))),
@@ -34,10 +34,10 @@ export function addFormGrpc(server: GrpcServer, forms: FormService): void {
       const r = await forms.validate(req.form_key, Math.max(0, req.form_version), fromStruct(req.data));
       return { valid: r.valid, errors: r.errors, data: r.data === undefined ? null : toStruct(r.data), form_version: r.form_version };
     }),
-    SubmitForm: unary(async (req: SubmitReq) => {
-      const { submission } = await forms.submit(req.form_key, { ...req, data: fromStruct(req.data) });
+    SubmitForm: unary(async (req: SubmitReq, _call, caller) => {
+      const { submission } = await forms.submit(caller, req.form_key, { ...req, data: fromStruct(req.data) });
       return submissionToWire(submission);
     }),
-    GetSubmission: unary(async (req: { id: string }) => submissionToWire(await forms.getSubmission(req.id))),
+    GetSubmission: unary(async (req: { id: string }, _call, caller) => submissionToWire(await forms.getSubmission(caller, req.id))),
   });
 }

@@ -2,6 +2,10 @@ import { join } from "node:path";
 import { GrpcServer } from "../../platform/grpc.ts";
 import { up } from "../../platform/health.ts";
 import { roleHttpApp } from "../../platform/http-app.ts";
+import { createRoleAuth } from "../../platform/role-auth.ts";
+import { ServiceBalancers } from "../../balancing/service-balancers.ts";
+import { Downstreams } from "../../transport/downstreams.ts";
+import { GrpcParticipants } from "./participants.ts";
 import type { RoleContext, RoleHandle } from "../../platform/role.ts";
 import { serveGrpc, serveHttp } from "../../platform/serve.ts";
 import { addFormGrpc } from "./grpc.ts";
@@ -27,20 +31,31 @@ export async function openFormStore(ctx: RoleContext): Promise<FormStore> {
 
 export async function startFormService(ctx: RoleContext): Promise<RoleHandle> {
   const store = await openFormStore(ctx);
-  const forms = new FormService(store);
+  const { config } = ctx;
+  const auth = await createRoleAuth(config.auth, config.data_dir, ctx.role);
+  // a submission's readers include its process's participants: process-service says who they are
+  const balancers = new ServiceBalancers({ registry: ctx.registry, config: config.load_balancer, activeHealthChecks: config.discovery.mode === "static" });
+  const downstreams = new Downstreams(config.resilience4j);
+  ctx.metrics.registerResilience(downstreams.registry);
+  const participants = new GrpcParticipants({ balancers, downstreams, role: ctx.role });
+  const forms = new FormService(store, participants);
 
   ctx.health.register("storage", async () => {
     await store.ping();
     return up({});
   });
 
-  const app = roleHttpApp(ctx).use(formRoutes(forms));
+  const app = roleHttpApp(ctx, auth).use(formRoutes(forms));
   const httpPort = serveHttp(ctx, app, ctx.httpPort);
 
-  const grpc = new GrpcServer({ role: ctx.role, log: ctx.log, metrics: ctx.metrics });
+  const grpc = new GrpcServer({ role: ctx.role, log: ctx.log, metrics: ctx.metrics, authenticate: auth.authenticate });
   addFormGrpc(grpc, forms);
   const grpcPort = await serveGrpc(ctx, grpc, ctx.grpcPort ?? 0);
 
+  ctx.lifecycle.onShutdown("close", "participants client", () => {
+    participants.close();
+    balancers.close();
+  });
   ctx.lifecycle.onShutdown("close", "form store", () => store.close());
   return { role: ctx.role, httpPort, grpcPort };
 }

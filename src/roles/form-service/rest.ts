@@ -1,17 +1,10 @@
 import { Elysia } from "elysia";
 import * as v from "valibot";
-import { IDENTITY_HEADER } from "../../platform/auth.ts";
-import { parseInput } from "../../platform/http.ts";
-import { GetFormQuerySchema, ListFormsQuerySchema, UserIdSchema, VersionSchema } from "./model.ts";
+import { parseInput, principalFrom } from "../../platform/http.ts";
+import { GetFormQuerySchema, ListFormsQuerySchema, VersionSchema } from "./model.ts";
 import type { FormService } from "./service.ts";
 
 const ValidateBodySchema = v.object({ data: v.optional(v.unknown()), form_version: v.optional(VersionSchema, 0) });
-
-/** The user the gateway verified, when the request came through it; else what the body says. */
-function submitterOf(headers: Headers, body: Record<string, unknown>): unknown {
-  const verified = headers.get(IDENTITY_HEADER);
-  return verified !== null ? parseInput(UserIdSchema, verified, IDENTITY_HEADER) : body.submitted_by;
-}
 
 const objectBody = (body: unknown): Record<string, unknown> => (body !== null && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>) : {});
 
@@ -21,8 +14,8 @@ const objectBody = (body: unknown): Record<string, unknown> => (body !== null &&
  */
 export function formRoutes(forms: FormService) {
   return new Elysia({ name: "form-routes" })
-    .post("/api/forms", async ({ body, set }) => {
-      const { form, created } = await forms.publish(body);
+    .post("/api/forms", async ({ body, set, request }) => {
+      const { form, created } = await forms.publish(principalFrom(request), body);
       set.status = created ? 201 : 200;
       set.headers.location = `/api/forms/${form.key}/versions/${form.version}`;
       return { form, created };
@@ -32,7 +25,7 @@ export function formRoutes(forms: FormService) {
       const [items, total] = await Promise.all([forms.list(q), forms.count(q)]);
       return { items: items, total, limit: q.limit, offset: q.offset };
     })
-    .get("/api/forms/submissions/:id", ({ params }) => forms.getSubmission(params.id))
+    .get("/api/forms/submissions/:id", ({ params, request }) => forms.getSubmission(principalFrom(request), params.id))
     .get("/api/forms/:key", async ({ params, query }) => {
       const { version } = parseInput(GetFormQuerySchema, query, "query");
       return forms.get(params.key, version);
@@ -54,10 +47,9 @@ export function formRoutes(forms: FormService) {
     })
     .post("/api/forms/:key/submissions", async ({ params, body, request, set }) => {
       const input = { ...objectBody(body) };
-      input.submitted_by = submitterOf(request.headers, input);
       const key = request.headers.get("idempotency-key");
       if (key && input.idempotency_key === undefined) input.idempotency_key = key;
-      const { submission, created } = await forms.submit(params.key, input);
+      const { submission, created } = await forms.submit(principalFrom(request), params.key, input);
       set.status = created ? 201 : 200;
       set.headers.location = `/api/forms/submissions/${submission.id}`;
       return submission;

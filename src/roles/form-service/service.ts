@@ -8,7 +8,8 @@ import {
   type JsonObject,
   type StoredFormDefinition,
 } from "../../domain/forms/index.ts";
-import { NotFoundError, ValidationError } from "../../platform/errors.ts";
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../../platform/errors.ts";
+import { actsForAnyone, isDesigner, mayRead, type Principal } from "../../platform/principal.ts";
 import { parseInput } from "../../platform/http.ts";
 import { RESERVED_FORM_KEYS, SubmitBodySchema, type FormFilter, type Submission } from "./model.ts";
 import type { FormStore } from "./store.ts";
@@ -24,14 +25,25 @@ export interface ValidationOutcome {
 
 const MAX_CACHED_FORMS = 1_000;
 
-/** Form use cases shared by the REST and gRPC edges. */
+/** Who may read a process instance's submissions besides their submitter: its participants, as process-service decides. */
+export interface ParticipantsPort {
+  /** Whether process-service lets `caller` read instance `instanceId` (false when it answers 404). */
+  mayReadInstance(caller: Principal, instanceId: string): Promise<boolean>;
+}
+
+/**
+ * Form use cases shared by the REST and gRPC edges. Any caller reads definitions and submits;
+ * publishing needs the designer role (or admin); a submission is read by its submitter, the
+ * participants of its process instance and those who see all (docs/security.md).
+ */
 export class FormService {
   /** Versions never change once stored, so key@version is cached for validation's hot path. */
   private readonly cache = new Map<string, StoredFormDefinition>();
 
-  constructor(private readonly store: FormStore) {}
+  constructor(private readonly store: FormStore, private readonly participants?: ParticipantsPort) {}
 
-  async publish(input: unknown): Promise<{ form: StoredFormDefinition; created: boolean }> {
+  async publish(caller: Principal, input: unknown): Promise<{ form: StoredFormDefinition; created: boolean }> {
+    if (!isDesigner(caller)) throw new ForbiddenError("publishing a form needs the designer role");
     const def = parseFormDefinition(input);
     if (RESERVED_FORM_KEYS.has(def.key)) {
       throw new ValidationError(`invalid form definition: key: "${def.key}" is reserved`, [{ path: "key", message: `"${def.key}" is reserved` }]);
@@ -69,12 +81,18 @@ export class FormService {
   }
 
   /** Validates and stores; 422 with one detail per failing field, and nothing stored, when invalid. */
-  async submit(key: string, body: unknown): Promise<{ submission: Submission; created: boolean }> {
+  async submit(caller: Principal, key: string, body: unknown): Promise<{ submission: Submission; created: boolean }> {
     const input = parseInput(SubmitBodySchema, body ?? {}, "submission");
+    // a user submits as themself (a submitted_by in the body is not theirs to choose); admins and
+    // services (process-service, for the step's assignee) name the submitter
+    if (!actsForAnyone(caller)) {
+      if (caller.userId === undefined) throw new ForbiddenError("submitting needs a user's token (sub must be a numeric user id)");
+      input.submitted_by = caller.userId;
+    }
     const form = await this.get(key, input.form_version);
     const result = validateSubmission(form, input.data ?? {});
     if (!result.ok) throw formValidationError(form, result.details);
-    return this.store.submit(
+    const stored = await this.store.submit(
       {
         form_key: form.key,
         form_version: form.version,
@@ -87,12 +105,21 @@ export class FormService {
       Bun.randomUUIDv7(),
       new Date().toISOString(),
     );
+    // an idempotency key is not a way to read someone else's submission
+    if (!stored.created && stored.submission.submitted_by !== input.submitted_by) throw new ConflictError("this idempotency key was used for another submission", "IDEMPOTENCY_KEY_IN_USE");
+    return stored;
   }
 
-  async getSubmission(id: string): Promise<Submission> {
+  async getSubmission(caller: Principal, id: string): Promise<Submission> {
     const sub = v.is(IdSchema, id) ? await this.store.getSubmission(id) : undefined;
-    if (!sub) throw new NotFoundError(`submission ${id} not found`);
+    if (!sub || !(await this.mayReadSubmission(caller, sub))) throw new NotFoundError(`submission ${id} not found`);
     return sub;
+  }
+
+  private async mayReadSubmission(caller: Principal, sub: Submission): Promise<boolean> {
+    if (mayRead(caller, sub.submitted_by || undefined)) return true;
+    if (!sub.process_instance_id || this.participants === undefined || caller.userId === undefined) return false;
+    return this.participants.mayReadInstance(caller, sub.process_instance_id);
   }
 
   private remember(form: StoredFormDefinition): void {

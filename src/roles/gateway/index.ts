@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { ServiceBalancers } from "../../balancing/balancers.ts";
+import { ServiceBalancers } from "../../balancing/service-balancers.ts";
 import { readStickyCookie, stickyCookie } from "../../balancing/sticky.ts";
 import { AccessLog } from "../../platform/access-log.ts";
 import { BpmError, PayloadTooLargeError } from "../../platform/errors.ts";
@@ -11,7 +11,7 @@ import type { RoleContext, RoleHandle } from "../../platform/role.ts";
 import { DEADLINE_HEADER, earliest, readDeadline } from "../../resilience/deadline.ts";
 import { RateLimitedError } from "../../resilience/errors.ts";
 import { isIdempotentHttp } from "../../resilience/outcome.ts";
-import { type RateLimitDecision, RateLimiter, rateLimitHeaders, writeRateLimitHeaders } from "../../resilience/rate-limiter.ts";
+import { type RateLimitDecision, rateLimitHeaders, writeRateLimitHeaders } from "../../resilience/rate-limiter.ts";
 import { Downstreams } from "../../transport/downstreams.ts";
 import { Http1Client, WireResponse } from "../../transport/http1/index.ts";
 import { type Conn, DEFERRED, serveHttp1, type Http1Server } from "../../transport/http1/server.ts";
@@ -20,8 +20,12 @@ import type { InboundRequest, UrlParts } from "../../transport/inbound.ts";
 import { forward, forwardDirect, type ForwardRequest, type ForwardSink, ForwardState } from "../../transport/resilient-http.ts";
 import { adminRoutes } from "./admin.ts";
 import { openApiRoutes, STREAMED_ROUTES } from "./openapi.ts";
-import { Authenticator, createAdminGuard, IDENTITY_ADMIN_HEADER, IDENTITY_HEADER, type Identity } from "../../platform/auth.ts";
+import { LEGACY_IDENTITY_HEADERS, loadOrCreateSecret, mintToken, type Identity } from "../../platform/auth.ts";
+import { DESIGNER_ROLE } from "../../platform/principal.ts";
+import { createRoleAuth } from "../../platform/role-auth.ts";
 import { GatewayConfigSchema } from "./config.ts";
+import { KNOWN_METHODS, MethodNotImplementedError, methodVerdict } from "./methods.ts";
+import { GatewayRateLimits } from "./rate-limit.ts";
 import { ResponseFallbackCache } from "./fallback-cache.ts";
 import { type GatewayRoute, matchRoute, routeTemplate, ROUTES } from "./routes.ts";
 import { observeRegistry } from "../../telemetry/discovery.ts";
@@ -31,7 +35,10 @@ import type { HeaderRecord } from "../../telemetry/propagation.ts";
 import { instrumentBalancerEvents, recordFallback, traceRateLimiter } from "../../telemetry/resilience.ts";
 import { runInSpan, traceFields, tracingEnabled } from "../../telemetry/tracing.ts";
 
-const STRIPPED = [IDENTITY_HEADER, IDENTITY_ADMIN_HEADER] as const;
+/** Nothing downstream reads these (each role verifies Authorization itself); a forged one is still dropped. */
+const STRIPPED = LEGACY_IDENTITY_HEADERS;
+/** `OPTIONS *`'s answer: every method some route serves. */
+const ALLOW_ANY = [...new Set([...ROUTES.flatMap((r) => r.methods), "OPTIONS"])].join(", ");
 
 /**
  * The front door: auth → rate limit → route → balanced, resilient upstream call.
@@ -45,38 +52,34 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   for (const r of ROUTES) balancers.get(r.service);
   const downstreams = new Downstreams(config.resilience4j);
   const sticky = { enabled: config.load_balancer.sticky_sessions?.enabled ?? false, cookie_name: config.load_balancer.sticky_sessions?.cookie_name ?? "SERVERID" };
-  const limiter = gw.rate_limit.enabled
-    ? new RateLimiter({ name: "gateway", limitForPeriod: gw.rate_limit.requests, limitRefreshPeriod: gw.rate_limit.window, maxKeys: gw.rate_limit.max_keys })
-    : undefined;
+  const limits = gw.rate_limit.enabled ? new GatewayRateLimits(gw.rate_limit) : undefined;
   const fallback = config.fallback.shouldCache ? new ResponseFallbackCache(config.fallback.cacheTimeout) : undefined;
   // /metrics: breakers, retries, budgets (the policies' collectors), ejections, discovery counts
   metrics.registerResilience(downstreams.registry);
   instrumentBalancerEvents(balancers.events, metrics);
   observeRegistry(registry, ROUTES.map((r) => r.service), metrics);
   // a rejection becomes an event on the request's span (a no-op while tracing is off)
-  if (limiter) traceRateLimiter(limiter);
+  for (const l of limits?.limiters() ?? []) traceRateLimiter(l);
   const accessLog = gw.access_log ? new AccessLog() : undefined;
   const upstreamClient = gw.upstream_client === "pool" ? new Http1Client({ pipelineDepth: gw.upstream_pipeline_depth }) : undefined;
   if (upstreamClient !== undefined) metrics.watchUpstreamClient(() => upstreamClient.stats());
   // raw front + pooled client: the upstream's response is written back as the client read it (no Headers, no Response)
   const wire = gw.front === "raw" && upstreamClient !== undefined;
 
-  let authenticator: Authenticator | undefined;
+  // the gateway refuses a bad token before any upstream is asked; the role behind it checks again
+  const roleAuth = await createRoleAuth(config.auth, config.data_dir, ctx.role);
+  const authenticator = roleAuth.enabled ? roleAuth : undefined;
   let devToken: string | undefined;
-  if (gw.auth.enabled) {
-    const made = await Authenticator.create(gw.auth, config.data_dir);
-    authenticator = made.auth;
-    if (made.secret !== undefined && !gw.auth.secret) {
-      const { mintToken } = await import("../../platform/auth.ts");
-      const dev = await mintToken(made.secret, gw.auth, "1", 12 * 3600, true);
-      log.info("dev token (user 1, admin, 12 h); mint more with `bpm token --sub=USER`", { token: dev });
-      devToken = dev;
-    }
+  const a = config.auth;
+  if (a.enabled && !a.secret && !a.jwks_file && !a.public_key_file) {
+    const dev = await mintToken(loadOrCreateSecret(a, config.data_dir).secret, a, "1", 12 * 3600, { admin: true, roles: [DESIGNER_ROLE] });
+    log.info("dev token (user 1, admin, designer, 12 h); mint more with `bpm token --sub=USER`", { token: dev });
+    devToken = dev;
   }
 
-  const admin = roleHttpApp(ctx)
+  const admin = roleHttpApp(ctx, roleAuth)
     .use(adminRoutes({ balancers, downstreams, authenticate: async (h) => authenticate(h) }))
-    .use(breakerAdminRoutes(downstreams, await createAdminGuard(gw.auth, config.data_dir)))
+    .use(breakerAdminRoutes(downstreams, roleAuth.requireAdmin))
     .use(openApiRoutes(ctx.version));
 
   ctx.health.register("discovery", () => {
@@ -102,6 +105,16 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     return cached;
   }
   const fallbackLookup = (key: string, now: number): Response | WireResponse | undefined => (wire ? fallback!.lookupWire(key, now) : fallback!.lookup(key, now));
+  const defaultAnswer = defaultResponseOf(config.fallback.defaultResponse);
+
+  /** A failed GET's stand-in: its kept response if fresh, else `fallback.defaultResponse`. */
+  function standIn(call: ProxyCall): Response | WireResponse | undefined {
+    const cached = call.cacheKey !== undefined ? fallbackLookup(call.cacheKey, call.now) : undefined;
+    if (cached !== undefined) return fromFallback(cached);
+    if (defaultAnswer === undefined || call.req.method !== "GET") return undefined;
+    recordFallback("gateway", "default", {}, metrics);
+    return defaultAnswer();
+  }
 
   /**
    * The raw front's handler: proxied routes on the direct path (no promise from the request's
@@ -110,8 +123,10 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
    */
   const rawHandler = (req: ServerRequest, conn: Conn): Response | WireResponse | Promise<Response | WireResponse> | typeof DEFERRED => {
     const route = matchRoute(req.pathname);
-    if (!route) return admin.handle(req.toRequest());
+    if (!route) return notProxied(req);
     const call = new ProxyCall(req, req, route, req.remoteAddress);
+    const refused = byMethod(call);
+    if (refused !== undefined) return refused;
     // a body still arriving streams through proxyApi; a whole one (or none) goes direct
     const direct = wire && !req.streaming;
     if (tracingEnabled) {
@@ -130,15 +145,17 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     hostname: config.http.host,
     port: ctx.httpPort,
     maxRequestBodySize: config.http.body_limit_bytes,
-    idleTimeout: 120,
+    idleTimeout: Math.min(255, Math.ceil(gw.keepalive_timeout / 1000)),
     fetch: (req, srv) => {
       const url = new URL(req.url);
       const route = matchRoute(url.pathname);
-      if (!route) return admin.handle(req);
+      if (!route) return KNOWN_METHODS.has(req.method) ? admin.handle(req) : errorResponse(new MethodNotImplementedError(req.method), crypto.randomUUID());
       const clientIp = srv.requestIP(req)?.address;
       // the gateway's server span around the whole request; off, nothing but this check
       // the Bun.serve front never asks for wire responses (wire needs the raw front)
       const call = new ProxyCall(req, url, route, clientIp);
+      const refused = byMethod(call);
+      if (refused !== undefined) return refused;
       if (!tracingEnabled) return proxyApi(call) as Promise<Response>;
       return withHttpServerSpan({ role: ctx.role, request: req, path: url.pathname, route: call.route, clientAddress: clientIp }, () => proxyApi(call) as Promise<Response>);
     },
@@ -152,8 +169,34 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
       handler: rawHandler,
       errorResponse: (err) => errorResponse(err, crypto.randomUUID()),
       maxBodyBytes: config.http.body_limit_bytes,
-      idleTimeoutMs: 120_000,
+      headerTimeoutMs: gw.client_header_timeout,
+      bodyTimeoutMs: gw.client_body_timeout,
+      idleTimeoutMs: gw.keepalive_timeout,
     });
+  }
+
+  /**
+   * What the gateway does not proxy: `OPTIONS *` is answered here; a method no role implements
+   * → 501; the rest goes to the admin app, addressed by the request target alone (the URL's
+   * authority is the server's own, not the client's Host).
+   */
+  function notProxied(req: ServerRequest): Response | Promise<Response> {
+    if (req.pathname === "*") return new Response(null, { status: 204, headers: { allow: ALLOW_ANY } });
+    if (!KNOWN_METHODS.has(req.method)) return errorResponse(new MethodNotImplementedError(req.method), correlationIdFrom(req.headers));
+    return admin.handle(req.toRequest());
+  }
+
+  /** A method the route does not serve is answered here (405, 501; OPTIONS 204), counted and logged; never forwarded. */
+  function byMethod(call: ProxyCall): Response | undefined {
+    const verdict = methodVerdict(call.target, call.req.method);
+    if (verdict.kind === "forward") return undefined;
+    const res =
+      verdict.kind === "options"
+        ? new Response(null, { status: 204, headers: { allow: verdict.allow, [CORRELATION_HEADER]: call.cid } })
+        : errorResponse(verdict.error, call.cid, verdict.allow !== undefined ? { allow: verdict.allow } : undefined);
+    inflight++;
+    ended(call, res);
+    return res;
   }
 
   /**
@@ -178,6 +221,8 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     stickyId: string | undefined;
     identity: Identity | undefined;
     decision: RateLimitDecision | undefined;
+    /** Charged to its client IP already (no verified token when it came in). */
+    ipCharged = false;
     /** The fallback cache's key (GETs, when the cache is on). */
     cacheKey: string | undefined;
     /** When the request was admitted (epoch ms): the fallback cache's clock. */
@@ -232,13 +277,44 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     if (len !== null && Number(len) > config.http.body_limit_bytes) throw new PayloadTooLargeError(config.http.body_limit_bytes);
   }
 
+  /** Charges one request to `key`; the 429 when its limit refuses it. */
+  function charge(call: ProxyCall, key: string): Response | undefined {
+    const decision = (call.decision = limits!.check(key, call.target.service));
+    if (decision.allowed) return undefined;
+    return errorResponse(new RateLimitedError("Too many requests", decision.retryAfterMs, decision.limit), call.cid, rateLimitHeaders(decision));
+  }
+
+  function chargeIp(call: ProxyCall): Response | undefined {
+    call.ipCharged = true;
+    return charge(call, `ip:${call.clientIp ?? "unknown"}`);
+  }
+
+  /**
+   * Auth with the rate limit in the order that keeps refusals cheap: a request without a token
+   * the verified-token cache knows is charged to its client IP first, and refused there its
+   * signature is never checked; a failed auth is charged to the IP too. Returns the early
+   * answer (429, 401), or the identity (pending while a new token is verified).
+   */
+  function authenticateCall(call: ProxyCall): Response | Identity | Promise<Identity> | undefined {
+    const authorization = call.req.headers.get("authorization");
+    if (limits !== undefined && authenticator !== undefined && !authenticator.isCached(authorization)) {
+      const refusal = chargeIp(call);
+      if (refusal !== undefined) return refusal;
+    }
+    try {
+      return authenticate(authorization);
+    } catch (err) {
+      return (limits !== undefined && !call.ipCharged ? chargeIp(call) : undefined) ?? failed(call, err);
+    }
+  }
+
   /** The rate limit (429, returned), then the forward request's fields. `identity` is the verified token's. */
   function admit(call: ProxyCall, identity: Identity | undefined): Response | undefined {
     const headers = call.req.headers;
     call.identity = identity;
-    if (limiter) {
-      const decision = (call.decision = limiter.check(identity ? `u:${identity.sub}` : `ip:${call.clientIp ?? "unknown"}`));
-      if (!decision.allowed) return errorResponse(new RateLimitedError("Too many requests", decision.retryAfterMs, decision.limit), call.cid, rateLimitHeaders(decision));
+    if (limits !== undefined && (identity !== undefined || !call.ipCharged)) {
+      const refusal = identity !== undefined ? charge(call, `u:${identity.sub}`) : chargeIp(call);
+      if (refusal !== undefined) return refusal;
     }
     const now = (call.now = Date.now());
     call.deadline = earliest(now + gw.request_timeout, readDeadline(headers)) ?? now + gw.request_timeout;
@@ -247,10 +323,6 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     const set = call.setHeaders;
     set[CORRELATION_HEADER] = call.cid;
     set[DEADLINE_HEADER] = String(call.deadline);
-    if (identity) {
-      set[IDENTITY_HEADER] = identity.sub;
-      if (identity.admin) set[IDENTITY_ADMIN_HEADER] = "true";
-    }
     if (fallback && call.req.method === "GET") call.cacheKey = `${identity?.sub ?? ""}|${call.url.pathname}${call.url.search}`;
     return undefined;
   }
@@ -264,12 +336,13 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
       if (fallback!.cacheable(res)) {
         if (res instanceof WireResponse) fallback!.storeWire(key, res, call.now);
         else return fallback!.store(key, res, call.now).then((kept) => finishAnswer(call, kept));
-      } else if (res.status >= 500) {
-        const cached = fallbackLookup(key, call.now);
-        if (cached) {
-          if (res instanceof WireResponse) res.cancel();
-          res = fromFallback(cached);
-        }
+      }
+    }
+    if (res.status >= 500) {
+      const substitute = standIn(call);
+      if (substitute !== undefined) {
+        if (res instanceof WireResponse) res.cancel();
+        res = substitute;
       }
     }
     return finishAnswer(call, res);
@@ -293,8 +366,9 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
 
   /** No answer from any attempt: a kept response for a GET when the failure is ours to cover (5xx), else the error. */
   function afterForwardFailed(call: ProxyCall, err: unknown): Response | WireResponse {
-    const cached = call.cacheKey !== undefined && err instanceof BpmError && err.httpStatus >= 500 ? fallbackLookup(call.cacheKey, call.now) : undefined;
-    return cached ? withOurFields(call, fromFallback(cached)) : failed(call, err);
+    const substitute = err instanceof BpmError && err.httpStatus >= 500 ? standIn(call) : undefined;
+    if (substitute === undefined) return failed(call, err);
+    return withOurFields(call, substitute);
   }
 
   /** The error response; an error that is not one of ours is logged (it is a bug or an outage we did not name). */
@@ -322,9 +396,13 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     let early: Response | undefined;
     try {
       checkBodyLimit(call);
-      verified = authenticate(req.headers.get("authorization"));
     } catch (err) {
       early = failed(call, err);
+    }
+    if (early === undefined) {
+      const authenticated = authenticateCall(call);
+      if (authenticated instanceof Response) early = authenticated;
+      else verified = authenticated;
     }
     // a token not seen before is verified asynchronously: that request takes the promise path
     if (verified instanceof Promise) return proxyApi(call, verified);
@@ -351,8 +429,13 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
     inflight++;
     let res: Response | WireResponse | undefined;
     try {
-      if (verifying === undefined) checkBodyLimit(call);
-      const verified = verifying ?? authenticate(call.req.headers.get("authorization"));
+      let verified: Identity | Promise<Identity> | undefined = verifying;
+      if (verifying === undefined) {
+        checkBodyLimit(call);
+        const authenticated = authenticateCall(call);
+        if (authenticated instanceof Response) return (res = authenticated);
+        verified = authenticated;
+      }
       const early = admit(call, verified instanceof Promise ? await verified : verified);
       if (early !== undefined) return (res = early);
       const target = call.target;
@@ -379,4 +462,11 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   lifecycle.onShutdown("close", "upstream pool", () => upstreamClient?.close());
   log.info("http listening", { port: server.port, host: config.http.host, front: gw.front });
   return { role: ctx.role, httpPort: server.port, devToken };
+}
+
+/** `fallback.defaultResponse` as a maker of 200 responses marked `X-Fallback: default` (undefined when not configured). */
+function defaultResponseOf(value: unknown): (() => Response) | undefined {
+  if (value === undefined) return undefined;
+  const body = JSON.stringify(value);
+  return () => new Response(body, { status: 200, headers: { "content-type": "application/json", "x-fallback": "default" } });
 }

@@ -30,8 +30,8 @@ const unset = <T>(x: T): T | undefined => (x === "" || x === 0 ? undefined : x);
 
 export function addProcessGrpc(server: GrpcServer, processes: ProcessService): void {
   server.addService(processPackage.definition, PROCESS_SERVICE, {
-    DeployDefinition: unary(async (req: Record<string, unknown>, call) => {
-      const { definition, created } = await processes.deploy(req, callOptions(call));
+    DeployDefinition: unary(async (req: Record<string, unknown>, call, caller) => {
+      const { definition, created } = await processes.deploy(caller, req, callOptions(call));
       return { definition: processToWire(definition), created };
     }),
     GetDefinition: unary(async (req: { key: string; version: number }) => processToWire(await processes.getDefinition(req.key, Math.max(0, req.version)))),
@@ -39,33 +39,33 @@ export function addProcessGrpc(server: GrpcServer, processes: ProcessService): v
       const q = parseInput(ListDefinitionsQuerySchema, { key: unset(req.key), limit: unset(req.limit), offset: req.offset }, "request");
       return { definitions: (await processes.listDefinitions(q)).map(processToWire) };
     }),
-    StartInstance: unary(async (req: StartReq) => {
-      const { instance } = await processes.start({
+    StartInstance: unary(async (req: StartReq, _call, caller) => {
+      const { instance } = await processes.start(caller, {
         key: req.definition_key,
         version: Math.max(0, req.definition_version),
         variables: fromStruct(req.variables),
-        startedBy: parseInput(UserIdSchema, req.started_by, "started_by"),
+        startedBy: req.started_by ? parseInput(UserIdSchema, req.started_by, "started_by") : undefined,
         idempotencyKey: req.idempotency_key,
       });
       return instanceToWire(instance);
     }),
-    GetInstance: unary(async (req: { id: string }) => instanceToWire(await processes.getInstance(req.id))),
-    ListInstances: unary(async (req: ListInstancesReq) => {
+    GetInstance: unary(async (req: { id: string }, _call, caller) => instanceToWire(await processes.getInstance(caller, req.id))),
+    ListInstances: unary(async (req: ListInstancesReq, _call, caller) => {
       const q = parseInput(
         ListInstancesQuerySchema,
         { definition_key: unset(req.definition_key), status: unset(req.status), started_by: unset(req.started_by), assignee: unset(req.assignee), limit: unset(req.limit), offset: req.offset, cursor: unset(req.page_token), count: "none" },
         "request",
       );
-      const page = await processes.pageInstances(q);
+      const page = await processes.pageInstances(caller, q);
       return { instances: page.items.map(instanceToWire), next_page_token: page.next_cursor ?? "" };
     }),
-    CompleteStep: unary(async (req: CompleteReq, call) => {
-      const actor = { userId: parseInput(UserIdSchema, req.user_id, "user_id") };
-      return instanceToWire(await processes.complete({ instanceId: req.instance_id, stepId: req.step_id, actor, data: fromStruct(req.data) }, callOptions(call)));
+    CompleteStep: unary(async (req: CompleteReq, call, caller) => {
+      const userId = req.user_id ? parseInput(UserIdSchema, req.user_id, "user_id") : undefined;
+      return instanceToWire(await processes.complete(caller, { instanceId: req.instance_id, stepId: req.step_id, userId, data: fromStruct(req.data) }, callOptions(call)));
     }),
-    CancelInstance: unary(async (req: CancelReq) => {
-      const actor = { userId: parseInput(UserIdSchema, req.user_id, "user_id") };
-      return instanceToWire(await processes.cancel({ instanceId: req.instance_id, actor, reason: req.reason }));
+    CancelInstance: unary(async (req: CancelReq, _call, caller) => {
+      const userId = req.user_id ? parseInput(UserIdSchema, req.user_id, "user_id") : undefined;
+      return instanceToWire(await processes.cancel(caller, { instanceId: req.instance_id, userId, reason: req.reason }));
     }),
   });
 }

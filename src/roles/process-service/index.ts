@@ -1,7 +1,7 @@
 import { join } from "node:path";
-import { ServiceBalancers } from "../../balancing/balancers.ts";
+import { ServiceBalancers } from "../../balancing/service-balancers.ts";
 import { breakerAdminRoutes } from "../../platform/admin.ts";
-import { createAdminGuard } from "../../platform/auth.ts";
+import { createRoleAuth } from "../../platform/role-auth.ts";
 import { GrpcServer } from "../../platform/grpc.ts";
 import { up } from "../../platform/health.ts";
 import { roleHttpApp } from "../../platform/http-app.ts";
@@ -46,8 +46,10 @@ export async function startProcessService(ctx: RoleContext): Promise<ProcessServ
   const balancers = new ServiceBalancers({ registry: ctx.registry, config: config.load_balancer, activeHealthChecks: config.discovery.mode === "static" });
   const downstreams = new Downstreams(config.resilience4j);
   ctx.metrics.registerResilience(downstreams.registry);
-  const forms = new GrpcFormsClient({ balancers, downstreams, role: ctx.role });
-  const tasks = new GrpcTasksClient({ balancers, downstreams, role: ctx.role });
+  const auth = await createRoleAuth(config.auth, config.data_dir, ctx.role);
+  // calls to form-service and the outbox's to task-service carry this role's own credential
+  const forms = new GrpcFormsClient({ balancers, downstreams, role: ctx.role, authorization: auth.serviceAuthorization });
+  const tasks = new GrpcTasksClient({ balancers, downstreams, role: ctx.role, authorization: auth.serviceAuthorization });
 
   // dispatches are counted on /metrics and traced as their own spans, linked to the request that wrote them
   const hooks: OutboxHooks = {
@@ -75,12 +77,12 @@ export async function startProcessService(ctx: RoleContext): Promise<ProcessServ
     return up({ pending: s.pending, oldest_age_ms: s.oldestAgeMs, dead: s.dead, inflight: s.inflight });
   });
 
-  const app = roleHttpApp(ctx)
+  const app = roleHttpApp(ctx, auth)
     .use(processRoutes(processes))
-    .use(breakerAdminRoutes(downstreams, await createAdminGuard(config.gateway.auth, config.data_dir)));
+    .use(breakerAdminRoutes(downstreams, auth.requireAdmin));
   const httpPort = serveHttp(ctx, app, ctx.httpPort);
 
-  const grpc = new GrpcServer({ role: ctx.role, log, metrics: ctx.metrics });
+  const grpc = new GrpcServer({ role: ctx.role, log, metrics: ctx.metrics, authenticate: auth.authenticate });
   addProcessGrpc(grpc, processes);
   const grpcPort = await serveGrpc(ctx, grpc, ctx.grpcPort ?? 0);
 

@@ -16,6 +16,7 @@ import {
 import { type Clock, systemClock } from "../../platform/clock.ts";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../../platform/errors.ts";
 import { parseInput } from "../../platform/http.ts";
+import { actingUser, isDesigner, mayRead, seesAll, type Principal } from "../../platform/principal.ts";
 import type { Logger } from "../../platform/logger.ts";
 import type { GrpcCallOptions } from "../../transport/grpc-client.ts";
 import type { FormsPort } from "./clients.ts";
@@ -31,10 +32,14 @@ const INSTANCE_CURSOR = "instances";
 /** One page of the instance list, as `GET /api/processes/instances` answers it. */
 export type InstancePage = { items: ProcessInstance[]; next_cursor: string | null } & PageTotal & { limit: number; offset: number };
 
-/** Who asks: the user the gateway verified (or the request named), and whether they hold the admin claim. */
-export interface Actor {
-  userId: number;
-  admin?: boolean;
+/** No user has this id: a filter that matches nothing. */
+const NOBODY = -1;
+
+/** Everyone who took part in an instance: its starter, its current assignee and every user in its history. */
+export function participantsOf(instance: ProcessInstance): number[] {
+  const ids = [instance.started_by, ...instance.history.map((h) => h.user_id)];
+  if (instance.current_assignee !== null) ids.push(instance.current_assignee);
+  return ids.filter((id) => id > 0);
 }
 
 export interface ProcessServiceOptions {
@@ -50,7 +55,11 @@ const MAX_CACHED_DEFINITIONS = 1_000;
 /** Compare-and-set retries before giving up; a lost race normally ends in the engine's own 409 at once. */
 const MAX_CAS_ATTEMPTS = 3;
 
-/** Process use cases shared by the REST and gRPC edges. Calls to form-service happen before any write. */
+/**
+ * Process use cases shared by the REST and gRPC edges. Calls to form-service happen before any write.
+ * Every use case takes the caller: deploying needs the designer role, any user starts an instance, an
+ * instance is seen only by its participants (404 for anyone else) and those who see all (docs/security.md).
+ */
 export class ProcessService {
   /** Definition versions never change once stored. */
   private readonly definitions = new Map<string, StoredProcessDefinition>();
@@ -65,7 +74,8 @@ export class ProcessService {
   }
 
   /** Validates (forms must exist in form-service) and stores the next version, or returns the same one. */
-  async deploy(input: unknown, o: GrpcCallOptions = {}): Promise<{ definition: StoredProcessDefinition; created: boolean }> {
+  async deploy(caller: Principal, input: unknown, o: GrpcCallOptions = {}): Promise<{ definition: StoredProcessDefinition; created: boolean }> {
+    if (!isDesigner(caller)) throw new ForbiddenError("deploying a process needs the designer role");
     const key = isPlainObject(input) ? input.key : undefined;
     if (typeof key === "string" && RESERVED_PROCESS_KEYS.has(key)) {
       throw new ValidationError(`invalid process definition: key: "${key}" is reserved`, [{ path: "key", message: `"${key}" is reserved` }]);
@@ -95,37 +105,48 @@ export class ProcessService {
   }
 
   /** A new instance at the first step; its task is requested through the outbox. A used idempotency key returns its instance. */
-  async start(req: { key: string; version: number; variables: unknown; startedBy: number; idempotencyKey?: string }): Promise<{ instance: ProcessInstance; created: boolean }> {
+  async start(caller: Principal, req: { key: string; version: number; variables: unknown; startedBy?: number; idempotencyKey?: string }): Promise<{ instance: ProcessInstance; created: boolean }> {
+    const startedBy = actingUser(caller, req.startedBy, "start");
     const def = await this.getDefinition(req.key, req.version);
     if (req.variables !== undefined && !isPlainObject(req.variables)) throw new ValidationError("variables must be a JSON object", [{ path: "variables", message: "must be a JSON object" }]);
     const now = this.clock.now();
-    const t = startInstance(def, { id: Bun.randomUUIDv7(), variables: req.variables as JsonObject | undefined, startedBy: req.startedBy, now });
+    const t = startInstance(def, { id: Bun.randomUUIDv7(), variables: req.variables as JsonObject | undefined, startedBy, now });
     const result = await this.store.createInstance(t.instance, t.effects, { idempotencyKey: req.idempotencyKey || undefined, traceparent: this.opts.traceparent?.(), now });
+    // an idempotency key is not a way to read someone else's instance
+    if (!result.created && result.instance.started_by !== startedBy) throw new ConflictError("this idempotency key was used for another instance", "IDEMPOTENCY_KEY_IN_USE");
     if (result.created) this.opts.onEffects?.();
     return result;
   }
 
-  async getInstance(id: string): Promise<ProcessInstance> {
+  /** The instance, when the caller takes part in it (or sees all); 404 otherwise. */
+  async getInstance(caller: Principal, id: string): Promise<ProcessInstance> {
+    const instance = await this.loadInstance(id);
+    if (!mayRead(caller, ...participantsOf(instance))) throw new NotFoundError(`instance ${id} not found`);
+    return instance;
+  }
+
+  private async loadInstance(id: string): Promise<ProcessInstance> {
     const instance = id.length <= 100 ? await this.store.getInstance(id) : undefined;
     if (!instance) throw new NotFoundError(`instance ${id} not found`);
     return instance;
   }
 
-  listInstances(filter: InstanceFilter): Promise<ProcessInstance[]> {
-    return this.store.listInstances(filter);
+  /** A user's list holds instances they started or (with `assignee` = their id) wait on them; admins and services see all. */
+  listInstances(caller: Principal, filter: InstanceFilter): Promise<ProcessInstance[]> {
+    return this.store.listInstances(ownInstances(caller, filter));
   }
 
-  countInstances(filter: InstanceMatch, upTo?: number): Promise<number> {
-    return this.store.countInstances(filter, upTo);
+  countInstances(caller: Principal, filter: InstanceMatch, upTo?: number): Promise<number> {
+    return this.store.countInstances(ownInstances(caller, filter), upTo);
   }
 
-  /** One page of instances, newest first: after `cursor` (or, the slow path, `offset`), `next_cursor` while more follow, `total` as `count` asks. */
-  async pageInstances(q: ListInstancesQuery): Promise<InstancePage> {
+  /** One page of the caller's instances, newest first: after `cursor` (or, the slow path, `offset`), `next_cursor` while more follow, `total` as `count` asks. */
+  async pageInstances(caller: Principal, q: ListInstancesQuery): Promise<InstancePage> {
     const offset = q.offset ?? 0;
     if (q.cursor !== undefined && offset > 0) {
       throw new ValidationError("invalid query: offset cannot be combined with cursor (the cursor already says where the page starts)", [{ field: "offset", message: "cannot be combined with cursor" }]);
     }
-    const match: InstanceMatch = { definition_key: q.definition_key, status: q.status, started_by: q.started_by, assignee: q.assignee };
+    const match = ownInstances<InstanceMatch>(caller, { definition_key: q.definition_key, status: q.status, started_by: q.started_by, assignee: q.assignee });
     const before_id = q.cursor === undefined ? undefined : decodeTextCursor(INSTANCE_CURSOR, q.cursor, "cursor");
     const rows = await this.store.listInstances({ ...match, before_id, limit: q.limit + 1, offset });
     const upTo = countLimit(q.count);
@@ -138,10 +159,11 @@ export class ProcessService {
    * (422 with per-field details) and stores the submission; then the instance change and its
    * effects are written in one transaction. Form-service down → 503 and nothing changed.
    */
-  async complete(req: { instanceId: string; stepId: string; actor: Actor; data: unknown }, o: GrpcCallOptions = {}): Promise<ProcessInstance> {
-    const instance = await this.getInstance(req.instanceId);
+  async complete(caller: Principal, req: { instanceId: string; stepId: string; userId?: number; data: unknown }, o: GrpcCallOptions = {}): Promise<ProcessInstance> {
+    const instance = await this.getInstance(caller, req.instanceId);
+    const userId = actingUser(caller, req.userId, "complete");
     const def = await this.definitionOf(instance);
-    checkCompletable(instance, req.stepId, req.actor.userId);
+    checkCompletable(instance, req.stepId, userId);
     if (req.data !== undefined && !isPlainObject(req.data)) throw new ValidationError("data must be a JSON object", [{ path: "data", message: "must be a JSON object" }]);
     const step = findStep(def, req.stepId)!;
     const checked = await this.forms.validate(step.form_key, step.form_version ?? 0, (req.data ?? {}) as JsonObject, o);
@@ -152,7 +174,7 @@ export class ProcessService {
         formKey: step.form_key,
         formVersion: checked.formVersion,
         data: checked.data,
-        submittedBy: req.actor.userId,
+        submittedBy: userId,
         instanceId: instance.id,
         stepId: step.id,
         // the same data for the same visit is one submission, however often the completion is retried
@@ -161,16 +183,16 @@ export class ProcessService {
       o,
     );
     return this.apply(instance, (current) =>
-      completeStep(def, current, { stepId: req.stepId, userId: req.actor.userId, data: checked.data, now: this.clock.now(), submissionId: submission.id }),
+      completeStep(def, current, { stepId: req.stepId, userId, data: checked.data, now: this.clock.now(), submissionId: submission.id }),
     );
   }
 
   /** Cancels a running instance and its open task. The starter, the current assignee or an admin may. */
-  async cancel(req: { instanceId: string; actor: Actor; reason?: string }): Promise<ProcessInstance> {
-    const instance = await this.getInstance(req.instanceId);
+  async cancel(caller: Principal, req: { instanceId: string; userId?: number; reason?: string }): Promise<ProcessInstance> {
+    const instance = await this.getInstance(caller, req.instanceId);
+    const userId = actingUser(caller, req.userId, "cancel");
     const def = await this.definitionOf(instance);
-    const { userId, admin } = req.actor;
-    if (!admin && userId !== instance.started_by && userId !== instance.current_assignee) {
+    if (!caller.admin && userId !== instance.started_by && userId !== instance.current_assignee) {
       throw new ForbiddenError("only the starter, the current assignee or an admin may cancel an instance");
     }
     return this.apply(instance, (current) => cancelInstance(def, current, { userId, reason: req.reason ?? "", now: this.clock.now() }));
@@ -201,7 +223,7 @@ export class ProcessService {
         return t.instance;
       }
       if (attempt >= MAX_CAS_ATTEMPTS) throw new ConflictError(`instance ${first.id} is changing too often; try again`, "CONCURRENT_UPDATE");
-      current = await this.getInstance(first.id);
+      current = await this.loadInstance(first.id);
     }
   }
 
@@ -219,6 +241,16 @@ export class ProcessService {
   private isoNow(): string {
     return new Date(this.clock.now()).toISOString();
   }
+}
+
+/** The filter narrowed to instances the caller started or is assigned, unless they see all. */
+function ownInstances<F extends { started_by?: number; assignee?: number }>(caller: Principal, filter: F): F {
+  if (seesAll(caller)) return filter;
+  const own = caller.userId ?? NOBODY;
+  const narrowed = (named: number | undefined) => (named === undefined || named === own ? named : NOBODY);
+  const out = { ...filter, started_by: narrowed(filter.started_by), assignee: narrowed(filter.assignee) };
+  if (out.started_by === undefined && out.assignee === undefined) out.started_by = own;
+  return out;
 }
 
 /**

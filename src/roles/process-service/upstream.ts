@@ -12,8 +12,9 @@ const PERMANENT_CODES: ReadonlySet<number> = new Set([
   GrpcStatus.FAILED_PRECONDITION,
   GrpcStatus.OUT_OF_RANGE,
   GrpcStatus.UNIMPLEMENTED,
-  GrpcStatus.UNAUTHENTICATED,
 ]);
+// UNAUTHENTICATED is not among them: a credential refused (a key not yet shared, a clock off) is a
+// deployment fault that gets mended, and a step's task must not be given up for it
 
 /** True when a downstream refused the call for good (bad request, missing task); false for outages, timeouts, open breakers. */
 export function isPermanentFailure(err: unknown): boolean {

@@ -24,20 +24,20 @@ function present<T extends Record<string, unknown>>(req: T, keys: readonly (keyo
 
 export function addTaskGrpc(server: GrpcServer, tasks: TaskService): void {
   server.addService(taskPackage.definition, TASK_SERVICE, {
-    CreateTask: unary(async (req: Record<string, unknown>) => (await tasks.create(present(req, ["title", "description", "priority", "status", "user_id", "project_id", "process_instance_id", "step_id", "idempotency_key"]))).task),
-    GetTask: unary((req: { id: number }) => tasks.get(req.id)),
+    CreateTask: unary(async (req: Record<string, unknown>, _call, caller) => (await tasks.create(caller, present(req, ["title", "description", "priority", "status", "user_id", "project_id", "process_instance_id", "step_id", "idempotency_key"]))).task),
+    GetTask: unary((req: { id: number }, _call, caller) => tasks.get(caller, req.id)),
     // optional fields arrive only when the client set them, so unset ones keep their value
-    UpdateTask: unary((req: UpdateReq) => {
+    UpdateTask: unary((req: UpdateReq, _call, caller) => {
       const { id, ...rest } = req;
       const patch: Record<string, unknown> = {};
       for (const [k, val] of Object.entries(rest)) if (val !== undefined && val !== null && !k.startsWith("_")) patch[k] = val;
-      return tasks.update(id, patch);
+      return tasks.update(caller, id, patch);
     }),
-    DeleteTask: unary(async (req: { id: number }) => {
-      const t = await tasks.delete(req.id);
+    DeleteTask: unary(async (req: { id: number }, _call, caller) => {
+      const t = await tasks.delete(caller, req.id);
       return { success: true, message: `task ${t.id} deleted` };
     }),
-    ListTasks: serverStream(async (req: ListReq, call: grpc.ServerWritableStream<ListReq, Task>, signal) => {
+    ListTasks: serverStream(async (req: ListReq, call: grpc.ServerWritableStream<ListReq, Task>, signal, caller) => {
       if (req.limit < 0) throw new ValidationError("limit must not be negative");
       if (req.offset < 0) throw new ValidationError("offset must not be negative");
       if (req.user_id < 0) throw new ValidationError("user_id must be a positive integer");
@@ -58,7 +58,7 @@ export function addTaskGrpc(server: GrpcServer, tasks: TaskService): void {
       let sent = 0;
       let last: Task | undefined;
       let more = false;
-      for await (const task of tasks.list(filter)) {
+      for await (const task of tasks.list(caller, filter)) {
         if (signal.aborted) return;
         if (sent === limit) {
           more = true;
@@ -73,9 +73,9 @@ export function addTaskGrpc(server: GrpcServer, tasks: TaskService): void {
       if (more && last) trailer.set(NEXT_PAGE_TOKEN, tasks.cursorAfter(last));
       call.end(trailer);
     }),
-    StreamTaskUpdates: serverStream(async (req: SubscribeReq, call: grpc.ServerWritableStream<SubscribeReq, TaskEvent>, signal) => {
+    StreamTaskUpdates: serverStream(async (req: SubscribeReq, call: grpc.ServerWritableStream<SubscribeReq, TaskEvent>, signal, caller) => {
       if (req.user_id < 0) throw new ValidationError("user_id must be a positive integer");
-      const unsubscribe = tasks.subscribe({ userId: req.user_id || undefined, taskIds: new Set(req.task_ids ?? []) }, (e) => {
+      const unsubscribe = tasks.subscribe(caller, { userId: req.user_id || undefined, taskIds: new Set(req.task_ids ?? []) }, (e) => {
         if (!signal.aborted) call.write(e);
       });
       // frees the subscription when the client cancels or the server shuts down

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { GrpcServer } from "../../platform/grpc.ts";
 import { roleHttpApp } from "../../platform/http-app.ts";
+import { createRoleAuth } from "../../platform/role-auth.ts";
 import { up } from "../../platform/health.ts";
 import type { RoleContext, RoleHandle } from "../../platform/role.ts";
 import { serveGrpc, serveHttp } from "../../platform/serve.ts";
@@ -40,12 +41,13 @@ export async function startTaskService(ctx: RoleContext): Promise<RoleHandle> {
     return up({ engine: shared ? "postgresql" : "sqlite", subscribers: tasks.events.size });
   });
 
-  const app = roleHttpApp(ctx).use(
+  const auth = await createRoleAuth(ctx.config.auth, ctx.config.data_dir, ctx.role);
+  const app = roleHttpApp(ctx, auth).use(
     taskRoutes(tasks, streams),
   );
   const httpPort = serveHttp(ctx, app, ctx.httpPort, () => streams.closeAll());
 
-  const grpc = new GrpcServer({ role: ctx.role, log: ctx.log, metrics: ctx.metrics });
+  const grpc = new GrpcServer({ role: ctx.role, log: ctx.log, metrics: ctx.metrics, authenticate: auth.authenticate });
   addTaskGrpc(grpc, tasks);
   const grpcPort = await serveGrpc(ctx, grpc, ctx.grpcPort ?? 0);
 

@@ -1,6 +1,6 @@
 import { Elysia } from "elysia";
 import * as v from "valibot";
-import { parseInput } from "../../platform/http.ts";
+import { parseInput, principalFrom } from "../../platform/http.ts";
 import { SseRegistry, SseStream } from "../../platform/sse.ts";
 import { ListTasksQuerySchema } from "../../domain/tasks/model.ts";
 import type { TaskService } from "./service.ts";
@@ -19,28 +19,28 @@ export function taskRoutes(tasks: TaskService, streams: SseRegistry) {
       const input = { ...(body as object) } as Record<string, unknown>;
       const key = request.headers.get("idempotency-key");
       if (key && input.idempotency_key === undefined) input.idempotency_key = key;
-      const { task, created } = await tasks.create(input);
+      const { task, created } = await tasks.create(principalFrom(request), input);
       set.status = created ? 201 : 200;
       set.headers.location = `/api/tasks/${task.id}`;
       return task;
     })
-    .get("/api/tasks", async ({ query }) => {
-      return tasks.page(parseInput(ListTasksQuerySchema, query, "query"));
+    .get("/api/tasks", async ({ query, request }) => {
+      return tasks.page(principalFrom(request), parseInput(ListTasksQuerySchema, query, "query"));
     })
     .get("/api/tasks/stream", ({ query, request }) => {
       const q = parseInput(SubscribeQuerySchema, query, "query");
       const sse = streams.add(new SseStream(request.signal));
-      const off = tasks.subscribe({ userId: q.user_id, taskIds: q.task_ids ? new Set(q.task_ids) : undefined }, (e) =>
+      const off = tasks.subscribe(principalFrom(request), { userId: q.user_id, taskIds: q.task_ids ? new Set(q.task_ids) : undefined }, (e) =>
         sse.send(e.event_type, e, e.task.id),
       );
       sse.onClose(off);
       return sse.response;
     })
-    .get("/api/tasks/:id", ({ params }) => tasks.get(params.id))
-    .patch("/api/tasks/:id", ({ params, body }) => tasks.update(params.id, body ?? {}))
-    .put("/api/tasks/:id", ({ params, body }) => tasks.update(params.id, body ?? {}))
-    .delete("/api/tasks/:id", async ({ params }) => {
-      const t = await tasks.delete(params.id);
+    .get("/api/tasks/:id", ({ params, request }) => tasks.get(principalFrom(request), params.id))
+    .patch("/api/tasks/:id", ({ params, body, request }) => tasks.update(principalFrom(request), params.id, body ?? {}))
+    .put("/api/tasks/:id", ({ params, body, request }) => tasks.update(principalFrom(request), params.id, body ?? {}))
+    .delete("/api/tasks/:id", async ({ params, request }) => {
+      const t = await tasks.delete(principalFrom(request), params.id);
       return { success: true, message: `task ${t.id} deleted` };
     });
 }

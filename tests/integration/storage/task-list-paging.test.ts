@@ -14,6 +14,7 @@ import { EVENT_FEED_MIGRATIONS } from "../../../src/storage/postgres-feed.ts";
 import { openPostgres } from "../../../src/storage/postgres.ts";
 import { migrate } from "../../../src/storage/sqlite.ts";
 import { startPostgres, type PostgresServer } from "../../support/postgres.ts";
+import { LOCAL_OPERATOR as OPERATOR, principalOf } from "../../../src/platform/principal.ts";
 import { makeTempDir, removeTempDir } from "../../support/process.ts";
 import { freshDatabase, quietLogger } from "./databases.ts";
 
@@ -178,7 +179,7 @@ describe.each(engines)("task list paging on $name", (engine) => {
       const seeded = (await seed(store)).filter(matches);
       const { seen, stable, deleted } = await walkUnderChurn(store, seeded, filter, async ({ cursor }) => {
         const q = v.parse(ListTasksQuerySchema, { ...filter, limit: "7", cursor, count: "none" });
-        const page = await service.page(q);
+        const page = await service.page(OPERATOR, q);
         expect(page.items.every(matches)).toBe(true);
         return { items: page.items, cursor: page.next_cursor, offset: 0 };
       });
@@ -196,7 +197,7 @@ describe.each(engines)("task list paging on $name", (engine) => {
     const service = new TaskService(store);
     const seeded = (await seed(store)).filter((t) => t.user_id === 9);
     const { seen, stable } = await walkUnderChurn(store, seeded, { user_id: 9 }, async ({ offset }) => {
-      const page = await service.page(v.parse(ListTasksQuerySchema, { user_id: "9", limit: "7", offset: String(offset) }));
+      const page = await service.page(OPERATOR, v.parse(ListTasksQuerySchema, { user_id: "9", limit: "7", offset: String(offset) }));
       return { items: page.items, offset };
     });
     const seenSet = new Set(seen);
@@ -209,16 +210,36 @@ describe.each(engines)("task list paging on $name", (engine) => {
     const service = new TaskService(store);
     const mine = (await seed(store)).filter((t) => t.user_id === 9);
     const q = (over: Record<string, string>) => v.parse(ListTasksQuerySchema, { user_id: "9", ...over });
-    const byOffset = await service.page(q({ limit: "10", offset: "30" }));
+    const byOffset = await service.page(OPERATOR, q({ limit: "10", offset: "30" }));
     expect(byOffset.items.map((t) => t.id)).toEqual(mine.slice(30, 40).map((t) => t.id));
     expect(byOffset).toMatchObject({ limit: 10, offset: 30, total: mine.length, total_relation: "eq" });
-    const after = await service.page(q({ limit: "10", cursor: byOffset.next_cursor! }));
+    const after = await service.page(OPERATOR, q({ limit: "10", cursor: byOffset.next_cursor! }));
     expect(after.items.map((t) => t.id)).toEqual(mine.slice(40, 50).map((t) => t.id));
-    const last = await service.page(q({ limit: String(mine.length - 150), offset: "150" }));
+    const last = await service.page(OPERATOR, q({ limit: String(mine.length - 150), offset: "150" }));
     expect(last.items.length).toBe(mine.length - 150);
     expect(last.next_cursor).toBeNull();
-    const exact = await service.page(q({ limit: String(mine.length) }));
+    const exact = await service.page(OPERATOR, q({ limit: String(mine.length) }));
     expect(exact.next_cursor).toBeNull();
+  }, 60_000);
+
+  test("a user's pages hold only their own tasks, cursor and total alike; naming another user finds nothing", async () => {
+    const data = await engine.fresh();
+    const store = await data.store();
+    const service = new TaskService(store);
+    const mine = (await seed(store)).filter((t) => t.user_id === 10);
+    const user10 = principalOf({ sub: "10", admin: false, roles: [] });
+    const seen: number[] = [];
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await service.page(user10, v.parse(ListTasksQuerySchema, { limit: "9", cursor, count: "exact" }));
+      expect(page.total).toBe(mine.length);
+      seen.push(...page.items.map((t) => t.id));
+      if (page.next_cursor === null) break;
+      cursor = page.next_cursor;
+    }
+    expect(seen).toEqual(mine.map((t) => t.id));
+    const other = await service.page(user10, v.parse(ListTasksQuerySchema, { user_id: "9", count: "exact" }));
+    expect(other).toMatchObject({ items: [], next_cursor: null, total: 0 });
   }, 60_000);
 
   test("cursor and offset together, another list's cursor, and garbage are 400s naming the field", async () => {
@@ -226,11 +247,11 @@ describe.each(engines)("task list paging on $name", (engine) => {
     const service = new TaskService(await data.store());
     const q = (over: Record<string, string>) => v.parse(ListTasksQuerySchema, { user_id: "9", ...over });
     const good = Buffer.from("tasks:5").toString("base64url");
-    await expect(service.page(q({ cursor: good, offset: "3" }))).rejects.toMatchObject({ code: "VALIDATION_FAILED", details: [{ field: "offset" }] });
+    await expect(service.page(OPERATOR, q({ cursor: good, offset: "3" }))).rejects.toMatchObject({ code: "VALIDATION_FAILED", details: [{ field: "offset" }] });
     for (const bad of ["!!", Buffer.from("instances:5").toString("base64url"), Buffer.from("tasks:-1").toString("base64url"), Buffer.from("tasks:1e3").toString("base64url"), Buffer.from("tasks:99999999999").toString("base64url"), "dGFza3M6NQ=="]) {
-      await expect(service.page(q({ cursor: bad }))).rejects.toMatchObject({ code: "VALIDATION_FAILED", details: [{ field: "cursor" }] });
+      await expect(service.page(OPERATOR, q({ cursor: bad }))).rejects.toMatchObject({ code: "VALIDATION_FAILED", details: [{ field: "cursor" }] });
     }
-    expect((await service.page(q({ cursor: good }))).items).toEqual([]);
+    expect((await service.page(OPERATOR, q({ cursor: good }))).items).toEqual([]);
   }, 60_000);
 
   test("total: capped at 1,000 by default (eq below, gte above), exact on request, absent with count=none", async () => {
@@ -240,10 +261,10 @@ describe.each(engines)("task list paging on $name", (engine) => {
     for (let i = 0; i < 1005; i += 201) await Promise.all(Array.from({ length: 201 }, (_, j) => store.create(task({ title: `c${i + j}`, user_id: 3 }), T0)));
     await store.create(task({ user_id: 4 }), T0);
     const q = (over: Record<string, string>) => v.parse(ListTasksQuerySchema, { limit: "2", ...over });
-    expect(await service.page(q({ user_id: "3" }))).toMatchObject({ total: 1000, total_relation: "gte" });
-    expect(await service.page(q({ user_id: "3", count: "exact" }))).toMatchObject({ total: 1005, total_relation: "eq" });
-    expect(await service.page(q({ user_id: "4" }))).toMatchObject({ total: 1, total_relation: "eq" });
-    const none = await service.page(q({ user_id: "3", count: "none" }));
+    expect(await service.page(OPERATOR, q({ user_id: "3" }))).toMatchObject({ total: 1000, total_relation: "gte" });
+    expect(await service.page(OPERATOR, q({ user_id: "3", count: "exact" }))).toMatchObject({ total: 1005, total_relation: "eq" });
+    expect(await service.page(OPERATOR, q({ user_id: "4" }))).toMatchObject({ total: 1, total_relation: "eq" });
+    const none = await service.page(OPERATOR, q({ user_id: "3", count: "none" }));
     expect("total" in none || "total_relation" in none).toBe(false);
     expect(none.items.length).toBe(2);
   }, 120_000);
@@ -270,10 +291,10 @@ describe.each(engines)("task list paging on $name", (engine) => {
     const rows = Array.from({ length: 50 }, (_, i) => `('old ${i}', 'medium', 'todo', ${7 + (i % 2)}, '${T0}', '${T0}')`).join(", ");
     await data.raw(`INSERT INTO tasks (title, priority, status, user_id, created_at, updated_at) VALUES ${rows}`);
     const service = new TaskService(await data.store());
-    const page = await service.page(v.parse(ListTasksQuerySchema, { user_id: "7", limit: "10", count: "exact" }));
+    const page = await service.page(OPERATOR, v.parse(ListTasksQuerySchema, { user_id: "7", limit: "10", count: "exact" }));
     expect(page.total).toBe(25);
     expect(page.items.map((t) => t.title)).toEqual(Array.from({ length: 10 }, (_, i) => `old ${2 * i}`));
-    const next = await service.page(v.parse(ListTasksQuerySchema, { user_id: "7", limit: "10", cursor: page.next_cursor! }));
+    const next = await service.page(OPERATOR, v.parse(ListTasksQuerySchema, { user_id: "7", limit: "10", cursor: page.next_cursor! }));
     expect(next.items.map((t) => t.title)).toEqual(Array.from({ length: 10 }, (_, i) => `old ${20 + 2 * i}`));
     const indexes = engine.name === "SQLite"
       ? await data.raw("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks'")

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import * as grpc from "@grpc/grpc-js";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { NotFoundError } from "../../../src/platform/errors.ts";
+import { LOCAL_OPERATOR } from "../../../src/platform/principal.ts";
 import { GrpcServer, loadProtos, serverStream, unary } from "../../../src/platform/grpc.ts";
 import { createLogger } from "../../../src/platform/logger.ts";
 import { grpcClientInterceptor } from "../../../src/telemetry/grpc-spans.ts";
@@ -29,7 +30,7 @@ const log = createLogger({ role: "task-service" });
 let server: GrpcServer;
 let port = 0;
 beforeAll(async () => {
-  server = new GrpcServer({ role: "task-service", log, metrics: new Metrics() });
+  server = new GrpcServer({ role: "task-service", log, metrics: new Metrics(), authenticate: () => LOCAL_OPERATOR });
   server.addService(definition, "echo.Echo", {
     Say: unary<Msg, Msg>(async (req) => {
       if (req.text === "missing") throw new NotFoundError("no such thing");
