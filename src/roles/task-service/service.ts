@@ -104,7 +104,9 @@ export class TaskService {
 
   /** The id a cursor continues after; a 400 naming `field` when it is not a task list cursor. */
   cursorPosition(cursor: string, field: string): number {
-    return decodeIntCursor(TASK_CURSOR, cursor, field);
+    const id = decodeIntCursor(TASK_CURSOR, cursor);
+    if (id === undefined) throw new ValidationError(`invalid ${field}: not a cursor of this list`, [{ field, message: "not a cursor of this list" }]);
+    return id;
   }
 
   /** Both streams (SSE, StreamTaskUpdates) carry only the caller's tasks unless they see all. */
