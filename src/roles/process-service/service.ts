@@ -149,9 +149,8 @@ export class ProcessService {
     const match = ownInstances<InstanceMatch>(caller, { definition_key: q.definition_key, status: q.status, started_by: q.started_by, assignee: q.assignee });
     const before_id = q.cursor === undefined ? undefined : decodeTextCursor(INSTANCE_CURSOR, q.cursor);
     if (q.cursor !== undefined && before_id === undefined) throw new ValidationError("invalid cursor: not a cursor of this list", [{ field: "cursor", message: "not a cursor of this list" }]);
-    const rows = await this.store.listInstances({ ...match, before_id, limit: q.limit + 1, offset });
     const upTo = countLimit(q.count);
-    const counted = upTo === 0 ? undefined : await this.store.countInstances(match, upTo);
+    const [rows, counted] = await Promise.all([this.store.listInstances({ ...match, before_id, limit: q.limit + 1, offset }), upTo === 0 ? undefined : this.store.countInstances(match, upTo)]);
     return { ...cutPage(rows, q.limit, (i) => encodeCursor(INSTANCE_CURSOR, i.id)), ...pageTotal(q.count, counted), limit: q.limit, offset };
   }
 

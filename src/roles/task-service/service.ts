@@ -90,10 +90,9 @@ export class TaskService {
     }
     const match = ownTasks<TaskMatch>(caller, { user_id: q.user_id, status: q.status, process_instance_id: q.process_instance_id, project_id: q.project_id });
     const after_id = q.cursor === undefined ? undefined : this.cursorPosition(q.cursor, "cursor");
-    const rows: Task[] = [];
-    for await (const t of this.store.list({ ...match, after_id, limit: q.limit + 1, offset })) rows.push(t);
     const upTo = countLimit(q.count);
-    const counted = upTo === 0 ? undefined : await this.store.count(match, upTo);
+    // page and count at once: two round trips in parallel on PostgreSQL
+    const [rows, counted] = await Promise.all([collect(this.store.list({ ...match, after_id, limit: q.limit + 1, offset })), upTo === 0 ? undefined : this.store.count(match, upTo)]);
     return { ...cutPage(rows, q.limit, (t) => this.cursorAfter(t)), ...pageTotal(q.count, counted), limit: q.limit, offset };
   }
 
@@ -118,6 +117,12 @@ export class TaskService {
     // with a shared database, replicas learn of writes through the store's notifications instead
     if (this.publishLocal) this.events.publish({ event_type: type, task, timestamp: new Date().toISOString() });
   }
+}
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
 }
 
 /** The filter narrowed to the caller's own user id (the store's user_id filter), unless they see all. */
