@@ -105,7 +105,7 @@ describe("two task-service replicas on one PostgreSQL", () => {
     const sql = new SQL(url, { max: 1 });
     try {
       const rows = await sql`SELECT namespace || '/' || id AS m FROM schema_migrations ORDER BY 1`;
-      expect(rows.map((r: { m: string }) => r.m)).toEqual(["bpm-events/001_events", "task-service/001_init"]);
+      expect(rows.map((r: { m: string }) => r.m)).toEqual(["bpm-events/001_events", "task-service/001_init", "task-service/002_list_indexes"]);
     } finally {
       await sql.close();
     }
