@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import defaultYaml from "../../config/default.yaml" with { type: "text" };
+import { resolveAdvertiseAddress } from "./advertise.ts";
 import { ConfigSchema, type Config } from "./schema.ts";
 import { withoutReplacedBreakers } from "../resilience/config.ts";
 
@@ -46,7 +47,8 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
   }
   raw = deepMerge(raw, envOverrides(env));
   if (opts.overrides) raw = deepMerge(raw, opts.overrides);
-  return validateConfig(raw);
+  const config = validateConfig(raw);
+  return { ...config, advertise_address: resolveAdvertiseAddress(config.advertise_address, config.http.host) };
 }
 
 /**

@@ -1,6 +1,5 @@
 import type { LoadBalancer } from "../balancing/balancer.ts";
 import type { Lease } from "../balancing/lease.ts";
-import { UpstreamTimeoutError } from "../platform/errors.ts";
 import { admitLocal, type DownstreamPolicies, releaseLocal } from "./downstreams.ts";
 import { proxyRequest, proxyRequestWire, proxyWireTo, type ProxyOptions } from "./http-proxy.ts";
 import { defaultErrorClassifier, isFailedResponse } from "../resilience/outcome.ts";
@@ -42,9 +41,9 @@ export interface ForwardRequest extends ForwardState {
   setHeaders: Record<string, string>;
   stripHeaders: readonly string[];
   clientIp?: string;
-  /** The pooled HTTP/1.1 client; fetch() when absent. */
-  client?: Http1Client;
-  /** With `client`: the response as the client's WireResponse, for the raw front to write as it is. */
+  /** The pooled HTTP/1.1 client. */
+  client: Http1Client;
+  /** The response as the client's WireResponse, for the raw front to write as it is. */
   wire?: boolean;
   /** Route template (`/api/tasks/:id`), for the attempt spans' names. */
   route?: string;
@@ -125,7 +124,7 @@ function attemptFailed(policies: DownstreamPolicies, f: ForwardRequest, err: unk
   const ms = performance.now() - f.attemptStarted!;
   const callerSignal = f.req.signal;
   releaseLocal(policies);
-  f.upstream!.end(ms / 1000, callerSignal.aborted ? "cancelled" : err instanceof UpstreamTimeoutError ? "timeout" : "error");
+  f.upstream!.end(ms / 1000, callerSignal.aborted ? "cancelled" : (err as { code?: unknown } | null)?.code === "UPSTREAM_TIMEOUT" ? "timeout" : "error");
   policies.breaker.onErrorResult(ms, err, f.epoch, callerSignal);
   // the instance is judged as the breaker judges it: a client's broken upload or cancellation is not its failure
   const outcome = defaultErrorClassifier(err, callerSignal);
@@ -160,32 +159,18 @@ function attemptFn(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardReq
     const timeoutMs = Math.max(0, Math.min(policies.timeoutMs, remaining));
     const span = attemptSpan(lb, f, lease);
     const setHeaders = attemptHeaders(f, span);
-    // The pooled client keeps the deadline itself (one timer for all requests) and listens to the
-    // caller's signal; fetch() needs an AbortController of its own for both.
-    let ac: AbortController | undefined;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let onCallerAbort: (() => void) | undefined;
-    if (f.client === undefined) {
-      const own = (ac = new AbortController());
-      onCallerAbort = () => own.abort(callerSignal.reason);
-      callerSignal.addEventListener("abort", onCallerAbort, { once: true });
-      timer = setTimeout(() => own.abort(new UpstreamTimeoutError(`${lb.service} did not answer within ${Math.round(timeoutMs)} ms`)), timeoutMs);
-    }
+    // the pooled client keeps the deadline itself (one timer for all requests; it guards the
+    // response head only: streams such as SSE may run long after it) and listens to the caller's signal
     try {
-      const opts: ProxyOptions = { body, setHeaders, stripHeaders: f.stripHeaders, signal: ac?.signal ?? callerSignal, clientIp: f.clientIp, client: f.client, timeoutMs: Math.max(1, timeoutMs), timeoutLabel: lb.service, pipeline: f.pipeline };
-      const res = f.wire === true && f.client !== undefined ? await proxyRequestWire(f.client, f.req, f.url, lease.instance, opts) : await proxyRequest(f.req, f.url, lease.instance, opts);
-      // the timeout guards the response head only: streams (SSE) may run long after it
-      if (timer !== undefined) clearTimeout(timer);
+      const opts: ProxyOptions = { body, setHeaders, stripHeaders: f.stripHeaders, signal: callerSignal, clientIp: f.clientIp, timeoutMs: Math.max(1, timeoutMs), timeoutLabel: lb.service, pipeline: f.pipeline };
+      const res = f.wire === true ? await proxyRequestWire(f.client, f.req, f.url, lease.instance, opts) : await proxyRequest(f.client, f.req, f.url, lease.instance, opts);
       endHttpClientSpan(span, { status: res.status });
       attemptAnswered(policies, f, res);
       return res;
     } catch (err) {
-      if (timer !== undefined) clearTimeout(timer);
       endHttpClientSpan(span, { error: err });
       attemptFailed(policies, f, err);
       throw err;
-    } finally {
-      if (onCallerAbort !== undefined) callerSignal.removeEventListener("abort", onCallerAbort);
     }
   };
 }
@@ -214,7 +199,7 @@ export function forwardDirect(lb: LoadBalancer, policies: DownstreamPolicies, f:
   const setHeaders = attemptHeaders(f, span);
   // the socket's callbacks run outside this request's context: they re-enter it (spans, events, the retry)
   const attempt = new DirectAttempt(lb, policies, f, body, mayRetry, sink, span, tracingEnabled ? context.active() : null);
-  proxyWireTo(f.client!, f.req, f.url, lease.instance, { body, setHeaders, stripHeaders: f.stripHeaders, signal: f.req.signal, clientIp: f.clientIp, timeoutMs, timeoutLabel: lb.service, pipeline: f.pipeline }, attempt);
+  proxyWireTo(f.client, f.req, f.url, lease.instance, { body, setHeaders, stripHeaders: f.stripHeaders, signal: f.req.signal, clientIp: f.clientIp, timeoutMs, timeoutLabel: lb.service, pipeline: f.pipeline }, attempt);
 }
 
 /** The first attempt's end, from the pooled client's callbacks. */

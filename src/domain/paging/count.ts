@@ -33,6 +33,6 @@ export function countLimit(mode: CountMode): number | undefined {
 }
 
 export const PageTotalSchema = {
-  total: v.optional(v.number()),
+  total: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
   total_relation: v.optional(v.picklist(["eq", "gte"])),
 };

@@ -28,11 +28,16 @@ export type MethodVerdict = { kind: "forward" } | { kind: "options"; allow: stri
 
 const FORWARD: MethodVerdict = { kind: "forward" };
 
-/** What the gateway does with `method` on `route`. */
-export function methodVerdict(route: GatewayRoute, method: string): MethodVerdict {
+/**
+ * What the gateway does with `method` on `route`. `pathMethods` names the methods the request's
+ * own path serves (from the services' API tables), asked only when the answer is the gateway's:
+ * the forwarding decision stays one lookup, and `Allow` lists what that path takes.
+ */
+export function methodVerdict(route: GatewayRoute, method: string, pathMethods?: () => readonly string[] | undefined): MethodVerdict {
   if (route.methods.includes(method)) return FORWARD;
   if (!KNOWN_METHODS.has(method)) return { kind: "refuse", error: new MethodNotImplementedError(method) };
-  const allow = allowOf(route);
+  const own = pathMethods?.();
+  const allow = own !== undefined ? [...own, "OPTIONS"].join(", ") : allowOf(route);
   if (method === "OPTIONS") return { kind: "options", allow };
   return { kind: "refuse", error: new MethodNotAllowedError(method), allow };
 }

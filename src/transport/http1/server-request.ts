@@ -1,6 +1,4 @@
-import { BpmError } from "../../platform/errors.ts";
-import { status as GrpcStatus } from "@grpc/grpc-js";
-import type { InboundRequest, UrlParts } from "../inbound.ts";
+import { ProtocolRejection } from "./errors.ts";
 import { FlatHeaders } from "./flat-headers.ts";
 import { latin1Slice } from "./latin1.ts";
 import { http1MinorAt, indexFieldLines, RawLines, TCHAR } from "./raw-lines.ts";
@@ -11,12 +9,7 @@ const CTL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
 /** Paths Bun.serve's URL parsing would rewrite (dot segments, backslashes, bytes URL encodes): normalized the same way. */
 const NEEDS_URL = /\/\.|%2e|\\|[^\x21-\x7e]/i;
 
-/** A request the server refuses before any handler sees it; the status says why (400, 413, 431, 501, 505). */
-export class ProtocolRejection extends BpmError {
-  constructor(httpStatus: number, code: string, message: string) {
-    super(message, { code, httpStatus, grpcCode: GrpcStatus.INVALID_ARGUMENT });
-  }
-}
+export { ProtocolRejection };
 
 export interface ParsedHead {
   method: string;
@@ -183,10 +176,11 @@ export function splitTarget(target: string, method = "GET"): { pathname: string;
 }
 
 /**
- * One request as the raw front hands it to its handler: what the gateway's
- * proxy path reads (InboundRequest), its URL parts, and the peer's address.
+ * One request as the raw front hands it to its handler: method, fields, body and
+ * signal, its URL parts and the peer's address (the gateway's proxy reads it as an
+ * InboundRequest and UrlParts, which it fits by shape).
  */
-export class ServerRequest implements InboundRequest, UrlParts {
+export class ServerRequest {
   readonly protocol = "http:";
   private stream: ReadableStream<Uint8Array> | null;
 

@@ -1,12 +1,13 @@
 import type { Socket, TCPSocketListener } from "bun";
-import { PayloadTooLargeError } from "../../platform/errors.ts";
+import { type Clock, systemClock, type TimerHandle } from "./clock.ts";
+import { bodyTooLarge, ProtocolRejection } from "./errors.ts";
 import { type BodyDecoder, type BodySink, ChunkedDecoder, LengthDecoder } from "./body-decoder.ts";
 import { FlatHeaders } from "./flat-headers.ts";
 import { latin1Slice } from "./latin1.ts";
 import { SCRATCH } from "./scratch.ts";
 import { writeResponse, writeWire } from "./server-response.ts";
 import { WireResponse } from "./wire-response.ts";
-import { ProtocolRejection, ServerRequest, parseRequestHead, scanRequestHead, splitTarget, validHost } from "./server-request.ts";
+import { ServerRequest, parseRequestHead, scanRequestHead, splitTarget, validHost } from "./server-request.ts";
 
 export interface Http1ServerOptions {
   hostname: string;
@@ -34,25 +35,8 @@ export interface Http1ServerOptions {
    */
   bodyTimeoutMs?: number;
   /** Timers for the sweeper that counts these timeouts (a fake one in tests). */
-  clock?: TimerClock;
+  clock?: Clock;
 }
-
-/** The part of a clock the server uses: a FakeClock in tests moves it without waiting. */
-export interface TimerClock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: never): void;
-}
-
-const systemTimers: TimerClock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref?.();
-    return t;
-  },
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
 
 /** A handler's answer meaning "I will call `conn.respond` myself". */
 export const DEFERRED: unique symbol = Symbol("http1.deferred");
@@ -176,7 +160,7 @@ export class Conn implements BodySink {
   bodyChunk(chunk: Uint8Array): void {
     this.bodyBytes += chunk.length;
     if (this.bodyBytes > this.server.maxBodyBytes) {
-      this.bodyFailed(new PayloadTooLargeError(this.server.maxBodyBytes));
+      this.bodyFailed(bodyTooLarge(this.server.maxBodyBytes));
       return;
     }
     const c = this.controller;
@@ -295,7 +279,7 @@ export class Conn implements BodySink {
       // one field, digits only: "5, 5" (two lines or a list), "+5", " 5x" → 400, as nginx and llhttp
       if (!/^\d{1,15}$/.test(cl)) throw new ProtocolRejection(400, "BAD_REQUEST", "malformed Content-Length");
       length = Number(cl);
-      if (length > srv.maxBodyBytes) throw new PayloadTooLargeError(srv.maxBodyBytes);
+      if (length > srv.maxBodyBytes) throw bodyTooLarge(srv.maxBodyBytes);
     }
     const connection = headers.get("connection");
     if (head.minor === 0 ? connection === null || !/(?:^|,)\s*keep-alive\s*(?:,|$)/i.test(connection) : connection !== null && /(?:^|,)\s*close\s*(?:,|$)/i.test(connection)) {
@@ -547,8 +531,8 @@ export class Http1Server {
   private readonly idleTicks: number;
   private readonly headerTicks: number;
   private readonly bodyTicks: number;
-  private readonly clock: TimerClock;
-  private sweeper: unknown = null;
+  private readonly clock: Clock;
+  private sweeper: TimerHandle | null = null;
   private readonly closeWaiters: (() => void)[] = [];
 
   constructor(opts: Http1ServerOptions) {
@@ -559,7 +543,7 @@ export class Http1Server {
     this.idleTicks = Math.max(1, Math.ceil((opts.idleTimeoutMs ?? HTTP1_SERVER_DEFAULTS.idleTimeoutMs) / TICK_MS));
     this.headerTicks = Math.max(1, Math.ceil((opts.headerTimeoutMs ?? HTTP1_SERVER_DEFAULTS.headerTimeoutMs) / TICK_MS));
     this.bodyTicks = Math.max(1, Math.ceil((opts.bodyTimeoutMs ?? HTTP1_SERVER_DEFAULTS.bodyTimeoutMs) / TICK_MS));
-    this.clock = opts.clock ?? systemTimers;
+    this.clock = opts.clock ?? systemClock;
     this.date = new Date(this.clock.now()).toUTCString();
     const server = this;
     this.listener = Bun.listen<Conn>({
@@ -594,6 +578,7 @@ export class Http1Server {
     this.port = this.listener.port;
     this.hostHeader = `${opts.hostname}:${this.port}`;
     this.sweeper = this.clock.setTimeout(this.sweep, TICK_MS);
+    this.sweeper.unref?.();
   }
 
   /** Connections open right now. */
@@ -625,7 +610,7 @@ export class Http1Server {
   }
 
   private allClosed(): void {
-    if (this.sweeper !== null) this.clock.clearTimeout(this.sweeper as never);
+    if (this.sweeper !== null) this.clock.clearTimeout(this.sweeper);
     this.sweeper = null;
     for (const w of this.closeWaiters.splice(0)) w();
   }
@@ -650,6 +635,7 @@ export class Http1Server {
       } else if (this.tick - conn.mark > this.idleTicks) conn.endGracefully();
     }
     this.sweeper = this.clock.setTimeout(this.sweep, TICK_MS);
+    this.sweeper.unref?.();
   };
 }
 
