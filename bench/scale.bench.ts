@@ -163,7 +163,7 @@ async function measure(label: string, bpm: BpmProcess, bigIds: number[], after: 
   }
   // a page 99,000 rows into the big user's list
   const deepUrl = after
-    ? `${api}?user_id=${BIG_USER}&limit=20&cursor=${Buffer.from(`tasks:${bigIds[98_999]}`).toString("base64url")}`
+    ? `${api}?user_id=${BIG_USER}&limit=20&cursor=t${bigIds[98_999]}`
     : `${api}?user_id=${BIG_USER}&limit=20&offset=99000`;
   await serving(api, headers);
   const deep = await wrk(deepUrl, { connections: 8, seconds: Math.max(SECONDS, 3), headers });

@@ -131,7 +131,7 @@ describe.each(engines)("instance list paging on $name", (engine) => {
     }
   }, 60_000);
 
-  test("offset still answers and its next_cursor continues exactly; totals per count=; bad cursors are 400s", async () => {
+  test("offset still answers and its next_cursor continues exactly (an offset with it skips after it); totals per count=; bad cursors fail the schema", async () => {
     const { store } = await engine.fresh();
     for (let n = 0; n < 30; n++) await store.createInstance(instance(n), [], { now: 0 });
     const svc = service(store);
@@ -149,10 +149,8 @@ describe.each(engines)("instance list paging on $name", (engine) => {
     expect(await store.countInstances({}, 30)).toBe(30);
     expect(await store.countInstances({}, 31)).toBe(30);
     expect(await store.countInstances({ definition_key: "leave" }, 1000)).toBe(20);
-    const taskCursor = Buffer.from("tasks:5").toString("base64url");
-    for (const bad of [{ cursor: taskCursor }, { cursor: "%%" }, { cursor: byOffset.next_cursor!, offset: "1" }] as Record<string, string>[]) {
-      await expect(svc.pageInstances(OPERATOR, q(bad))).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
-    }
+    expect((await svc.pageInstances(OPERATOR, q({ cursor: byOffset.next_cursor!, offset: "1" }))).items.map((i) => i.id)).toEqual(all.slice(16, 21));
+    for (const bad of ["t5", "%%", "i", "i a"]) expect(v.safeParse(ListInstancesQuerySchema, { cursor: bad }).success).toBe(false);
   }, 60_000);
 
   test("every filter's page is read from an index in id order: no sort, no table scan", async () => {

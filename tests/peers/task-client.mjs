@@ -87,7 +87,7 @@ async function main() {
       token = p.token;
     }
     let withOffset, badToken;
-    try { await listPage({ user_id: Number(userId), limit: 2, offset: 1, page_token: pages[0].token }); } catch (e) { withOffset = errOf(e); }
+    try { withOffset = (await listPage({ user_id: Number(userId), limit: 2, offset: 1, page_token: pages[0].token })).ids; } catch (e) { withOffset = errOf(e); }
     try { await listPage({ user_id: Number(userId), limit: 2, page_token: "not a token" }); } catch (e) { badToken = errOf(e); }
     return out({ all, pages, withOffset, badToken });
   }

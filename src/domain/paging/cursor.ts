@@ -1,34 +1,41 @@
+import * as v from "valibot";
+
 /**
- * Opaque keyset cursors: a list's position as "after this key", base64url of `<list>:<key>`.
- * The key is the last row's unique, immutable sort key, so a page that follows it is exact no
- * matter what was inserted or deleted in between. The list name stops a cursor of one list from
- * being read by another; the filters are not in it (the next request repeats them).
+ * Keyset cursors: a list's position as "after this key", written `<list letter><key>` — `t1234`
+ * after task 1234, `i0190…` after that instance. Clients pass back what `next_cursor` gave them and
+ * build nothing themselves. The key is the last row's unique, immutable sort key, so the page that
+ * follows is exact whatever was inserted or deleted meanwhile. Every string the pattern admits is a
+ * position (the OpenAPI document says which strings are cursors), so a schema-valid cursor never fails.
  */
-export const MAX_CURSOR_CHARS = 512;
-
-export function encodeCursor(list: string, key: string | number): string {
-  return Buffer.from(`${list}:${key}`, "utf8").toString("base64url");
+export interface CursorKind<K extends string | number> {
+  /** The values the query schema admits (also the OpenAPI `pattern`). */
+  readonly pattern: RegExp;
+  encode(key: K): string;
+  /** undefined for a string outside the pattern (the gRPC edge checks with it). */
+  decode(cursor: string): K | undefined;
 }
 
-/** The key text of a cursor of `list`, or undefined for anything this list did not make. */
-function decodeRaw(list: string, cursor: string): string | undefined {
-  if (cursor.length > MAX_CURSOR_CHARS || !/^[A-Za-z0-9_-]+$/.test(cursor)) return undefined;
-  const text = Buffer.from(cursor, "base64url").toString("utf8");
-  // re-encoding must give the cursor back: rejects padding, stray bits and invalid UTF-8
-  if (!text.startsWith(`${list}:`) || encodeCursor(list, text.slice(list.length + 1)) !== cursor) return undefined;
-  return text.slice(list.length + 1);
-}
+const INT32_MAX = 2_147_483_647;
 
-/** The integer key of a cursor made by encodeCursor(list, n) (an int32 id); undefined otherwise. */
-export function decodeIntCursor(list: string, cursor: string): number | undefined {
-  const raw = decodeRaw(list, cursor);
-  if (raw === undefined || !/^(0|[1-9]\d{0,9})$/.test(raw)) return undefined;
-  const n = Number(raw);
-  return n <= 2_147_483_647 ? n : undefined;
-}
+/** Task ids (int32): a key past the largest id is a position after every row. */
+export const TASK_CURSOR: CursorKind<number> = {
+  pattern: /^t(?:0|[1-9]\d{0,9})$/,
+  encode: (id) => `t${id}`,
+  decode(cursor) {
+    if (!this.pattern.test(cursor)) return undefined;
+    return Math.min(Number(cursor.slice(1)), INT32_MAX);
+  },
+};
 
-/** The text key of a cursor made by encodeCursor(list, s); undefined otherwise. */
-export function decodeTextCursor(list: string, cursor: string): string | undefined {
-  const raw = decodeRaw(list, cursor);
-  return raw === undefined || raw.length === 0 ? undefined : raw;
-}
+/** Instance ids (UUIDv7 text, compared bytewise). */
+export const INSTANCE_CURSOR: CursorKind<string> = {
+  pattern: /^i[\w-]{1,100}$/,
+  encode: (id) => `i${id}`,
+  decode(cursor) {
+    return this.pattern.test(cursor) ? cursor.slice(1) : undefined;
+  },
+};
+
+/** The query field `cursor` of a list with cursors of `kind`. */
+export const cursorParam = (kind: { pattern: RegExp }) =>
+  v.pipe(v.string("must be the next_cursor of a previous page"), v.regex(kind.pattern, "must be the next_cursor of a previous page"));

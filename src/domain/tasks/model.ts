@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import { INT32_MAX, intParam, NOT_BLANK } from "../params.ts";
 import { CountModeSchema } from "../paging/count.ts";
-import { MAX_CURSOR_CHARS } from "../paging/cursor.ts";
+import { cursorParam, TASK_CURSOR } from "../paging/cursor.ts";
 
 export const PRIORITIES = ["low", "medium", "high", "critical"] as const;
 export const STATUSES = ["todo", "in_progress", "blocked", "done", "cancelled"] as const;
@@ -46,7 +46,7 @@ export const MAX_PAGE = 1000;
 /**
  * `GET /api/tasks` (and ListTasks' fields). Pages follow `cursor` (the previous page's `next_cursor`):
  * each page costs the same however deep it is. `offset` is the seed's slow path, O(offset) per page,
- * kept for old clients; it cannot be combined with a cursor.
+ * kept for old clients; with a cursor it skips rows after the cursor.
  */
 export const ListTasksQuerySchema = v.object({
   user_id: v.optional(intParam("a positive integer user id", 1, INT32_MAX)),
@@ -57,7 +57,7 @@ export const ListTasksQuerySchema = v.object({
   /** Rows to skip first: the seed's paging, O(offset); prefer `cursor`. */
   offset: v.optional(intParam("a non-negative integer", 0, INT32_MAX)),
   /** Opaque: the `next_cursor` of the previous page, with the same filters. */
-  cursor: v.optional(v.pipe(v.string("must be a cursor from next_cursor"), v.minLength(1, "must be a cursor from next_cursor"), v.maxLength(MAX_CURSOR_CHARS, "must be a cursor from next_cursor"))),
+  cursor: v.optional(cursorParam(TASK_CURSOR)),
   count: CountModeSchema,
 });
 /** GET /api/tasks/stream: which events to receive. */

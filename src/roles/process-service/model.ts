@@ -2,7 +2,7 @@ import * as v from "valibot";
 import { INT32_MAX, intField, intParam } from "../../domain/params.ts";
 import { JsonObjectSchema } from "../../domain/forms/index.ts";
 import { CountModeSchema } from "../../domain/paging/count.ts";
-import { MAX_CURSOR_CHARS } from "../../domain/paging/cursor.ts";
+import { cursorParam, INSTANCE_CURSOR } from "../../domain/paging/cursor.ts";
 import { INSTANCE_STATUSES, type Effect, type InstanceStatus } from "../../domain/process/index.ts";
 
 export const MAX_PAGE = 1000;
@@ -38,7 +38,7 @@ export const ListInstancesQuerySchema = v.object({
   /** Rows to skip first: O(offset); prefer `cursor`. */
   offset: v.optional(intParam("a non-negative integer", 0, INT32_MAX)),
   /** Opaque: the `next_cursor` of the previous page, with the same filters. */
-  cursor: v.optional(v.pipe(v.string("must be a cursor from next_cursor"), v.minLength(1, "must be a cursor from next_cursor"), v.maxLength(MAX_CURSOR_CHARS, "must be a cursor from next_cursor"))),
+  cursor: v.optional(cursorParam(INSTANCE_CURSOR)),
   count: CountModeSchema,
 });
 export type ListInstancesQuery = v.InferOutput<typeof ListInstancesQuerySchema>;

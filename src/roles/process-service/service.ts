@@ -22,12 +22,9 @@ import type { GrpcCallOptions } from "../../transport/grpc-client.ts";
 import type { FormsPort } from "./clients.ts";
 import { RESERVED_PROCESS_KEYS, type DefinitionFilter, type InstanceFilter, type InstanceMatch, type ListInstancesQuery, type OutboxRecord } from "./model.ts";
 import { countLimit, pageTotal, type PageTotal } from "../../domain/paging/count.ts";
-import { decodeTextCursor, encodeCursor } from "../../domain/paging/cursor.ts";
+import { INSTANCE_CURSOR } from "../../domain/paging/cursor.ts";
 import { cutPage } from "../../domain/paging/page.ts";
 import type { ProcessStore } from "./store.ts";
-
-/** Cursors of the instance list name it, so another list's cursor is refused. */
-const INSTANCE_CURSOR = "instances";
 
 /** One page of the instance list, as `GET /api/processes/instances` answers it. */
 export type InstancePage = { items: ProcessInstance[]; next_cursor: string | null } & PageTotal & { limit: number; offset: number };
@@ -140,18 +137,15 @@ export class ProcessService {
     return this.store.countInstances(ownInstances(caller, filter), upTo);
   }
 
-  /** One page of the caller's instances, newest first: after `cursor` (or, the slow path, `offset`), `next_cursor` while more follow, `total` as `count` asks. */
+  /** One page of the caller's instances, newest first: after `cursor`, less the first `offset` (the slow path), `next_cursor` while more follow, `total` as `count` asks. */
   async pageInstances(caller: Principal, q: ListInstancesQuery): Promise<InstancePage> {
     const offset = q.offset ?? 0;
-    if (q.cursor !== undefined && offset > 0) {
-      throw new ValidationError("invalid query: offset cannot be combined with cursor (the cursor already says where the page starts)", [{ field: "offset", message: "cannot be combined with cursor" }]);
-    }
     const match = ownInstances<InstanceMatch>(caller, { definition_key: q.definition_key, status: q.status, started_by: q.started_by, assignee: q.assignee });
-    const before_id = q.cursor === undefined ? undefined : decodeTextCursor(INSTANCE_CURSOR, q.cursor);
-    if (q.cursor !== undefined && before_id === undefined) throw new ValidationError("invalid cursor: not a cursor of this list", [{ field: "cursor", message: "not a cursor of this list" }]);
+    const before_id = q.cursor === undefined ? undefined : INSTANCE_CURSOR.decode(q.cursor);
+    if (q.cursor !== undefined && before_id === undefined) throw new ValidationError("invalid cursor: must be the next_cursor of a previous page", [{ field: "cursor", message: "must be the next_cursor of a previous page" }]);
     const upTo = countLimit(q.count);
     const [rows, counted] = await Promise.all([this.store.listInstances({ ...match, before_id, limit: q.limit + 1, offset }), upTo === 0 ? undefined : this.store.countInstances(match, upTo)]);
-    return { ...cutPage(rows, q.limit, (i) => encodeCursor(INSTANCE_CURSOR, i.id)), ...pageTotal(q.count, counted), limit: q.limit, offset };
+    return { ...cutPage(rows, q.limit, (i) => INSTANCE_CURSOR.encode(i.id)), ...pageTotal(q.count, counted), limit: q.limit, offset };
   }
 
   /**

@@ -43,7 +43,6 @@ export function addTaskGrpc(server: GrpcServer, tasks: TaskService): void {
       if (req.user_id < 0) throw new ValidationError("user_id must be a positive integer");
       if (req.project_id < 0) throw new ValidationError("project_id must be a positive integer");
       if (req.status && !STATUSES.includes(req.status as Status)) throw new ValidationError(`status must be one of ${STATUSES.join(", ")}`);
-      if (req.page_token && req.offset > 0) throw new ValidationError("offset cannot be combined with page_token");
       const limit = req.limit || undefined;
       const filter = {
         user_id: req.user_id || undefined,

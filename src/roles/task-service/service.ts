@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { countLimit, pageTotal, type PageTotal } from "../../domain/paging/count.ts";
-import { decodeIntCursor, encodeCursor } from "../../domain/paging/cursor.ts";
+import { TASK_CURSOR } from "../../domain/paging/cursor.ts";
 import { cutPage } from "../../domain/paging/page.ts";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../../platform/errors.ts";
 import { actingUser, actsForAnyone, mayRead, seesAll, type Principal } from "../../platform/principal.ts";
@@ -11,9 +11,6 @@ import type { TaskStore } from "./store.ts";
 
 /** No user has this id: a filter that matches nothing. */
 const NOBODY = -1;
-
-/** Cursors of the task list name it, so another list's cursor is refused. */
-const TASK_CURSOR = "tasks";
 
 /** One page of the task list, as `GET /api/tasks` answers it. */
 export type TaskPage = { items: Task[]; next_cursor: string | null } & PageTotal & { limit: number; offset: number };
@@ -80,14 +77,11 @@ export class TaskService {
   }
 
   /**
-   * One page of the caller's list: the matches after `cursor` (or, the slow path, after skipping
-   * `offset`), `next_cursor` when more follow (one extra row is read to know), `total` as `count` asks.
+   * One page of the caller's list: the matches after `cursor`, less the first `offset` (the slow
+   * path, O(offset)), `next_cursor` when more follow (one extra row is read to know), `total` as `count` asks.
    */
   async page(caller: Principal, q: ListTasksQuery): Promise<TaskPage> {
     const offset = q.offset ?? 0;
-    if (q.cursor !== undefined && offset > 0) {
-      throw new ValidationError("invalid query: offset cannot be combined with cursor (the cursor already says where the page starts)", [{ field: "offset", message: "cannot be combined with cursor" }]);
-    }
     const match = ownTasks<TaskMatch>(caller, { user_id: q.user_id, status: q.status, process_instance_id: q.process_instance_id, project_id: q.project_id });
     const after_id = q.cursor === undefined ? undefined : this.cursorPosition(q.cursor, "cursor");
     const upTo = countLimit(q.count);
@@ -98,13 +92,13 @@ export class TaskService {
 
   /** The cursor of the page that follows `last`. */
   cursorAfter(last: Task): string {
-    return encodeCursor(TASK_CURSOR, last.id);
+    return TASK_CURSOR.encode(last.id);
   }
 
   /** The id a cursor continues after; a 400 naming `field` when it is not a task list cursor. */
   cursorPosition(cursor: string, field: string): number {
-    const id = decodeIntCursor(TASK_CURSOR, cursor);
-    if (id === undefined) throw new ValidationError(`invalid ${field}: not a cursor of this list`, [{ field, message: "not a cursor of this list" }]);
+    const id = TASK_CURSOR.decode(cursor);
+    if (id === undefined) throw new ValidationError(`invalid ${field}: must be the next_cursor of a previous page`, [{ field, message: "must be the next_cursor of a previous page" }]);
     return id;
   }
 
