@@ -98,7 +98,9 @@ describe("deploy/k8s", () => {
     expect(pod.spec.terminationGracePeriodSeconds).toBeGreaterThan(container!.lifecycle.preStop.sleep.seconds + 10);
     expect(pod.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, fsGroup: 65532 });
     expect(container!.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
-    expect((container!.volumeMounts as Obj[]).map((m) => m.mountPath)).toEqual(expect.arrayContaining(["/data", "/tmp", "/etc/bpm"]));
+    expect((container!.volumeMounts as Obj[]).map((m) => m.mountPath)).toEqual(expect.arrayContaining(["/data", "/tmp", "/etc/bpm", "/data/gateway-jwt-secret"]));
+    // every role verifies tokens with the same key (docs/security.md)
+    expect((pod.spec.volumes as Obj[]).find((v) => v.name === "jwt")?.secret.secretName).toBe("bpm-gateway-jwt");
     expect((container!.env as Obj[]).find((e) => e.name === "BPM_ADVERTISE_ADDRESS")?.valueFrom.fieldRef.fieldPath).toBe("status.podIP");
   });
 
@@ -151,7 +153,9 @@ function composeCheck(file: string): { code: number; doc: Obj; errors: string } 
 }
 
 /** Compose's `${VAR:-default}` with no variables set. */
-const interpolate = (s: string) => s.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, "$1");
+/** Compose's `${VAR:-default}` → the default; `${VAR:?error}` (a variable the operator must set) → what a test sets it to. */
+const REQUIRED_ENV: Record<string, string> = { BPM_AUTH_SECRET: "compose-test-secret-0123456789abcdef0123456789" };
+const interpolate = (s: string) => s.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, "$1").replace(/\$\{([A-Z_]+):\?[^}]*\}/g, (_m, name: string) => REQUIRED_ENV[name] ?? "");
 
 describe("deploy/compose.yaml", () => {
   test("validates against the Compose Specification schema (compose-go's compose-spec.json)", () => {
@@ -202,6 +206,9 @@ describe("deploy/compose.yaml", () => {
       const config = await loadConfig({ env });
       expect(config.discovery.mode).toBe("consul");
       expect(config.storage.database_url).toStartWith("postgres://");
+      // every role verifies tokens with the one key the operator must set (docs/security.md)
+      expect(String((s.environment as Record<string, string>).BPM_AUTH_SECRET)).toStartWith("${BPM_AUTH_SECRET:?");
+      expect(config.auth.secret).toBe(REQUIRED_ENV.BPM_AUTH_SECRET!);
     }
   }, 120_000);
 });
