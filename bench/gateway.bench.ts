@@ -19,7 +19,9 @@ const rounds = Number(process.argv[4] ?? 3);
 
 const svc = await startBpm({ roles: ["task-service"] });
 const svcUrl = svc.url("task-service");
-const created = (await (await fetch(`${svcUrl}/api/tasks`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ title: "bench", user_id: 1 }) })).json()) as { id: number };
+// every role checks the credential itself: user 1's token reads user 1's task, on every path
+const auth = await authHeaders(1);
+const created = (await (await fetch(`${svcUrl}/api/tasks`, { method: "POST", headers: { "content-type": "application/json", ...auth }, body: JSON.stringify({ title: "bench", user_id: 1 }) })).json()) as { id: number };
 const path = `/api/tasks/${created.id}`;
 const upstream = { address: "127.0.0.1", port: svc.ports["task-service"].http };
 
@@ -42,7 +44,6 @@ const gatewayBun = await startBpm({
     gateway: { rate_limit: { requests: 100_000_000, window: "60s" }, access_log: true, upstream_client: "fetch", front: "bun" },
   },
 });
-const auth = await authHeaders(1);
 
 // nginx as a reverse proxy with upstream keepalive (Debian's, run unprivileged in a temp prefix)
 const { port: nginxPort, proc: nginx } = await startNginxProxy(upstream);
@@ -53,11 +54,11 @@ const express = Bun.spawn(["node", join(REPO, "bench/peers/express-gateway.cjs")
 await waitHttp(`http://127.0.0.1:${expressPort}/health`);
 
 const targets: { name: string; url: string; pid: number; headers?: Record<string, string> }[] = [
-  { name: "task-service direct", url: `${svcUrl}${path}`, pid: svc.proc.pid },
+  { name: "task-service direct", url: `${svcUrl}${path}`, pid: svc.proc.pid, headers: auth },
   { name: "bpm gateway (full)", url: `${gateway.url()}${path}`, pid: gateway.proc.pid, headers: auth },
   { name: "bpm gateway (Bun.serve+fetch)", url: `${gatewayBun.url()}${path}`, pid: gatewayBun.proc.pid, headers: auth },
-  { name: "nginx keepalive", url: `http://127.0.0.1:${nginxPort}${path}`, pid: nginx.pid },
-  { name: "express + h-p-m (seed)", url: `http://127.0.0.1:${expressPort}${path}`, pid: express.pid },
+  { name: "nginx keepalive", url: `http://127.0.0.1:${nginxPort}${path}`, pid: nginx.pid, headers: auth },
+  { name: "express + h-p-m (seed)", url: `http://127.0.0.1:${expressPort}${path}`, pid: express.pid, headers: auth },
 ];
 
 const samples: Record<string, { rps: number; p50Ms: number; p99Ms: number; errors: number; cpuUsPerReq: number }[]> = {};
