@@ -5,7 +5,7 @@ import { join } from "node:path";
 import * as v from "valibot";
 import { durationMs } from "../config/duration.ts";
 import { UnauthorizedError, ForbiddenError } from "./errors.ts";
-import { principalOf, type Principal } from "./principal.ts";
+import { principalOf, type Identity, type Principal } from "./principal.ts";
 
 /**
  * The top-level `auth` section: how every role verifies bearer tokens (users' and the roles' own
@@ -31,12 +31,7 @@ export const AuthConfigSchema = v.object({
 });
 export type AuthConfig = v.InferOutput<typeof AuthConfigSchema>;
 
-/** Who a verified token speaks for: claims `sub`, `admin`, `roles`. */
-export interface Identity {
-  sub: string;
-  admin: boolean;
-  roles: readonly string[];
-}
+export type { Identity } from "./principal.ts";
 
 /**
  * Headers that once carried identity between roles. No role reads them; the gateway still strips

@@ -1,5 +1,11 @@
-import type { Identity } from "./auth.ts";
 import { ForbiddenError, ValidationError } from "./errors.ts";
+
+/** Who a verified token speaks for: claims `sub`, `admin`, `roles`. */
+export interface Identity {
+  sub: string;
+  admin: boolean;
+  roles: readonly string[];
+}
 
 /** The role that may publish forms and deploy processes. */
 export const DESIGNER_ROLE = "designer";

@@ -1,6 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import type { PackageDefinition } from "@grpc/proto-loader";
-import type { ServiceBalancers } from "../balancing/balancers.ts";
+import type { ServiceBalancers } from "../balancing/service-balancers.ts";
 import type { ServiceInstance } from "../discovery/types.ts";
 import { CORRELATION_HEADER } from "../platform/http.ts";
 import type { Downstreams } from "./downstreams.ts";

@@ -1,9 +1,9 @@
 import type { Algorithm, BalancingStrategy, StrategyDeps } from "../strategy.ts";
-import { LeastConnections } from "./least_connections.ts";
-import { P2cEwma } from "./p2c_ewma.ts";
+import { LeastConnections } from "./least-connections.ts";
+import { P2cEwma } from "./p2c-ewma.ts";
 import { RandomChoice } from "./random.ts";
-import { RoundRobin } from "./round_robin.ts";
-import { WeightedRoundRobin } from "./weighted_round_robin.ts";
+import { RoundRobin } from "./round-robin.ts";
+import { WeightedRoundRobin } from "./weighted-round-robin.ts";
 
 export { LeastConnections, P2cEwma, RandomChoice, RoundRobin, WeightedRoundRobin };
 

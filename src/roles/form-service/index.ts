@@ -3,7 +3,7 @@ import { GrpcServer } from "../../platform/grpc.ts";
 import { up } from "../../platform/health.ts";
 import { roleHttpApp } from "../../platform/http-app.ts";
 import { createRoleAuth } from "../../platform/role-auth.ts";
-import { ServiceBalancers } from "../../balancing/balancers.ts";
+import { ServiceBalancers } from "../../balancing/service-balancers.ts";
 import { Downstreams } from "../../transport/downstreams.ts";
 import { GrpcParticipants } from "./participants.ts";
 import type { RoleContext, RoleHandle } from "../../platform/role.ts";

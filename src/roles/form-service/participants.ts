@@ -1,6 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import processProto from "../../../protos/process.proto" with { type: "text" };
-import type { ServiceBalancers } from "../../balancing/balancers.ts";
+import type { ServiceBalancers } from "../../balancing/service-balancers.ts";
 import { BpmError, UnavailableError } from "../../platform/errors.ts";
 import { loadProtos } from "../../platform/grpc.ts";
 import type { Principal } from "../../platform/principal.ts";

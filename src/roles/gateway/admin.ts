@@ -1,5 +1,5 @@
 import { Elysia } from "elysia";
-import type { ServiceBalancers } from "../../balancing/balancers.ts";
+import type { ServiceBalancers } from "../../balancing/service-balancers.ts";
 import type { Identity } from "../../platform/auth.ts";
 import type { Downstreams } from "../../transport/downstreams.ts";
 import { ROUTES } from "./routes.ts";

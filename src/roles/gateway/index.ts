@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { ServiceBalancers } from "../../balancing/balancers.ts";
+import { ServiceBalancers } from "../../balancing/service-balancers.ts";
 import { readStickyCookie, stickyCookie } from "../../balancing/sticky.ts";
 import { AccessLog } from "../../platform/access-log.ts";
 import { BpmError, PayloadTooLargeError } from "../../platform/errors.ts";

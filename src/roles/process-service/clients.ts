@@ -1,7 +1,7 @@
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import formProto from "../../../protos/form.proto" with { type: "text" };
 import taskProto from "../../../protos/task.proto" with { type: "text" };
-import type { ServiceBalancers } from "../../balancing/balancers.ts";
+import type { ServiceBalancers } from "../../balancing/service-balancers.ts";
 import { fromStruct, toStruct, type FieldError, type JsonObject, type WireStruct } from "../../domain/forms/index.ts";
 import type { CreateTask } from "../../domain/process/index.ts";
 import { loadProtos } from "../../platform/grpc.ts";

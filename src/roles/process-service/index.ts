@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { ServiceBalancers } from "../../balancing/balancers.ts";
+import { ServiceBalancers } from "../../balancing/service-balancers.ts";
 import { breakerAdminRoutes } from "../../platform/admin.ts";
 import { createRoleAuth } from "../../platform/role-auth.ts";
 import { GrpcServer } from "../../platform/grpc.ts";

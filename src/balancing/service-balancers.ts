@@ -3,7 +3,7 @@ import { type Clock, type Random, systemClock, systemRandom } from "../platform/
 import { LoadBalancer } from "./balancer.ts";
 import { balancerOptionsFor, type LoadBalancerConfig } from "./config.ts";
 import { BalancerEvents } from "./events.ts";
-import { HealthChecker, type HealthProbe, httpHealthProbe } from "./health_checker.ts";
+import { HealthChecker, type HealthProbe, httpHealthProbe } from "./health-checker.ts";
 import type { ServiceSnapshot } from "./snapshot.ts";
 
 export interface ServiceBalancersOptions {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ServiceBalancers } from "../../../src/balancing/balancers.ts";
+import { ServiceBalancers } from "../../../src/balancing/service-balancers.ts";
 import { parseLoadBalancerConfig } from "../../../src/balancing/config.ts";
 import type { InstancesListener, Registry, ServiceInstance } from "../../../src/discovery/types.ts";
 import { FakeClock } from "../../../src/platform/clock.ts";

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { HealthChecker, type HealthProbe, httpHealthProbe } from "../../../src/balancing/health_checker.ts";
+import { HealthChecker, type HealthProbe, httpHealthProbe } from "../../../src/balancing/health-checker.ts";
 import type { ServiceInstance } from "../../../src/discovery/types.ts";
 import { FakeClock } from "../../../src/platform/clock.ts";
 import { flush, instance, instances } from "./helpers.ts";
