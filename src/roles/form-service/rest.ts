@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import * as v from "valibot";
-import { parseInput, principalFrom } from "../../platform/http.ts";
+import { parseInput } from "../../platform/http.ts";
+import { principalFrom } from "../../platform/request-auth.ts";
 import { GetFormQuerySchema, ListFormsQuerySchema, VersionSchema } from "./model.ts";
 import type { FormService } from "./service.ts";
 

@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import * as v from "valibot";
-import { parseInput, principalFrom } from "../../platform/http.ts";
+import { parseInput } from "../../platform/http.ts";
+import { principalFrom } from "../../platform/request-auth.ts";
 import { SseRegistry, SseStream } from "../../platform/sse.ts";
 import { ListTasksQuerySchema, type Task } from "../../domain/tasks/model.ts";
 import type { TaskService } from "./service.ts";
