@@ -7,11 +7,13 @@ export type Authenticate = (authorization: string | null) => Principal | Promise
 /** Paths served without a credential (docs/security.md). */
 export const OPEN_PATHS: ReadonlySet<string> = new Set(["/health", "/metrics", "/openapi.json", "/docs"]);
 
-const principals = new WeakMap<Request, Principal>();
+/** Where a request carries its caller once admitted (on the request itself: no shared table). */
+const CALLER = Symbol("bpm.caller");
+type WithCaller = Request & { [CALLER]?: Principal };
 
 /** The caller the app authenticated for this request. */
 export function principalFrom(request: Request): Principal {
-  const p = principals.get(request);
+  const p = (request as WithCaller)[CALLER];
   if (p === undefined) throw new BpmError("request was not authenticated", { code: "INTERNAL", httpStatus: 500, grpcCode: 13 });
   return p;
 }
@@ -41,7 +43,7 @@ export function admitRequest(request: Request, pathname: string, authenticate: A
   if (OPEN_PATHS.has(pathname)) return undefined;
   const admitted = (p: Principal): unknown => {
     if (pathname.startsWith("/admin/") && !p.admin) return new ForbiddenError("this endpoint needs a token with the admin claim");
-    principals.set(request, p);
+    (request as WithCaller)[CALLER] = p;
     return undefined;
   };
   try {
