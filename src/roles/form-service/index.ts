@@ -3,6 +3,7 @@ import { GrpcServer } from "../../platform/grpc.ts";
 import { up } from "../../platform/health.ts";
 import { roleHttpApp } from "../../platform/http-app.ts";
 import { createRoleAuth } from "../../platform/role-auth.ts";
+import { grpcCredentials } from "../../platform/grpc-tls.ts";
 import { ServiceBalancers } from "../../balancing/service-balancers.ts";
 import { Downstreams } from "../../transport/downstreams.ts";
 import { GrpcParticipants } from "./participants.ts";
@@ -33,11 +34,12 @@ export async function startFormService(ctx: RoleContext): Promise<RoleHandle> {
   const store = await openFormStore(ctx);
   const { config } = ctx;
   const auth = await createRoleAuth(config.auth, config.data_dir, ctx.role);
+  const tls = grpcCredentials(config.grpc_tls);
   // a submission's readers include its process's participants: process-service says who they are
   const balancers = new ServiceBalancers({ registry: ctx.registry, config: config.load_balancer, activeHealthChecks: config.discovery.mode === "static" });
   const downstreams = new Downstreams(config.resilience4j);
   ctx.metrics.registerResilience(downstreams.registry);
-  const participants = new GrpcParticipants({ balancers, downstreams, role: ctx.role });
+  const participants = new GrpcParticipants({ balancers, downstreams, role: ctx.role, channelCredentials: tls.client, channelOptions: tls.channelOptions });
   const forms = new FormService(store, participants);
 
   ctx.health.register("storage", async () => {
@@ -48,7 +50,7 @@ export async function startFormService(ctx: RoleContext): Promise<RoleHandle> {
   const app = roleHttpApp(ctx, auth).use(formRoutes(forms));
   const httpPort = serveHttp(ctx, app, ctx.httpPort);
 
-  const grpc = new GrpcServer({ role: ctx.role, log: ctx.log, metrics: ctx.metrics, authenticate: auth.authenticate });
+  const grpc = new GrpcServer({ role: ctx.role, log: ctx.log, metrics: ctx.metrics, authenticate: auth.authenticate, credentials: tls.server });
   addFormGrpc(grpc, forms);
   const grpcPort = await serveGrpc(ctx, grpc, ctx.grpcPort ?? 0);
 

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { GrpcServer } from "../../platform/grpc.ts";
 import { roleHttpApp } from "../../platform/http-app.ts";
 import { createRoleAuth } from "../../platform/role-auth.ts";
+import { grpcCredentials } from "../../platform/grpc-tls.ts";
 import { up } from "../../platform/health.ts";
 import type { RoleContext, RoleHandle } from "../../platform/role.ts";
 import { serveGrpc, serveHttp } from "../../platform/serve.ts";
@@ -47,7 +48,7 @@ export async function startTaskService(ctx: RoleContext): Promise<RoleHandle> {
   );
   const httpPort = serveHttp(ctx, app, ctx.httpPort, () => streams.closeAll());
 
-  const grpc = new GrpcServer({ role: ctx.role, log: ctx.log, metrics: ctx.metrics, authenticate: auth.authenticate });
+  const grpc = new GrpcServer({ role: ctx.role, log: ctx.log, metrics: ctx.metrics, authenticate: auth.authenticate, credentials: grpcCredentials(ctx.config.grpc_tls).server });
   addTaskGrpc(grpc, tasks);
   const grpcPort = await serveGrpc(ctx, grpc, ctx.grpcPort ?? 0);
 
