@@ -4,9 +4,9 @@
  *   direct             wrk → upstream
  *   TCP relay (floor)  Bun.listen ↔ Bun.connect byte relay, no HTTP: syscalls + Bun's socket layer only
  *   fetch (bare)       Bun.serve → fetch(), nothing else
- *   fetch (proxy)      Bun.serve → proxyRequest() on fetch (what the gateway did)
+ *   fetch (proxy)      Bun.serve → proxyFetch() (bench/fetch-proxy.ts: what the gateway did)
  *   http1 pool (bare)  Bun.serve → Http1Client.request()
- *   http1 pool (proxy) Bun.serve → proxyRequest({ client }) (header rules as the gateway)
+ *   http1 pool (proxy) Bun.serve → proxyRequest(client, …) (header rules as the gateway)
  *   node:http agent    Bun.serve → node:http request with a keepAlive Agent
  *   raw front          PROTOTYPE: Bun.listen front + own pool, gateway header work, bytes relayed
  *                      back (no Request/Response): what leaving Bun.serve could buy
@@ -34,6 +34,7 @@ import { Readable } from "node:stream";
 import type { Subprocess } from "bun";
 import { Http1Client } from "../src/transport/http1/index.ts";
 import { proxyRequest } from "../src/transport/http-proxy.ts";
+import { proxyFetch } from "./fetch-proxy.ts";
 import { REPO } from "../tests/support/bpm.ts";
 import { freePort } from "../tests/support/ports.ts";
 import { toolPath } from "../tests/support/tools.ts";
@@ -102,7 +103,7 @@ function serve(kind: string, port: number, to: string): void {
       };
       break;
     case "fetch-proxy":
-      fetchHandler = (req, srv) => proxyRequest(req, new URL(req.url), target, { setHeaders: { "x-correlation-id": crypto.randomUUID() }, clientIp: srv.requestIP(req)?.address });
+      fetchHandler = (req, srv) => proxyFetch(req, new URL(req.url), target, { setHeaders: { "x-correlation-id": crypto.randomUUID() }, clientIp: srv.requestIP(req)?.address });
       break;
     case "http1-bare": {
       const client = new Http1Client();
@@ -116,7 +117,7 @@ function serve(kind: string, port: number, to: string): void {
     case "http1-proxy": {
       const client = new Http1Client();
       onExit = () => console.error(`${kind}: ${JSON.stringify(client.stats())}`);
-      fetchHandler = (req, srv) => proxyRequest(req, new URL(req.url), target, { client, setHeaders: { "x-correlation-id": crypto.randomUUID() }, clientIp: srv.requestIP(req)?.address });
+      fetchHandler = (req, srv) => proxyRequest(client, req, new URL(req.url), target, { setHeaders: { "x-correlation-id": crypto.randomUUID() }, clientIp: srv.requestIP(req)?.address });
       break;
     }
     case "node-http": {

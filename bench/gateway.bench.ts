@@ -5,6 +5,7 @@
  * same upstream, ratios printed. Each target is measured `rounds` times, interleaved, and the
  * median is reported: this VM's capacity drifts by tens of percent within a minute.
  *   bun bench/gateway.bench.ts [seconds=5] [connections=64] [rounds=3]
+ * BPM_BASE=/path/to/other/bpm adds that build's gateway as a row (before/after in one run).
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,7 +20,7 @@ const rounds = Number(process.argv[4] ?? 3);
 
 const svc = await startBpm({ roles: ["task-service"] });
 const svcUrl = svc.url("task-service");
-// every role checks the credential itself: user 1's token reads user 1's task, on every path
+// every role verifies the caller's token: every target gets the same Authorization (proxies pass it on)
 const auth = await authHeaders(1);
 const created = (await (await fetch(`${svcUrl}/api/tasks`, { method: "POST", headers: { "content-type": "application/json", ...auth }, body: JSON.stringify({ title: "bench", user_id: 1 }) })).json()) as { id: number };
 const path = `/api/tasks/${created.id}`;
@@ -35,15 +36,19 @@ const gateway = await startBpm({
     gateway: { rate_limit: { requests: 100_000_000, window: "60s" }, access_log: true },
   },
 });
-// the same gateway on Bun.serve + fetch() (the default until the raw path was measured faster)
-const gatewayBun = await startBpm({
-  roles: ["gateway"],
-  stdoutFile: join(logDir, "gateway-bun.log"),
-  config: {
-    discovery: { static: { "task-service": [upstream] } },
-    gateway: { rate_limit: { requests: 100_000_000, window: "60s" }, access_log: true, upstream_client: "fetch", front: "bun" },
-  },
-});
+// another build's gateway, same config, for a before/after in the same run
+const base = process.env.BPM_BASE;
+const gatewayBase = base
+  ? await startBpm({
+      bin: base,
+      roles: ["gateway"],
+      stdoutFile: join(logDir, "gateway-base.log"),
+      config: {
+        discovery: { static: { "task-service": [upstream] } },
+        gateway: { rate_limit: { requests: 100_000_000, window: "60s" }, access_log: true },
+      },
+    })
+  : undefined;
 
 // nginx as a reverse proxy with upstream keepalive (Debian's, run unprivileged in a temp prefix)
 const { port: nginxPort, proc: nginx } = await startNginxProxy(upstream);
@@ -56,7 +61,7 @@ await waitHttp(`http://127.0.0.1:${expressPort}/health`);
 const targets: { name: string; url: string; pid: number; headers?: Record<string, string> }[] = [
   { name: "task-service direct", url: `${svcUrl}${path}`, pid: svc.proc.pid, headers: auth },
   { name: "bpm gateway (full)", url: `${gateway.url()}${path}`, pid: gateway.proc.pid, headers: auth },
-  { name: "bpm gateway (Bun.serve+fetch)", url: `${gatewayBun.url()}${path}`, pid: gatewayBun.proc.pid, headers: auth },
+  ...(gatewayBase ? [{ name: "bpm gateway (BPM_BASE build)", url: `${gatewayBase.url()}${path}`, pid: gatewayBase.proc.pid, headers: auth }] : []),
   { name: "nginx keepalive", url: `http://127.0.0.1:${nginxPort}${path}`, pid: nginx.pid, headers: auth },
   { name: "express + h-p-m (seed)", url: `http://127.0.0.1:${expressPort}${path}`, pid: express.pid, headers: auth },
 ];
@@ -90,7 +95,7 @@ for (const t of targets) {
 }
 const direct = results["task-service direct"]!;
 const ours = results["bpm gateway (full)"]!;
-const bunGw = results["bpm gateway (Bun.serve+fetch)"]!;
+const baseGw = results["bpm gateway (BPM_BASE build)"];
 const ng = results["nginx keepalive"]!;
 const ex = results["express + h-p-m (seed)"]!;
 console.log(`\nGET ${path}, wrk -t2 -c${connections} -d${seconds}s, median of ${rounds} interleaved rounds, ${navigator.hardwareConcurrency} cores\n`);
@@ -101,12 +106,13 @@ ratios (medians):
   nginx / direct              ${(ng.rps / direct.rps).toFixed(2)}×   (added p99 ${(ng.p99Ms - direct.p99Ms).toFixed(2)} ms)
   bpm gateway / nginx         ${(ours.rps / ng.rps).toFixed(2)}×   (target ≥ 1.0×; p99 vs nginx ${(ours.p99Ms - ng.p99Ms).toFixed(2)} ms, target ≤ 1 ms)
   bpm gateway / express seed  ${(ours.rps / ex.rps).toFixed(2)}×   (target ≥ 8×)
-  CPU per request             bpm ${ours.cpuUsPerReq.toFixed(1)} µs, nginx ${ng.cpuUsPerReq.toFixed(1)} µs (${(ours.cpuUsPerReq / ng.cpuUsPerReq).toFixed(2)}×), express ${ex.cpuUsPerReq.toFixed(1)} µs
-  raw front vs Bun.serve+fetch ${(ours.rps / bunGw.rps).toFixed(2)}× throughput, ${(ours.cpuUsPerReq / bunGw.cpuUsPerReq).toFixed(2)}× CPU per request`);
+  CPU per request             bpm ${ours.cpuUsPerReq.toFixed(1)} µs, nginx ${ng.cpuUsPerReq.toFixed(1)} µs (${(ours.cpuUsPerReq / ng.cpuUsPerReq).toFixed(2)}×), express ${ex.cpuUsPerReq.toFixed(1)} µs${
+    baseGw ? `\n  this build / BPM_BASE build  ${(ours.rps / baseGw.rps).toFixed(2)}× throughput, ${(ours.cpuUsPerReq / baseGw.cpuUsPerReq).toFixed(2)}× CPU per request; BPM_BASE / nginx ${(baseGw.rps / ng.rps).toFixed(2)}×, ${baseGw.cpuUsPerReq.toFixed(1)} µs CPU per request` : ""
+  }`);
 
 nginx.kill();
 express.kill();
 await gateway.stop();
-await gatewayBun.stop();
+await gatewayBase?.stop();
 await svc.stop();
 process.exit(0);

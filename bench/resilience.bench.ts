@@ -9,6 +9,9 @@ import { CircuitBreaker } from "../src/resilience/circuit-breaker.ts";
 import { Pipeline } from "../src/resilience/pipeline.ts";
 import { RateLimiter } from "../src/resilience/rate-limiter.ts";
 import { Retry } from "../src/resilience/retry.ts";
+import { Bulkhead } from "../src/resilience/bulkhead.ts";
+import { ClusterFixedWindow } from "../src/resilience/cluster-window.ts";
+import { admitLocal, type DownstreamPolicies, releaseLocal } from "../src/transport/downstreams.ts";
 import { TimeLimiter } from "../src/resilience/time-limiter.ts";
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 200_000);
@@ -33,7 +36,36 @@ const cockatielStack = cockatielWrap(
 );
 const opossumDefault = new Opossum(call, { errorThresholdPercentage: 50, volumeThreshold: 10 });
 const opossumLean = new Opossum(call, { errorThresholdPercentage: 50, volumeThreshold: 10, timeout: false, rollingPercentilesEnabled: false });
-const limiter = new RateLimiter({ limitForPeriod: 1e9, limitRefreshPeriod: 1_000 });
+const limiters = {
+  fixed_window: new RateLimiter({ limitForPeriod: 1e9, limitRefreshPeriod: 60_000, algorithm: "fixed_window" }),
+  sliding_window: new RateLimiter({ limitForPeriod: 1e9, limitRefreshPeriod: 60_000, algorithm: "sliding_window" }),
+  gcra: new RateLimiter({ limitForPeriod: 1e9, limitRefreshPeriod: 60_000, algorithm: "gcra" }),
+  // shared across replicas: the per-request part (the batched sync to PostgreSQL runs on a timer, not per request)
+  fixed_window_shared: new ClusterFixedWindow({ name: "bench", limit: 1e9, windowMs: 60_000, store: { sync: async () => ({ totals: [], cursor: "" }) } }),
+};
+// The gateway's per-request policies with the default config: its admission limit, then per
+// attempt the breaker's inline path (no bulkhead or client-side limiter configured).
+const gwLimiter = new RateLimiter({ limitForPeriod: 1e9, limitRefreshPeriod: 60_000, maxKeys: 1_000_000 });
+const gwBreaker = new CircuitBreaker({ name: "gw", slidingWindowSize: 100, minimumNumberOfCalls: 10, failureRateThreshold: 50 });
+const noLocal: DownstreamPolicies = { name: "gw", breaker: gwBreaker, retry: new Retry({ maxAttempts: 3 }), budget: undefined as never, timeoutMs: 5_000, rateLimiter: undefined, bulkhead: undefined };
+const withLocal: DownstreamPolicies = {
+  ...noLocal,
+  rateLimiter: new RateLimiter({ limitForPeriod: 1e9, limitRefreshPeriod: 60_000 }),
+  bulkhead: new Bulkhead({ maxConcurrentCalls: 1_000 }),
+};
+async function gatewayPolicies(n: number, p: DownstreamPolicies): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    if (!gwLimiter.check("u:42").allowed) throw new Error("limited");
+    const breaker = p.breaker;
+    if (!breaker.tryAcquirePermission()) throw breaker.notPermittedError();
+    const epoch = breaker.epoch;
+    const refusal = p.rateLimiter === undefined && p.bulkhead === undefined ? undefined : admitLocal(p);
+    if (refusal !== undefined) throw refusal;
+    await call();
+    releaseLocal(p);
+    breaker.onResult(0, false, epoch);
+  }
+}
 
 /** A variant runs `n` calls; most await one wrapped call per iteration. */
 interface Variant { name: string; baseline: string; loop: (n: number) => Promise<void> }
@@ -65,13 +97,16 @@ const variants: Variant[] = [
     },
   },
   { name: "ours: Pipeline retry+breaker+timeout", baseline: "bare: await fn()", loop: awaiting(() => oursPipeline.execute(call)) },
+  { name: "gateway policies, default config", baseline: "inline bare: v = await fn()", loop: (n) => gatewayPolicies(n, noLocal) },
+  { name: "gateway policies + bulkhead + client limiter", baseline: "inline bare: v = await fn()", loop: (n) => gatewayPolicies(n, withLocal) },
   { name: "cockatiel 4: wrap(retry,breaker,timeout)", baseline: "bare: await fn()", loop: awaiting(() => cockatielStack.execute(call)) },
-  {
-    name: "ours: rateLimiter.check(hot key)", baseline: "",
+  ...(["fixed_window", "sliding_window", "gcra", "fixed_window_shared"] as const).map((algorithm): Variant => ({
+    name: `rate limit check, ${algorithm}`, baseline: "",
     loop: async (n) => {
-      for (let i = 0; i < n; i++) limiter.check("203.0.113.7");
+      const l = limiters[algorithm];
+      for (let i = 0; i < n; i++) l.check("203.0.113.7");
     },
-  },
+  })),
 ];
 
 async function measure(variant: Variant): Promise<number> {
@@ -117,6 +152,14 @@ console.log(`  cockatiel / ours inline hot path           ${both("cockatiel 4: b
 console.log(`  opossum defaults / ours inline hot path    ${both("opossum 10: fire() defaults", "inline ours: tryAcquire + onResult")}`);
 console.log(`  cockatiel stack / ours pipeline            ${both("cockatiel 4: wrap(retry,breaker,timeout)", "ours: Pipeline retry+breaker+timeout")}`);
 console.log(`  ours breaker.execute overhead              ${overhead("ours: breaker.execute(fn)", best).toFixed(0)} / ${overhead("ours: breaker.execute(fn)", median).toFixed(0)} ns   target ≤ 60 ns`);
+for (const config of ["default config", "+ bulkhead + client limiter"]) {
+  const name = config === "default config" ? "gateway policies, default config" : "gateway policies + bulkhead + client limiter";
+  console.log(`  gateway policies per request, ${config.padEnd(27)} ${overhead(name, best).toFixed(0)} / ${overhead(name, median).toFixed(0)} ns`);
+}
+for (const algorithm of ["fixed_window", "sliding_window", "gcra", "fixed_window_shared"]) {
+  const name = `rate limit check, ${algorithm}`;
+  console.log(`  rate limiter ${algorithm.padEnd(30)} ${best(name).toFixed(0)} / ${median(name).toFixed(0)} ns per check`);
+}
 console.log(`  ours inline hot path overhead              ${overhead("inline ours: tryAcquire + onResult", best).toFixed(0)} / ${overhead("inline ours: tryAcquire + onResult", median).toFixed(0)} ns`);
 
 // Memory per breaker: heap growth over 10k instances, after a full GC either side.

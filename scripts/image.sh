@@ -2,9 +2,11 @@
 # Builds one image per role from the compiled ./bpm — bpm-gateway, bpm-task-service, bpm-form-service,
 # bpm-process-service — each FROM scratch plus exactly what the binary needs (its ldd libraries and
 # loader, CA certificates, /tmp, a non-root user, /data), then saves each as an OCI archive in dist/.
-#   scripts/image.sh                  all four roles
-#   scripts/image.sh task-service     only these roles
-#   scripts/image.sh --no-save        skip the dist/*.oci.tar archives
+# Also the rest of the stack, from what scripts/tools.sh builds or installs: bpm-consul and bpm-jaeger
+# FROM scratch around their static Go binaries, bpm-postgres from Debian's packages (mmdebstrap).
+#   scripts/image.sh                  the four roles and consul, jaeger, postgres
+#   scripts/image.sh task-service     only these (roles, consul, jaeger, postgres)
+#   scripts/image.sh --no-save        skip the dist/*.oci.tar archives of the roles
 # No registry is contacted; podman uses the project's own config (containers/env.sh).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,15 +17,26 @@ podman="${BPM_PODMAN:-$("$root/scripts/tools.sh" podman)}"
 
 save=1
 roles=()
+stack=()
 for arg in "$@"; do
   case "$arg" in
     --no-save) save=0 ;;
     gateway | task-service | form-service | process-service) roles+=("$arg") ;;
-    -h | --help) sed -n '2,8s/^# \{0,1\}//p' "$0"; exit 0 ;;
-    *) echo "image.sh: unknown argument '$arg' (roles: gateway task-service form-service process-service; --no-save)" >&2; exit 2 ;;
+    consul | jaeger | postgres) stack+=("$arg") ;;
+    -h | --help) sed -n '2,10s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    *) echo "image.sh: unknown argument '$arg' (roles: gateway task-service form-service process-service; stack: consul jaeger postgres; --no-save)" >&2; exit 2 ;;
   esac
 done
-[ ${#roles[@]} -gt 0 ] || roles=(gateway task-service form-service process-service)
+if [ ${#roles[@]} -eq 0 ] && [ ${#stack[@]} -eq 0 ]; then
+  roles=(gateway task-service form-service process-service)
+  stack=(consul jaeger postgres)
+fi
+if [ ${#stack[@]} -gt 0 ]; then
+  # shellcheck source=lib/stack-images.sh
+  source "$root/scripts/lib/stack-images.sh"
+  for part in "${stack[@]}"; do "stack_image_$part"; done
+fi
+[ ${#roles[@]} -gt 0 ] || exit 0
 
 bin="${BPM_BIN:-$root/bpm}"
 [ -x "$bin" ] || "$root/scripts/build.sh"
@@ -75,13 +88,15 @@ containerfile() {
 
 mkdir -p "$root/dist"
 binary_bytes="$(stat -c %s "$bin")"
+# which binary an image holds: scripts/stack.sh rebuilds the role images when ./bpm changed
+binary_sha="$(sha256sum "$bin" | cut -c1-32)"
 printf '%-22s %12s %12s %10s\n' image size binary overhead >&2
 for role in "${roles[@]}"; do
   image="localhost/bpm-$role"
   # docker format: the OCI image config has no HEALTHCHECK field, so buildah would drop it.
   containerfile "$role" >"$ctx/Containerfile.$role"
   # No layer cache: buildah 1.28 reuses a cached LABEL step even when its ARG values changed.
-  "$podman" build --quiet --pull=never --format docker --layers=false \
+  "$podman" build --quiet --pull=never --format docker --layers=false --label "io.bpm.binary=$binary_sha" \
     --build-arg VERSION="$version" --build-arg REVISION="$revision" \
     --build-arg CREATED="$created" --build-arg SOURCE="$source_url" \
     --tag "$image:$version" --tag "$image:latest" \

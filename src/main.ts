@@ -9,6 +9,7 @@ import { HealthRegistry } from "./platform/health.ts";
 import { Lifecycle } from "./platform/lifecycle.ts";
 import { createLogger, setLogLevel, type LogLevel } from "./platform/logger.ts";
 import type { RoleContext, RoleHandle } from "./platform/role.ts";
+import { PUBLIC_API } from "./roles/catalog.ts";
 import { processMetrics } from "./telemetry/metrics.ts";
 import { initTracing } from "./telemetry/tracing.ts";
 
@@ -55,6 +56,7 @@ async function run(cmd: Extract<Command, { kind: "run" }>): Promise<void> {
       health: new HealthRegistry(),
       registry,
       version: VERSION,
+      publicApi: PUBLIC_API,
       httpPort: cmd.port ?? listen.port,
       grpcPort: role === "gateway" ? undefined : (cmd.grpcPort ?? listen.grpc_port ?? 0),
     };

@@ -1,6 +1,8 @@
 import * as v from "valibot";
 import defaultYaml from "../../config/default.yaml" with { type: "text" };
+import { resolveAdvertiseAddress } from "./advertise.ts";
 import { ConfigSchema, type Config } from "./schema.ts";
+import { withoutReplacedBreakers } from "../resilience/config.ts";
 
 /** A bad flag or config value: main prints `message` alone and exits 2. */
 export class UsageError extends Error {}
@@ -41,11 +43,12 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<Config> {
     if (!(await f.exists())) throw new UsageError(`--config: file ${opts.file} does not exist`);
     const fileRaw = parseYaml(await f.text(), opts.file);
     if (!isPlain(fileRaw)) throw new UsageError(`config: ${opts.file} must hold a YAML mapping at the top level`);
-    raw = deepMerge(raw, fileRaw);
+    raw = deepMerge(withoutReplacedBreakers(raw, fileRaw), fileRaw);
   }
   raw = deepMerge(raw, envOverrides(env));
   if (opts.overrides) raw = deepMerge(raw, opts.overrides);
-  return validateConfig(raw);
+  const config = validateConfig(raw);
+  return { ...config, advertise_address: resolveAdvertiseAddress(config.advertise_address, config.http.host) };
 }
 
 /**
@@ -69,9 +72,12 @@ function formatIssue(issue: v.BaseIssue<unknown>): string {
   let msg = issue.message;
   if (issue.kind === "schema" && issue.type === "object" && issue.expected === "Object") msg = "must be a mapping";
   else if (issue.type === "object" && issue.input === undefined) msg = "is required";
-  if (/^Invalid (key|type)/.test(msg)) msg = `must be ${issue.expected}`;
+  const unknownKey = /^Invalid (key|type)/.test(msg) && issue.expected === "never";
+  if (unknownKey) msg = "is not a known key";
+  else if (/^Invalid (key|type)/.test(msg)) msg = `must be ${issue.expected}`;
+  const input = unknownKey ? issue.path?.at(-1)?.value : issue.input;
   // never echo a password from a connection URL
-  const got = issue.input === undefined ? "nothing" : JSON.stringify(issue.input).replace(/(\/\/[^:/@"]*:)[^@"]*@/, "$1***@");
+  const got = input === undefined ? "nothing" : JSON.stringify(input).replace(/(\/\/[^:/@"]*:)[^@"]*@/, "$1***@");
   return `config: ${path} ${msg}, got ${got}`;
 }
 

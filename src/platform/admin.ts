@@ -6,7 +6,7 @@ import { parseInput } from "./http.ts";
 
 export type AdminGuard = (authorization: string | null) => Promise<void>;
 
-const TransitionSchema = v.object({
+export const TransitionSchema = v.object({
   state: v.picklist(["CLOSED", "OPEN", "HALF_OPEN", "DISABLED", "FORCED_OPEN", "RESET"], "must be CLOSED, OPEN, HALF_OPEN, DISABLED, FORCED_OPEN or RESET"),
 });
 

@@ -145,6 +145,11 @@ export class Authenticator {
     return this.verify(authorization, m[1]!, tolerance);
   }
 
+  /** Whether this header value was verified before (answering it costs no signature check). */
+  isCached(authorization: string | null): boolean {
+    return authorization !== null && this.cache.has(authorization);
+  }
+
   /** Verifies `token` with jose and keeps the identity under the header value it came in. */
   private async verify(authorization: string, token: string, tolerance: number): Promise<Principal> {
     let payload: JWTPayload;

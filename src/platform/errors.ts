@@ -68,6 +68,12 @@ export class PayloadTooLargeError extends BpmError {
   }
 }
 
+export class MethodNotAllowedError extends BpmError {
+  constructor(method: string, path: string) {
+    super(`${method} is not served on ${path}`, { code: "METHOD_NOT_ALLOWED", httpStatus: 405, grpcCode: GrpcStatus.UNIMPLEMENTED });
+  }
+}
+
 export class UpstreamError extends BpmError {
   constructor(message: string, cause?: unknown) {
     super(message, { code: "UPSTREAM_ERROR", httpStatus: 502, grpcCode: GrpcStatus.UNAVAILABLE, cause });

@@ -52,6 +52,38 @@ export function serviceDefinition(definition: protoLoader.PackageDefinition, ful
   return svc as grpc.ServiceDefinition;
 }
 
+/** A request whose bytes did not decode: the handler answers INVALID_ARGUMENT instead of running. */
+class UndecodableRequest {
+  constructor(readonly reason: string) {}
+}
+
+/**
+ * grpc-js answers a request that fails to decode with INTERNAL, as if the server broke; the
+ * client sent bad bytes, so the handler turns the marker into INVALID_ARGUMENT (never a crash).
+ */
+function withSafeDeserializers(def: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [name, method] of Object.entries(def)) {
+    const decode = method.requestDeserialize;
+    out[name] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return decode(bytes);
+        } catch (err) {
+          return new UndecodableRequest(err instanceof Error ? err.message : String(err));
+        }
+      },
+    };
+  }
+  return out as grpc.ServiceDefinition;
+}
+
+function decoded<Req>(request: Req): Req {
+  if (request instanceof UndecodableRequest) throw new ValidationError(`request is not a valid protobuf message: ${request.reason}`);
+  return request;
+}
+
 /** Turns anything thrown by a handler into a gRPC status with a readable message. */
 export function toGrpcError(err: unknown): grpc.ServiceError {
   if (err instanceof BpmError) {
@@ -160,7 +192,7 @@ export class GrpcServer {
 
   /** Adds a service from a loaded package; `impl` maps method names to handlers made by unary()/serverStream(). */
   addService(definition: protoLoader.PackageDefinition, fullName: string, impl: Record<string, GrpcHandler>): void {
-    const def = serviceDefinition(definition, fullName);
+    const def = withSafeDeserializers(serviceDefinition(definition, fullName));
     const service = fullName;
     const wrapped: grpc.UntypedServiceImplementation = {};
     for (const [method, handler] of Object.entries(impl)) {
@@ -254,7 +286,7 @@ export function unary<Req, Res>(fn: (req: Req, call: grpc.ServerUnaryCall<Req, R
     runInSpan(span, () =>
       Promise.resolve()
         .then(() => this.principal(call.metadata))
-        .then((principal) => fn(call.request, call, principal))
+        .then((principal) => fn(decoded(call.request), call, principal))
         .then(
           (res) => {
             this.observe(service, method, grpc.status.OK, started);
@@ -295,7 +327,7 @@ export function serverStream<Req, Res>(
     runInSpan(span, () =>
       Promise.resolve()
         .then(() => this.principal(call.metadata))
-        .then((principal) => fn(call.request, call, ac.signal, principal))
+        .then((principal) => fn(decoded(call.request), call, ac.signal, principal))
         .then(
           () => {
             const code = call.cancelled ? grpc.status.CANCELLED : grpc.status.OK;

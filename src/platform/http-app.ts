@@ -4,7 +4,7 @@ import type { RoleAuth } from "./role-auth.ts";
 import type { RoleContext } from "./role.ts";
 
 /** The standard HTTP app for a role's context (health, metrics, errors, credentials, faults when enabled). */
-export function roleHttpApp(ctx: RoleContext, auth: RoleAuth) {
+export function roleHttpApp(ctx: RoleContext, auth: RoleAuth, metricsJson?: () => Promise<unknown>) {
   return createHttpApp({
     role: ctx.role,
     log: ctx.log,
@@ -14,5 +14,6 @@ export function roleHttpApp(ctx: RoleContext, auth: RoleAuth) {
     bodyLimitBytes: ctx.config.http.body_limit_bytes,
     faults: ctx.config.fault_injection.enabled ? new FaultInjector() : undefined,
     authenticate: auth.authenticate,
+    metricsJson,
   });
 }

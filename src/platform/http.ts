@@ -1,6 +1,8 @@
 import { Elysia } from "elysia";
+import Negotiator from "negotiator";
 import * as v from "valibot";
-import { BpmError, PayloadTooLargeError, ValidationError } from "./errors.ts";
+import { BpmError, grpcCodeForHttp, MethodNotAllowedError, PayloadTooLargeError, ValidationError } from "./errors.ts";
+import { AllowedMethods } from "./method-not-allowed.ts";
 import { admitRequest, pathOf, type Authenticate } from "./request-auth.ts";
 import type { HealthRegistry } from "./health.ts";
 import type { Lifecycle } from "./lifecycle.ts";
@@ -44,14 +46,36 @@ export function errorResponse(err: unknown, correlationId: string, extraHeaders?
 
 export function toBpmError(err: unknown): BpmError {
   if (err instanceof BpmError) return err;
+  // a library's error that names its own HTTP status and code (the HTTP/1.1 server's and client's)
+  const e = err as { httpStatus?: unknown; code?: unknown; message?: unknown } | null;
+  if (typeof e?.httpStatus === "number" && typeof e.code === "string" && e.httpStatus >= 400 && e.httpStatus <= 599) {
+    return new BpmError(String(e.message), { code: e.code, httpStatus: e.httpStatus, grpcCode: grpcCodeForHttp(e.httpStatus), cause: err });
+  }
   return new BpmError("internal error", { code: "INTERNAL", httpStatus: 500, grpcCode: 13, cause: err });
 }
+
+/** A JSON object body (a missing body counts as `{}` unless `required`); anything else is a 400. */
+export function objectBody(body: unknown, required = false): Record<string, unknown> {
+  if (!required && (body === undefined || body === "")) return {};
+  if (body !== null && typeof body === "object" && !Array.isArray(body)) return { ...(body as Record<string, unknown>) };
+  throw new ValidationError("request body must be a JSON object", [{ field: "(body)", message: "must be a JSON object" }]);
+}
+
+const IdempotencyKeySchema = v.pipe(v.string(), v.maxLength(200, "must be at most 200 characters"));
+/** The Idempotency-Key header, checked as the documents describe it (at most 200 characters); undefined when absent or empty. */
+export function idempotencyKeyFrom(headers: Headers): string | undefined {
+  const key = headers.get("idempotency-key");
+  return key ? parseInput(IdempotencyKeySchema, key, "Idempotency-Key header") : undefined;
+}
+
+/** An object schema's issue for a required key that is absent (valibot says `Expected "key"`). */
+const isMissingKey = (i: v.BaseIssue<unknown>) => i.kind === "schema" && i.received === "undefined" && i.expected?.startsWith('"') === true;
 
 /** Validates `input` with a valibot schema; failures become a 400 naming every bad field. */
 export function parseInput<S extends v.GenericSchema>(schema: S, input: unknown, what = "request body"): v.InferOutput<S> {
   const r = v.safeParse(schema, input);
   if (r.success) return r.output;
-  const details = r.issues.map((i) => ({ field: v.getDotPath(i) ?? "(body)", message: i.message }));
+  const details = r.issues.map((i) => ({ field: v.getDotPath(i) ?? "(body)", message: isMissingKey(i) ? "is required" : i.message }));
   const first = details[0]!;
   throw new ValidationError(`invalid ${what}: ${first.field} ${first.message}`, details);
 }
@@ -65,6 +89,8 @@ export interface HttpAppOptions {
   bodyLimitBytes: number;
   /** When set (fault_injection.enabled), /admin/faults can make /api requests fail or stall. */
   faults?: FaultInjector;
+  /** GET /metrics with `Accept: application/json` (default: the registry's metrics as JSON). */
+  metricsJson?: () => Promise<unknown>;
   /**
    * Who calls: every path but the open ones needs a credential this accepts (401 otherwise), and
    * /admin/* the admin claim (403), both decided before the body is read. Handlers read the
@@ -79,10 +105,13 @@ export interface HttpAppOptions {
  */
 export function createHttpApp(opts: HttpAppOptions) {
   const { role, metrics, health, lifecycle, log, bodyLimitBytes, faults, authenticate } = opts;
+  const metricsJson = opts.metricsJson ?? (async () => ({ role, timestamp: new Date().toISOString(), metrics: await metrics.registry.getMetricsAsJSON() }));
   const reqCounter = metrics.httpRequests;
   const reqDuration = metrics.httpDuration;
 
   const app = new Elysia({ name: `http-${role}` });
+  // read at request time: the role's own routes are added to this app after it is made
+  const allowed = new AllowedMethods(() => app.routes);
   // a server span around each request only while tracing is on; off, the app is untouched
   if (tracingEnabled) app.wrap(elysiaServerSpans(role));
   return app
@@ -114,13 +143,18 @@ export function createHttpApp(opts: HttpAppOptions) {
     })
     .onError({ as: "global" }, ({ code, error, request, set }) => {
       const cid = (set.headers[CORRELATION_HEADER] as string | undefined) ?? correlationIdFrom(request.headers);
+      // ours first: Elysia names an error by its `code`, so our NOT_FOUND would pass for an unmatched route
+      if (error instanceof BpmError) return errorResponse(error, cid);
       switch (code) {
         case "PARSE":
           return errorResponse(new ValidationError("request body is not valid JSON"), cid);
-        case "NOT_FOUND":
-          // a handler's own 404 (an object the caller may not see) keeps its message
-          if (error instanceof BpmError) return errorResponse(error, cid);
-          return errorResponse(new BpmError(`no route for ${request.method} ${new URL(request.url).pathname}`, { code: "NOT_FOUND", httpStatus: 404, grpcCode: 5 }), cid);
+        case "NOT_FOUND": {
+          const path = new URL(request.url).pathname;
+          const allow = allowed.allow(path);
+          if (allow !== undefined && request.method === "OPTIONS") return new Response(null, { status: 204, headers: { allow: [...allow, "OPTIONS"].join(", "), [CORRELATION_HEADER]: cid } });
+          if (allow !== undefined && !allow.includes(request.method)) return errorResponse(new MethodNotAllowedError(request.method, path), cid, { allow: allow.join(", ") });
+          return errorResponse(new BpmError(`no route for ${request.method} ${path}`, { code: "NOT_FOUND", httpStatus: 404, grpcCode: 5 }), cid);
+        }
         case "VALIDATION":
           return errorResponse(new ValidationError(String((error as Error).message).split("\n")[0] ?? "invalid input"), cid);
         default: {
@@ -145,11 +179,18 @@ export function createHttpApp(opts: HttpAppOptions) {
       set.status = h.status === "UP" ? 200 : 503;
       return h;
     })
-    .get("/metrics", async ({ set }) => {
+    .get("/metrics", async ({ request, set }) => {
+      // Prometheus text unless JSON is preferred (seed 004's dashboards read JSON)
+      if (prefersJson(request.headers.get("accept"))) return Response.json(await metricsJson());
       set.headers["content-type"] = metrics.contentType;
       return metrics.text();
     })
     .use(faults ? faultRoutes(faults) : new Elysia({ name: "no-faults" }));
+}
+
+const METRICS_TYPES = ["text/plain", "application/json"];
+function prefersJson(accept: string | null): boolean {
+  return accept !== null && new Negotiator({ headers: { accept } }).mediaType(METRICS_TYPES) === "application/json";
 }
 
 export type HttpApp = ReturnType<typeof createHttpApp>;

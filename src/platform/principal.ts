@@ -1,6 +1,6 @@
 import { ForbiddenError, ValidationError } from "./errors.ts";
 
-/** Who a verified token speaks for: claims `sub`, `admin`, `roles`. */
+/** Who a verified token speaks for: its `sub`, the admin claim and its roles. */
 export interface Identity {
   sub: string;
   admin: boolean;

@@ -10,6 +10,8 @@ export interface RoleAuth {
   readonly enabled: boolean;
   /** The caller behind an Authorization header (or gRPC `authorization` metadata); throws 401. A token seen before is answered without a promise. */
   authenticate(authorization: string | null): Principal | Promise<Principal>;
+  /** Whether this exact Authorization value was verified before (its answer needs no signature check). */
+  isCached(authorization: string | null): boolean;
   /** The Authorization value for this role's calls to other roles; undefined when auth is off. */
   serviceAuthorization(): Promise<string | undefined>;
   /** /admin/*: a credential with the admin claim (anyone when auth is off). */
@@ -21,6 +23,7 @@ export async function createRoleAuth(cfg: AuthConfig, dataDir: string, role: str
     return {
       enabled: false,
       authenticate: () => LOCAL_OPERATOR,
+      isCached: () => true,
       serviceAuthorization: async () => undefined,
       requireAdmin: async () => {},
     };
@@ -30,6 +33,7 @@ export async function createRoleAuth(cfg: AuthConfig, dataDir: string, role: str
   return {
     enabled: true,
     authenticate: (h) => auth.authenticate(h),
+    isCached: (h) => auth.isCached(h),
     serviceAuthorization: () => credential.authorization(),
     requireAdmin: async (h) => {
       const p = await auth.authenticate(h);

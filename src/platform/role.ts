@@ -4,6 +4,7 @@ import type { Metrics } from "../telemetry/metrics.ts";
 import type { HealthRegistry } from "./health.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { Logger } from "./logger.ts";
+import type { ApiRoute } from "./openapi.ts";
 
 /** What main hands each role: shared parts only; a role wires them. */
 export interface RoleContext {
@@ -16,6 +17,8 @@ export interface RoleContext {
   health: HealthRegistry;
   registry: Registry;
   version: string;
+  /** Every service role's public REST routes (src/roles/catalog.ts): the gateway proxies and documents them. */
+  publicApi: readonly ApiRoute[];
   /** Effective ports (flags already applied). */
   httpPort: number;
   grpcPort?: number;

@@ -72,6 +72,10 @@ export class CircuitBreaker implements Policy {
   private readonly measuresDuration: boolean;
   private readonly measuresTime: boolean;
   private readonly minimumNumberOfCalls: number;
+  /** type: consecutive (seed 004, cockatiel's ConsecutiveBreaker): failures in a row open it. */
+  private readonly consecutive: boolean;
+  private readonly failureThreshold: number;
+  private consecutiveFailures = 0;
 
   private stateCode = CLOSED;
   /** Bumped on every transition, so results of calls admitted in an earlier state are not miscounted. */
@@ -106,8 +110,10 @@ export class CircuitBreaker implements Policy {
     this.window = timeBased ? new TimeBasedWindow(merged.slidingWindowSize) : new CountBasedWindow(merged.slidingWindowSize);
     this.minimumNumberOfCalls = timeBased ? merged.minimumNumberOfCalls : Math.min(merged.minimumNumberOfCalls, merged.slidingWindowSize);
     // At a 100% slow-call threshold with calls bounded by a timeout, slowness never decides alone.
-    this.measuresDuration = merged.slowCallRateThreshold < 100;
-    this.measuresTime = this.measuresDuration || timeBased;
+    this.consecutive = merged.type === "consecutive";
+    this.failureThreshold = merged.failureThreshold;
+    this.measuresDuration = !this.consecutive && merged.slowCallRateThreshold < 100;
+    this.measuresTime = this.measuresDuration || (timeBased && !this.consecutive);
     this.makeSharedHandlers();
   }
 
@@ -252,6 +258,10 @@ export class CircuitBreaker implements Policy {
       slow = this.window.slow;
       minimum = this.minimumNumberOfCalls;
     }
+    if (this.consecutive && this.stateCode !== HALF_OPEN) {
+      buffered = failed = this.consecutiveFailures;
+      minimum = Number.POSITIVE_INFINITY;
+    }
     const enough = buffered >= minimum && buffered > 0;
     return {
       state: this.state,
@@ -293,7 +303,9 @@ export class CircuitBreaker implements Policy {
     const state = this.stateCode;
     const slow = this.measuresDuration && durationMs > this.config.slowCallDurationThreshold;
     if ((epoch === undefined || epoch === this.generation) && state !== OPEN && state < DISABLED) {
-      if (state === CLOSED) {
+      if (this.consecutive) {
+        this.recordConsecutive(state, failed);
+      } else if (state === CLOSED) {
         const window = this.window;
         window.record(this.measuresTime ? this.clock.now() : 0, failed, slow);
         if (window.buffered >= this.minimumNumberOfCalls) this.checkClosedRates();
@@ -325,6 +337,20 @@ export class CircuitBreaker implements Policy {
       const failureRate = ((w.failed * 100) / w.buffered).toFixed(1);
       const slowRate = ((w.slow * 100) / w.buffered).toFixed(1);
       this.toOpen(`failure rate ${failureRate}% / slow-call rate ${slowRate}% of ${w.buffered} calls`);
+    }
+  }
+
+  /** Consecutive: a failure in a row of failureThreshold opens; in HALF_OPEN any failure reopens, successThreshold successes close. */
+  private recordConsecutive(state: number, failed: boolean): void {
+    if (state === CLOSED) {
+      if (!failed) this.consecutiveFailures = 0;
+      else if (++this.consecutiveFailures >= this.failureThreshold) this.toOpen(`${this.consecutiveFailures} consecutive failures`);
+      return;
+    }
+    if (failed) {
+      this.toOpen("a trial call failed");
+    } else if (++this.halfOpenResults >= this.config.successThreshold) {
+      this.toClosed(`${this.halfOpenResults} trial calls succeeded`);
     }
   }
 
@@ -363,6 +389,7 @@ export class CircuitBreaker implements Policy {
   private toClosed(reason: string): void {
     this.transition(CLOSED, reason);
     this.window.reset();
+    this.consecutiveFailures = 0;
   }
 
   private schedule(fn: () => void, ms: number): void {

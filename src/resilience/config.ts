@@ -40,8 +40,20 @@ const BaseConfigSchema = v.string("must be the name of an entry under configs");
 
 // ---- one entry per policy (Resilience4j option names; every key optional so entries merge) ----
 
+export const BREAKER_TYPES = ["failure_rate", "consecutive"] as const;
+
 export const CircuitBreakerEntrySchema = v.strictObject({
   baseConfig: v.optional(BaseConfigSchema),
+  /** failure_rate: Resilience4j's rate over a sliding window; consecutive: seed 004's counts (cockatiel's ConsecutiveBreaker). */
+  type: v.optional(v.picklist(BREAKER_TYPES, 'must be "failure_rate" or "consecutive"')),
+  /** consecutive: failures in a row that open the breaker. */
+  failureThreshold: v.optional(PositiveIntSchema),
+  /** consecutive: successful trial calls in HALF_OPEN that close it (any failure reopens it). */
+  successThreshold: v.optional(PositiveIntSchema),
+  /** consecutive: a call taking longer is abandoned and counts as a failure (the time limiter's timeout, when shorter). */
+  timeout: v.optional(PositiveDurationSchema),
+  /** consecutive: how long OPEN lasts (the seed's name for waitDurationInOpenState). */
+  resetTimeout: v.optional(DurationSchema),
   slidingWindowType: v.optional(v.picklist(["COUNT_BASED", "TIME_BASED"], 'must be "COUNT_BASED" or "TIME_BASED"')),
   /** Calls (COUNT_BASED) or seconds (TIME_BASED). */
   slidingWindowSize: v.optional(PositiveIntSchema),
@@ -123,6 +135,23 @@ function groupSchema<TEntry extends v.GenericSchema>(entry: TEntry) {
 }
 
 const GROUPS = ["circuitbreaker", "retry", "timelimiter", "bulkhead", "ratelimiter"] as const;
+
+/** Keys only one breaker type reads; the others (open-state wait, half-open bound) are shared. */
+const ONLY_FOR: Record<string, (typeof BREAKER_TYPES)[number]> = {
+  failureThreshold: "consecutive", successThreshold: "consecutive", timeout: "consecutive", resetTimeout: "consecutive",
+  slidingWindowType: "failure_rate", slidingWindowSize: "failure_rate", minimumNumberOfCalls: "failure_rate", failureRateThreshold: "failure_rate",
+  slowCallRateThreshold: "failure_rate", slowCallDurationThreshold: "failure_rate", permittedNumberOfCallsInHalfOpenState: "failure_rate",
+};
+
+type BreakerEntry = v.InferOutput<typeof CircuitBreakerEntrySchema>;
+
+/** An entry's type: its own, else its base config's (instances default to configs.default), else failure_rate. */
+function breakerType(g: { configs?: Record<string, BreakerEntry> | undefined } | undefined, entry: BreakerEntry, isInstance: boolean): (typeof BREAKER_TYPES)[number] {
+  if (entry.type !== undefined) return entry.type;
+  const baseName = entry.baseConfig ?? (isInstance ? "default" : undefined);
+  const base = baseName === undefined ? undefined : g?.configs?.[baseName];
+  return base?.type ?? "failure_rate";
+}
 type GroupName = (typeof GROUPS)[number];
 
 /** The `resilience4j:` section of bpm's config. */
@@ -137,6 +166,23 @@ export const Resilience4jSchema = v.pipe(
   v.rawCheck(({ dataset, addIssue }) => {
     if (!dataset.typed) return;
     const section = dataset.value;
+    const issue = (path: string[], message: string, value: unknown) =>
+      addIssue({ message, input: value, path: path.map((key) => ({ type: "object", origin: "value", input: section, key, value })) as never });
+    const cb = section.circuitbreaker;
+    for (const kind of ["configs", "instances"] as const) {
+      for (const [name, entry] of Object.entries(cb?.[kind] ?? {})) {
+        const type = breakerType(cb, entry, kind === "instances");
+        for (const [key, value] of Object.entries(entry)) {
+          const only = ONLY_FOR[key];
+          if (only !== undefined && only !== type && value !== undefined) {
+            issue(["circuitbreaker", kind, name, key], `is only for type: ${only} (this breaker is type: ${type})`, value);
+          }
+        }
+        if (entry.resetTimeout !== undefined && entry.waitDurationInOpenState !== undefined) {
+          issue(["circuitbreaker", kind, name, "resetTimeout"], "set resetTimeout or waitDurationInOpenState, not both", entry.resetTimeout);
+        }
+      }
+    }
     for (const group of GROUPS) {
       const g = section[group];
       for (const kind of ["configs", "instances"] as const) {
@@ -158,7 +204,7 @@ export type Resilience4jConfig = v.InferOutput<typeof Resilience4jSchema>;
 
 type Settled<T> = { [K in keyof Omit<T, "baseConfig">]-?: Exclude<T[K], undefined> };
 
-export type CircuitBreakerConfig = Settled<v.InferOutput<typeof CircuitBreakerEntrySchema>>;
+export type CircuitBreakerConfig = Settled<Omit<v.InferOutput<typeof CircuitBreakerEntrySchema>, "resetTimeout">>;
 export type RetryConfig = Settled<v.InferOutput<typeof RetryEntrySchema>>;
 export type TimeLimiterConfig = Settled<v.InferOutput<typeof TimeLimiterEntrySchema>>;
 export type BulkheadConfig = Settled<v.InferOutput<typeof BulkheadEntrySchema>>;
@@ -167,6 +213,11 @@ export type RateLimiterConfig = Settled<v.InferOutput<typeof RateLimiterEntrySch
 // ---- defaults: Resilience4j's, except where a comment says why ----------------------------
 
 export const CIRCUIT_BREAKER_DEFAULTS: CircuitBreakerConfig = {
+  type: "failure_rate",
+  // consecutive: the seed's CircuitBreaker defaults (5 failures, 2 successes, 60 s call timeout)
+  failureThreshold: 5,
+  successThreshold: 2,
+  timeout: 60_000,
   slidingWindowType: "COUNT_BASED",
   slidingWindowSize: 100,
   minimumNumberOfCalls: 100,
@@ -235,12 +286,35 @@ function resolve<T extends object, E extends { baseConfig?: string | undefined }
 }
 
 export function breakerConfigFor(section: Resilience4jConfig | undefined, name: string): CircuitBreakerConfig {
-  const config = resolve(CIRCUIT_BREAKER_DEFAULTS, section?.circuitbreaker, name);
+  const { resetTimeout, ...config } = resolve(CIRCUIT_BREAKER_DEFAULTS as CircuitBreakerConfig & { resetTimeout?: number }, section?.circuitbreaker, name);
+  if (config.type === "consecutive") {
+    // a base config's failure-rate keys do not apply; the trials in HALF_OPEN are successThreshold
+    return {
+      ...CIRCUIT_BREAKER_DEFAULTS,
+      type: "consecutive",
+      failureThreshold: config.failureThreshold,
+      successThreshold: config.successThreshold,
+      timeout: config.timeout,
+      permittedNumberOfCallsInHalfOpenState: config.successThreshold,
+      // the seed's resetTimeout default (30 s) unless the entry chain says otherwise
+      waitDurationInOpenState: resetTimeout ?? (hasOwnWait(section, name) ? config.waitDurationInOpenState : 30_000),
+      automaticTransitionFromOpenToHalfOpenEnabled: config.automaticTransitionFromOpenToHalfOpenEnabled,
+      maxWaitDurationInHalfOpenState: config.maxWaitDurationInHalfOpenState,
+    };
+  }
   // As in Resilience4j: a count window can never hold more calls than its size.
   if (config.slidingWindowType === "COUNT_BASED" && config.minimumNumberOfCalls > config.slidingWindowSize) {
     return { ...config, minimumNumberOfCalls: config.slidingWindowSize };
   }
   return config;
+}
+
+/** Whether the instance or its base config sets waitDurationInOpenState. */
+function hasOwnWait(section: Resilience4jConfig | undefined, name: string): boolean {
+  const g = section?.circuitbreaker;
+  const instance = g?.instances?.[name];
+  const base = g?.configs?.[instance?.baseConfig ?? "default"];
+  return instance?.waitDurationInOpenState !== undefined || (base?.type === "consecutive" && base.waitDurationInOpenState !== undefined);
 }
 
 export function retryConfigFor(section: Resilience4jConfig | undefined, name: string): RetryConfig {
@@ -263,4 +337,27 @@ export function rateLimiterConfigFor(section: Resilience4jConfig | undefined, na
 export function isConfigured(section: Resilience4jConfig | undefined, group: GroupName, name: string): boolean {
   const g = section?.[group];
   return g?.instances?.[name] !== undefined || g?.configs?.["default"] !== undefined;
+}
+
+/**
+ * Before a config file is merged over the embedded default: a breaker entry that names its
+ * `type` replaces the default's entry of the same name when that one is of another type, so
+ * `instances.taskService: { type: consecutive, … }` does not inherit the default's
+ * failure-rate keys for it (which the schema would refuse). Returns the base to merge over.
+ */
+export function withoutReplacedBreakers(base: unknown, over: unknown): unknown {
+  const overCb = (over as { resilience4j?: { circuitbreaker?: Record<string, unknown> } } | undefined)?.resilience4j?.circuitbreaker;
+  const baseCb = (base as { resilience4j?: { circuitbreaker?: Record<string, unknown> } } | undefined)?.resilience4j?.circuitbreaker;
+  if (typeof overCb !== "object" || overCb === null || typeof baseCb !== "object" || baseCb === null) return base;
+  const copy = structuredClone(base) as { resilience4j: { circuitbreaker: Record<string, Record<string, { type?: unknown }> | undefined> } };
+  for (const kind of ["configs", "instances"]) {
+    const entries = overCb[kind];
+    const baseEntries = copy.resilience4j.circuitbreaker[kind];
+    if (typeof entries !== "object" || entries === null || baseEntries === undefined) continue;
+    for (const [name, entry] of Object.entries(entries as Record<string, { type?: unknown }>)) {
+      const type = entry?.type;
+      if (type !== undefined && baseEntries[name] !== undefined && (baseEntries[name]!.type ?? "failure_rate") !== type) delete baseEntries[name];
+    }
+  }
+  return copy;
 }

@@ -1,4 +1,4 @@
-// The resilience toolkit: one policy a file, composed by Pipeline (see docs/resilience.md).
+// The resilience toolkit: one policy a file; docs/resilience.md says which transport runs which.
 export { Bulkhead, type BulkheadMetrics, type BulkheadOptions } from "./bulkhead.ts";
 export {
   CircuitBreaker, type CallEvent, type CircuitBreakerMetrics, type CircuitBreakerOptions, type CircuitState, type ErrorEvent,
@@ -8,7 +8,6 @@ export * from "./config.ts";
 export * from "./deadline.ts";
 export { Emitter, type Listener } from "./emitter.ts";
 export { BulkheadFullError, CallNotPermittedError, isLocalRejection, RateLimitedError, TimeoutError } from "./errors.ts";
-export { Fallback, type FallbackOptions, type FallbackResult, type FallbackSource } from "./fallback.ts";
 export {
   defaultErrorClassifier, type ErrorClassifier, isFailedResponse, isIdempotentHttp, isRetryableError, isRetryableResponse, type Outcome,
   type ResultPredicate,

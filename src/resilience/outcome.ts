@@ -27,6 +27,14 @@ const GRPC_FAILURE_CODES = new Set<number>([
 /** gRPC codes worth another attempt: the call very likely never reached a healthy handler. */
 const GRPC_RETRY_CODES = new Set<number>([GrpcStatus.UNAVAILABLE, GrpcStatus.DEADLINE_EXCEEDED]);
 
+/**
+ * A 5xx is the instance failing, except 501 Not Implemented and 505 HTTP Version Not
+ * Supported: those describe the request (RFC 9110 §15.6.2, §15.6.6), which a client chooses.
+ */
+export function isUpstreamFailureStatus(status: number): boolean {
+  return status >= 500 && status !== 501 && status !== 505;
+}
+
 /** HTTP statuses worth another attempt (gateway / unavailable / timeout). */
 function isRetryableHttpStatus(status: number): boolean {
   return status === 502 || status === 503 || status === 504;
@@ -34,12 +42,14 @@ function isRetryableHttpStatus(status: number): boolean {
 
 /** The facts an error carries about what went wrong, whatever library raised it. */
 interface ErrorFacts {
-  kind: "http" | "grpc" | "connection" | "timeout" | "abort" | "local" | "other";
+  kind: "http" | "grpc" | "connection" | "timeout" | "abort" | "local" | "client" | "other";
   status: number;
 }
 
 function factsOf(error: unknown): ErrorFacts {
   if (isLocalRejection(error)) return { kind: "local", status: 0 };
+  // the client broke its own request (its body stream failed, timed out, went past a limit)
+  if ((error as { clientCaused?: unknown } | null)?.clientCaused === true) return { kind: "client", status: 0 };
   if (error instanceof TimeoutError) return { kind: "timeout", status: 504 };
   if (typeof error !== "object" || error === null) return { kind: "other", status: 0 };
   const e = error as { httpStatus?: unknown; status?: unknown; code?: unknown; name?: unknown; details?: unknown; metadata?: unknown };
@@ -66,9 +76,9 @@ export const defaultErrorClassifier: ErrorClassifier = (error, callerSignal) => 
   if (callerSignal !== undefined && callerSignal.aborted) return "ignore";
   const facts = factsOf(error);
   switch (facts.kind) {
-    case "local": case "abort": return "ignore";
+    case "local": case "abort": case "client": return "ignore";
     case "timeout": case "connection": case "other": return "failure";
-    case "http": return facts.status >= 500 ? "failure" : "success";
+    case "http": return isUpstreamFailureStatus(facts.status) ? "failure" : "success";
     case "grpc":
       if (facts.status === GrpcStatus.CANCELLED) return "ignore";
       return GRPC_FAILURE_CODES.has(facts.status) ? "failure" : "success";
@@ -102,8 +112,8 @@ export function isHttpResponse(result: unknown): result is { readonly status: nu
   return result instanceof Response || (typeof result === "object" && result !== null && (result as { [HTTP_RESPONSE]?: boolean })[HTTP_RESPONSE] === true);
 }
 
-/** A proxied HTTP response with a 5xx status counts as a breaker failure though nothing threw. */
-export const isFailedResponse: ResultPredicate = (result) => isHttpResponse(result) && result.status >= 500;
+/** A proxied HTTP response with a 5xx status (but 501, 505) counts as a breaker failure though nothing threw. */
+export const isFailedResponse: ResultPredicate = (result) => isHttpResponse(result) && isUpstreamFailureStatus(result.status);
 
 /** A proxied HTTP response worth retrying (502/503/504). */
 export const isRetryableResponse: ResultPredicate = (result) => isHttpResponse(result) && isRetryableHttpStatus(result.status);

@@ -3,30 +3,24 @@ import { RATE_LIMITER_DEFAULTS, type RateLimiterConfig } from "./config.ts";
 import { Emitter } from "./emitter.ts";
 import { RateLimitedError } from "./errors.ts";
 import { type CallOptions, invoke, NEVER_ABORTED, type Policy, sleepUnlessAborted } from "./policy.ts";
+import { type KeyState, type RateAlgorithm, type RateAlgorithmName, rateAlgorithm, type RateLimitDecision } from "./rate-algorithms/index.ts";
 
 export interface RateLimiterOptions extends Partial<RateLimiterConfig> {
   name?: string;
   clock?: Clock;
   /** The key `execute` uses (a client-side limit on one downstream has a single bucket). */
   key?: string;
+  /** How requests are counted (default: a fixed window from the key's first request, as Resilience4j and the seed). */
+  algorithm?: RateAlgorithmName;
 }
 
-/** Everything a RateLimit-* / Retry-After header needs. */
-export interface RateLimitDecision {
-  allowed: boolean;
-  limit: number;
-  remaining: number;
-  /** Ms until the bucket is full again. */
-  resetMs: number;
-  /** Ms until the next request would be allowed (0 when allowed). */
-  retryAfterMs: number;
-}
+export type { RateLimitDecision };
 
 export interface RateLimiterMetrics {
   trackedKeys: number;
   allowed: number;
   rejected: number;
-  /** Keys dropped while still holding tokens because maxKeys was reached. */
+  /** Keys dropped while still holding state because maxKeys was reached. */
   evictedActive: number;
 }
 
@@ -34,19 +28,20 @@ export interface RateLimiterMetrics {
 const SWEEP_PER_INSERT = 2;
 
 /**
- * Token bucket per key (capacity limitForPeriod, refilled continuously at limitForPeriod per
- * limitRefreshPeriod) as GCRA: one number per key, exact integer arithmetic, O(1) per check.
- * A key whose bucket is full again is indistinguishable from an absent one, so idle keys are
- * dropped freely; maxKeys caps memory whatever the number of clients.
+ * `limitForPeriod` requests per `limitRefreshPeriod` per key, counted by one of the
+ * algorithms in ./rate-algorithms (fixed window, sliding window, GCRA). A key whose state is
+ * the same as a fresh one's is dropped freely; maxKeys caps memory whatever the number of
+ * clients. A known key's check allocates only its decision.
  */
 export class RateLimiter implements Policy {
   readonly name: string;
   readonly config: Readonly<RateLimiterConfig>;
+  readonly algorithmName: RateAlgorithmName;
   readonly onRejected = new Emitter<{ name: string; key: string; retryAfterMs: number }>();
   private readonly clock: Clock;
   private readonly policyKey: string;
-  /** Theoretical arrival time per key, in units of (ms × limitForPeriod) since `origin`. */
-  private readonly tat = new Map<string, number>();
+  private readonly algorithm: RateAlgorithm;
+  private readonly states = new Map<string, KeyState>();
   /**
    * Every tracked key once, oldest first, in a ring: sweeping a Map from its head would walk
    * the tombstones of deleted entries and turn each insert into O(n).
@@ -55,14 +50,12 @@ export class RateLimiter implements Policy {
   private ringHead = 0;
   private ringCount = 0;
   private readonly origin: number;
-  private readonly emissionInterval: number;
-  private readonly capacity: number;
   private allowedCount = 0;
   private rejectedCount = 0;
   private evictedActive = 0;
 
   constructor(options: RateLimiterOptions = {}) {
-    const { name, clock, key, ...config } = options;
+    const { name, clock, key, algorithm, ...config } = options;
     this.name = name ?? "default";
     this.clock = clock ?? systemClock;
     this.policyKey = key ?? "*";
@@ -72,47 +65,38 @@ export class RateLimiter implements Policy {
       timeoutDuration: config.timeoutDuration ?? RATE_LIMITER_DEFAULTS.timeoutDuration,
       maxKeys: config.maxKeys ?? RATE_LIMITER_DEFAULTS.maxKeys,
     });
-    // One request costs limitRefreshPeriod units and one ms refills limitForPeriod units.
-    this.emissionInterval = Math.round(this.config.limitRefreshPeriod);
-    this.capacity = this.emissionInterval * this.config.limitForPeriod;
+    this.algorithmName = algorithm ?? "fixed_window";
+    this.algorithm = rateAlgorithm(this.algorithmName, this.config.limitForPeriod, Math.max(1, Math.round(this.config.limitRefreshPeriod)));
     this.origin = this.clock.now();
     this.ring = new Array<string | undefined>(this.config.maxKeys);
   }
 
-  /** Takes one token for `key` if there is one. */
+  /** Takes one request for `key` if its rule allows. */
   check(key: string): RateLimitDecision {
-    const limit = this.config.limitForPeriod;
-    const now = Math.floor(this.clock.now() - this.origin) * limit;
-    const known = this.tat.get(key);
-    const start = known === undefined || known < now ? now : known;
-    const debt = start - now;
-    const after = debt + this.emissionInterval;
-    if (after > this.capacity) {
-      this.rejectedCount++;
-      const retryAfterMs = Math.ceil((after - this.capacity) / limit);
-      if (this.onRejected.hasListeners) this.onRejected.emit({ name: this.name, key, retryAfterMs });
-      return { allowed: false, limit, remaining: 0, resetMs: Math.ceil(debt / limit), retryAfterMs };
-    }
-    if (known === undefined) {
+    const now = Math.floor(this.clock.now() - this.origin);
+    let state = this.states.get(key);
+    if (state === undefined) {
       this.makeRoom(now);
+      state = { a: 0, b: 0, c: 0 };
+      this.algorithm.init(state, now);
+      this.states.set(key, state);
       this.pushKey(key);
     }
-    this.tat.set(key, start + this.emissionInterval);
-    this.allowedCount++;
-    return {
-      allowed: true,
-      limit,
-      remaining: Math.floor((this.capacity - after) / this.emissionInterval),
-      resetMs: Math.ceil(after / limit),
-      retryAfterMs: 0,
-    };
+    const decision = this.algorithm.take(state, now);
+    if (decision.allowed) {
+      this.allowedCount++;
+    } else {
+      this.rejectedCount++;
+      if (this.onRejected.hasListeners) this.onRejected.emit({ name: this.name, key, retryAfterMs: decision.retryAfterMs });
+    }
+    return decision;
   }
 
   metrics(): RateLimiterMetrics {
-    return { trackedKeys: this.tat.size, allowed: this.allowedCount, rejected: this.rejectedCount, evictedActive: this.evictedActive };
+    return { trackedKeys: this.states.size, allowed: this.allowedCount, rejected: this.rejectedCount, evictedActive: this.evictedActive };
   }
 
-  /** Client-side limit on one downstream: waits up to timeoutDuration (and the deadline) for a token. */
+  /** Client-side limit on one downstream: waits up to timeoutDuration (and the deadline) for a permit. */
   async execute<T>(fn: (signal: AbortSignal) => Promise<T>, signal: AbortSignal = NEVER_ABORTED, options?: CallOptions): Promise<T> {
     const waitUntil = Math.min(this.clock.now() + this.config.timeoutDuration, options?.deadline ?? Number.POSITIVE_INFINITY);
     for (;;) {
@@ -129,11 +113,11 @@ export class RateLimiter implements Policy {
   private makeRoom(now: number): void {
     for (let i = 0; i < SWEEP_PER_INSERT && this.ringCount > 0; i++) {
       const key = this.shiftKey();
-      if (this.tat.get(key)! > now) this.pushKey(key);
-      else this.tat.delete(key);
+      if (this.algorithm.idleAt(this.states.get(key)!) > now) this.pushKey(key);
+      else this.states.delete(key);
     }
-    if (this.tat.size >= this.config.maxKeys) {
-      this.tat.delete(this.shiftKey());
+    if (this.states.size >= this.config.maxKeys) {
+      this.states.delete(this.shiftKey());
       this.evictedActive++;
     }
   }
@@ -150,10 +134,9 @@ export class RateLimiter implements Policy {
     this.ringCount--;
     return key;
   }
-
 }
 
-/** IETF RateLimit header fields (seconds, rounded up) plus Retry-After when refused. */
+/** IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-headers, seconds rounded up) plus Retry-After when refused. */
 export function rateLimitHeaders(decision: RateLimitDecision): Record<string, string> {
   const headers: Record<string, string> = {};
   writeRateLimitHeaders(decision, { set: (name, value) => void (headers[name] = value) });
@@ -165,5 +148,6 @@ export function writeRateLimitHeaders(decision: RateLimitDecision, headers: { se
   headers.set("ratelimit-limit", String(decision.limit));
   headers.set("ratelimit-remaining", String(decision.remaining));
   headers.set("ratelimit-reset", String(Math.ceil(decision.resetMs / 1000)));
+  headers.set("ratelimit-policy", `${decision.limit};w=${Math.ceil(decision.windowMs / 1000)}`);
   if (!decision.allowed) headers.set("retry-after", String(Math.max(1, Math.ceil(decision.retryAfterMs / 1000))));
 }

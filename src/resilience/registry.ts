@@ -61,7 +61,13 @@ export class ResilienceRegistry {
 
   timeLimiter(downstream: string): TimeLimiter {
     const name = instanceName(downstream);
-    return lazily(this.timeLimiters, name, () => new TimeLimiter({ ...timeLimiterConfigFor(this.section, name), name, clock: this.clock }));
+    return lazily(this.timeLimiters, name, () => {
+      const config = timeLimiterConfigFor(this.section, name);
+      // a consecutive breaker's `timeout` (seed 004) bounds each call too: the shorter one wins
+      const breaker = breakerConfigFor(this.section, name);
+      const timeoutDuration = breaker.type === "consecutive" ? Math.min(config.timeoutDuration, breaker.timeout) : config.timeoutDuration;
+      return new TimeLimiter({ ...config, timeoutDuration, name, clock: this.clock });
+    });
   }
 
   bulkhead(downstream: string): Bulkhead {

@@ -39,7 +39,7 @@ export function traceRetry(retry: Retry): void {
 }
 
 /** `rate_limit.rejected` span event (the client key stays out of traces). */
-export function traceRateLimiter(limiter: RateLimiter): void {
+export function traceRateLimiter(limiter: Pick<RateLimiter, "name" | "onRejected">): void {
   if (!once(limiter)) return;
   const name = limiter.name;
   limiter.onRejected.on((e) => recordEvent("rate_limit.rejected", { "rate_limit.name": name, "rate_limit.retry_after_ms": e.retryAfterMs }));

@@ -4,6 +4,7 @@ import type { ServiceBalancers } from "../balancing/service-balancers.ts";
 import type { ServiceInstance } from "../discovery/types.ts";
 import { CORRELATION_HEADER } from "../platform/http.ts";
 import type { Downstreams } from "./downstreams.ts";
+import type { LoadBalancer } from "../balancing/balancer.ts";
 import { NoHealthyInstanceError } from "./errors.ts";
 import { grpcClientInterceptor } from "../telemetry/grpc-spans.ts";
 import { grpcOutcome, processMetrics } from "../telemetry/metrics.ts";
@@ -59,48 +60,51 @@ export class ResilientGrpcClient {
     this.ctor = grpc.makeGenericClientConstructor(def as grpc.ServiceDefinition, opts.protoService);
   }
 
+  /**
+   * One call through the downstream's pipeline, built from config in Resilience4j's order:
+   * Retry(CircuitBreaker(RateLimiter(TimeLimiter(Bulkhead(attempt))))), the last two only
+   * when configured. Each attempt prefers an instance not tried yet.
+   */
   async unary<Res>(method: string, request: unknown, o: GrpcCallOptions = {}): Promise<Res> {
-    const policies = this.opts.downstreams.get(this.opts.downstream);
+    const downstreams = this.opts.downstreams;
+    downstreams.get(this.opts.downstream);
+    const pipeline = downstreams.registry.pipeline(this.opts.downstream);
     const lb = this.opts.balancers.get(this.opts.service);
     const deadline = o.deadline ?? Date.now() + DEFAULT_DEADLINE_MS;
-    const signal = o.signal ?? new AbortController().signal;
+    const callerSignal = o.signal ?? new AbortController().signal;
     const tried = new Set<string>();
-    const { breaker } = policies;
     if (this.opts.authorization !== undefined && o.metadata?.authorization === undefined) {
       const authorization = await this.opts.authorization();
       if (authorization !== undefined) o = { ...o, metadata: { ...o.metadata, authorization } };
     }
+    const attempt = (signal: AbortSignal) => this.attempt<Res>(lb, tried, method, request, deadline, o, signal, callerSignal);
+    return pipeline.execute(attempt, callerSignal, { deadline, idempotent: o.idempotent ?? false });
+  }
 
-    const attempt = async (): Promise<Res> => {
-      if (!breaker.tryAcquirePermission()) throw breaker.notPermittedError();
-      const epoch = breaker.epoch;
-      const lease = lb.pick({ exclude: tried.size ? tried : undefined });
-      if (!lease.ok) {
-        breaker.releasePermission(epoch);
-        throw new NoHealthyInstanceError(this.opts.service, lease.reason, lease.retryAfterMs);
-      }
-      tried.add(lease.instance.id);
-      const started = performance.now();
-      const upstream = processMetrics().upstream(this.opts.service, lease.instance.id);
-      upstream.begin();
-      try {
-        const res = await this.call<Res>(lease.instance, method, request, Math.min(deadline, Date.now() + policies.timeoutMs), o, signal);
-        const ms = performance.now() - started;
-        breaker.onResult(ms, false, epoch);
-        upstream.end(ms / 1000, "ok");
-        lease.release({ outcome: "success", latencyMs: ms });
-        return res;
-      } catch (err) {
-        const ms = performance.now() - started;
-        breaker.onErrorResult(ms, err, epoch, signal);
-        const code = (err as grpc.ServiceError).code;
-        upstream.end(ms / 1000, grpcOutcome(code));
-        const outcome = signal.aborted ? "cancelled" : LOAD_CODES.has(code) ? "load" : INSTANCE_FAILURE_CODES.has(code) || code === undefined ? "failure" : "success";
-        lease.release({ outcome, latencyMs: ms });
-        throw err;
-      }
-    };
-    return policies.retry.execute(attempt, signal, { deadline, idempotent: o.idempotent ?? false });
+  private async attempt<Res>(lb: LoadBalancer, tried: Set<string>, method: string, request: unknown, deadline: number, o: GrpcCallOptions, signal: AbortSignal, callerSignal: AbortSignal): Promise<Res> {
+    let lease = lb.pick({ exclude: tried.size ? tried : undefined });
+    // another instance is preferred (Envoy's default), not required: with none left, the same one again
+    if (!lease.ok && lease.reason === "all_excluded") lease = lb.pick();
+    if (!lease.ok) throw new NoHealthyInstanceError(this.opts.service, lease.reason, lease.retryAfterMs);
+    tried.add(lease.instance.id);
+    const started = performance.now();
+    const upstream = processMetrics().upstream(this.opts.service, lease.instance.id);
+    upstream.begin();
+    try {
+      const res = await this.call<Res>(lease.instance, method, request, deadline, o, signal);
+      const ms = performance.now() - started;
+      upstream.end(ms / 1000, "ok");
+      lease.release({ outcome: "success", latencyMs: ms });
+      return res;
+    } catch (err) {
+      const ms = performance.now() - started;
+      const code = (err as grpc.ServiceError).code;
+      upstream.end(ms / 1000, grpcOutcome(code));
+      // the time limiter's abort is the instance being slow; the caller's is nobody's fault
+      const outcome = callerSignal.aborted ? "cancelled" : signal.aborted || LOAD_CODES.has(code) ? (signal.aborted ? "failure" : "load") : INSTANCE_FAILURE_CODES.has(code) || code === undefined ? "failure" : "success";
+      lease.release({ outcome, latencyMs: ms });
+      throw err;
+    }
   }
 
   private call<Res>(instance: ServiceInstance, method: string, request: unknown, deadline: number, o: GrpcCallOptions, signal: AbortSignal): Promise<Res> {

@@ -1,14 +1,12 @@
-import { UpstreamError, UpstreamTimeoutError } from "../platform/errors.ts";
 import type { Http1Client } from "./http1/client.ts";
 import type { Http1RequestInit } from "./http1/types.ts";
 import { FlatHeaders } from "./http1/flat-headers.ts";
+import { connectionOptions, HOP_BY_HOP_NAMES } from "./http1/hop-by-hop.ts";
 import { NameSet, type RawLines } from "./http1/raw-lines.ts";
 import type { WireResponse } from "./http1/wire-response.ts";
 import type { ExchangeSink } from "./http1/exchange.ts";
 import type { InboundRequest, UrlParts } from "./inbound.ts";
 
-/** Hop-by-hop headers (RFC 9110 §7.6.1) never cross a proxy. */
-const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "proxy-connection"];
 
 export interface ProxyTarget {
   address: string;
@@ -24,28 +22,21 @@ export interface ProxyOptions {
   clientIp?: string;
   /** The body to send instead of the request's own stream (a buffered copy for retries). */
   body?: ArrayBuffer | Uint8Array | ReadableStream | null;
-  /** Send through this pooled keep-alive HTTP/1.1 client instead of fetch() (docs/http-transport.md). */
-  client?: Http1Client;
-  /** With `client`: no response head within this long → 504 (the client's own deadline timer; fetch uses `signal`). */
+  /** No response head within this long → 504 (the pooled client's own deadline timer). */
   timeoutMs?: number;
   timeoutLabel?: string;
-  /** With `client`: false keeps this request off upstream pipelining (an answer that may stream long, e.g. SSE). */
+  /** false keeps this request off upstream pipelining (an answer that may stream long, e.g. SSE). */
   pipeline?: boolean;
 }
 
-function isAbort(err: unknown): boolean {
-  return (err as Error)?.name === "AbortError" || (err as Error)?.name === "TimeoutError";
-}
-
 /**
- * Forwards one request to one instance, streaming both bodies (SSE and chunked
- * uploads pass through unbuffered). Connection failures → 502, timeouts → 504.
+ * Forwards one request to one instance over the pooled HTTP/1.1 client, streaming both
+ * bodies (SSE and chunked uploads pass through unbuffered). Connection failures → 502,
+ * timeouts → 504. Not async: the client's own promise, no extra wrapping per request.
  */
-export function proxyRequest(req: InboundRequest, url: UrlParts, target: ProxyTarget, opts: ProxyOptions = {}): Promise<Response> {
-  // Not async: the pooled path hands back the client's own promise, no extra wrapping per request.
-  if (opts.client === undefined) return proxyFetch(req, url, target, opts);
+export function proxyRequest(client: Http1Client, req: InboundRequest, url: UrlParts, target: ProxyTarget, opts: ProxyOptions = {}): Promise<Response> {
   try {
-    return opts.client.request(target, http1Init(req, url, opts));
+    return client.request(target, http1Init(req, url, opts));
   } catch (err) {
     return Promise.reject(err);
   }
@@ -72,47 +63,15 @@ export function proxyWireTo(client: Http1Client, req: InboundRequest, url: UrlPa
   client.requestWireTo(target, init, sink);
 }
 
-async function proxyFetch(req: InboundRequest, url: UrlParts, target: ProxyTarget, opts: ProxyOptions): Promise<Response> {
-  const headers = req.headers instanceof FlatHeaders ? req.headers.toHeaders() : new Headers(req.headers as Headers);
-  const connectionTokens = (headers.get("connection") ?? "").split(",").map((t) => t.trim().toLowerCase()).filter(Boolean);
-  for (const h of HOP_BY_HOP) headers.delete(h);
-  for (const h of connectionTokens) headers.delete(h);
-  for (const h of opts.stripHeaders ?? []) headers.delete(h);
-  headers.delete("host");
-  if (opts.clientIp) {
-    const prior = headers.get("x-forwarded-for");
-    headers.set("x-forwarded-for", prior ? `${prior}, ${opts.clientIp}` : opts.clientIp);
-  }
-  headers.set("x-forwarded-host", url.host);
-  headers.set("x-forwarded-proto", url.protocol.replace(":", ""));
-  for (const [k, val] of Object.entries(opts.setHeaders ?? {})) headers.set(k, val);
-
-  const body = opts.body !== undefined ? opts.body : req.method !== "GET" && req.method !== "HEAD" ? req.body : null;
-  let upstream: Response;
-  try {
-    upstream = await fetch(`http://${target.address}:${target.port}${url.pathname}${url.search}`, {
-      method: req.method,
-      headers,
-      body: body ?? undefined,
-      redirect: "manual",
-      signal: opts.signal,
-      decompress: false,
-      duplex: "half",
-    });
-  } catch (err) {
-    // the signal's reason says why: our time limit (504) or the caller going away
-    if (opts.signal?.aborted && opts.signal.reason instanceof Error) throw opts.signal.reason;
-    if (isAbort(err)) throw err;
-    throw new UpstreamError(`upstream ${target.address}:${target.port} failed: ${(err as Error).message}`, err);
-  }
-  // fetch's response headers are mutable in Bun: strip in place, no second Headers or Response
-  const out = upstream.headers;
-  for (const h of HOP_BY_HOP) if (out.has(h)) out.delete(h);
-  return upstream;
-}
-
-/** Request fields that must not cross: hop-by-hop ones and those we set ourselves. */
-const DROP_ON_FORWARD = new NameSet(["te", "host", "trailer", "upgrade", "connection", "keep-alive", "proxy-connection", "x-forwarded-host", "transfer-encoding", "x-forwarded-proto", "proxy-authenticate", "proxy-authorization"]);
+/**
+ * The gateway's forwarding policy for request fields, in one place: hop-by-hop fields
+ * (`HOP_BY_HOP`) and those the request's Connection names never cross; Host and the
+ * X-Forwarded-Host/Proto we set ourselves are replaced; `stripHeaders` (the identity
+ * fields clients must not forge) are dropped; `setHeaders` replace any same-named field;
+ * X-Forwarded-For is extended with the client's address. Responses lose their hop-by-hop
+ * fields (and those their Connection names) as their head is parsed (`response-head.ts`).
+ */
+const DROP_ON_FORWARD = new NameSet([...HOP_BY_HOP_NAMES, "host", "x-forwarded-host", "x-forwarded-proto"]);
 
 /** A field (lower-case name) the upstream may see: not hop-by-hop or ours, not stripped, not named in Connection. */
 function passes(name: string, strip: readonly string[] | undefined, named: string[] | undefined, set: Record<string, string> | undefined): boolean {
@@ -141,8 +100,7 @@ function http1Init(req: InboundRequest, url: UrlParts, opts: ProxyOptions): Http
   let relay: Http1RequestInit["relay"];
   if (received !== null && (body === null || body instanceof Uint8Array)) {
     // the raw front read the head in place: the lines that may cross go on as bytes (the body's framing is the client's)
-    const connection = req.headers.get("connection");
-    const named = connection !== null && connection !== "" ? connection.toLowerCase().split(",").map((t) => t.trim()) : undefined;
+    const named = connectionOptions(req.headers.get("connection"));
     const ours = set === undefined ? undefined : Object.keys(set);
     const lines: number[] = [];
     for (let i = 0; i < received.count; i++) {
@@ -154,8 +112,7 @@ function http1Init(req: InboundRequest, url: UrlParts, opts: ProxyOptions): Http
   } else if (req.headers instanceof FlatHeaders) {
     // the raw front's fields: lower-case names already, one pass, no Headers at all
     const fields = req.headers.fields;
-    const connection = req.headers.get("connection");
-    const named = connection !== null && connection !== "" ? connection.toLowerCase().split(",").map((t) => t.trim()) : undefined;
+    const named = connectionOptions(req.headers.get("connection"));
     for (let i = 0; i < fields.length; i += 2) {
       const name = fields[i]!;
       if (!passes(name, strip, named, set)) continue;
@@ -166,7 +123,7 @@ function http1Init(req: InboundRequest, url: UrlParts, opts: ProxyOptions): Http
     // toJSON is several times cheaper than iterating a Headers in Bun; names come lower-cased.
     const incoming = (req.headers as Headers).toJSON() as Record<string, string | string[]>;
     const connection = incoming["connection"];
-    const named = typeof connection === "string" && connection !== "" ? connection.toLowerCase().split(",").map((t) => t.trim()) : undefined;
+    const named = connectionOptions(typeof connection === "string" ? connection : undefined);
     for (const name in incoming) {
       if (!passes(name, strip, named, set)) continue;
       const value = incoming[name]!;

@@ -1,9 +1,8 @@
 import type { LoadBalancer } from "../balancing/balancer.ts";
 import type { Lease } from "../balancing/lease.ts";
-import { UpstreamTimeoutError } from "../platform/errors.ts";
-import type { DownstreamPolicies } from "./downstreams.ts";
+import { admitLocal, type DownstreamPolicies, releaseLocal } from "./downstreams.ts";
 import { proxyRequest, proxyRequestWire, proxyWireTo, type ProxyOptions } from "./http-proxy.ts";
-
+import { defaultErrorClassifier, isFailedResponse } from "../resilience/outcome.ts";
 import { NoHealthyInstanceError } from "./errors.ts";
 import type { Http1Client, WireResponse } from "./http1/index.ts";
 import type { ExchangeSink } from "./http1/exchange.ts";
@@ -42,9 +41,9 @@ export interface ForwardRequest extends ForwardState {
   setHeaders: Record<string, string>;
   stripHeaders: readonly string[];
   clientIp?: string;
-  /** The pooled HTTP/1.1 client; fetch() when absent. */
-  client?: Http1Client;
-  /** With `client`: the response as the client's WireResponse, for the raw front to write as it is. */
+  /** The pooled HTTP/1.1 client. */
+  client: Http1Client;
+  /** The response as the client's WireResponse, for the raw front to write as it is. */
   wire?: boolean;
   /** Route template (`/api/tasks/:id`), for the attempt spans' names. */
   route?: string;
@@ -60,7 +59,7 @@ export interface ForwardSink {
 
 /**
  * Forwards one HTTP request to a service: Retry(CircuitBreaker(TimeLimiter(balanced call))).
- * Each attempt picks an instance not tried yet; 5xx and connection errors count against the
+ * Each attempt prefers an instance not tried yet (the same one again when there is no other); 5xx and connection errors count against the
  * breaker and the instance; 429 is load (the instance backs off, the breaker does not care).
  * The lease of the last attempt and the number of attempts are written to `f`. Not async
  * itself: the common call is the retry policy's promise (or the one attempt's), no wrapper.
@@ -74,18 +73,27 @@ export function forward(lb: LoadBalancer, policies: DownstreamPolicies, f: Forwa
 }
 
 /**
- * Takes the breaker's permission and an instance (not one tried already) for the next
- * attempt, and starts its clock and instruments; throws when there is neither.
+ * Takes the breaker's permission and an instance (preferably not one tried already) for the
+ * next attempt, and starts its clock and instruments; throws when there is neither.
  */
 function beginAttempt(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardRequest): Lease {
   f.attempts++;
   const breaker = policies.breaker;
   if (!breaker.tryAcquirePermission()) throw breaker.notPermittedError();
   const epoch = breaker.epoch;
+  // inside the breaker, as Resilience4j orders them: the client-side rate limiter, then the bulkhead
+  const refusal = policies.rateLimiter === undefined && policies.bulkhead === undefined ? undefined : admitLocal(policies);
+  if (refusal !== undefined) {
+    breaker.releasePermission(epoch);
+    throw refusal;
+  }
   if (f.lease !== undefined) (f.tried ??= new Set()).add(f.lease.instance.id);
-  const lease = lb.pick({ stickyId: f.stickyId, exclude: f.tried });
+  let lease = lb.pick({ stickyId: f.stickyId, exclude: f.tried });
+  // avoiding instances already tried is a preference (Envoy's default), not a rule: with none left, the same one again
+  if (!lease.ok && lease.reason === "all_excluded") lease = lb.pick({ stickyId: f.stickyId });
   if (!lease.ok) {
     breaker.releasePermission(epoch);
+    releaseLocal(policies);
     throw new NoHealthyInstanceError(lb.service, lease.reason, lease.retryAfterMs);
   }
   f.lease = lease;
@@ -99,7 +107,8 @@ function beginAttempt(lb: LoadBalancer, policies: DownstreamPolicies, f: Forward
 /** The attempt's response head arrived: breaker, instance and instruments told (429 is load, 5xx failure). */
 function attemptAnswered(policies: DownstreamPolicies, f: ForwardRequest, res: Response | WireResponse): void {
   const ms = performance.now() - f.attemptStarted!;
-  const failed = res.status >= 500;
+  const failed = isFailedResponse(res);
+  releaseLocal(policies);
   f.upstream!.end(ms / 1000, statusClass(res.status));
   policies.breaker.onResult(ms, failed, f.epoch);
   if (res.status === 429) {
@@ -114,9 +123,12 @@ function attemptAnswered(policies: DownstreamPolicies, f: ForwardRequest, res: R
 function attemptFailed(policies: DownstreamPolicies, f: ForwardRequest, err: unknown): void {
   const ms = performance.now() - f.attemptStarted!;
   const callerSignal = f.req.signal;
-  f.upstream!.end(ms / 1000, callerSignal.aborted ? "cancelled" : err instanceof UpstreamTimeoutError ? "timeout" : "error");
+  releaseLocal(policies);
+  f.upstream!.end(ms / 1000, callerSignal.aborted ? "cancelled" : (err as { code?: unknown } | null)?.code === "UPSTREAM_TIMEOUT" ? "timeout" : "error");
   policies.breaker.onErrorResult(ms, err, f.epoch, callerSignal);
-  f.lease!.release({ outcome: callerSignal.aborted ? "cancelled" : "failure", latencyMs: ms });
+  // the instance is judged as the breaker judges it: a client's broken upload or cancellation is not its failure
+  const outcome = defaultErrorClassifier(err, callerSignal);
+  f.lease!.release({ outcome: outcome === "ignore" ? "cancelled" : outcome, latencyMs: ms });
 }
 
 function send(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardRequest, body: ArrayBuffer | ReadableStream | null, mayRetry: boolean): Promise<Response | WireResponse> {
@@ -147,32 +159,18 @@ function attemptFn(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardReq
     const timeoutMs = Math.max(0, Math.min(policies.timeoutMs, remaining));
     const span = attemptSpan(lb, f, lease);
     const setHeaders = attemptHeaders(f, span);
-    // The pooled client keeps the deadline itself (one timer for all requests) and listens to the
-    // caller's signal; fetch() needs an AbortController of its own for both.
-    let ac: AbortController | undefined;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let onCallerAbort: (() => void) | undefined;
-    if (f.client === undefined) {
-      const own = (ac = new AbortController());
-      onCallerAbort = () => own.abort(callerSignal.reason);
-      callerSignal.addEventListener("abort", onCallerAbort, { once: true });
-      timer = setTimeout(() => own.abort(new UpstreamTimeoutError(`${lb.service} did not answer within ${Math.round(timeoutMs)} ms`)), timeoutMs);
-    }
+    // the pooled client keeps the deadline itself (one timer for all requests; it guards the
+    // response head only: streams such as SSE may run long after it) and listens to the caller's signal
     try {
-      const opts: ProxyOptions = { body, setHeaders, stripHeaders: f.stripHeaders, signal: ac?.signal ?? callerSignal, clientIp: f.clientIp, client: f.client, timeoutMs: Math.max(1, timeoutMs), timeoutLabel: lb.service, pipeline: f.pipeline };
-      const res = f.wire === true && f.client !== undefined ? await proxyRequestWire(f.client, f.req, f.url, lease.instance, opts) : await proxyRequest(f.req, f.url, lease.instance, opts);
-      // the timeout guards the response head only: streams (SSE) may run long after it
-      if (timer !== undefined) clearTimeout(timer);
+      const opts: ProxyOptions = { body, setHeaders, stripHeaders: f.stripHeaders, signal: callerSignal, clientIp: f.clientIp, timeoutMs: Math.max(1, timeoutMs), timeoutLabel: lb.service, pipeline: f.pipeline };
+      const res = f.wire === true ? await proxyRequestWire(f.client, f.req, f.url, lease.instance, opts) : await proxyRequest(f.client, f.req, f.url, lease.instance, opts);
       endHttpClientSpan(span, { status: res.status });
       attemptAnswered(policies, f, res);
       return res;
     } catch (err) {
-      if (timer !== undefined) clearTimeout(timer);
       endHttpClientSpan(span, { error: err });
       attemptFailed(policies, f, err);
       throw err;
-    } finally {
-      if (onCallerAbort !== undefined) callerSignal.removeEventListener("abort", onCallerAbort);
     }
   };
 }
@@ -201,7 +199,7 @@ export function forwardDirect(lb: LoadBalancer, policies: DownstreamPolicies, f:
   const setHeaders = attemptHeaders(f, span);
   // the socket's callbacks run outside this request's context: they re-enter it (spans, events, the retry)
   const attempt = new DirectAttempt(lb, policies, f, body, mayRetry, sink, span, tracingEnabled ? context.active() : null);
-  proxyWireTo(f.client!, f.req, f.url, lease.instance, { body, setHeaders, stripHeaders: f.stripHeaders, signal: f.req.signal, clientIp: f.clientIp, timeoutMs, timeoutLabel: lb.service, pipeline: f.pipeline }, attempt);
+  proxyWireTo(f.client, f.req, f.url, lease.instance, { body, setHeaders, stripHeaders: f.stripHeaders, signal: f.req.signal, clientIp: f.clientIp, timeoutMs, timeoutLabel: lb.service, pipeline: f.pipeline }, attempt);
 }
 
 /** The first attempt's end, from the pooled client's callbacks. */

@@ -69,7 +69,7 @@ async function healthcheck(name: string): Promise<number> {
 beforeAll(async () => {
   headBeforeBuild = sh(["git", "-C", REPO, "rev-parse", "HEAD"]).trim();
   await removeStale();
-  const proc = Bun.spawn([join(REPO, "scripts/image.sh")], { cwd: REPO, env: { ...process.env, BPM_BIN }, stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn([join(REPO, "scripts/image.sh"), ...ROLES], { cwd: REPO, env: { ...process.env, BPM_BIN }, stdout: "pipe", stderr: "pipe" });
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   buildLog = `${out}${err}`;
   if (code !== 0) throw new Error(`scripts/image.sh exited ${code}:\n${buildLog}`);

@@ -101,7 +101,7 @@ describe("deploy/k8s", () => {
     expect((container!.volumeMounts as Obj[]).map((m) => m.mountPath)).toEqual(expect.arrayContaining(["/data", "/tmp", "/etc/bpm", "/data/gateway-jwt-secret"]));
     // every role verifies tokens with the same key (docs/security.md)
     expect((pod.spec.volumes as Obj[]).find((v) => v.name === "jwt")?.secret.secretName).toBe("bpm-gateway-jwt");
-    expect((container!.env as Obj[]).find((e) => e.name === "BPM_ADVERTISE_ADDRESS")?.valueFrom.fieldRef.fieldPath).toBe("status.podIP");
+    expect((container!.env as Obj[]).find((e) => e.name === "BPM_ADVERTISE_ADDRESS")?.value).toBe("auto");
   });
 
   test("memory requests cover the measured RSS and limits leave headroom above its peak", () => {
@@ -152,10 +152,8 @@ function composeCheck(file: string): { code: number; doc: Obj; errors: string } 
   return { code: r.code, doc: r.stdout ? (JSON.parse(r.stdout) as Obj) : {}, errors: r.stderr.trim() };
 }
 
-/** Compose's `${VAR:-default}` with no variables set. */
-/** Compose's `${VAR:-default}` → the default; `${VAR:?error}` (a variable the operator must set) → what a test sets it to. */
-const REQUIRED_ENV: Record<string, string> = { BPM_AUTH_SECRET: "compose-test-secret-0123456789abcdef0123456789" };
-const interpolate = (s: string) => s.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, "$1").replace(/\$\{([A-Z_]+):\?[^}]*\}/g, (_m, name: string) => REQUIRED_ENV[name] ?? "");
+/** Compose's `${VAR:-default}` with no variables set (and `${VAR:?why}` as a placeholder). */
+const interpolate = (s: string) => s.replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, "$1").replace(/\$\{([A-Z0-9_]+):\?[^}]*\}/g, "/$1");
 
 describe("deploy/compose.yaml", () => {
   test("validates against the Compose Specification schema (compose-go's compose-spec.json)", () => {
@@ -167,48 +165,77 @@ describe("deploy/compose.yaml", () => {
   test("the same check rejects a misspelt service key", () => {
     const broken = join(scratch, "compose.yaml");
     const text = readFileSync(COMPOSE, "utf8");
-    expect(text).toContain("    hostname: consul-server-2\n");
-    writeFileSync(broken, text.replace("    hostname: consul-server-2\n", "    hostnam: consul-server-2\n"));
+    expect(text).toContain("    volumes: [\"consul-2:/consul/data\"]\n");
+    writeFileSync(broken, text.replace("    volumes: [\"consul-2:/consul/data\"]\n", "    volumes: [\"consul-2:/consul/data\"]\n    hostnam: consul-server-2\n"));
     const { code, errors } = composeCheck(broken);
     expect(code).toBe(1);
     expect(errors).toContain("services/consul-server-2");
     expect(errors).toContain("'hostnam' was unexpected");
   }, 120_000);
 
-  test("the seed's topology: 3 Consul servers expecting 3 and joining each other, PostgreSQL, Jaeger, gateway, 2× task-, 1× form-, 2× process-service", () => {
+  test("the seed's topology: 3 Consul servers expecting 3 and joining each other, this host's agent, PostgreSQL, Jaeger, gateway, 2× task-, 1× form-, 2× process-service", () => {
     const { services } = composeCheck(COMPOSE).doc as { services: Record<string, Obj> };
-    const consul = Object.keys(services).filter((n) => String(services[n]!.image).includes("hashicorp/consul"));
-    expect(consul.sort()).toEqual(["consul-server-1", "consul-server-2", "consul-server-3"]);
+    const consul = Object.keys(services).filter((n) => String(services[n]!.image).startsWith("localhost/bpm-consul:"));
+    const servers = consul.filter((n) => (services[n]!.command as string[]).includes("-server"));
+    expect(servers.sort()).toEqual(["consul-server-1", "consul-server-2", "consul-server-3"]);
+    expect(consul.filter((n) => !servers.includes(n))).toEqual(["consul-agent"]);
+    const flag = (name: string, f: string) => interpolate((services[name]!.command as string[]).find((a) => a.startsWith(`-${f}=`))!.slice(f.length + 2));
+    const serfs = servers.map((n) => `127.0.0.1:${flag(n, "serf-lan-port")}`).sort();
     for (const name of consul) {
-      const cmd = services[name]!.command as string[];
-      expect(cmd).toContain("-server");
-      expect(cmd).toContain("-bootstrap-expect=3");
-      expect(cmd.filter((a) => a.startsWith("-retry-join=")).sort()).toEqual(consul.map((c) => `-retry-join=${c}`));
+      const cmd = (services[name]!.command as string[]).map(interpolate);
+      if (servers.includes(name)) expect(cmd).toContain("-bootstrap-expect=3");
+      // everyone joins the three servers at their own Serf ports
+      expect(cmd.filter((a) => a.startsWith("-retry-join=")).map((a) => a.slice(12)).sort()).toEqual(serfs);
+      expect(cmd).toContain("-bind=127.0.0.1");
+      expect(cmd).toContain(`-node=${name}`);
     }
-    expect(Object.values(services).some((s) => String(s.image).includes("postgres"))).toBe(true);
-    expect(Object.values(services).some((s) => String(s.image).includes("jaegertracing/all-in-one"))).toBe(true);
-    const count = (role: string) => Object.values(services).filter((s) => interpolate(String(s.image)) === `localhost/bpm-${role}:latest`).length;
+    expect(Object.values(services).filter((s) => String(s.image).startsWith("localhost/bpm-postgres:"))).toHaveLength(1);
+    expect(Object.values(services).filter((s) => String(s.image).startsWith("localhost/bpm-jaeger:"))).toHaveLength(1);
+    const count = (role: string) =>
+      Object.values(services)
+        .filter((s) => interpolate(String(s.image)) === `localhost/bpm-${role}:latest`)
+        .reduce((n, s) => n + (s.deploy?.mode === "replicated" ? Number(s.deploy.replicas) : 1), 0);
     expect(ROLES.map((r) => [r, count(r)])).toEqual([["gateway", 1], ["task-service", 2], ["form-service", 1], ["process-service", 2]]);
   }, 120_000);
 
-  test("every bpm service advertises its own name, registers with a Consul server of this file, stores in PostgreSQL and passes bpm's config validation", async () => {
+  test("every container uses the host network, publishes no port, and every listener is a port variable of its own", () => {
     const { services } = composeCheck(COMPOSE).doc as { services: Record<string, Obj> };
-    const bpm = Object.entries(services).filter(([, s]) => String(s.image).includes("/bpm-"));
-    expect(bpm).toHaveLength(6);
+    for (const s of Object.values(services)) {
+      expect(s.network_mode).toBe("host");
+      expect(s.ports).toBeUndefined();
+    }
+    const text = readFileSync(COMPOSE, "utf8");
+    const defaults = new Map<string, Set<string>>();
+    for (const [, name, value] of text.matchAll(/\$\{(BPM_[A-Z0-9_]*PORT):-(\d+)\}/g)) defaults.set(name!, (defaults.get(name!) ?? new Set()).add(value!));
+    // one default per variable, and no two variables share one
+    for (const [name, values] of defaults) expect([name, values.size]).toEqual([name, 1]);
+    const all = [...defaults.values()].map((v) => [...v][0]);
+    expect(new Set(all).size).toBe(all.length);
+    expect(defaults.size).toBe(16);
+  });
+
+  test("every bpm service listens on 127.0.0.1, advertises auto, registers with the agent, stores in PostgreSQL and passes bpm's config validation", async () => {
+    const { services } = composeCheck(COMPOSE).doc as { services: Record<string, Obj> };
+    const bpm = Object.entries(services).filter(([, s]) => String(s.image).includes("/bpm-") && ROLES.some((r) => String(s.image).includes(`/bpm-${r}:`)));
+    expect(bpm).toHaveLength(4);
+    const agentPort = interpolate((services["consul-agent"]!.command as string[]).find((a) => a.startsWith("-http-port="))!.slice(11));
+    const pgPort = interpolate(String(services.postgres!.environment.PGPORT));
     for (const [name, s] of bpm) {
       const env = Object.fromEntries(Object.entries(s.environment as Record<string, string>).map(([k, v]) => [k, interpolate(String(v))]));
-      // Consul's checks and the gateway reach the instance by this name on the compose network
-      expect(env.BPM_ADVERTISE_ADDRESS).toBe(name);
-      expect(Object.keys(services)).toContain(env.CONSUL_HTTP_ADDR!.split(":")[0]!);
-      expect(Object.keys(services)).toContain(new URL(env.DATABASE_URL!).hostname);
+      expect(env).toMatchObject({ BPM_HOST: "127.0.0.1", BPM_ADVERTISE_ADDRESS: "auto", CONSUL_HTTP_ADDR: `127.0.0.1:${agentPort}` });
+      expect(new URL(env.DATABASE_URL!).port).toBe(pgPort);
+      // replicas share one environment: the kernel picks each one's ports
+      if (name !== "gateway") expect([env.BPM_PORT, env.BPM_GRPC_PORT]).toEqual(["0", "0"]);
       for (const dep of Object.keys(s.depends_on)) expect(Object.keys(services)).toContain(dep);
       expect(s).toMatchObject({ init: true, read_only: true });
-      const config = await loadConfig({ env });
+      expect(s.tmpfs).toContain("/data:U");
+      // the stack's deploy/bpm.yaml, mounted into every bpm container
+      expect(s.command).toEqual(["--config", "/etc/bpm/bpm.yaml"]);
+      expect((s.volumes as string[]).map(interpolate)).toContain("./bpm.yaml:/etc/bpm/bpm.yaml:ro");
+      const config = await loadConfig({ env, file: join(REPO, "deploy", "bpm.yaml") });
       expect(config.discovery.mode).toBe("consul");
       expect(config.storage.database_url).toStartWith("postgres://");
-      // every role verifies tokens with the one key the operator must set (docs/security.md)
-      expect(String((s.environment as Record<string, string>).BPM_AUTH_SECRET)).toStartWith("${BPM_AUTH_SECRET:?");
-      expect(config.auth.secret).toBe(REQUIRED_ENV.BPM_AUTH_SECRET!);
+      expect(config.advertise_address).toBe("127.0.0.1");
     }
   }, 120_000);
 });

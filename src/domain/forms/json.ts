@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { jsonSchemaOf } from "../json-schema.ts";
 
 /** A value that survives JSON (and google.protobuf.Value) unchanged. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
@@ -22,7 +23,10 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 }
 
 export const JsonValueSchema = v.custom<JsonValue>((input) => isJson(input, 0), "must be a JSON value");
-export const JsonObjectSchema = v.custom<JsonObject>((input) => isPlainObject(input) && isJson(input, 0), "must be a JSON object");
+export const JsonObjectSchema = v.pipe(
+  v.custom<JsonObject>((input) => isPlainObject(input) && isJson(input, 0), "must be a JSON object"),
+  jsonSchemaOf({ type: "object", additionalProperties: true, description: `a JSON object (at most ${MAX_DEPTH} levels deep)` }),
+);
 
 /** JSON with object keys sorted, so equal content gives equal text whatever the key order. */
 export function canonicalJson(value: unknown): string {

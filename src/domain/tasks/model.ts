@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { INT32_MAX, intParam } from "../params.ts";
+import { INT32_MAX, intParam, NOT_BLANK } from "../params.ts";
 
 export const PRIORITIES = ["low", "medium", "high", "critical"] as const;
 export const STATUSES = ["todo", "in_progress", "blocked", "done", "cancelled"] as const;
@@ -8,22 +8,24 @@ export type Status = (typeof STATUSES)[number];
 
 const userId = v.pipe(v.number("must be an integer user id"), v.integer("must be an integer user id"), v.minValue(1, "must be a positive integer user id"), v.maxValue(INT32_MAX, "must fit in int32"));
 const projectId = v.pipe(v.number("must be an integer project id"), v.integer("must be an integer project id"), v.minValue(0, "must not be negative"), v.maxValue(INT32_MAX, "must fit in int32"));
-const title = v.pipe(v.string("must be a string"), v.trim(), v.minLength(1, "is required"), v.maxLength(500, "must be at most 500 characters"));
+// checked before trimming, so the documented limits (maxLength, a non-blank pattern) are exactly what is refused
+const title = v.pipe(v.string("must be a string"), v.maxLength(500, "must be at most 500 characters"), v.regex(NOT_BLANK, "is required"), v.trim());
 const description = v.pipe(v.string("must be a string"), v.maxLength(4 * 1024 * 1024, "must be at most 4 MiB"));
 const priority = v.picklist(PRIORITIES, `must be one of ${PRIORITIES.join(", ")}`);
 const status = v.picklist(STATUSES, `must be one of ${STATUSES.join(", ")}`);
 const shortText = (max: number) => v.pipe(v.string("must be a string"), v.maxLength(max, `must be at most ${max} characters`));
 
 export const CreateTaskSchema = v.object({
-  title: v.pipe(v.optional(title, ""), title),
+  title,
   description: v.optional(description, ""),
   priority: v.optional(priority, "medium"),
   status: v.optional(status, "todo"),
-  user_id: v.pipe(v.optional(userId, 0), userId),
+  user_id: userId,
   project_id: v.optional(projectId, 0),
   process_instance_id: v.optional(shortText(200), ""),
   step_id: v.optional(shortText(200), ""),
-  idempotency_key: v.optional(shortText(200)),
+  // "" is no key (proto3's unset string), never a key shared by every such request
+  idempotency_key: v.optional(v.pipe(shortText(200), v.transform((k) => k || undefined))),
 });
 export type CreateTask = v.InferOutput<typeof CreateTaskSchema>;
 
@@ -45,6 +47,14 @@ export const ListTasksQuerySchema = v.object({
   limit: v.optional(intParam(`an integer in 1..${MAX_PAGE}`, 1, MAX_PAGE), 50),
   offset: v.optional(intParam("a non-negative integer", 0, INT32_MAX), 0),
 });
+/** GET /api/tasks/stream: which events to receive. */
+export const SubscribeQuerySchema = v.object({
+  user_id: v.optional(v.pipe(v.string(), v.regex(/^\d{1,10}$/, "must be a positive integer user id"), v.transform(Number))),
+  task_ids: v.optional(
+    v.pipe(v.string(), v.regex(/^\d{1,10}(,\d{1,10})*$/, "must be a comma-separated list of task ids"), v.transform((s) => s.split(",").map(Number))),
+  ),
+});
+
 export type ListTasksQuery = v.InferOutput<typeof ListTasksQuerySchema>;
 
 export interface TaskFilter {

@@ -2,6 +2,9 @@ import { join } from "node:path";
 import { GrpcServer } from "../../platform/grpc.ts";
 import { up } from "../../platform/health.ts";
 import { roleHttpApp } from "../../platform/http-app.ts";
+import { FORM_API } from "./api.ts";
+import { platformApi } from "../../platform/api.ts";
+import { openApiRoutes } from "../../platform/openapi-routes.ts";
 import { createRoleAuth } from "../../platform/role-auth.ts";
 import { grpcCredentials } from "../../platform/grpc-tls.ts";
 import { ServiceBalancers } from "../../balancing/service-balancers.ts";
@@ -47,7 +50,9 @@ export async function startFormService(ctx: RoleContext): Promise<RoleHandle> {
     return up({});
   });
 
-  const app = roleHttpApp(ctx, auth).use(formRoutes(forms));
+  const app = roleHttpApp(ctx, auth)
+    .use(formRoutes(forms))
+    .use(openApiRoutes([...FORM_API, ...platformApi()], { title: "bpm form-service", version: ctx.version, secured: auth.enabled }));
   const httpPort = serveHttp(ctx, app, ctx.httpPort);
 
   const grpc = new GrpcServer({ role: ctx.role, log: ctx.log, metrics: ctx.metrics, authenticate: auth.authenticate, credentials: tls.server });

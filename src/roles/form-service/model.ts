@@ -1,6 +1,6 @@
 import * as v from "valibot";
-import { INT32_MAX, intParam } from "../../domain/params.ts";
-import type { JsonObject } from "../../domain/forms/index.ts";
+import { INT32_MAX, intField, intParam } from "../../domain/params.ts";
+import { JsonObjectSchema, type JsonObject } from "../../domain/forms/index.ts";
 
 export const MAX_PAGE = 1000;
 
@@ -41,14 +41,21 @@ const shortText = (max: number) => v.pipe(v.string("must be a string"), v.maxLen
 
 /** What a submit or validate request carries besides the form key (REST body, gRPC request alike). */
 export const SubmitBodySchema = v.object({
-  data: v.optional(v.unknown()),
-  form_version: v.optional(VersionSchema, 0),
-  submitted_by: v.optional(UserIdSchema, 0),
+  data: v.optional(JsonObjectSchema),
+  form_version: v.optional(intField("a version number (0 = latest)", 0, INT32_MAX), 0),
+  submitted_by: v.optional(intField("a user id", 0, INT32_MAX), 0),
   process_instance_id: v.optional(shortText(200), ""),
   step_id: v.optional(shortText(200), ""),
   idempotency_key: v.optional(shortText(200), ""),
 });
+/** POST /api/forms/{key}/validate: the data to check, against a version (0 = latest). */
+export const ValidateBodySchema = v.object({ data: v.optional(JsonObjectSchema), form_version: v.optional(intField("a version number (0 = latest)", 0, INT32_MAX), 0) });
+
+/** A submission's id, as the store makes them. */
+export const SubmissionIdSchema = v.pipe(v.string(), v.minLength(1), v.maxLength(100));
+
 export type SubmitBody = v.InferOutput<typeof SubmitBodySchema>;
 
 /** Form keys that name a REST sub-resource (/api/forms/submissions/:id) and so cannot be form keys. */
 export const RESERVED_FORM_KEYS: ReadonlySet<string> = new Set(["submissions"]);
+

@@ -1,13 +1,8 @@
 import { Elysia } from "elysia";
-import * as v from "valibot";
-import { parseInput } from "../../platform/http.ts";
+import { idempotencyKeyFrom, objectBody, parseInput } from "../../platform/http.ts";
 import { principalFrom } from "../../platform/request-auth.ts";
-import { GetFormQuerySchema, ListFormsQuerySchema, VersionSchema } from "./model.ts";
+import { GetFormQuerySchema, ListFormsQuerySchema, ValidateBodySchema, VersionSchema } from "./model.ts";
 import type { FormService } from "./service.ts";
-
-const ValidateBodySchema = v.object({ data: v.optional(v.unknown()), form_version: v.optional(VersionSchema, 0) });
-
-const objectBody = (body: unknown): Record<string, unknown> => (body !== null && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>) : {});
 
 /**
  * REST edge of form-service: the same use cases as gRPC, JSON with proto field names. Definitions go
@@ -47,8 +42,8 @@ export function formRoutes(forms: FormService) {
       return { valid: r.valid, errors: r.errors, data: r.data ?? null, form_version: r.form_version };
     })
     .post("/api/forms/:key/submissions", async ({ params, body, request, set }) => {
-      const input = { ...objectBody(body) };
-      const key = request.headers.get("idempotency-key");
+      const input = objectBody(body);
+      const key = idempotencyKeyFrom(request.headers);
       if (key && input.idempotency_key === undefined) input.idempotency_key = key;
       const { submission, created } = await forms.submit(principalFrom(request), params.key, input);
       set.status = created ? 201 : 200;

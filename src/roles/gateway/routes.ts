@@ -4,12 +4,14 @@ export interface GatewayRoute {
   service: "task-service" | "form-service" | "process-service";
   /** Breaker / retry instance name in resilience4j config. */
   downstream: string;
+  /** Methods the role serves under this prefix; any other is answered by the gateway (405), never forwarded. */
+  methods: readonly string[];
 }
 
 export const ROUTES: readonly GatewayRoute[] = [
-  { prefix: "/api/tasks", service: "task-service", downstream: "taskService" },
-  { prefix: "/api/forms", service: "form-service", downstream: "formService" },
-  { prefix: "/api/processes", service: "process-service", downstream: "processService" },
+  { prefix: "/api/tasks", service: "task-service", downstream: "taskService", methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] },
+  { prefix: "/api/forms", service: "form-service", downstream: "formService", methods: ["GET", "HEAD", "POST"] },
+  { prefix: "/api/processes", service: "process-service", downstream: "processService", methods: ["GET", "HEAD", "POST"] },
 ];
 
 /** The route for a path, matching whole segments (`/api/tasksX` is not `/api/tasks`). */

@@ -6,6 +6,9 @@ import { grpcCredentials } from "../../platform/grpc-tls.ts";
 import { GrpcServer } from "../../platform/grpc.ts";
 import { up } from "../../platform/health.ts";
 import { roleHttpApp } from "../../platform/http-app.ts";
+import { PROCESS_API } from "./api.ts";
+import { BREAKER_API, platformApi } from "../../platform/api.ts";
+import { openApiRoutes } from "../../platform/openapi-routes.ts";
 import type { RoleContext, RoleHandle } from "../../platform/role.ts";
 import { serveGrpc, serveHttp } from "../../platform/serve.ts";
 import { Downstreams } from "../../transport/downstreams.ts";
@@ -81,7 +84,8 @@ export async function startProcessService(ctx: RoleContext): Promise<ProcessServ
 
   const app = roleHttpApp(ctx, auth)
     .use(processRoutes(processes))
-    .use(breakerAdminRoutes(downstreams, auth.requireAdmin));
+    .use(breakerAdminRoutes(downstreams, auth.requireAdmin))
+    .use(openApiRoutes([...PROCESS_API, ...BREAKER_API, ...platformApi()], { title: "bpm process-service", version: ctx.version, secured: auth.enabled }));
   const httpPort = serveHttp(ctx, app, ctx.httpPort);
 
   const grpc = new GrpcServer({ role: ctx.role, log, metrics: ctx.metrics, authenticate: auth.authenticate, credentials: tls.server });

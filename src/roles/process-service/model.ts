@@ -1,5 +1,6 @@
 import * as v from "valibot";
-import { INT32_MAX, intParam } from "../../domain/params.ts";
+import { INT32_MAX, intField, intParam } from "../../domain/params.ts";
+import { JsonObjectSchema } from "../../domain/forms/index.ts";
 import { INSTANCE_STATUSES, type Effect, type InstanceStatus } from "../../domain/process/index.ts";
 
 export const MAX_PAGE = 1000;
@@ -32,22 +33,28 @@ export const ListInstancesQuerySchema = v.object({
 });
 export type InstanceFilter = v.InferOutput<typeof ListInstancesQuerySchema>;
 
+const versionField = intField("a version number (0 = latest)", 0, INT32_MAX);
+const userField = intField("a positive integer user id", 1, INT32_MAX);
+
 export const StartBodySchema = v.object({
-  definition_version: v.optional(VersionSchema, 0),
-  variables: v.optional(v.unknown()),
-  started_by: v.optional(UserIdSchema),
+  definition_version: v.optional(versionField, 0),
+  variables: v.optional(JsonObjectSchema),
+  started_by: v.optional(userField),
   idempotency_key: v.optional(shortText(200)),
 });
 
+/** An instance's id, as the store makes them. */
+export const InstanceIdSchema = v.pipe(v.string(), v.minLength(1), v.maxLength(100));
+
 export const CompleteBodySchema = v.object({
   step_id: v.pipe(v.string("must be a string"), v.nonEmpty("is required"), v.maxLength(64, "must be at most 64 characters")),
-  data: v.optional(v.unknown()),
-  user_id: v.optional(UserIdSchema),
+  data: v.optional(JsonObjectSchema),
+  user_id: v.optional(userField),
 });
 
 export const CancelBodySchema = v.object({
   reason: v.optional(shortText(1_000), ""),
-  user_id: v.optional(UserIdSchema),
+  user_id: v.optional(userField),
 });
 
 /** Process keys that name a REST sub-resource (/api/processes/instances) and so cannot be definition keys. */
@@ -84,3 +91,4 @@ export interface OutboxStats {
 }
 
 export type { InstanceStatus };
+

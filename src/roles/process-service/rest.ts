@@ -1,5 +1,5 @@
 import { Elysia } from "elysia";
-import { CORRELATION_HEADER, parseInput } from "../../platform/http.ts";
+import { CORRELATION_HEADER, idempotencyKeyFrom, objectBody, parseInput } from "../../platform/http.ts";
 import { principalFrom } from "../../platform/request-auth.ts";
 import { readDeadline } from "../../resilience/deadline.ts";
 import type { GrpcCallOptions } from "../../transport/grpc-client.ts";
@@ -13,8 +13,6 @@ import {
   VersionSchema,
 } from "./model.ts";
 import type { ProcessService } from "./service.ts";
-
-const objectBody = (body: unknown): Record<string, unknown> => (body !== null && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>) : {});
 
 /** The caller's deadline and correlation id, carried on to form-service. */
 function callOptions(request: Request): GrpcCallOptions {
@@ -71,7 +69,7 @@ export function processRoutes(processes: ProcessService) {
         version: input.definition_version,
         variables: input.variables,
         startedBy: input.started_by,
-        idempotencyKey: input.idempotency_key ?? request.headers.get("idempotency-key") ?? undefined,
+        idempotencyKey: input.idempotency_key || idempotencyKeyFrom(request.headers),
       });
       set.status = created ? 201 : 200;
       set.headers.location = `/api/processes/instances/${instance.id}`;

@@ -3,7 +3,7 @@ import taskProto from "../../../protos/task.proto" with { type: "text" };
 import { loadProtos, serverStream, unary, writeWithBackpressure, type GrpcServer } from "../../platform/grpc.ts";
 import { ValidationError } from "../../platform/errors.ts";
 import { STATUSES, type Status, type Task, type TaskEvent } from "../../domain/tasks/model.ts";
-import type { TaskService } from "./service.ts";
+import { isValidTaskId, type TaskService } from "./service.ts";
 
 export const taskPackage = loadProtos([taskProto]);
 export const TASK_SERVICE = "taskservice.TaskService";
@@ -53,6 +53,8 @@ export function addTaskGrpc(server: GrpcServer, tasks: TaskService): void {
     }),
     StreamTaskUpdates: serverStream(async (req: SubscribeReq, call: grpc.ServerWritableStream<SubscribeReq, TaskEvent>, signal, caller) => {
       if (req.user_id < 0) throw new ValidationError("user_id must be a positive integer");
+      // a task id is positive: a subscription to one that cannot exist would wait forever for nothing
+      if ((req.task_ids ?? []).some((id) => !isValidTaskId(id))) throw new ValidationError("task_ids must be positive integer task ids");
       const unsubscribe = tasks.subscribe(caller, { userId: req.user_id || undefined, taskIds: new Set(req.task_ids ?? []) }, (e) => {
         if (!signal.aborted) call.write(e);
       });

@@ -1,6 +1,9 @@
 import { join } from "node:path";
 import { GrpcServer } from "../../platform/grpc.ts";
 import { roleHttpApp } from "../../platform/http-app.ts";
+import { TASK_API } from "./api.ts";
+import { platformApi } from "../../platform/api.ts";
+import { openApiRoutes } from "../../platform/openapi-routes.ts";
 import { createRoleAuth } from "../../platform/role-auth.ts";
 import { grpcCredentials } from "../../platform/grpc-tls.ts";
 import { up } from "../../platform/health.ts";
@@ -43,9 +46,9 @@ export async function startTaskService(ctx: RoleContext): Promise<RoleHandle> {
   });
 
   const auth = await createRoleAuth(ctx.config.auth, ctx.config.data_dir, ctx.role);
-  const app = roleHttpApp(ctx, auth).use(
-    taskRoutes(tasks, streams),
-  );
+  const app = roleHttpApp(ctx, auth)
+    .use(taskRoutes(tasks, streams))
+    .use(openApiRoutes([...TASK_API, ...platformApi()], { title: "bpm task-service", version: ctx.version, secured: auth.enabled }));
   const httpPort = serveHttp(ctx, app, ctx.httpPort, () => streams.closeAll());
 
   const grpc = new GrpcServer({ role: ctx.role, log: ctx.log, metrics: ctx.metrics, authenticate: auth.authenticate, credentials: grpcCredentials(ctx.config.grpc_tls).server });

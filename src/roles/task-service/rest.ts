@@ -1,24 +1,16 @@
 import { Elysia } from "elysia";
-import * as v from "valibot";
-import { parseInput } from "../../platform/http.ts";
+import { idempotencyKeyFrom, objectBody, parseInput } from "../../platform/http.ts";
 import { principalFrom } from "../../platform/request-auth.ts";
 import { SseRegistry, SseStream } from "../../platform/sse.ts";
-import { ListTasksQuerySchema, type Task } from "../../domain/tasks/model.ts";
+import { ListTasksQuerySchema, SubscribeQuerySchema, type Task } from "../../domain/tasks/model.ts";
 import type { TaskService } from "./service.ts";
-
-const SubscribeQuerySchema = v.object({
-  user_id: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, "must be a positive integer user id"), v.transform(Number))),
-  task_ids: v.optional(
-    v.pipe(v.string(), v.regex(/^\d+(,\d+)*$/, "must be a comma-separated list of task ids"), v.transform((s) => s.split(",").map(Number))),
-  ),
-});
 
 /** REST edge of task-service: the same use cases as gRPC, JSON with proto field names. */
 export function taskRoutes(tasks: TaskService, streams: SseRegistry) {
   return new Elysia({ name: "task-routes" })
     .post("/api/tasks", async ({ body, request, set }) => {
-      const input = { ...(body as object) } as Record<string, unknown>;
-      const key = request.headers.get("idempotency-key");
+      const input = objectBody(body, true);
+      const key = idempotencyKeyFrom(request.headers);
       if (key && input.idempotency_key === undefined) input.idempotency_key = key;
       const { task, created } = await tasks.create(principalFrom(request), input);
       set.status = created ? 201 : 200;
@@ -43,8 +35,8 @@ export function taskRoutes(tasks: TaskService, streams: SseRegistry) {
       return sse.response;
     })
     .get("/api/tasks/:id", ({ params, request }) => tasks.get(principalFrom(request), params.id))
-    .patch("/api/tasks/:id", ({ params, body, request }) => tasks.update(principalFrom(request), params.id, body ?? {}))
-    .put("/api/tasks/:id", ({ params, body, request }) => tasks.update(principalFrom(request), params.id, body ?? {}))
+    .patch("/api/tasks/:id", ({ params, body, request }) => tasks.update(principalFrom(request), params.id, objectBody(body, true)))
+    .put("/api/tasks/:id", ({ params, body, request }) => tasks.update(principalFrom(request), params.id, objectBody(body, true)))
     .delete("/api/tasks/:id", async ({ params, request }) => {
       const t = await tasks.delete(principalFrom(request), params.id);
       return { success: true, message: `task ${t.id} deleted` };

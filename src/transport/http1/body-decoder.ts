@@ -48,20 +48,63 @@ export class UntilCloseDecoder implements BodyDecoder {
   }
 }
 
-const enum Chunk { Size, Data, DataCr, DataLf, Trailers }
+const enum Chunk {
+  SizeStart, Size, ExtName, ExtNameRest, ExtValueStart, ExtToken, ExtQuoted, ExtQuotedPair, ExtQuotedDone, SizeLf,
+  Data, DataCr, DataLf,
+  TrailerStart, TrailerName, TrailerValue, TrailerLf, EndLf,
+}
+const CR = 13;
 const LF = 10;
-/** A chunk-size line with extensions, or the trailer section, larger than this is refused. */
-const MAX_LINE = 4096;
+/** A chunk-size line (size and extensions, without its CRLF) longer than this is refused, counted on every read. */
+export const MAX_CHUNK_LINE = 4096;
+/** Significant hex digits of a chunk size (leading zeros are not counted): 13 keeps it below 2^52, a safe integer. */
+const MAX_SIZE_DIGITS = 13;
 
-/** Chunked transfer coding (RFC 9112 §7.1), extensions ignored, trailers parsed. */
+/** Hex digit values; -1 for any other byte. */
+const HEX = new Int8Array(256).fill(-1);
+for (let i = 0; i < 10; i++) HEX[48 + i] = i;
+for (let i = 0; i < 6; i++) HEX[65 + i] = HEX[97 + i] = 10 + i;
+
+/** RFC 9110 §5.6.2 tchar. */
+const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TCHAR[c.charCodeAt(0)] = 1;
+
+/** qdtext (RFC 9110 §5.6.4): HTAB, SP, VCHAR except `"` and `\\`, obs-text. */
+function isQdtext(b: number): boolean {
+  return b === 9 || b === 32 || b === 0x21 || (b >= 0x23 && b <= 0x5b) || (b >= 0x5d && b <= 0x7e) || b >= 0x80;
+}
+
+/** A field value byte (RFC 9110 §5.5): HTAB, SP, VCHAR, obs-text; no other control byte. */
+function isFieldByte(b: number): boolean {
+  return b === 9 || (b >= 0x20 && b !== 0x7f);
+}
+
+/**
+ * Chunked transfer coding (RFC 9112 §7.1), read strictly, byte by byte where
+ * framing depends on it:
+ *
+ *     chunk      = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+ *     chunk-size = 1*HEXDIG
+ *     chunk-ext  = *( ";" token [ "=" ( token / quoted-string ) ] )
+ *     last-chunk = 1*"0" [ chunk-ext ] CRLF
+ *     trailer-section = *( field-line CRLF ) CRLF
+ *
+ * Every line ends in CRLF (a bare CR or bare LF is an error), no whitespace
+ * anywhere in a size line (as llhttp: the RFC's BWS around `;` and `=` is where
+ * parsers disagree), leading zeros are free but at most 13 significant digits,
+ * a size line is at most MAX_CHUNK_LINE bytes and the trailer section at most
+ * `maxTrailerBytes`, both counted as bytes arrive. Extensions are checked, then
+ * ignored; trailers are parsed and kept. Anything else throws ProtocolError.
+ */
 export class ChunkedDecoder implements BodyDecoder {
   done = false;
   trailers: Headers | undefined;
-  private state = Chunk.Size;
+  private state = Chunk.SizeStart;
   private remaining = 0;
-  /** A size line or trailer section split across reads (rare: lines are tiny). */
-  private partial = "";
-  private readonly trailerLines: string[] = [];
+  private digits = 0;
+  private lineBytes = 0;
+  /** The trailer section as text (rare: most bodies end with "0\r\n\r\n"). */
+  private trailerText = "";
   private trailerBytes = 0;
 
   constructor(private readonly maxTrailerBytes: number) {}
@@ -70,44 +113,87 @@ export class ChunkedDecoder implements BodyDecoder {
     let pos = offset;
     const len = buf.length;
     while (pos < len && !this.done) {
+      if (this.state === Chunk.Data) {
+        const n = Math.min(this.remaining, len - pos);
+        sink.bodyChunk(pos === 0 && n === len ? buf : buf.subarray(pos, pos + n));
+        pos += n;
+        this.remaining -= n;
+        if (this.remaining === 0) this.state = Chunk.DataCr;
+        continue;
+      }
+      if (this.state >= Chunk.TrailerStart) {
+        pos = this.trailer(buf, pos);
+        continue;
+      }
+      const b = buf[pos++]!;
+      if (this.state < Chunk.SizeLf && ++this.lineBytes > MAX_CHUNK_LINE) throw new ProtocolError("chunk size line too long");
       switch (this.state) {
+        case Chunk.SizeStart:
         case Chunk.Size: {
-          const eol = buf.indexOf(LF, pos);
-          if (eol < 0) {
-            this.partial += latin1Slice(buf, pos, len);
-            if (this.partial.length > MAX_LINE) throw new ProtocolError("chunk size line too long");
-            return len;
-          }
-          const line = this.partial === "" ? latin1Slice(buf, pos, eol) : this.partial + latin1Slice(buf, pos, eol);
-          this.partial = "";
-          pos = eol + 1;
-          this.remaining = parseChunkSize(line);
-          this.state = this.remaining === 0 ? Chunk.Trailers : Chunk.Data;
+          const v = HEX[b]!;
+          if (v >= 0) {
+            if (this.remaining > 0 || v > 0) {
+              if (++this.digits > MAX_SIZE_DIGITS) throw new ProtocolError("chunk size too large");
+            }
+            this.remaining = this.remaining * 16 + v;
+            this.state = Chunk.Size;
+          } else if (this.state === Chunk.Size && b === 59) this.state = Chunk.ExtName;
+          else if (this.state === Chunk.Size && b === CR) this.state = Chunk.SizeLf;
+          else throw new ProtocolError(`invalid byte 0x${b.toString(16)} in chunk size`);
           break;
         }
-        case Chunk.Data: {
-          const n = Math.min(this.remaining, len - pos);
-          sink.bodyChunk(pos === 0 && n === len ? buf : buf.subarray(pos, pos + n));
-          pos += n;
-          this.remaining -= n;
-          if (this.remaining === 0) this.state = Chunk.DataCr;
+        case Chunk.ExtName: {
+          // at least one tchar, then `=`, `;` or CR
+          if (TCHAR[b] === 1) this.state = Chunk.ExtNameRest;
+          else throw new ProtocolError("malformed chunk extension name");
+          break;
+        }
+        case Chunk.ExtNameRest: {
+          if (TCHAR[b] === 1) break;
+          if (b === 61) this.state = Chunk.ExtValueStart;
+          else this.afterExtension(b);
+          break;
+        }
+        case Chunk.ExtValueStart: {
+          if (b === 34) this.state = Chunk.ExtQuoted;
+          else if (TCHAR[b] === 1) this.state = Chunk.ExtToken;
+          else throw new ProtocolError("malformed chunk extension value");
+          break;
+        }
+        case Chunk.ExtToken: {
+          if (TCHAR[b] !== 1) this.afterExtension(b);
+          break;
+        }
+        case Chunk.ExtQuoted: {
+          if (b === 34) this.state = Chunk.ExtQuotedDone;
+          else if (b === 92) this.state = Chunk.ExtQuotedPair;
+          else if (!isQdtext(b)) throw new ProtocolError("malformed quoted chunk extension value");
+          break;
+        }
+        case Chunk.ExtQuotedPair: {
+          if (b === 9 || (b >= 0x20 && b !== 0x7f)) this.state = Chunk.ExtQuoted;
+          else throw new ProtocolError("malformed quoted-pair in chunk extension");
+          break;
+        }
+        case Chunk.ExtQuotedDone: {
+          this.afterExtension(b);
+          break;
+        }
+        case Chunk.SizeLf: {
+          if (b !== LF) throw new ProtocolError("chunk size line not ended by CRLF");
+          this.lineBytes = 0;
+          this.digits = 0;
+          this.state = this.remaining === 0 ? Chunk.TrailerStart : Chunk.Data;
           break;
         }
         case Chunk.DataCr: {
-          const b = buf[pos++];
-          // A bare LF is tolerated, as RFC 9112 §2.2 allows recipients to.
-          if (b === LF) this.state = Chunk.Size;
-          else if (b === 13) this.state = Chunk.DataLf;
-          else throw new ProtocolError("chunk data not followed by CRLF");
+          if (b !== CR) throw new ProtocolError("chunk data not followed by CRLF");
+          this.state = Chunk.DataLf;
           break;
         }
         case Chunk.DataLf: {
-          if (buf[pos++] !== LF) throw new ProtocolError("chunk data not followed by CRLF");
-          this.state = Chunk.Size;
-          break;
-        }
-        case Chunk.Trailers: {
-          pos = this.readTrailers(buf, pos);
+          if (b !== LF) throw new ProtocolError("chunk data not followed by CRLF");
+          this.state = Chunk.SizeStart;
           break;
         }
       }
@@ -115,47 +201,48 @@ export class ChunkedDecoder implements BodyDecoder {
     return pos;
   }
 
-  /** Trailer lines up to the empty line; most bodies have none and end with "0\r\n\r\n". */
-  private readTrailers(buf: Buffer, pos: number): number {
-    const len = buf.length;
-    for (;;) {
-      const eol = buf.indexOf(LF, pos);
-      if (eol < 0) {
-        this.partial += latin1Slice(buf, pos, len);
-        if (this.trailerBytes + this.partial.length > this.maxTrailerBytes) throw new ProtocolError("trailer section too large");
-        return len;
-      }
-      let line = this.partial === "" ? latin1Slice(buf, pos, eol) : this.partial + latin1Slice(buf, pos, eol);
-      this.partial = "";
-      pos = eol + 1;
-      if (line.endsWith("\r")) line = line.slice(0, -1);
-      if (line === "") {
-        if (this.trailerLines.length > 0) this.trailers = parseTrailers(this.trailerLines.join("\r\n"));
-        this.done = true;
-        return pos;
-      }
-      this.trailerLines.push(line);
-      this.trailerBytes += line.length;
-      if (this.trailerBytes > this.maxTrailerBytes) throw new ProtocolError("trailer section too large");
-    }
+  /** After an extension's name or value: another extension, or the line's CR. */
+  private afterExtension(b: number): void {
+    if (b === 59) this.state = Chunk.ExtName;
+    else if (b === CR) this.state = Chunk.SizeLf;
+    else throw new ProtocolError(`invalid byte 0x${b.toString(16)} in chunk extension`);
   }
-}
 
-/** Hex digits up to `;` (extensions) or whitespace; at most 13 digits keeps it a safe integer. */
-function parseChunkSize(line: string): number {
-  let size = 0;
-  let digits = 0;
-  for (let i = 0; i < line.length; i++) {
-    const c = line.charCodeAt(i);
-    let v: number;
-    if (c >= 48 && c <= 57) v = c - 48;
-    else if (c >= 97 && c <= 102) v = c - 87;
-    else if (c >= 65 && c <= 70) v = c - 55;
-    else if (c === 59 || c === 32 || c === 9 || c === 13) break;
-    else throw new ProtocolError(`bad chunk size: ${JSON.stringify(line.slice(0, 32))}`);
-    size = size * 16 + v;
-    if (++digits > 13) throw new ProtocolError("chunk size too large");
+  /** Trailer field lines up to the empty line, each checked as a field line; returns where it stopped. */
+  private trailer(buf: Buffer, pos: number): number {
+    const len = buf.length;
+    const from = pos;
+    while (pos < len && !this.done) {
+      const b = buf[pos++]!;
+      switch (this.state) {
+        case Chunk.TrailerStart:
+          if (b === CR) this.state = Chunk.EndLf;
+          else if (TCHAR[b] === 1) this.state = Chunk.TrailerName;
+          else throw new ProtocolError("malformed trailer field");
+          break;
+        case Chunk.TrailerName:
+          if (b === 58) this.state = Chunk.TrailerValue;
+          else if (TCHAR[b] !== 1) throw new ProtocolError("malformed trailer field name");
+          break;
+        case Chunk.TrailerValue:
+          if (b === CR) this.state = Chunk.TrailerLf;
+          else if (!isFieldByte(b)) throw new ProtocolError("invalid byte in trailer field value");
+          break;
+        case Chunk.TrailerLf:
+          if (b !== LF) throw new ProtocolError("trailer line not ended by CRLF");
+          this.state = Chunk.TrailerStart;
+          break;
+        case Chunk.EndLf:
+          if (b !== LF) throw new ProtocolError("trailer section not ended by CRLF");
+          this.done = true;
+          break;
+      }
+    }
+    this.trailerBytes += pos - from;
+    if (this.trailerBytes > this.maxTrailerBytes) throw new ProtocolError("trailer section too large");
+    if (this.done && this.trailerText === "" && pos - from === 2) return pos; // no trailers: the common "0\r\n\r\n"
+    this.trailerText += latin1Slice(buf, from, pos);
+    if (this.done && this.trailerText.length > 2) this.trailers = parseTrailers(this.trailerText.slice(0, -4));
+    return pos;
   }
-  if (digits === 0) throw new ProtocolError(`bad chunk size: ${JSON.stringify(line.slice(0, 32))}`);
-  return size;
 }

@@ -1,5 +1,5 @@
-import { type Clock, type TimerHandle, systemClock } from "../../platform/clock.ts";
-import { UpstreamError } from "../../platform/errors.ts";
+import { UpstreamError } from "./errors.ts";
+import { type Clock, type TimerHandle, systemClock } from "./clock.ts";
 import type { Connection } from "./connection.ts";
 import { Exchange, type ExchangeSink } from "./exchange.ts";
 import { type PoolOwner, UpstreamPool } from "./pool.ts";

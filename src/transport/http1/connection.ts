@@ -1,5 +1,5 @@
 import type { Socket, SocketHandler } from "bun";
-import { UpstreamError } from "../../platform/errors.ts";
+import { UpstreamError } from "./errors.ts";
 import { type BodyDecoder, type BodySink, ChunkedDecoder, LengthDecoder, UntilCloseDecoder } from "./body-decoder.ts";
 import type { Exchange } from "./exchange.ts";
 import type { UpstreamPool } from "./pool.ts";

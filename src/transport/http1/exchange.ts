@@ -1,7 +1,7 @@
 import type { Connection } from "./connection.ts";
 import { NO_BODY, STREAM, serializeHead, type HeadInfo } from "./request-head.ts";
 import type { Http1RequestInit } from "./types.ts";
-import { UpstreamTimeoutError } from "../../platform/errors.ts";
+import { UpstreamTimeoutError } from "./errors.ts";
 import type { UpstreamPool } from "./pool.ts";
 import type { WireResponse } from "./wire-response.ts";
 import { Slots } from "./slots.ts";

@@ -34,6 +34,16 @@ export class FlatHeaders {
     return found;
   }
 
+  /** How many field lines carry `name`. */
+  count(name: string): number {
+    let n = 0;
+    const raw = this.raw;
+    if (raw !== null) for (let i = 0; i < raw.count; i++) if (raw.nameIs(i, name) && this.shown(i)) n++;
+    const a = this.added;
+    for (let i = 0; i < a.length; i += 2) if (a[i] === name) n++;
+    return n;
+  }
+
   has(name: string): boolean {
     const raw = this.raw;
     if (raw !== null) for (let i = 0; i < raw.count; i++) if (raw.nameIs(i, name) && this.shown(i)) return true;

@@ -1,4 +1,4 @@
-import { UpstreamError } from "../../platform/errors.ts";
+import { UpstreamError } from "./errors.ts";
 import { Connection, SOCKET_HANDLERS } from "./connection.ts";
 import type { Exchange } from "./exchange.ts";
 

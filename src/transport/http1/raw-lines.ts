@@ -35,7 +35,8 @@ export function indexFieldLines(data: Buffer, pos: number, end: number, index: n
     while (pos < end) {
       const b = data[pos]!;
       if (b === 13) break;
-      if (b === 0 || b === 10 || (trimmable && (b === 11 || b === 12 || b === 160))) return null;
+      // a control byte other than HTAB (RFC 9110 §5.5), or what a text parser would trim
+      if ((b < 32 && b !== 9) || b === 127 || (trimmable && b === 160)) return null;
       pos++;
       if (b !== 32 && b !== 9) valueEnd = pos;
     }

@@ -1,6 +1,5 @@
 import type { Connection } from "./connection.ts";
 import { RequestBodyError } from "./errors.ts";
-import { BpmError } from "../../platform/errors.ts";
 import type { Exchange } from "./exchange.ts";
 import { latin1Write } from "./latin1.ts";
 import { CHUNKED } from "./request-head.ts";
@@ -30,8 +29,8 @@ export async function pumpBody(conn: Connection, ex: Exchange, stream: ReadableS
       try {
         chunk = await reader.read();
       } catch (err) {
-        // a BpmError (the front's body limit: 413) says itself what went wrong
-        if (!gone()) conn.failWith(ex, err instanceof BpmError ? err : new RequestBodyError(`request body stream failed: ${(err as Error)?.message ?? String(err)}`, err));
+        // a BpmError cause (the front's body limit: 413, a body timeout: 408) keeps its status
+        if (!gone()) conn.failWith(ex, new RequestBodyError(`request body stream failed: ${(err as Error)?.message ?? String(err)}`, err));
         return;
       }
       if (gone()) break;

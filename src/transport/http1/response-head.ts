@@ -1,4 +1,5 @@
-import { bytesAre, http1MinorAt, indexFieldLines, LINE, NameSet, RawLines } from "./raw-lines.ts";
+import { connectionOptions, HOP_BY_HOP, HOP_BY_HOP_NAMES } from "./hop-by-hop.ts";
+import { bytesAre, http1MinorAt, indexFieldLines, LINE, RawLines } from "./raw-lines.ts";
 
 /** A malformed or oversized response from the upstream (the connection is never reused). */
 export class ProtocolError extends Error {
@@ -28,12 +29,13 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** A NUL, or a CR or LF that is not part of a CRLF: never passed on (response splitting). */
 const BAD_BYTES = /\0|\r(?!\n)|(?<!\r)\n/;
 
-/** Hop-by-hop fields (RFC 9110 §7.6.1): the text parser and the scanner test names against the same set. */
-const HOP_BY_HOP = new NameSet(["te", "trailer", "upgrade", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "proxy-authenticate", "proxy-authorization"]);
+/** Lengths of the names the parser acts on (framing, connection) or drops (hop-by-hop). */
+const MATTERING_LENGTHS = new Uint8Array(32);
+for (const name of [...HOP_BY_HOP_NAMES, "content-length"]) MATTERING_LENGTHS[name.length] = 1;
 
 /** Names whose length matches a field the parser acts on (framing, connection) or drops. */
 function mayMatter(length: number): boolean {
-  return length === 14 || length === 10 || length === 17 || length === 2 || length === 7 || length === 16 || length === 18 || length === 19;
+  return length < 32 && MATTERING_LENGTHS[length] === 1;
 }
 
 /**
@@ -188,8 +190,8 @@ export function scanResponseHead(data: Buffer, start: number, end: number): Resp
 
 /** Fields named in Connection are hop-by-hop too (RFC 9110 §7.6.1). */
 function dropConnectionOptions(fields: string[], tokens: string): void {
-  const named = tokens.split(",").map((t) => t.trim()).filter((t) => t !== "" && t !== "close" && t !== "keep-alive");
-  if (named.length === 0) return;
+  const named = connectionOptions(tokens);
+  if (named === undefined) return;
   let w = 0;
   for (let i = 0; i < fields.length; i += 2) {
     if (named.includes(fields[i]!)) continue;

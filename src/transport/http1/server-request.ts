@@ -1,20 +1,15 @@
-import { BpmError } from "../../platform/errors.ts";
-import { status as GrpcStatus } from "@grpc/grpc-js";
-import type { InboundRequest, UrlParts } from "../inbound.ts";
+import { ProtocolRejection } from "./errors.ts";
 import { FlatHeaders } from "./flat-headers.ts";
 import { latin1Slice } from "./latin1.ts";
 import { http1MinorAt, indexFieldLines, RawLines, TCHAR } from "./raw-lines.ts";
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Control bytes a head may not hold anywhere (CR and LF are checked as line ends; HTAB only inside field values, see below). */
+const CTL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
 /** Paths Bun.serve's URL parsing would rewrite (dot segments, backslashes, bytes URL encodes): normalized the same way. */
 const NEEDS_URL = /\/\.|%2e|\\|[^\x21-\x7e]/i;
 
-/** A request the server refuses before any handler sees it; the status says why (400, 413, 431, 501, 505). */
-export class ProtocolRejection extends BpmError {
-  constructor(httpStatus: number, code: string, message: string) {
-    super(message, { code, httpStatus, grpcCode: GrpcStatus.INVALID_ARGUMENT });
-  }
-}
+export { ProtocolRejection };
 
 export interface ParsedHead {
   method: string;
@@ -79,7 +74,7 @@ export function parseRequestHead(text: string): ParsedHead {
   for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) {
     if (text.charCodeAt(i - 1) !== 13) throw bad("bare LF in request head");
   }
-  if (text.includes("\0")) throw bad("NUL in request head");
+  if (CTL.test(text)) throw bad("control byte in request head");
   let eol = text.indexOf("\r\n");
   const line = eol < 0 ? text : text.slice(0, eol);
   const sp1 = line.indexOf(" ");
@@ -114,35 +109,78 @@ export function parseRequestHead(text: string): ParsedHead {
   return { method, target, minor, fields };
 }
 
+/**
+ * A Host value (RFC 9110 §7.2, RFC 3986 §3.2.2): uri-host [":" port], where uri-host is an
+ * IP-literal in brackets or a reg-name / IPv4 address of unreserved, sub-delims and
+ * percent-encodings (it may be empty). No "/", "?", "#", "@", whitespace or control byte.
+ */
+const HOST = /^(?:\[[0-9A-Za-z:._~!$&'()*+,;=-]+\]|(?:[A-Za-z0-9._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?$/;
+
+export function validHost(value: string): boolean {
+  return HOST.test(value);
+}
+
 function bad(message: string): ProtocolRejection {
   return new ProtocolRejection(400, "BAD_REQUEST", message);
 }
 
-/** Path and query of a request target (origin-form, or absolute-form as proxies send). */
-export function splitTarget(target: string): { pathname: string; search: string } {
+/**
+ * The bytes a request target may hold (RFC 3986 via RFC 9112 §3.2): unreserved,
+ * sub-delims, ":", "@", "/", "?" and "%" (followed by two hex digits). No
+ * whitespace, control byte, obs-text, fragment ("#") or other delimiter.
+ */
+const TARGET_BYTE = new Uint8Array(128);
+for (const c of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@/?%") TARGET_BYTE[c.charCodeAt(0)] = 1;
+const HEXDIG = /[0-9A-Fa-f]/;
+
+/** Whether `target` is made of allowed bytes with well-formed percent-encodings. */
+export function validTargetChars(target: string): boolean {
+  for (let i = 0; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c >= 128 || TARGET_BYTE[c] !== 1) return false;
+    if (c === 37 && !(HEXDIG.test(target[i + 1] ?? "") && HEXDIG.test(target[i + 2] ?? ""))) return false;
+  }
+  return true;
+}
+
+/** RFC 9112 §3.2 forms, decided once per request. */
+export type TargetForm = "origin" | "absolute" | "asterisk";
+
+/**
+ * Path and query of a request target, per RFC 9112 §3.2: origin-form (`/path?q`);
+ * absolute-form (`http://host/path`, accepted as §3.2.2 requires of servers; the
+ * path is what counts); asterisk-form (`*`) only for OPTIONS. Authority-form is
+ * CONNECT's, and CONNECT is refused before this. Anything else → 400.
+ */
+export function splitTarget(target: string, method = "GET"): { pathname: string; search: string; form: TargetForm } {
+  if (target === "*") {
+    if (method !== "OPTIONS") throw bad("asterisk-form target is only for OPTIONS");
+    return { pathname: "*", search: "", form: "asterisk" };
+  }
+  if (!validTargetChars(target)) throw bad("invalid byte in request target");
   if (target.charCodeAt(0) !== 47) {
-    if (target === "*") return { pathname: "*", search: "" };
-    if (!/^https?:\/\//i.test(target)) throw bad("malformed request target");
+    if (!/^https?:\/\/[^/?@]+(?:[/?]|$)/i.test(target)) throw bad("malformed request target");
     let u: URL;
     try {
       u = new URL(target);
     } catch {
       throw bad("malformed request target");
     }
-    return { pathname: u.pathname, search: u.search };
+    return { pathname: u.pathname, search: u.search, form: "absolute" };
   }
   const q = target.indexOf("?");
   let pathname = q < 0 ? target : target.slice(0, q);
   const search = q < 0 || q === target.length - 1 ? "" : target.slice(q);
   if (NEEDS_URL.test(pathname)) pathname = new URL(pathname, "http://x").pathname;
-  return { pathname, search };
+  return { pathname, search, form: "origin" };
 }
 
 /**
- * One request as the raw front hands it to its handler: what the gateway's
- * proxy path reads (InboundRequest), its URL parts, and the peer's address.
+ * One request as the raw front hands it to its handler: method, fields, body and
+ * signal, its URL parts and the peer's address (the gateway's proxy reads it as an
+ * InboundRequest and UrlParts, which it fits by shape).
  */
-export class ServerRequest implements InboundRequest, UrlParts {
+export class ServerRequest {
   readonly protocol = "http:";
   private stream: ReadableStream<Uint8Array> | null;
 
@@ -152,7 +190,10 @@ export class ServerRequest implements InboundRequest, UrlParts {
     readonly target: string,
     readonly pathname: string,
     readonly search: string,
+    /** The client's Host (checked valid), or the server's own when an HTTP/1.0 request had none: X-Forwarded-Host. */
     readonly host: string,
+    /** The server's own `host:port`: the authority of `url`, so nothing routes on the client's Host. */
+    readonly authority: string,
     readonly headers: FlatHeaders,
     /** 0 for HTTP/1.0, 1 for HTTP/1.1 */
     readonly minor: number,
@@ -183,9 +224,9 @@ export class ServerRequest implements InboundRequest, UrlParts {
     return this.stream;
   }
 
-  /** The absolute URL, as `Request.url` would read. */
+  /** The absolute URL, as `Request.url` would read, with the server's own authority (never the client's Host). */
   get url(): string {
-    return `http://${this.host}${this.pathname}${this.search}`;
+    return `http://${this.authority}${this.pathname}${this.search}`;
   }
 
   async arrayBuffer(): Promise<ArrayBuffer> {

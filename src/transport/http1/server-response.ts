@@ -1,4 +1,5 @@
 import { STATUS_CODES } from "node:http";
+import { HOP_BY_HOP } from "./hop-by-hop.ts";
 import { latin1Write } from "./latin1.ts";
 import { SCRATCH } from "./scratch.ts";
 import type { Conn } from "./server.ts";
@@ -22,20 +23,11 @@ export async function writeResponse(conn: Conn, req: ServerRequest | null, res: 
   let head = `HTTP/1.1 ${status} ${res.statusText || STATUS_CODES[status] || ""}\r\n`;
   let length = -1;
   for (const name in fields) {
-    switch (name) {
-      case "connection":
-      case "keep-alive":
-      case "proxy-connection":
-      case "transfer-encoding":
-      case "upgrade":
-      case "te":
-      case "trailer":
-        continue;
-      case "content-length": {
-        const v = fields[name] as string;
-        length = /^\d{1,15}$/.test(v) ? Number(v) : -1;
-        continue;
-      }
+    if (HOP_BY_HOP.has(name)) continue;
+    if (name === "content-length") {
+      const v = fields[name] as string;
+      length = /^\d{1,15}$/.test(v) ? Number(v) : -1;
+      continue;
     }
     const value = fields[name]!;
     if (typeof value === "string") head += `${name}: ${value}\r\n`;

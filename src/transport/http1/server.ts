@@ -1,12 +1,13 @@
 import type { Socket, TCPSocketListener } from "bun";
-import { PayloadTooLargeError } from "../../platform/errors.ts";
+import { type Clock, systemClock, type TimerHandle } from "./clock.ts";
+import { bodyTooLarge, ProtocolRejection } from "./errors.ts";
 import { type BodyDecoder, type BodySink, ChunkedDecoder, LengthDecoder } from "./body-decoder.ts";
 import { FlatHeaders } from "./flat-headers.ts";
 import { latin1Slice } from "./latin1.ts";
 import { SCRATCH } from "./scratch.ts";
 import { writeResponse, writeWire } from "./server-response.ts";
 import { WireResponse } from "./wire-response.ts";
-import { ProtocolRejection, ServerRequest, parseRequestHead, scanRequestHead, splitTarget } from "./server-request.ts";
+import { ServerRequest, parseRequestHead, scanRequestHead, splitTarget, validHost } from "./server-request.ts";
 
 export interface Http1ServerOptions {
   hostname: string;
@@ -23,16 +24,25 @@ export interface Http1ServerOptions {
   maxHeaderBytes?: number;
   /** Largest request body; a larger Content-Length → 413 and close, a chunked body going past it fails. */
   maxBodyBytes: number;
-  /** A keep-alive connection with no request in flight is closed after this long. */
+  /** A keep-alive connection with no request in flight is closed after this long (nginx keepalive_timeout). */
   idleTimeoutMs?: number;
-  /** A request head must arrive whole within this long of its first byte (slowloris), else 408 and close. */
+  /** A request head must arrive whole within this long of its first byte (slowloris), else 408 and close (nginx client_header_timeout). */
   headerTimeoutMs?: number;
+  /**
+   * A request body being read must make progress: more than this between two reads → 408 (if no
+   * response has started) and close (nginx client_body_timeout). Time the server itself holds the
+   * socket paused (the handler not reading) does not count.
+   */
+  bodyTimeoutMs?: number;
+  /** Timers for the sweeper that counts these timeouts (a fake one in tests). */
+  clock?: Clock;
 }
 
 /** A handler's answer meaning "I will call `conn.respond` myself". */
 export const DEFERRED: unique symbol = Symbol("http1.deferred");
 
-export const HTTP1_SERVER_DEFAULTS = { maxHeaderBytes: 64 * 1024, idleTimeoutMs: 120_000, headerTimeoutMs: 30_000 } as const;
+/** nginx's defaults: client_header_timeout 60 s, client_body_timeout 60 s, keepalive_timeout 75 s. */
+export const HTTP1_SERVER_DEFAULTS = { maxHeaderBytes: 64 * 1024, idleTimeoutMs: 75_000, headerTimeoutMs: 60_000, bodyTimeoutMs: 60_000 } as const;
 
 /** The sweeper's period: idle and header timeouts are counted in these ticks, so the request path reads no clock. */
 const TICK_MS = 1000;
@@ -42,6 +52,42 @@ const CRLF2 = Buffer.from("\r\n\r\n");
 const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n");
 
 type Sock = Socket<Conn>;
+
+/** `data` (a head not yet complete) holds a CR not followed by LF, or an LF not preceded by CR. */
+function brokenLineEnd(data: Buffer): boolean {
+  for (let i = data.indexOf(10); i !== -1; i = data.indexOf(10, i + 1)) if (i === 0 || data[i - 1] !== 13) return true;
+  for (let i = data.indexOf(13); i !== -1 && i + 1 < data.length; i = data.indexOf(13, i + 1)) if (data[i + 1] !== 10) return true;
+  return false;
+}
+
+function malformedBody(err: unknown): ProtocolRejection {
+  return new ProtocolRejection(400, "BAD_REQUEST", `malformed request body: ${(err as Error).message}`);
+}
+
+/** RFC 9112 §3.2: an HTTP/1.1 request has exactly one valid Host; an HTTP/1.0 one at most one. */
+function checkHost(headers: FlatHeaders, minor: number): void {
+  const count = headers.count("host");
+  if (count === 0) {
+    if (minor === 1) throw new ProtocolRejection(400, "BAD_REQUEST", "missing Host");
+    return;
+  }
+  if (count > 1) throw new ProtocolRejection(400, "BAD_REQUEST", "more than one Host");
+  if (!validHost(headers.get("host")!)) throw new ProtocolRejection(400, "BAD_REQUEST", "invalid Host");
+}
+
+/**
+ * RFC 9112 §6.3, §7: chunked must be the final coding and appear once (else the body's
+ * length cannot be known: 400); another coding before it is one this server does not
+ * decode (501). Empty list elements or a parameter on chunked are malformed (400).
+ */
+function checkTransferEncoding(te: string): void {
+  const codings = te.split(",").map((c) => c.replace(/^[ \t]+|[ \t]+$/g, "").toLowerCase());
+  for (const c of codings) if (!/^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(c)) throw new ProtocolRejection(400, "BAD_REQUEST", "malformed Transfer-Encoding");
+  if (codings[codings.length - 1] !== "chunked" || codings.indexOf("chunked") !== codings.length - 1) {
+    throw new ProtocolRejection(400, "BAD_REQUEST", "chunked is not the final transfer coding, exactly once");
+  }
+  if (codings.length > 1) throw new ProtocolRejection(501, "NOT_IMPLEMENTED", `transfer coding ${JSON.stringify(te)} is not supported`);
+}
 
 /** Per-connection state. Requests on one connection are handled one at a time, in order (pipelined ones wait in `pending`). */
 export class Conn implements BodySink {
@@ -59,6 +105,12 @@ export class Conn implements BodySink {
   decoder: BodyDecoder | null = null;
   controller: ReadableStreamDefaultController<Uint8Array> | null = null;
   bodyBytes = 0;
+  /** Tick of the last read of a request body being received; -1 while none is. */
+  bodyMark = -1;
+  /** The response to the request in flight has begun (its head may be on the wire). */
+  responding = false;
+  /** The server answered the request in flight itself (a body timeout): the handler's answer is dropped. */
+  abandoned = false;
   /** Bytes socket.write did not take yet, in order. */
   out: Uint8Array[] = [];
   drainWaiter: (() => void) | null = null;
@@ -66,6 +118,11 @@ export class Conn implements BodySink {
   reader: { cancel(reason?: unknown): Promise<void> } | null = null;
   private ac: AbortController | null = null;
   private pausedByBody = false;
+
+  /** The server paused reading the body (nobody reads it): body-timeout time does not run. */
+  get bodyPaused(): boolean {
+    return this.pausedByBody;
+  }
   private pausedByPending = false;
 
   constructor(readonly socket: Sock, readonly server: Http1Server, readonly ip: string) {
@@ -82,10 +139,11 @@ export class Conn implements BodySink {
     if (this.closed) return;
     let pos = 0;
     if (this.decoder !== null) {
+      this.bodyMark = this.server.tick;
       try {
         pos = this.decoder.decode(buf, 0, this);
       } catch (err) {
-        this.bodyFailed(new ProtocolRejection(400, "BAD_REQUEST", `malformed request body: ${(err as Error).message}`));
+        this.bodyFailed(malformedBody(err));
         return;
       }
       if (this.decoder.done) this.bodyDone();
@@ -102,7 +160,7 @@ export class Conn implements BodySink {
   bodyChunk(chunk: Uint8Array): void {
     this.bodyBytes += chunk.length;
     if (this.bodyBytes > this.server.maxBodyBytes) {
-      this.bodyFailed(new PayloadTooLargeError(this.server.maxBodyBytes));
+      this.bodyFailed(bodyTooLarge(this.server.maxBodyBytes));
       return;
     }
     const c = this.controller;
@@ -124,6 +182,7 @@ export class Conn implements BodySink {
 
   private bodyDone(): void {
     this.decoder = null;
+    this.bodyMark = -1;
     const c = this.controller;
     this.controller = null;
     if (c !== null) c.close();
@@ -133,6 +192,7 @@ export class Conn implements BodySink {
   /** The body broke (limit, bad framing, client gone): its stream errors, the connection ends after the response. */
   bodyFailed(err: unknown): void {
     this.decoder = null;
+    this.bodyMark = -1;
     this.closeAfter = true;
     const c = this.controller;
     this.controller = null;
@@ -172,6 +232,11 @@ export class Conn implements BodySink {
           this.reject(new ProtocolRejection(431, "HEADERS_TOO_LARGE", `request head exceeds ${srv.maxHeaderBytes} bytes`));
           return;
         }
+        // a head that can never end in CRLFCRLF (a bare LF or CR in it) is refused now, not at the header timeout
+        if (end < 0 && brokenLineEnd(data)) {
+          this.reject(new ProtocolRejection(400, "BAD_REQUEST", "bare CR or LF in request head"));
+          return;
+        }
         if (!this.headStarted) {
           this.headStarted = true;
           this.mark = srv.tick;
@@ -196,7 +261,10 @@ export class Conn implements BodySink {
     // an ordinary head is read in place; anything else (and every refusal, in words) by the text parser
     const head = scanRequestHead(data, end) ?? parseRequestHead(latin1Slice(data, 0, end));
     const headers = new FlatHeaders(head.raw ?? null, head.fields);
-    const { pathname, search } = splitTarget(head.target);
+    // a tunnel is not something this server makes (RFC 9110 §9.3.6): refused before its authority-form target is read
+    if (head.method === "CONNECT") throw new ProtocolRejection(501, "NOT_IMPLEMENTED", "CONNECT is not supported");
+    const { pathname, search } = splitTarget(head.target, head.method);
+    checkHost(headers, head.minor);
     const te = headers.get("transfer-encoding");
     const cl = headers.get("content-length");
     let length = 0;
@@ -205,12 +273,13 @@ export class Conn implements BodySink {
       // both framings at once is how requests get smuggled: refuse (RFC 9112 §6.3 allows it)
       if (cl !== null) throw new ProtocolRejection(400, "BAD_REQUEST", "both Transfer-Encoding and Content-Length");
       if (head.minor === 0) throw new ProtocolRejection(400, "BAD_REQUEST", "Transfer-Encoding in an HTTP/1.0 request");
-      if (te.toLowerCase() !== "chunked") throw new ProtocolRejection(501, "NOT_IMPLEMENTED", `transfer coding ${JSON.stringify(te)} is not supported`);
+      checkTransferEncoding(te);
       chunked = true;
     } else if (cl !== null) {
+      // one field, digits only: "5, 5" (two lines or a list), "+5", " 5x" → 400, as nginx and llhttp
       if (!/^\d{1,15}$/.test(cl)) throw new ProtocolRejection(400, "BAD_REQUEST", "malformed Content-Length");
       length = Number(cl);
-      if (length > srv.maxBodyBytes) throw new PayloadTooLargeError(srv.maxBodyBytes);
+      if (length > srv.maxBodyBytes) throw bodyTooLarge(srv.maxBodyBytes);
     }
     const connection = headers.get("connection");
     if (head.minor === 0 ? connection === null || !/(?:^|,)\s*keep-alive\s*(?:,|$)/i.test(connection) : connection !== null && /(?:^|,)\s*close\s*(?:,|$)/i.test(connection)) {
@@ -249,12 +318,21 @@ export class Conn implements BodySink {
     }
     this.pending = null;
     this.busy = true;
+    this.responding = false;
+    this.abandoned = false;
     this.headStarted = false;
     this.mark = -1;
-    const req = new ServerRequest(head.method, head.target, pathname, search, headers.get("host") ?? srv.hostHeader, headers, head.minor, this.ip, this.signal, bytes, stream);
+    if (this.decoder !== null) this.bodyMark = srv.tick;
+    // the URL's authority is this server's own, never the client's Host: routing reads the target only
+    const req = new ServerRequest(head.method, head.target, pathname, search, headers.get("host") || srv.hostHeader, srv.hostHeader, headers, head.minor, this.ip, this.signal, bytes, stream);
     if (rest !== null) {
       if (this.decoder !== null) {
-        const pos = this.decoder.decode(rest, 0, this);
+        let pos: number;
+        try {
+          pos = this.decoder.decode(rest, 0, this);
+        } catch (err) {
+          throw malformedBody(err);
+        }
         if (this.decoder !== null && this.decoder.done) this.bodyDone();
         rest = pos < rest.length && !this.closeAfter ? rest.subarray(pos) : null;
       }
@@ -284,7 +362,7 @@ export class Conn implements BodySink {
 
   /** Writes the answer to `req` (the request in flight here), then goes on with the next one. Exactly once per request. */
   respond(req: ServerRequest, res: Response | WireResponse): void {
-    if (this.closed) {
+    if (this.closed || this.abandoned) {
       if (res instanceof WireResponse) res.cancel();
       else void res.body?.cancel().catch(() => {});
       return;
@@ -292,6 +370,7 @@ export class Conn implements BodySink {
     // a body the handler left unread cannot be skipped cheaply: the connection ends with this response
     if (this.decoder !== null) this.closeAfter = true;
     if (this.server.stopping) this.closeAfter = true;
+    this.responding = true;
     let writing: Promise<void> | undefined;
     try {
       writing = res instanceof WireResponse ? writeWire(this, req, res) : writeResponse(this, req, res);
@@ -319,8 +398,22 @@ export class Conn implements BodySink {
     if (!this.busy && this.peerEnded) this.endGracefully();
   }
 
+  /** The client stopped sending a request body: 408 if nothing was answered yet, then close. */
+  bodyTimedOut(): void {
+    const err = new ProtocolRejection(408, "REQUEST_TIMEOUT", "request body timed out");
+    this.bodyFailed(err);
+    if (this.responding) {
+      this.destroy();
+      return;
+    }
+    // the handler's work is for nobody now: its signal fires, and its answer is dropped
+    this.abandoned = true;
+    if (this.ac !== null) this.ac.abort(err);
+    this.reject(err);
+  }
+
   /** Answers a request the server refused itself, then closes (the bytes after it cannot be trusted). */
-  private reject(err: unknown): void {
+  reject(err: unknown): void {
     this.pending = null;
     this.busy = true;
     this.closeAfter = true;
@@ -382,6 +475,8 @@ export class Conn implements BodySink {
   /** The client sent FIN: answer what it sent (requests already read or pending), then close. */
   onEnd(): void {
     this.peerEnded = true;
+    // a body still arriving can never complete now: it fails (the handler answers, then the connection closes)
+    if (this.decoder !== null) this.bodyFailed(new ProtocolRejection(400, "BAD_REQUEST", "client closed before the request body ended"));
     if (!this.busy) {
       this.next();
       if (!this.busy) this.endGracefully();
@@ -435,7 +530,9 @@ export class Http1Server {
   private readonly listener: TCPSocketListener<Conn>;
   private readonly idleTicks: number;
   private readonly headerTicks: number;
-  private readonly sweeper: ReturnType<typeof setInterval>;
+  private readonly bodyTicks: number;
+  private readonly clock: Clock;
+  private sweeper: TimerHandle | null = null;
   private readonly closeWaiters: (() => void)[] = [];
 
   constructor(opts: Http1ServerOptions) {
@@ -445,6 +542,9 @@ export class Http1Server {
     this.maxBodyBytes = opts.maxBodyBytes;
     this.idleTicks = Math.max(1, Math.ceil((opts.idleTimeoutMs ?? HTTP1_SERVER_DEFAULTS.idleTimeoutMs) / TICK_MS));
     this.headerTicks = Math.max(1, Math.ceil((opts.headerTimeoutMs ?? HTTP1_SERVER_DEFAULTS.headerTimeoutMs) / TICK_MS));
+    this.bodyTicks = Math.max(1, Math.ceil((opts.bodyTimeoutMs ?? HTTP1_SERVER_DEFAULTS.bodyTimeoutMs) / TICK_MS));
+    this.clock = opts.clock ?? systemClock;
+    this.date = new Date(this.clock.now()).toUTCString();
     const server = this;
     this.listener = Bun.listen<Conn>({
       hostname: opts.hostname,
@@ -477,7 +577,7 @@ export class Http1Server {
     });
     this.port = this.listener.port;
     this.hostHeader = `${opts.hostname}:${this.port}`;
-    this.sweeper = setInterval(this.sweep, TICK_MS);
+    this.sweeper = this.clock.setTimeout(this.sweep, TICK_MS);
     this.sweeper.unref?.();
   }
 
@@ -510,20 +610,32 @@ export class Http1Server {
   }
 
   private allClosed(): void {
-    clearInterval(this.sweeper);
+    if (this.sweeper !== null) this.clock.clearTimeout(this.sweeper);
+    this.sweeper = null;
     for (const w of this.closeWaiters.splice(0)) w();
   }
 
+  /**
+   * Once a tick: the Date field, and the three timeouts, counted in whole ticks (a timeout of
+   * N ticks fires between N and N+1 ticks after its mark).
+   */
   private readonly sweep = (): void => {
+    this.sweeper = null;
+    if (this.stopping && this.connections.size === 0) return;
     this.tick++;
-    this.date = new Date().toUTCString();
-    for (const conn of this.connections) {
-      if (conn.busy || conn.mark < 0) continue;
-      if (conn.headStarted ? this.tick - conn.mark > this.headerTicks : this.tick - conn.mark > this.idleTicks) {
-        if (conn.headStarted) conn.destroy();
-        else conn.endGracefully();
+    this.date = new Date(this.clock.now()).toUTCString();
+    for (const conn of [...this.connections]) {
+      if (conn.bodyMark >= 0 && !conn.bodyPaused && this.tick - conn.bodyMark > this.bodyTicks) {
+        conn.bodyTimedOut();
+        continue;
       }
+      if (conn.busy || conn.mark < 0) continue;
+      if (conn.headStarted) {
+        if (this.tick - conn.mark > this.headerTicks) conn.reject(new ProtocolRejection(408, "REQUEST_TIMEOUT", "request head timed out"));
+      } else if (this.tick - conn.mark > this.idleTicks) conn.endGracefully();
     }
+    this.sweeper = this.clock.setTimeout(this.sweep, TICK_MS);
+    this.sweeper.unref?.();
   };
 }
 

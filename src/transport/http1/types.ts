@@ -1,4 +1,4 @@
-import type { Clock } from "../../platform/clock.ts";
+import type { Clock } from "./clock.ts";
 import type { RawLines } from "./raw-lines.ts";
 
 /** Where a request goes: one upstream instance (a ServiceInstance fits). */

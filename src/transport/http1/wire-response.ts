@@ -1,5 +1,6 @@
 import { STATUS_CODES } from "node:http";
-import { HTTP_RESPONSE } from "../../resilience/outcome.ts";
+/** Marks an HTTP response that is not a fetch Response (a registry symbol: code that treats both alike knows it by name). */
+const HTTP_RESPONSE: unique symbol = Symbol.for("bpm.httpResponse");
 import { latin1Slice, latin1Write } from "./latin1.ts";
 import { FlatHeaders } from "./flat-headers.ts";
 import { http1MinorAt, type RawLines, writeShort } from "./raw-lines.ts";

@@ -350,3 +350,45 @@ describe("circuit breaker: operator states, events, metrics", () => {
     expect(cb.tryAcquirePermission()).toBe(false);
   });
 });
+
+describe("consecutive breaker (seed 004: failureThreshold 5, successThreshold 2, resetTimeout 30 s)", () => {
+  function seedBreaker() {
+    const clock = new FakeClock();
+    const cb = new CircuitBreaker({ name: "taskService", clock, type: "consecutive", failureThreshold: 5, successThreshold: 2, permittedNumberOfCallsInHalfOpenState: 2, waitDurationInOpenState: 30_000 });
+    return { cb, clock };
+  }
+
+  test("opens at the 5th consecutive failure, not at 5 failures with a success between", async () => {
+    const { cb } = seedBreaker();
+    await run(cb, 4, 1);
+    await run(cb, 4, 0);
+    expect(cb.state).toBe("CLOSED");
+    await run(cb, 1, 0);
+    expect(cb.state).toBe("OPEN");
+    expect(await outcome(cb.execute(ok))).toMatchObject({ ok: false, error: expect.any(CallNotPermittedError) });
+  });
+
+  test("after resetTimeout, 2 half-open successes close it", async () => {
+    const { cb, clock } = seedBreaker();
+    await run(cb, 5, 0);
+    clock.advance(29_999);
+    expect(cb.tryAcquirePermission()).toBe(false);
+    clock.advance(1);
+    await run(cb, 0, 1);
+    expect(cb.state).toBe("HALF_OPEN");
+    await run(cb, 0, 1);
+    expect(cb.state).toBe("CLOSED");
+    // the count starts afresh: 4 more failures do not open it
+    await run(cb, 4, 0);
+    expect(cb.state).toBe("CLOSED");
+  });
+
+  test("a failure in half-open opens it again at once", async () => {
+    const { cb, clock } = seedBreaker();
+    await run(cb, 5, 0);
+    clock.advance(30_000);
+    await run(cb, 0, 1);
+    await run(cb, 1, 0);
+    expect(cb.state).toBe("OPEN");
+  });
+});

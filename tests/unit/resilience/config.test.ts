@@ -3,6 +3,7 @@ import * as v from "valibot";
 import {
   breakerConfigFor, bulkheadConfigFor, parseDurationMs, rateLimiterConfigFor, Resilience4jSchema, retryConfigFor, timeLimiterConfigFor,
 } from "../../../src/resilience/config.ts";
+import { ResilienceRegistry } from "../../../src/resilience/registry.ts";
 
 /** The seed's §2.1 section with its indentation repaired (DESIGN.md: the seed YAML is mis-indented). */
 const SEED_YAML = `
@@ -98,5 +99,37 @@ describe("resilience4j config", () => {
   test("defaults for bulkhead and the rate limiter (seed: 100 requests per 60 s)", () => {
     expect(bulkheadConfigFor(undefined, "x")).toEqual({ maxConcurrentCalls: 25, maxWaitDuration: 0, maxWaitingCalls: 100 });
     expect(rateLimiterConfigFor(undefined, "gateway")).toMatchObject({ limitForPeriod: 100, limitRefreshPeriod: 60_000 });
+  });
+
+  test("seed 004's breaker keys are a consecutive breaker's (its resetTimeout the open wait, its timeout the call's)", () => {
+    const section = v.parse(Resilience4jSchema, {
+      circuitbreaker: {
+        configs: { default: { slidingWindowSize: 100, failureRateThreshold: 50 } },
+        instances: { taskService: { type: "consecutive", failureThreshold: 5, successThreshold: 2, timeout: 10_000, resetTimeout: 30_000 } },
+      },
+      timelimiter: { configs: { default: { timeoutDuration: "20s" } } },
+    });
+    expect(breakerConfigFor(section, "taskService")).toMatchObject({
+      type: "consecutive", failureThreshold: 5, successThreshold: 2, timeout: 10_000, waitDurationInOpenState: 30_000, permittedNumberOfCallsInHalfOpenState: 2,
+    });
+    expect(breakerConfigFor(section, "formService")).toMatchObject({ type: "failure_rate", slidingWindowSize: 100 });
+    const registry = new ResilienceRegistry(section);
+    expect(registry.timeLimiter("taskService").config.timeoutDuration).toBe(10_000);
+    expect(registry.timeLimiter("formService").config.timeoutDuration).toBe(20_000);
+  });
+
+  test("a key of the other breaker type is refused, naming the type it is for", () => {
+    expect(firstIssue({ circuitbreaker: { instances: { taskService: { failureThreshold: 5 } } } })).toEqual({
+      path: "circuitbreaker.instances.taskService.failureThreshold", message: "is only for type: consecutive (this breaker is type: failure_rate)",
+    });
+    expect(firstIssue({ circuitbreaker: { instances: { taskService: { type: "consecutive", failureRateThreshold: 50 } } } })).toEqual({
+      path: "circuitbreaker.instances.taskService.failureRateThreshold", message: "is only for type: failure_rate (this breaker is type: consecutive)",
+    });
+    // the type comes from the base config when the instance does not say
+    const inherited = parse({ circuitbreaker: { configs: { seed: { type: "consecutive" } }, instances: { t: { baseConfig: "seed", failureThreshold: 3 } } } });
+    expect(inherited.success).toBe(true);
+    expect(firstIssue({ circuitbreaker: { instances: { t: { type: "consecutive", resetTimeout: 1, waitDurationInOpenState: 2 } } } }).message).toBe(
+      "set resetTimeout or waitDurationInOpenState, not both",
+    );
   });
 });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { UpstreamError, UpstreamTimeoutError } from "../../../src/platform/errors.ts";
+import { UpstreamError, UpstreamTimeoutError } from "../../../src/transport/http1/errors.ts";
 import { Http1Client } from "../../../src/transport/http1/index.ts";
 import { countingServer, gate, rawServer, until } from "./http1-servers.ts";
 

@@ -1,8 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { FakeClock } from "../../../src/platform/clock.ts";
-import { UpstreamTimeoutError } from "../../../src/platform/errors.ts";
+import { UpstreamTimeoutError } from "../../../src/transport/http1/errors.ts";
 import { PIPELINE_BACKOFF_MS } from "../../../src/transport/http1/client.ts";
-import { STREAMED_ROUTES } from "../../../src/roles/gateway/openapi.ts";
+import { PUBLIC_API } from "../../../src/roles/catalog.ts";
+import { streamedRoutes } from "../../../src/roles/gateway/openapi.ts";
 import { matchRoute, routeTemplate } from "../../../src/roles/gateway/routes.ts";
 import { perTest, type RawConn } from "./http1-servers.ts";
 
@@ -94,7 +95,7 @@ describe("HTTP/1.1 pool: pipelining", () => {
   });
 
   test("the gateway's event-stream routes are named by the same template its requests get", () => {
-    expect([...STREAMED_ROUTES]).toContain(routeTemplate(matchRoute("/api/tasks/stream")!, "/api/tasks/stream"));
+    expect([...streamedRoutes(PUBLIC_API)]).toContain(routeTemplate(matchRoute("/api/tasks/stream")!, "/api/tasks/stream"));
   });
 
   test("Bun.serve with an async handler closes pipelined connections: every request still succeeds, and pipelining pauses for that upstream", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { FakeClock } from "../../../src/platform/clock.ts";
-import { UpstreamError } from "../../../src/platform/errors.ts";
+import { UpstreamError } from "../../../src/transport/http1/errors.ts";
 import { countingServer, OK_RESPONSE, perTest, until } from "./http1-servers.ts";
 
 const { cleanups, client, raw } = perTest();

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { UpstreamError } from "../../../src/platform/errors.ts";
+import { UpstreamError } from "../../../src/transport/http1/errors.ts";
 import { proxyRequest, type ProxyOptions } from "../../../src/transport/http-proxy.ts";
 import { Http1Client } from "../../../src/transport/http1/index.ts";
 import { countingServer, gate } from "./http1-servers.ts";
@@ -16,7 +16,7 @@ function chain(upstream: (req: Request) => Response | Promise<Response>, opts: O
   const front = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
-    fetch: (req, srv) => proxyRequest(req, new URL(req.url), up.target, { ...opts, client, clientIp: srv.requestIP(req)?.address, signal: req.signal }),
+    fetch: (req, srv) => proxyRequest(client, req, new URL(req.url), up.target, { ...opts, clientIp: srv.requestIP(req)?.address, signal: req.signal }),
     error: (err) => new Response((err as Error).message, { status: err instanceof UpstreamError ? err.httpStatus : 500 }),
   });
   cleanups.push(() => {
@@ -111,7 +111,7 @@ describe("proxyRequest over the HTTP/1.1 pool", () => {
     const client = new Http1Client();
     cleanups.push(() => (client.close(), up.stop()));
     const req = new Request("http://gw/api/tasks", { method: "POST", body: "ignored" });
-    const res = await proxyRequest(req, new URL(req.url), up.target, { client, body: new TextEncoder().encode('{"a":1}').buffer as ArrayBuffer });
+    const res = await proxyRequest(client, req, new URL(req.url), up.target, { body: new TextEncoder().encode('{"a":1}').buffer as ArrayBuffer });
     expect(await res.json()).toEqual({ len: "7", body: '{"a":1}' });
   });
 
@@ -133,7 +133,7 @@ describe("proxyRequest over the HTTP/1.1 pool", () => {
     const port = listener.port;
     listener.stop(true);
     const req = new Request("http://gw/api/tasks/1");
-    const err = await proxyRequest(req, new URL(req.url), { address: "127.0.0.1", port }, { client }).catch((e: unknown) => e);
+    const err = await proxyRequest(client, req, new URL(req.url), { address: "127.0.0.1", port }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamError);
     expect((err as UpstreamError).httpStatus).toBe(502);
   });

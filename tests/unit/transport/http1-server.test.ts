@@ -2,6 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { serveHttp1, type Http1Server, type Http1ServerOptions } from "../../../src/transport/http1/server.ts";
 import { parseResponseHead, scanResponseHead } from "../../../src/transport/http1/response-head.ts";
 import { WireResponse } from "../../../src/transport/http1/wire-response.ts";
+import { FakeClock } from "../../../src/platform/clock.ts";
 
 /** The raw front's connection handling with a real socket client: timeouts, backpressure, graceful stop. */
 
@@ -41,15 +42,44 @@ async function until(cond: () => boolean, ms: number): Promise<boolean> {
 }
 
 describe("raw HTTP/1.1 server", () => {
-  test("a head that never completes is cut after the header timeout (slowloris); an idle keep-alive connection after the idle timeout", async () => {
-    const srv = start(() => new Response("ok"), { headerTimeoutMs: 1000, idleTimeoutMs: 1000 });
+  test("a head that never completes → 408 and close after the header timeout (slowloris); an idle keep-alive connection closes after the idle timeout", async () => {
+    const clock = new FakeClock();
+    const srv = start(() => new Response("ok"), { headerTimeoutMs: 60_000, idleTimeoutMs: 75_000, clock });
     const slow = await connect(srv.port);
     slow.socket.write("GET / HTTP/1.1\r\nhost: x\r\n");
     const idle = await connect(srv.port);
     idle.socket.write("GET / HTTP/1.1\r\nhost: x\r\n\r\n");
-    expect(await until(() => idle.state.text.includes("ok\r\n0\r\n\r\n"), 1000)).toBe(true);
-    expect(await until(() => slow.state.closed && idle.state.closed, 4000)).toBe(true);
-    expect(slow.state.text).toBe("");
+    expect(await until(() => idle.state.text.includes("ok\r\n0\r\n\r\n"), 5000)).toBe(true);
+    expect(await until(() => srv.openConnections === 2, 5000)).toBe(true);
+    clock.advance(59_000);
+    expect(slow.state.closed || idle.state.closed).toBe(false);
+    clock.advance(3_000);
+    expect(await until(() => slow.state.closed, 5000)).toBe(true);
+    expect(slow.state.text).toStartWith("HTTP/1.1 408 ");
+    expect(idle.state.closed).toBe(false);
+    clock.advance(15_000);
+    expect(await until(() => idle.state.closed, 5000)).toBe(true);
+  });
+
+  test("a request body that stops arriving → 408 and close after the body timeout, counted from the last read; the handler's signal fires", async () => {
+    const clock = new FakeClock();
+    let aborted = false;
+    const srv = start(async (req) => {
+      req.signal.addEventListener("abort", () => (aborted = true));
+      return new Response(await req.arrayBuffer());
+    }, { bodyTimeoutMs: 60_000, clock });
+    const c = await connect(srv.port);
+    c.socket.write("POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nab");
+    expect(await until(() => srv.openConnections === 1, 5000)).toBe(true);
+    clock.advance(50_000);
+    c.socket.write("cd");
+    expect(await until(() => [...srv.connections][0]!.bodyBytes === 4, 5000)).toBe(true);
+    clock.advance(50_000);
+    expect(c.state.closed).toBe(false);
+    clock.advance(12_000);
+    expect(await until(() => c.state.closed, 5000)).toBe(true);
+    expect(c.state.text).toStartWith("HTTP/1.1 408 ");
+    expect(aborted).toBe(true);
   });
 
   test("a client that stops reading stops the response body being produced (write backpressure)", async () => {
