@@ -109,25 +109,6 @@ describe("gateway rate limit per service, each algorithm's own rule", () => {
   }
 });
 
-describe("gateway rate limit on the Bun.serve front", () => {
-  test("requests without a token are charged to the IP: the 4th of 3 is 429, a junk token too", async () => {
-    const up = okUpstream();
-    const bpm = await startBpm({
-      roles: ["gateway"],
-      config: { gateway: { front: "bun", rate_limit: { requests: 3, window: "60s" } }, discovery: { static: { "task-service": [up.instance] } } },
-    });
-    try {
-      const anonymous = await untilRefused(`${bpm.url()}/api/tasks/1`, {}, 10, 401);
-      expect(anonymous.passed).toBe(3);
-      expect(anonymous.refusal.status).toBe(429);
-      expect((await fetch(`${bpm.url()}/api/tasks/1`, { headers: { authorization: "Bearer a.b.c" } })).status).toBe(429);
-    } finally {
-      await bpm.stop();
-      up.server.stop(true);
-    }
-  });
-});
-
 describe("gateway rate limit config", () => {
   test("an unknown algorithm or service is refused, naming the key", async () => {
     const dir = tempDir();

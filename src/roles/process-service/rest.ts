@@ -1,5 +1,6 @@
 import { Elysia } from "elysia";
-import { CORRELATION_HEADER, idempotencyKeyFrom, objectBody, parseInput, principalFrom } from "../../platform/http.ts";
+import { CORRELATION_HEADER, idempotencyKeyFrom, objectBody, parseInput } from "../../platform/http.ts";
+import { principalFrom } from "../../platform/request-auth.ts";
 import { readDeadline } from "../../resilience/deadline.ts";
 import type { GrpcCallOptions } from "../../transport/grpc-client.ts";
 import {

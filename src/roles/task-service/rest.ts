@@ -1,5 +1,6 @@
 import { Elysia } from "elysia";
-import { idempotencyKeyFrom, objectBody, parseInput, principalFrom } from "../../platform/http.ts";
+import { idempotencyKeyFrom, objectBody, parseInput } from "../../platform/http.ts";
+import { principalFrom } from "../../platform/request-auth.ts";
 import { SseRegistry, SseStream } from "../../platform/sse.ts";
 import { ListTasksQuerySchema, SubscribeQuerySchema } from "../../domain/tasks/model.ts";
 import type { TaskService } from "./service.ts";

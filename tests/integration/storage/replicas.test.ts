@@ -18,7 +18,8 @@ beforeAll(async () => {
   pg = await startPostgres();
   url = await freshDatabase(pg, "replicas");
   // at the same moment, so both race to migrate the empty database
-  const replica = () => startBpm({ roles: ["task-service"], env: { DATABASE_URL: url } });
+  // replication, not credentials, is tested here: auth off (every caller is the local operator)
+  const replica = () => startBpm({ roles: ["task-service"], env: { DATABASE_URL: url }, config: { auth: { enabled: false } } });
   [a, b] = await Promise.all([replica(), replica()]);
 }, 90_000);
 afterAll(async () => {
