@@ -15,7 +15,7 @@ import type { Metrics } from "../../telemetry/metrics.ts";
 import type { HeaderRecord } from "../../telemetry/propagation.ts";
 import { recordFallback } from "../../telemetry/resilience.ts";
 import { runInSpan, traceFields, tracingEnabled } from "../../telemetry/tracing.ts";
-import type { Downstreams } from "../../transport/downstreams.ts";
+import type { DownstreamPolicies } from "../../transport/downstreams.ts";
 import { isHttpError } from "../../transport/http1/errors.ts";
 import { type Http1Client, WireResponse } from "../../transport/http1/index.ts";
 import { type Conn, DEFERRED } from "../../transport/http1/server.ts";
@@ -26,7 +26,8 @@ import type { ResponseFallbackCache } from "./fallback-cache.ts";
 import { methodVerdict } from "./methods.ts";
 import type { AllowedMethods } from "../../platform/method-not-allowed.ts";
 import type { GatewayRateLimits } from "./rate-limit.ts";
-import { type GatewayRoute, routeTemplate } from "./routes.ts";
+import { type GatewayRoute, routeTemplate, upstreamPath } from "./routes.ts";
+import { versionsFor } from "./versions.ts";
 
 /** Nothing downstream reads these (each role verifies Authorization itself); a forged one is still dropped. */
 const STRIPPED = LEGACY_IDENTITY_HEADERS;
@@ -38,7 +39,8 @@ export interface GatewayProxyDeps {
   log: Logger;
   metrics: Metrics;
   balancers: ServiceBalancers;
-  downstreams: Downstreams;
+  /** The policies (breaker, retry, time limiter) guarding a route's calls. */
+  policies(route: GatewayRoute): DownstreamPolicies;
   limits: GatewayRateLimits | undefined;
   fallback: ResponseFallbackCache | undefined;
   /** `fallback.defaultResponse` as a maker of responses, when configured. */
@@ -50,7 +52,7 @@ export interface GatewayProxyDeps {
   streamed: ReadonlySet<string>;
   /** The methods each proxied path serves (405/OPTIONS list them). */
   pathMethods: AllowedMethods;
-  /** Whole-request budget; also sent downstream as the deadline. */
+  /** Whole-request budget (a route's `timeout` replaces it); also sent downstream as the deadline. */
   requestTimeoutMs: number;
   bodyLimitBytes: number;
   /** Throws a 401 at once, or answers from the verified-token cache without a promise. */
@@ -79,7 +81,7 @@ export interface GatewayProxy {
  * verified yet, traced requests with streamed bodies).
  */
 export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
-  const { role, log, metrics, balancers, downstreams, limits, fallback, defaultAnswer, accessLog, upstreamClient, sticky, authenticate } = deps;
+  const { role, log, metrics, balancers, limits, fallback, defaultAnswer, accessLog, upstreamClient, sticky, authenticate } = deps;
 
   const countRequest = (method: string, tpl: string, status: number, seconds: number) => {
     metrics.httpRequests.labels(role, method, tpl, String(status)).inc();
@@ -105,7 +107,9 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
 
   /** A method the route does not serve is answered here (405, 501; OPTIONS 204), counted and logged; never forwarded. */
   function byMethod(call: ProxyCall): Response | undefined {
-    const verdict = methodVerdict(call.target, call.req.method, () => deps.pathMethods.allow(call.url.pathname));
+    // a bpm role's API table names each path's methods; another service's route says them itself
+    const own = call.target.bpm ? () => deps.pathMethods.allow(call.publicUrl.pathname) : undefined;
+    const verdict = methodVerdict(call.target, call.req.method, own);
     if (verdict.kind === "forward") return undefined;
     const res =
       verdict.kind === "options"
@@ -161,6 +165,11 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
     decision: RateLimitDecision | undefined;
     /** Charged to its client IP already (no verified token when it came in). */
     ipCharged = false;
+    /** The path the client asked for (`url` is what the upstream is sent: the route may strip its prefix). */
+    readonly publicUrl: UrlParts;
+    readonly url: UrlParts;
+    /** Instance versions this request may go to, the preferred first; undefined: any. */
+    versions: readonly string[] | undefined = undefined;
     /** The fallback cache's key (GETs, when the cache is on). */
     cacheKey: string | undefined;
     /** When the request was admitted (epoch ms): the fallback cache's clock. */
@@ -173,14 +182,16 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
 
     constructor(
       readonly req: InboundRequest,
-      readonly url: UrlParts,
+      url: UrlParts,
       readonly target: GatewayRoute,
       readonly clientIp: string | undefined,
     ) {
       super();
       this.cid = correlationIdFrom(req.headers);
+      this.publicUrl = url;
+      this.url = target.stripPrefix ? { pathname: upstreamPath(target, url.pathname), search: url.search, host: url.host, protocol: url.protocol } : url;
       this.route = routeTemplate(target, url.pathname);
-      this.pipeline = !deps.streamed.has(this.route);
+      this.pipeline = !target.streamed && !deps.streamed.has(this.route);
     }
 
     forwarded(res: WireResponse): void {
@@ -217,7 +228,8 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
 
   /** Charges one request to `key`; the 429 when its limit refuses it. */
   function charge(call: ProxyCall, key: string): Response | undefined {
-    const decision = (call.decision = limits!.check(key, call.target.service));
+    const target = call.target;
+    const decision = (call.decision = limits!.check(key, target.service, target.rateLimit !== undefined ? target.prefix : undefined));
     if (decision.allowed) return undefined;
     return errorResponse(new RateLimitedError("Too many requests", decision.retryAfterMs, decision.limit), call.cid, rateLimitHeaders(decision));
   }
@@ -255,13 +267,16 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
       if (refusal !== undefined) return refusal;
     }
     const now = (call.now = Date.now());
-    call.deadline = earliest(now + deps.requestTimeoutMs, readDeadline(headers)) ?? now + deps.requestTimeoutMs;
+    const budget = call.target.timeoutMs ?? deps.requestTimeoutMs;
+    call.deadline = earliest(now + budget, readDeadline(headers)) ?? now + budget;
     call.idempotent = isIdempotentHttp(call.req.method, headers);
     if (sticky.enabled) call.stickyId = readStickyCookie(headers.get("cookie"), sticky.cookie_name);
+    call.versions = versionsFor(call.target, headers, call.stickyId, balancers);
     const set = call.setHeaders;
     set[CORRELATION_HEADER] = call.cid;
     set[DEADLINE_HEADER] = String(call.deadline);
-    if (fallback && call.req.method === "GET") call.cacheKey = `${identity?.sub ?? ""}|${call.url.pathname}${call.url.search}`;
+    // keyed by what the client asked for, and the version it pinned (a pinned v2 never answers from v1's copy)
+    if (fallback && call.req.method === "GET") call.cacheKey = `${identity?.sub ?? ""}|${call.versions?.length === 1 ? call.versions[0] : ""}|${call.publicUrl.pathname}${call.publicUrl.search}`;
     return undefined;
   }
 
@@ -325,7 +340,7 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
     const span = call.serverSpan;
     if (span !== undefined) endHttpServerSpan(span, res);
     const traceId = span !== undefined ? span.spanContext().traceId : tracingEnabled ? traceFields()?.trace_id : undefined;
-    accessLog?.request(call.req.method, call.url.pathname, res.status, Math.round(ms * 100) / 100, call.lease?.instance.id, call.cid, traceId, call.identity?.sub);
+    accessLog?.request(call.req.method, call.publicUrl.pathname, res.status, Math.round(ms * 100) / 100, call.lease?.instance.id, call.cid, traceId, call.identity?.sub);
   }
 
   /** The raw front with the pooled client: the answer is written from the upstream socket's read callback. */
@@ -358,7 +373,7 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
     }
     call.conn = conn;
     const target = call.target;
-    forwardDirect(balancers.get(target.service), downstreams.get(target.downstream), call, req.bytes, call);
+    forwardDirect(balancers.get(target.service), deps.policies(target), call, req.bytes, call);
     return DEFERRED;
   }
 
@@ -379,7 +394,7 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
       const target = call.target;
       let upstreamRes: Response | WireResponse;
       try {
-        upstreamRes = await forward(balancers.get(target.service), downstreams.get(target.downstream), call);
+        upstreamRes = await forward(balancers.get(target.service), deps.policies(target), call);
       } catch (err) {
         return (res = afterForwardFailed(call, err));
       }
