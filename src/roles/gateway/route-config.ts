@@ -6,7 +6,7 @@ import { LimitSchema } from "./rate-limit.ts";
 /** Methods a route may forward (RFC 9110 §9 and PATCH; CONNECT and TRACE are never proxied). */
 export const ROUTABLE_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 
-/** Paths the gateway answers itself: no route may cover them, nor sit under them. */
+/** Paths the gateway answers itself: no route may sit at or under them; a route over one (`/api`) leaves it to the gateway. */
 export const RESERVED_PATHS = ["/health", "/metrics", "/admin", "/docs", "/openapi.json", "/api/_gateway"] as const;
 
 const PREFIX_MESSAGE = "must be a path prefix such as /api/users (whole segments; no query, fragment, dot segments or empty segments)";
@@ -90,7 +90,7 @@ export const RoutesSchema = v.pipe(
       const before = seen.get(p);
       if (before !== undefined) issue(i, `overlaps route ${before} (the same prefix twice)`);
       seen.set(p, i);
-      const reserved = RESERVED_PATHS.find((r) => covers(p, r) || covers(r, p));
+      const reserved = RESERVED_PATHS.find((r) => covers(r, p));
       if (reserved !== undefined) issue(i, `overlaps the gateway's own path ${reserved}`);
     }
   }),

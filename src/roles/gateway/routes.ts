@@ -2,7 +2,7 @@ import { UsageError } from "../../config/loader.ts";
 import type { Config } from "../../config/schema.ts";
 import { VersionSplit } from "../../balancing/version-split.ts";
 import { instanceName } from "../../resilience/registry.ts";
-import { ROUTABLE_METHODS, type RouteConfig } from "./route-config.ts";
+import { covers, RESERVED_PATHS, ROUTABLE_METHODS, type RouteConfig } from "./route-config.ts";
 
 /** A per-route rate limit: requests per window per client. */
 export type RouteRateLimit = NonNullable<RouteConfig["rate_limit"]>;
@@ -30,6 +30,8 @@ export interface GatewayRoute {
   streamed: boolean;
   /** Traffic share by instance version, when the route sets `versions`. */
   split: VersionSplit | undefined;
+  /** The gateway's own paths under this prefix (`/api` → `/api/_gateway`): never routed. */
+  reserved: readonly string[];
 }
 
 /** The methods each bpm role serves under its prefix (its API table; 405 for the rest). */
@@ -72,6 +74,7 @@ export function buildRoutes(configured: readonly RouteConfig[] | undefined, resi
       rateLimit: r.rate_limit,
       streamed: r.streamed ?? false,
       split: r.versions !== undefined ? new VersionSplit(r.versions) : undefined,
+      reserved: RESERVED_PATHS.filter((p) => covers(r.prefix, p)),
     };
   });
 }
@@ -89,7 +92,9 @@ export class RouteTable {
   /** The route for a path, matching whole segments (`/api/tasksX` is not `/api/tasks`); the longest prefix wins. */
   match(pathname: string): GatewayRoute | undefined {
     for (const r of this.byLength) {
-      if (pathname.startsWith(r.prefix) && (pathname.length === r.prefix.length || pathname.charCodeAt(r.prefix.length) === 47)) return r;
+      if (pathname.startsWith(r.prefix) && (pathname.length === r.prefix.length || pathname.charCodeAt(r.prefix.length) === 47)) {
+        return r.reserved.length > 0 && r.reserved.some((p) => covers(p, pathname)) ? undefined : r;
+      }
     }
     return undefined;
   }
