@@ -226,17 +226,21 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
     if (len !== null && Number(len) > deps.bodyLimitBytes) throw new PayloadTooLargeError(deps.bodyLimitBytes);
   }
 
-  /** Charges one request to `key`; the 429 when its limit refuses it. */
-  function charge(call: ProxyCall, key: string): Response | undefined {
+  /**
+   * Charges one request to `key`; the 429 when its limit refuses it. The route's own limit is
+   * per client, so only the charge to the request's client counts there (its token's user, or
+   * its IP without auth), not the IP pre-charge of a token not verified yet.
+   */
+  function charge(call: ProxyCall, key: string, client: boolean): Response | undefined {
     const target = call.target;
-    const decision = (call.decision = limits!.check(key, target.service, target.rateLimit !== undefined ? target.prefix : undefined));
+    const decision = (call.decision = limits!.check(key, target.service, client && target.rateLimit !== undefined ? target.prefix : undefined));
     if (decision.allowed) return undefined;
     return errorResponse(new RateLimitedError("Too many requests", decision.retryAfterMs, decision.limit), call.cid, rateLimitHeaders(decision));
   }
 
-  function chargeIp(call: ProxyCall): Response | undefined {
+  function chargeIp(call: ProxyCall, client: boolean): Response | undefined {
     call.ipCharged = true;
-    return charge(call, `ip:${call.clientIp ?? "unknown"}`);
+    return charge(call, `ip:${call.clientIp ?? "unknown"}`, client);
   }
 
   /**
@@ -248,13 +252,13 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
   function authenticateCall(call: ProxyCall): Response | Identity | Promise<Identity> | undefined {
     const authorization = call.req.headers.get("authorization");
     if (limits !== undefined && deps.authEnabled && !deps.isCached(authorization)) {
-      const refusal = chargeIp(call);
+      const refusal = chargeIp(call, false);
       if (refusal !== undefined) return refusal;
     }
     try {
       return authenticate(authorization);
     } catch (err) {
-      return (limits !== undefined && !call.ipCharged ? chargeIp(call) : undefined) ?? failed(call, err);
+      return (limits !== undefined && !call.ipCharged ? chargeIp(call, false) : undefined) ?? failed(call, err);
     }
   }
 
@@ -263,7 +267,7 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
     const headers = call.req.headers;
     call.identity = identity;
     if (limits !== undefined && (identity !== undefined || !call.ipCharged)) {
-      const refusal = identity !== undefined ? charge(call, `u:${identity.sub}`) : chargeIp(call);
+      const refusal = identity !== undefined ? charge(call, `u:${identity.sub}`, true) : chargeIp(call, true);
       if (refusal !== undefined) return refusal;
     }
     const now = (call.now = Date.now());
