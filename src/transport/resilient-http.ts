@@ -54,6 +54,8 @@ export interface ForwardRequest extends ForwardState {
    * a client's pin); undefined: any instance.
    */
   versions?: readonly string[] | undefined;
+  /** Told each attempt's end on its instance: failed as the breaker judges it (5xx, no answer), not when the caller cancelled. */
+  attemptEnded?(lease: Lease, failed: boolean): void;
 }
 
 /** Told how a `forwardDirect` call ended: with the response to send, or the error to answer with. */
@@ -117,6 +119,7 @@ function attemptAnswered(policies: DownstreamPolicies, f: ForwardRequest, res: R
   releaseLocal(policies);
   f.upstream!.end(ms / 1000, statusClass(res.status));
   policies.breaker.onResult(ms, failed, f.epoch);
+  f.attemptEnded?.(f.lease!, failed);
   if (res.status === 429) {
     const ra = Number(res.headers.get("retry-after"));
     f.lease!.release({ outcome: "load", latencyMs: ms, retryAfterMs: Number.isFinite(ra) && ra > 0 ? ra * 1000 : undefined });
@@ -134,6 +137,7 @@ function attemptFailed(policies: DownstreamPolicies, f: ForwardRequest, err: unk
   policies.breaker.onErrorResult(ms, err, f.epoch, callerSignal);
   // the instance is judged as the breaker judges it: a client's broken upload or cancellation is not its failure
   const outcome = defaultErrorClassifier(err, callerSignal);
+  if (outcome !== "ignore") f.attemptEnded?.(f.lease!, outcome === "failure");
   f.lease!.release({ outcome: outcome === "ignore" ? "cancelled" : outcome, latencyMs: ms });
 }
 

@@ -17,8 +17,8 @@ afterAll(async () => {
   for (const stop of stoppers.reverse()) await stop().catch(() => {});
 });
 
-async function upstream(version: string): Promise<PythonUpstream> {
-  const u = await startPythonUpstream(version);
+async function upstream(version: string, opts: { failing?: boolean } = {}): Promise<PythonUpstream> {
+  const u = await startPythonUpstream(version, opts);
   stoppers.push(() => u.stop());
   return u;
 }
@@ -176,19 +176,80 @@ describe("versions side by side (static discovery, two tiny upstreams)", () => {
         }
       }
     });
-    await waitUntil("traffic before the switch", () => before >= 200, 30_000);
-    const res = await put({ prefix: "/api/users", versions: { "1": 0, "2": 100 } });
-    expect(res.status).toBe(200);
-    expect(((await res.json()) as { versions: Record<string, number> }).versions).toEqual({ "1": 0, "2": 100 });
-    switched = true;
-    await waitUntil("traffic after the switch", () => afterSwitch >= 300, 30_000);
-    stop = true;
-    await Promise.all(workers);
+    try {
+      await waitUntil("traffic before the switch", () => before >= 200, 30_000);
+      const res = await put({ prefix: "/api/users", versions: { "1": 0, "2": 100 } });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { versions: Record<string, number> }).versions).toEqual({ "1": 0, "2": 100 });
+      switched = true;
+      await waitUntil("traffic after the switch", () => afterSwitch >= 300, 30_000);
+    } finally {
+      stop = true;
+      await Promise.all(workers);
+    }
     console.log(`blue-green switch under 4 clients: ${before} requests before, ${afterSwitch} after, ${failures} failed, ${v1AfterSwitch} to v1 after`);
     expect(failures).toBe(0);
     expect(v1AfterSwitch).toBe(0);
     const routes = (await (await adminFetch(`${gw.url()}/admin/routes`)).json()) as { routes: { prefix: string; versions: Record<string, number> }[] };
     expect(routes.routes[0]).toMatchObject({ prefix: "/api/users", versions: { "1": 0, "2": 100 } });
+  }, 90_000);
+});
+
+describe("automatic rollback", () => {
+  test("v2 answering 503 to everything under 4 clients: all traffic back on v1, 0 failed GETs (retried on v1), the rollback counted and shown", async () => {
+    const [v1, v2] = await Promise.all([upstream("1"), upstream("2", { failing: true })]);
+    const gw = await gateway({
+      config: {
+        discovery: { static: { "user-service": [{ address: "127.0.0.1", port: v1.port, version: "1" }, { address: "127.0.0.1", port: v2.port, version: "2" }] } },
+        fallback: { shouldCache: false },
+        // outlier ejection would take v2 out first; this test watches the rollback alone
+        load_balancer: { outlier_detection: { consecutive_errors: 100000 } },
+        gateway: { routes: [{ prefix: "/api/users", service: "user-service", versions: { "1": 50, "2": 50 }, rollback: { margin: 20, window: "60s", min_requests: 10 } }] },
+      },
+    });
+    const auth = await authHeaders("rollback");
+    let failures = 0;
+    let ok = 0;
+    let rolledBack = false;
+    let v2AfterRollback = 0;
+    let stop = false;
+    const workers = Array.from({ length: 4 }, async () => {
+      while (!stop) {
+        const sentAfter = rolledBack;
+        const res = await fetch(`${gw.url()}/api/users/who`, { headers: auth }).catch(() => undefined);
+        if (res === undefined) {
+          failures++;
+          continue;
+        }
+        if (res.status !== 200) {
+          failures++;
+          await res.text();
+          continue;
+        }
+        ok++;
+        const { version } = (await res.json()) as Echo;
+        if (sentAfter && version === "2") v2AfterRollback++;
+      }
+    });
+    const routes = async () => ((await (await adminFetch(`${gw.url()}/admin/routes`)).json()) as { routes: { versions: Record<string, number>; rollback: { last: { from: string; to: string } | null } }[] }).routes[0]!;
+    try {
+      await waitUntil("the rollback", async () => (await routes()).rollback.last !== null, 30_000);
+      rolledBack = true;
+      const okAtRollback = ok;
+      await waitUntil("traffic after the rollback", () => ok >= okAtRollback + 200, 30_000);
+    } finally {
+      stop = true;
+      await Promise.all(workers);
+    }
+    const r = await routes();
+    expect(r.versions).toEqual({ "1": 100, "2": 0 });
+    expect(r.rollback.last).toMatchObject({ from: "2", to: "1" });
+    const metrics = await (await fetch(`${gw.url()}/metrics`)).text();
+    expect(metrics).toMatch(/^bpm_gateway_version_rollbacks_total\{route="\/api\/users",service="user-service",from="2"\} 1$/m);
+    expect(gw.output()).toContain("version rolled back");
+    console.log(`rollback under 4 clients: ${ok} answered, ${failures} failed, ${v2AfterRollback} to v2 after the rollback`);
+    expect(failures).toBe(0);
+    expect(v2AfterRollback).toBe(0);
   }, 90_000);
 });
 
@@ -206,6 +267,8 @@ describe("invalid routes stop start-up with exit 2 and one line naming the key",
       [{ routes: [{ prefix: "/api/users", service: "a" }, { prefix: "/api/users/", service: "b" }] }, /^config: gateway\.routes\.1\.prefix overlaps route 0/],
       [{ routes: [{ prefix: "/api/users", service: "a", retry: "noSuchRetry" }] }, /^config: gateway\.routes\.0\.retry must name an entry under resilience4j\.retry\.instances, got "noSuchRetry"$/],
       [{ routes: [{ prefix: "/api/users", service: "a", methods: ["GET", "CONNECT"] }] }, /^config: gateway\.routes\.0\.methods\.1 must be one of/],
+      [{ routes: [{ prefix: "/api/users", service: "a", rollback: { margin: 10 } }] }, /^config: gateway\.routes\.0\.rollback needs versions on the same route$/],
+      [{ routes: [{ prefix: "/api/users", service: "a", versions: { "1": 100 }, rollback: { margin: 10, stable: "7" } }] }, /^config: gateway\.routes\.0\.rollback\.stable must be one of the route's versions, got "7"$/],
       [{ routes: [{ prefix: "/api/users", service: "a" }], rate_limit: { requests: 10, window: "1s", services: { "task-service": { requests: 1, window: "1s" } } } }, /^config: gateway\.rate_limit\.services\.task-service names no routed service/],
     ];
     for (const [gw, message] of cases) {

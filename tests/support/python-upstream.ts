@@ -8,6 +8,7 @@ import { makeTempDir, probeFetch, spawnLogged, waitFor, type LoggedProcess } fro
 const SCRIPT = `
 import http.server, json, sys, time
 VERSION = sys.argv[2]
+FAIL = len(sys.argv) > 3 and sys.argv[3] == "fail"  # every request but /health answers 503
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def log_message(self, *args): pass
@@ -17,7 +18,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         n = int(self.headers.get("content-length") or 0)
         if n: self.rfile.read(n)
         body = json.dumps({"version": VERSION, "path": self.path, "method": self.command}).encode()
-        self.send_response(200)
+        self.send_response(503 if FAIL and self.path != "/health" else 200)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))
         self.end_headers()
@@ -37,12 +38,12 @@ export interface PythonUpstream {
 }
 
 /** Starts the service on a free loopback port and waits until it answers. */
-export async function startPythonUpstream(version: string): Promise<PythonUpstream> {
+export async function startPythonUpstream(version: string, opts: { failing?: boolean } = {}): Promise<PythonUpstream> {
   const dir = makeTempDir("py-upstream");
   const script = join(dir, "upstream.py");
   writeFileSync(script, SCRIPT);
   const port = await freePort();
-  const proc = spawnLogged({ name: `python upstream v${version}`, cmd: ["python3", script, String(port), version], logFile: join(dir, "upstream.log") });
+  const proc = spawnLogged({ name: `python upstream v${version}`, cmd: ["python3", script, String(port), version, ...(opts.failing ? ["fail"] : [])], logFile: join(dir, "upstream.log") });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => ((await probeFetch(`${url}/health`)).ok ? true : undefined), { what: `python upstream v${version}`, timeoutMs: 15_000, intervalMs: 25, process: proc });
   return {

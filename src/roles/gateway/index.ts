@@ -1,3 +1,4 @@
+import * as prom from "prom-client";
 import * as v from "valibot";
 import { ServiceBalancers } from "../../balancing/service-balancers.ts";
 import { AccessLog } from "../../platform/access-log.ts";
@@ -37,7 +38,20 @@ import type { DownstreamPolicies } from "../../transport/downstreams.ts";
 export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   const { config, log, metrics, lifecycle, registry } = ctx;
   const gw = v.parse(GatewayConfigSchema, config.gateway);
-  const table = new RouteTable(buildRoutes(gw.routes, config.resilience4j));
+  const rollbacks = new prom.Counter({
+    name: "bpm_gateway_version_rollbacks_total",
+    help: "Automatic rollbacks of a route's traffic to its stable version, by route prefix, service and the version rolled back from.",
+    labelNames: ["route", "service", "from"] as const,
+    registers: [metrics.registry],
+  });
+  const table = new RouteTable(
+    buildRoutes(gw.routes, config.resilience4j, {
+      onRollback: (route, r) => {
+        rollbacks.labels(route.prefix, route.service, r.from).inc();
+        log.warn("version rolled back: all traffic to the stable version", { prefix: route.prefix, service: route.service, ...r });
+      },
+    }),
+  );
   for (const service of Object.keys(gw.rate_limit.services)) {
     if (!table.routes.some((r) => r.service === service)) throw new UsageError(`config: gateway.rate_limit.services.${service} names no routed service (gateway.routes)`);
   }

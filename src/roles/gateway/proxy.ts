@@ -1,5 +1,6 @@
 import type { Span } from "@opentelemetry/api";
 import type { ServiceBalancers } from "../../balancing/service-balancers.ts";
+import type { Lease } from "../../balancing/lease.ts";
 import { readStickyCookie, stickyCookie } from "../../balancing/sticky.ts";
 import type { AccessLog } from "../../platform/access-log.ts";
 import { LEGACY_IDENTITY_HEADERS, type Identity } from "../../platform/auth.ts";
@@ -192,6 +193,12 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
       this.url = target.stripPrefix ? { pathname: upstreamPath(target, url.pathname), search: url.search, host: url.host, protocol: url.protocol } : url;
       this.route = routeTemplate(target, url.pathname);
       this.pipeline = !target.streamed && !deps.streamed.has(this.route);
+    }
+
+    /** A route that rolls back judges each version by its attempts (a retry elsewhere does not hide a failure). */
+    attemptEnded(lease: Lease, failed: boolean): void {
+      const rollback = this.target.rollback;
+      if (rollback !== undefined) rollback.record(lease.instance.version ?? "", failed);
     }
 
     forwarded(res: WireResponse): void {

@@ -64,6 +64,17 @@ export const RouteConfigSchema = v.strictObject({
     ),
   ),
   versions: v.optional(VersionWeightsSchema),
+  /** With `versions`: all traffic back to `stable` when another version's error rate exceeds its own by `margin` points. */
+  rollback: v.optional(
+    v.strictObject({
+      /** Default: the version with the largest weight. */
+      stable: v.optional(VersionSchema),
+      /** Percentage points, e.g. 10: a 15% error rate against the stable version's 4% rolls back. */
+      margin: v.pipe(v.number("must be a number of percentage points in 0..100"), v.minValue(0, "must be a number of percentage points in 0..100"), v.maxValue(100, "must be a number of percentage points in 0..100")),
+      window: v.optional(v.pipe(durationMs("the rollback window"), v.check((ms) => ms >= 100, "must be at least 100ms")), 30_000),
+      min_requests: v.optional(v.pipe(v.number("must be a positive integer"), v.integer("must be a positive integer"), v.minValue(1, "must be a positive integer")), 20),
+    }),
+  ),
 });
 
 export type RouteConfig = v.InferOutput<typeof RouteConfigSchema>;

@@ -25,6 +25,7 @@ export function routeView(r: GatewayRoute) {
     rate_limit: r.rateLimit ?? null,
     streamed: r.streamed,
     versions: r.split?.all ?? null,
+    rollback: r.rollback !== undefined ? { ...r.rollback.policy, last: r.rollback.last ?? null } : null,
   };
 }
 
@@ -47,6 +48,7 @@ export function routesAdmin(table: RouteTable, guard: AdminGuard, log: Logger) {
       if (route.split === undefined) throw new ValidationError(`route ${route.prefix} does not split by version (set its versions in gateway.routes)`);
       const before = route.split.all;
       route.split.set(change.versions);
+      route.rollback?.reset();
       log.info("route version weights changed", { prefix: route.prefix, service: route.service, before, after: route.split.all });
       return routeView(route);
     });

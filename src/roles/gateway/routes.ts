@@ -1,6 +1,8 @@
 import { UsageError } from "../../config/loader.ts";
 import type { Config } from "../../config/schema.ts";
+import { type Rollback, VersionRollback } from "../../balancing/version-rollback.ts";
 import { VersionSplit } from "../../balancing/version-split.ts";
+import { type Clock, systemClock } from "../../platform/clock.ts";
 import { instanceName } from "../../resilience/registry.ts";
 import { covers, RESERVED_PATHS, ROUTABLE_METHODS, type RouteConfig } from "./route-config.ts";
 
@@ -30,6 +32,8 @@ export interface GatewayRoute {
   streamed: boolean;
   /** Traffic share by instance version, when the route sets `versions`. */
   split: VersionSplit | undefined;
+  /** Watches the split's versions and rolls back to the stable one (`rollback`). */
+  rollback: VersionRollback | undefined;
   /** The gateway's own paths under this prefix (`/api` → `/api/_gateway`): never routed. */
   reserved: readonly string[];
 }
@@ -52,17 +56,27 @@ export const DEFAULT_ROUTES: readonly RouteConfig[] = [
  * The route table from `gateway.routes` (or the default), with the names it uses checked
  * against the rest of the config: a retry policy that is not configured is a config error.
  */
-export function buildRoutes(configured: readonly RouteConfig[] | undefined, resilience?: Config["resilience4j"]): GatewayRoute[] {
+export function buildRoutes(
+  configured: readonly RouteConfig[] | undefined,
+  resilience?: Config["resilience4j"],
+  opts: { clock?: Clock; onRollback?: (route: GatewayRoute, r: Rollback) => void } = {},
+): GatewayRoute[] {
   const given = configured ?? DEFAULT_ROUTES;
   return given.map((r, i) => {
     if (r.retry !== undefined && resilience?.retry?.instances?.[r.retry] === undefined) {
       throw new UsageError(`config: gateway.routes.${i}.retry must name an entry under resilience4j.retry.instances, got ${JSON.stringify(r.retry)}`);
     }
+    if (r.rollback !== undefined && r.versions === undefined) throw new UsageError(`config: gateway.routes.${i}.rollback needs versions on the same route`);
+    const stable = r.rollback?.stable ?? (r.versions ? Object.entries(r.versions).sort((a, b) => b[1] - a[1])[0]![0] : undefined);
+    if (r.rollback !== undefined && r.versions?.[stable!] === undefined) {
+      throw new UsageError(`config: gateway.routes.${i}.rollback.stable must be one of the route's versions, got ${JSON.stringify(stable)}`);
+    }
     const own = BPM_METHODS[r.service];
     let methods: readonly string[];
     if (r.methods !== undefined) methods = r.methods.includes("GET") && !r.methods.includes("HEAD") ? [...r.methods, "HEAD"] : [...new Set(r.methods)];
     else methods = own ?? ROUTABLE_METHODS;
-    return {
+    const split = r.versions !== undefined ? new VersionSplit(r.versions) : undefined;
+    const route: GatewayRoute = {
       prefix: r.prefix,
       service: r.service,
       downstream: instanceName(r.policies ?? r.service),
@@ -73,9 +87,16 @@ export function buildRoutes(configured: readonly RouteConfig[] | undefined, resi
       timeoutMs: r.timeout,
       rateLimit: r.rate_limit,
       streamed: r.streamed ?? false,
-      split: r.versions !== undefined ? new VersionSplit(r.versions) : undefined,
+      split,
+      rollback: undefined,
       reserved: RESERVED_PATHS.filter((p) => covers(r.prefix, p)),
     };
+    const rb = r.rollback;
+    if (rb !== undefined && split !== undefined) {
+      const policy = { stable: stable!, marginPercent: rb.margin, windowMs: rb.window, minRequests: rb.min_requests };
+      route.rollback = new VersionRollback(policy, split, opts.clock ?? systemClock, (x) => opts.onRollback?.(route, x));
+    }
+    return route;
   });
 }
 
