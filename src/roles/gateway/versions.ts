@@ -13,7 +13,13 @@ const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
 /** The version a client pinned (header first, then cookie); a malformed one is a 400, never a silent guess. */
 export function pinnedVersion(headers: HeaderReader): string | undefined {
   const header = headers.get(VERSION_HEADER);
-  const value = header !== null ? header.trim() : readStickyCookie(headers.get("cookie"), VERSION_COOKIE);
+  let value: string | undefined;
+  if (header !== null) value = header.trim();
+  else {
+    // the common request pins nothing: one substring search, no cookie parsing
+    const cookie = headers.get("cookie");
+    if (cookie !== null && cookie.includes(VERSION_COOKIE)) value = readStickyCookie(cookie, VERSION_COOKIE);
+  }
   if (value === undefined || value === "") return undefined;
   if (!VERSION.test(value)) throw new ValidationError(`${header !== null ? `the ${VERSION_HEADER} header` : `the ${VERSION_COOKIE} cookie`} must be a version (letters, digits and . _ + -, at most 64)`);
   return value;
