@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import Negotiator from "negotiator";
 import * as v from "valibot";
-import { BpmError, ForbiddenError, grpcCodeForHttp, MethodNotAllowedError, PayloadTooLargeError, ValidationError } from "./errors.ts";
+import { BpmError, ForbiddenError, MethodNotAllowedError, PayloadTooLargeError, ValidationError } from "../core/errors.ts";
 import { AllowedMethods } from "./method-not-allowed.ts";
 import type { Principal } from "./principal.ts";
 import type { HealthRegistry } from "./health.ts";
@@ -49,9 +49,9 @@ export function toBpmError(err: unknown): BpmError {
   // a library's error that names its own HTTP status and code (the HTTP/1.1 server's and client's)
   const e = err as { httpStatus?: unknown; code?: unknown; message?: unknown } | null;
   if (typeof e?.httpStatus === "number" && typeof e.code === "string" && e.httpStatus >= 400 && e.httpStatus <= 599) {
-    return new BpmError(String(e.message), { code: e.code, httpStatus: e.httpStatus, grpcCode: grpcCodeForHttp(e.httpStatus), cause: err });
+    return new BpmError(String(e.message), { code: e.code, httpStatus: e.httpStatus, cause: err });
   }
-  return new BpmError("internal error", { code: "INTERNAL", httpStatus: 500, grpcCode: 13, cause: err });
+  return new BpmError("internal error", { code: "INTERNAL", httpStatus: 500, cause: err });
 }
 
 /** A JSON object body (a missing body counts as `{}` unless `required`); anything else is a 400. */
@@ -107,7 +107,7 @@ const principals = new WeakMap<Request, Principal>();
 /** The caller the app authenticated for this request. */
 export function principalFrom(request: Request): Principal {
   const p = principals.get(request);
-  if (p === undefined) throw new BpmError("request was not authenticated", { code: "INTERNAL", httpStatus: 500, grpcCode: 13 });
+  if (p === undefined) throw new BpmError("request was not authenticated", { code: "INTERNAL", httpStatus: 500 });
   return p;
 }
 
@@ -183,7 +183,7 @@ export function createHttpApp(opts: HttpAppOptions) {
           const allow = allowed.allow(path);
           if (allow !== undefined && request.method === "OPTIONS") return new Response(null, { status: 204, headers: { allow: [...allow, "OPTIONS"].join(", "), [CORRELATION_HEADER]: cid } });
           if (allow !== undefined && !allow.includes(request.method)) return errorResponse(new MethodNotAllowedError(request.method, path), cid, { allow: allow.join(", ") });
-          return errorResponse(new BpmError(`no route for ${request.method} ${path}`, { code: "NOT_FOUND", httpStatus: 404, grpcCode: 5 }), cid);
+          return errorResponse(new BpmError(`no route for ${request.method} ${path}`, { code: "NOT_FOUND", httpStatus: 404 }), cid);
         }
         case "VALIDATION":
           return errorResponse(new ValidationError(String((error as Error).message).split("\n")[0] ?? "invalid input"), cid);

@@ -1,4 +1,4 @@
-import { type Clock, type Random, systemClock, systemRandom } from "../platform/clock.ts";
+import { type Clock, type Random, systemClock, systemRandom } from "../core/clock.ts";
 import { Bulkhead } from "./bulkhead.ts";
 import { CircuitBreaker } from "./circuit-breaker.ts";
 import {

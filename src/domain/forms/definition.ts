@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { ValidationError } from "../../platform/errors.ts";
+import { ValidationError } from "../../core/errors.ts";
 import { checkFields } from "./field-checks.ts";
 import { nameProblems, problemsFromIssues, summarize } from "./issues.ts";
 import { JsonValueSchema, type JsonValue } from "./json.ts";

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { ValidationError } from "../../platform/errors.ts";
+import { ValidationError } from "../../core/errors.ts";
 import { KeySchema } from "../forms/definition.ts";
 import { nameProblems, problemsFromIssues, summarize, type DefinitionProblem } from "../forms/issues.ts";
 import { canonicalJson } from "../forms/json.ts";
