@@ -9,8 +9,11 @@ import type { Lifecycle } from "./lifecycle.ts";
 import type { Logger } from "./logger.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import { faultRoutes, type FaultInjector } from "./faults.ts";
+import { parseInput } from "./parse-input.ts";
 import { elysiaServerSpans, setHttpRoute } from "../telemetry/http-spans.ts";
 import { tracingEnabled } from "../telemetry/tracing.ts";
+
+export { parseInput };
 
 export const CORRELATION_HEADER = "x-correlation-id";
 const CORRELATION_RE = /^[A-Za-z0-9._:\-]{1,128}$/;
@@ -66,18 +69,6 @@ const IdempotencyKeySchema = v.pipe(v.string(), v.maxLength(200, "must be at mos
 export function idempotencyKeyFrom(headers: Headers): string | undefined {
   const key = headers.get("idempotency-key");
   return key ? parseInput(IdempotencyKeySchema, key, "Idempotency-Key header") : undefined;
-}
-
-/** An object schema's issue for a required key that is absent (valibot says `Expected "key"`). */
-const isMissingKey = (i: v.BaseIssue<unknown>) => i.kind === "schema" && i.received === "undefined" && i.expected?.startsWith('"') === true;
-
-/** Validates `input` with a valibot schema; failures become a 400 naming every bad field. */
-export function parseInput<S extends v.GenericSchema>(schema: S, input: unknown, what = "request body"): v.InferOutput<S> {
-  const r = v.safeParse(schema, input);
-  if (r.success) return r.output;
-  const details = r.issues.map((i) => ({ field: v.getDotPath(i) ?? "(body)", message: isMissingKey(i) ? "is required" : i.message }));
-  const first = details[0]!;
-  throw new ValidationError(`invalid ${what}: ${first.field} ${first.message}`, details);
 }
 
 export interface HttpAppOptions {
