@@ -3,7 +3,7 @@ import { durationMs } from "./duration.ts";
 import { ConsulConfigSchema } from "../discovery/consul-config.ts";
 import { loadBalancerSchema } from "../balancing/config.ts";
 import { Resilience4jSchema } from "../resilience/config.ts";
-import { GatewayConfigSchema } from "../roles/gateway/config.ts";
+import { GatewayConfigSchema } from "./gateway.ts";
 import { AuthConfigSchema } from "../platform/auth.ts";
 
 export const ROLES = ["gateway", "task-service", "form-service", "process-service"] as const;

@@ -16,7 +16,7 @@ import { Http1Client, type WireResponse } from "../../transport/http1/index.ts";
 import { type Conn, type DEFERRED, serveHttp1, type Http1Server } from "../../transport/http1/server.ts";
 import type { ServerRequest } from "../../transport/http1/server-request.ts";
 import { adminRoutes, gatewayStatus } from "./admin.ts";
-import { GatewayConfigSchema } from "./config.ts";
+import { GatewayConfigSchema } from "../../config/gateway.ts";
 import { ResponseFallbackCache } from "./fallback-cache.ts";
 import { KNOWN_METHODS, MethodNotImplementedError } from "./methods.ts";
 import { gatewayOpenApiRoutes, proxiedMethods, streamedRoutes } from "./openapi.ts";
