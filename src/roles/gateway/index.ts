@@ -1,5 +1,4 @@
 import * as v from "valibot";
-import { ServiceBalancers } from "../../balancing/service-balancers.ts";
 import { AccessLog } from "../../platform/access-log.ts";
 import { breakerAdminRoutes } from "../../platform/admin.ts";
 import { loadOrCreateSecret, mintToken, type Identity } from "../../platform/auth.ts";
@@ -10,7 +9,7 @@ import { correlationIdFrom, errorResponse } from "../../platform/http.ts";
 import { roleHttpApp } from "../../platform/http-app.ts";
 import type { RoleContext, RoleHandle } from "../../platform/role.ts";
 import { observeRegistry } from "../../telemetry/discovery.ts";
-import { instrumentBalancerEvents, traceRateLimiter } from "../../telemetry/resilience.ts";
+import { traceRateLimiter } from "../../telemetry/resilience.ts";
 import { Downstreams } from "../../transport/downstreams.ts";
 import { Http1Client, type WireResponse } from "../../transport/http1/index.ts";
 import { type Conn, type DEFERRED, serveHttp1, type Http1Server } from "../../transport/http1/server.ts";
@@ -38,15 +37,14 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   const gw = v.parse(GatewayConfigSchema, config.gateway);
   const streamed = streamedRoutes(ctx.publicApi);
   const pathMethods = proxiedMethods(ctx.publicApi);
-  const balancers = new ServiceBalancers({ registry, config: config.load_balancer, activeHealthChecks: config.discovery.mode === "static" });
+  const balancers = ctx.balancers;
   for (const r of ROUTES) balancers.get(r.service);
-  const downstreams = new Downstreams(config.resilience4j);
+  const downstreams = new Downstreams(config.resilience4j, ctx.resilience, ctx.metrics);
   const sticky = { enabled: config.load_balancer.sticky_sessions?.enabled ?? false, cookie_name: config.load_balancer.sticky_sessions?.cookie_name ?? "SERVERID" };
   const limits = gw.rate_limit.enabled ? await startRateLimits(gw.rate_limit, ctx) : undefined;
   const fallback = config.fallback.shouldCache ? new ResponseFallbackCache(config.fallback.cacheTimeout) : undefined;
   // /metrics: breakers, retries, budgets (the policies' collectors), ejections, discovery counts
   metrics.registerResilience(downstreams.registry);
-  instrumentBalancerEvents(balancers.events, metrics);
   observeRegistry(registry, ROUTES.map((r) => r.service), metrics);
   // a rejection becomes an event on the request's span (a no-op while tracing is off)
   for (const l of limits?.limiters() ?? []) traceRateLimiter(l);
@@ -137,7 +135,6 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   ctx.health.register("gateway", () => up({ inflight: proxy.inflight }));
   lifecycle.onShutdown("drain", "gateway http", () => server.stop(false));
   lifecycle.onShutdown("close", "gateway http force", () => server.stop(true));
-  lifecycle.onShutdown("close", "gateway balancers", () => balancers.close());
   lifecycle.onShutdown("close", "access log", () => accessLog?.close());
   lifecycle.onShutdown("close", "upstream pool", () => upstreamClient.close());
   log.info("http listening", { port: server.port, host: config.http.host, front: gw.front });
