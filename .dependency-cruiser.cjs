@@ -61,6 +61,14 @@ module.exports = {
       from: { path: "^src/(resilience|balancing|discovery)/" },
       to: { path: "^src/(transport|roles|platform/(http|grpc|http-app|serve)\\.ts)" },
     },
+    {
+      name: "roles-take-shared-state-from-main",
+      severity: "error",
+      comment:
+        "Balancers (with their health checkers) and the resilience registry are built once in main.ts and handed down in RoleContext; a role that builds its own probes the same instances twice under --role=all.",
+      from: { path: "^src/roles/" },
+      to: { path: "^src/(balancing/service-balancers|resilience/registry)\\.ts$", dependencyTypesNot: ["type-only"] },
+    },
   ],
   options: {
     doNotFollow: { path: "node_modules" },
