@@ -42,7 +42,7 @@ interface Stack {
 
 async function stack(name: string, gatewayEnv: Record<string, string>, serviceEnv = gatewayEnv, bin?: string): Promise<Stack> {
   const service = await startBpm({ roles: ["task-service"], env: serviceEnv, bin });
-  const created = (await (await fetch(`${service.url("task-service")}/api/tasks`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ title: "bench", user_id: 1 }) })).json()) as { id: number };
+  const created = (await (await fetch(`${service.url("task-service")}/api/tasks`, { method: "POST", headers: { "content-type": "application/json", ...(await authHeaders(1)) }, body: JSON.stringify({ title: "bench", user_id: 1 }) })).json()) as { id: number };
   const gateway = await startBpm({
     roles: ["gateway"],
     env: gatewayEnv,

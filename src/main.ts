@@ -92,7 +92,7 @@ function printWelcome(gw: RoleHandle): void {
   const auth = gw.devToken ? ` -H "authorization: Bearer $TOKEN"` : "";
   console.log(`
   bpm ${VERSION} is up — gateway on ${base}  (docs: ${base}/docs)
-${gw.devToken ? `  dev token (user 1, admin, 12 h; more with \`bpm token --sub=USER\`):\n    export TOKEN=${gw.devToken}\n` : ""}  try:
+${gw.devToken ? `  dev token (user 1, admin, designer, 12 h; more with \`bpm token --sub=USER [--roles=designer]\`):\n    export TOKEN=${gw.devToken}\n` : ""}  try:
     curl -s -X POST ${base}/api/tasks${auth} -H 'content-type: application/json' -d '{"title":"Review leave request","user_id":1,"priority":"high"}'
     curl -s '${base}/api/tasks?user_id=1'${auth}
 `);

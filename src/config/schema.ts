@@ -5,6 +5,7 @@ import { loadBalancerSchema } from "../balancing/config.ts";
 import { Resilience4jSchema } from "../resilience/config.ts";
 import { GatewayConfigSchema } from "./gateway.ts";
 import { AuthConfigSchema } from "../platform/auth.ts";
+import { GrpcTlsConfigSchema } from "../platform/grpc-tls.ts";
 
 export const ROLES = ["gateway", "task-service", "form-service", "process-service"] as const;
 export type Role = (typeof ROLES)[number];
@@ -70,6 +71,8 @@ export const ConfigSchema = v.object({
   load_balancer: loadBalancerSchema,
   /** Every role verifies credentials with this (docs/security.md); `gateway.auth` is its deprecated old name. */
   auth: v.optional(AuthConfigSchema, {}),
+  /** TLS on gRPC listeners and role-to-role gRPC clients (docs/security.md "TLS"). */
+  grpc_tls: v.optional(GrpcTlsConfigSchema, {}),
   gateway: GatewayConfigSchema,
   telemetry: v.record(v.string(), v.unknown()),
   fault_injection: v.object({

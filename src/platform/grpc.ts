@@ -162,6 +162,8 @@ export interface GrpcServerOptions {
    * credential this accepts (UNAUTHENTICATED otherwise); grpc.health.v1 and reflection stay open.
    */
   authenticate: (authorization: string | null) => Principal | Promise<Principal>;
+  /** TLS or plaintext (platform/grpc-tls.ts); plaintext when absent. */
+  credentials?: grpc.ServerCredentials;
 }
 
 /**
@@ -214,7 +216,7 @@ export class GrpcServer {
     this.server.addService(serviceDefinition(infra.definition, "grpc.reflection.v1.ServerReflection"), { ServerReflectionInfo: reflectionHandler });
     this.server.addService(serviceDefinition(infra.definition, "grpc.reflection.v1alpha.ServerReflection"), { ServerReflectionInfo: reflectionHandler });
     this.port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+      this.server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, this.opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
     );
     return this.port;
   }

@@ -1,9 +1,9 @@
 import { Elysia } from "elysia";
 import Negotiator from "negotiator";
 import * as v from "valibot";
-import { BpmError, ForbiddenError, MethodNotAllowedError, PayloadTooLargeError, ValidationError } from "../core/errors.ts";
+import { BpmError, MethodNotAllowedError, PayloadTooLargeError, ValidationError } from "../core/errors.ts";
 import { AllowedMethods } from "./method-not-allowed.ts";
-import type { Principal } from "./principal.ts";
+import { admitRequest, pathOf, type Authenticate } from "./request-auth.ts";
 import type { HealthRegistry } from "./health.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { Logger } from "./logger.ts";
@@ -87,25 +87,7 @@ export interface HttpAppOptions {
    * /admin/* the admin claim (403), both decided before the body is read. Handlers read the
    * caller with `principalFrom(request)`.
    */
-  authenticate?: (authorization: string | null) => Principal | Promise<Principal>;
-}
-
-/** Paths served without a credential (DESIGN.md "Identity and authorization"). */
-export const OPEN_PATHS: ReadonlySet<string> = new Set(["/health", "/metrics", "/openapi.json", "/docs"]);
-
-const principals = new WeakMap<Request, Principal>();
-
-/** The caller the app authenticated for this request. */
-export function principalFrom(request: Request): Principal {
-  const p = principals.get(request);
-  if (p === undefined) throw new BpmError("request was not authenticated", { code: "INTERNAL", httpStatus: 500 });
-  return p;
-}
-
-/** Remembers `p` for the request; /admin/* needs the admin claim. */
-function admitted(request: Request, pathname: string, p: Principal): void {
-  if (pathname.startsWith("/admin/") && !p.admin) throw new ForbiddenError("this endpoint needs a token with the admin claim");
-  principals.set(request, p);
+  authenticate?: Authenticate;
 }
 
 /**
@@ -134,28 +116,16 @@ export function createHttpApp(opts: HttpAppOptions) {
         set.status = 413;
         return errorResponse(new PayloadTooLargeError(bodyLimitBytes), correlationIdFrom(request.headers));
       }
-      const pathname = new URL(request.url).pathname;
-      if (authenticate && !OPEN_PATHS.has(pathname)) {
+      const pathname = pathOf(request.url);
+      if (authenticate) {
         const refuse = (err: unknown) => {
           const res = errorResponse(err, correlationIdFrom(request.headers));
           set.status = res.status;
           return res;
         };
-        try {
-          const p = authenticate(request.headers.get("authorization"));
-          if (p instanceof Promise) {
-            return p.then(
-              (pp) => {
-                admitted(request, pathname, pp);
-                return faults?.fault ? faults.apply(pathname) : undefined;
-              },
-              refuse,
-            ).catch(refuse);
-          }
-          admitted(request, pathname, p);
-        } catch (err) {
-          return refuse(err);
-        }
+        const refused = admitRequest(request, pathname, authenticate);
+        if (refused instanceof Promise) return refused.then((err) => (err !== undefined ? refuse(err) : faults?.fault ? faults.apply(pathname) : undefined));
+        if (refused !== undefined) return refuse(refused);
       }
       if (faults?.fault) return faults.apply(pathname);
     })

@@ -49,6 +49,10 @@ export class ResilientGrpcClient {
       role?: string;
       /** This role's own credential (`authorization` metadata) for calls that do not carry one of their own. */
       authorization?: () => Promise<string | undefined>;
+      /** TLS (verifying the peer against a CA) or plaintext when absent. */
+      channelCredentials?: () => grpc.ChannelCredentials;
+      /** More channel options (e.g. the TLS name to check). */
+      channelOptions?: grpc.ChannelOptions;
     },
   ) {
     const def = opts.definition[opts.protoService];
@@ -128,11 +132,12 @@ export class ResilientGrpcClient {
     if (!c) {
       // each call (so each retry attempt) gets a client span and carries traceparent in its metadata
       const tracing = grpcClientInterceptor({ metrics: this.opts.downstreams.metrics, role: this.opts.role ?? "unknown", peerService: this.opts.service, address: instance.address, port });
-      c = new this.ctor(target, grpc.credentials.createInsecure(), {
+      c = new this.ctor(target, this.opts.channelCredentials?.() ?? grpc.credentials.createInsecure(), {
         "grpc.keepalive_time_ms": 30_000,
         "grpc.enable_retries": 0,
         "grpc.initial_reconnect_backoff_ms": 200,
         "grpc.max_reconnect_backoff_ms": 2_000,
+        ...this.opts.channelOptions,
         interceptors: [tracing],
       });
       this.clients.set(target, c);
