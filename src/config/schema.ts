@@ -4,7 +4,7 @@ import { ConsulConfigSchema } from "../discovery/consul-config.ts";
 import { ServiceNameSchema, VersionSchema } from "../discovery/names.ts";
 import { loadBalancerSchema } from "../balancing/config.ts";
 import { Resilience4jSchema } from "../resilience/config.ts";
-import { GatewayConfigSchema } from "../roles/gateway/config.ts";
+import { GatewayConfigSchema } from "./gateway.ts";
 import { AuthConfigSchema } from "../platform/auth.ts";
 import { GrpcTlsConfigSchema } from "../platform/grpc-tls.ts";
 

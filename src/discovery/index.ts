@@ -1,5 +1,5 @@
 import type { Config, Role } from "../config/schema.ts";
-import type { Logger } from "../platform/logger.ts";
+import type { Logger } from "../core/logger.ts";
 import { StaticRegistry } from "./static.ts";
 import type { Registry, ServiceInstance } from "./types.ts";
 

@@ -8,7 +8,7 @@ import type { Http1Client, WireResponse } from "./http1/index.ts";
 import type { ExchangeSink } from "./http1/exchange.ts";
 import type { InboundRequest, UrlParts } from "./inbound.ts";
 import { endHttpClientSpan, injectTraceHeaders, startHttpClientSpan } from "../telemetry/http-spans.ts";
-import { processMetrics, statusClass, type UpstreamInstrument } from "../telemetry/metrics.ts";
+import { statusClass, type UpstreamInstrument } from "../telemetry/metrics.ts";
 import { tracingEnabled } from "../telemetry/tracing.ts";
 import { context, type Context, type Span } from "@opentelemetry/api";
 
@@ -107,7 +107,7 @@ function beginAttempt(lb: LoadBalancer, policies: DownstreamPolicies, f: Forward
   f.lease = lease;
   f.epoch = epoch;
   f.attemptStarted = performance.now();
-  const upstream = (f.upstream = processMetrics().upstream(lb.service, lease.instance.id));
+  const upstream = (f.upstream = policies.metrics.upstream(lb.service, lease.instance.id));
   upstream.begin();
   return lease;
 }

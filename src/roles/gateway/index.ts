@@ -1,6 +1,5 @@
 import * as prom from "prom-client";
 import * as v from "valibot";
-import { ServiceBalancers } from "../../balancing/service-balancers.ts";
 import { AccessLog } from "../../platform/access-log.ts";
 import { breakerAdminRoutes } from "../../platform/admin.ts";
 import { loadOrCreateSecret, mintToken, type Identity } from "../../platform/auth.ts";
@@ -11,13 +10,13 @@ import { correlationIdFrom, errorResponse } from "../../platform/http.ts";
 import { roleHttpApp } from "../../platform/http-app.ts";
 import type { RoleContext, RoleHandle } from "../../platform/role.ts";
 import { observeRegistry } from "../../telemetry/discovery.ts";
-import { instrumentBalancerEvents, traceRateLimiter } from "../../telemetry/resilience.ts";
+import { traceRateLimiter } from "../../telemetry/resilience.ts";
 import { Downstreams } from "../../transport/downstreams.ts";
 import { Http1Client, type WireResponse } from "../../transport/http1/index.ts";
 import { type Conn, type DEFERRED, serveHttp1, type Http1Server } from "../../transport/http1/server.ts";
 import type { ServerRequest } from "../../transport/http1/server-request.ts";
 import { adminRoutes, gatewayStatus } from "./admin.ts";
-import { GatewayConfigSchema } from "./config.ts";
+import { GatewayConfigSchema } from "../../config/gateway.ts";
 import { ResponseFallbackCache } from "./fallback-cache.ts";
 import { KNOWN_METHODS, MethodNotImplementedError } from "./methods.ts";
 import { gatewayOpenApiRoutes, proxiedMethods, streamedRoutes } from "./openapi.ts";
@@ -59,9 +58,9 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   const allowAny = [...new Set([...table.routes.flatMap((r) => r.methods), "OPTIONS"])].join(", ");
   const streamed = streamedRoutes(ctx.publicApi);
   const pathMethods = proxiedMethods(ctx.publicApi);
-  const balancers = new ServiceBalancers({ registry, config: config.load_balancer, activeHealthChecks: config.discovery.mode === "static" });
+  const balancers = ctx.balancers;
   for (const service of table.services()) balancers.get(service);
-  const downstreams = new Downstreams(config.resilience4j);
+  const downstreams = new Downstreams(config.resilience4j, ctx.resilience, ctx.metrics);
   const routePolicies = new Map<GatewayRoute, DownstreamPolicies>();
   for (const r of table.routes) {
     const own = downstreams.get(r.downstream);
@@ -77,7 +76,6 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   const fallback = config.fallback.shouldCache ? new ResponseFallbackCache(config.fallback.cacheTimeout) : undefined;
   // /metrics: breakers, retries, budgets (the policies' collectors), ejections, discovery counts
   metrics.registerResilience(downstreams.registry);
-  instrumentBalancerEvents(balancers.events, metrics);
   observeRegistry(registry, table.services(), metrics);
   // a rejection becomes an event on the request's span (a no-op while tracing is off)
   for (const l of limits?.limiters() ?? []) traceRateLimiter(l);
@@ -169,7 +167,6 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   ctx.health.register("gateway", () => up({ inflight: proxy.inflight }));
   lifecycle.onShutdown("drain", "gateway http", () => server.stop(false));
   lifecycle.onShutdown("close", "gateway http force", () => server.stop(true));
-  lifecycle.onShutdown("close", "gateway balancers", () => balancers.close());
   lifecycle.onShutdown("close", "access log", () => accessLog?.close());
   lifecycle.onShutdown("close", "upstream pool", () => upstreamClient.close());
   log.info("http listening", { port: server.port, host: config.http.host, front: gw.front });

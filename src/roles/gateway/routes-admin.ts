@@ -4,7 +4,7 @@ import type { AdminGuard } from "../../platform/admin.ts";
 import { NotFoundError, ValidationError } from "../../platform/errors.ts";
 import { parseInput } from "../../platform/http.ts";
 import type { Logger } from "../../platform/logger.ts";
-import { VersionWeightsSchema } from "./route-config.ts";
+import { VersionWeightsSchema } from "../../config/gateway-routes.ts";
 import type { GatewayRoute, RouteTable } from "./routes.ts";
 
 export const VersionsChangeSchema = v.object({

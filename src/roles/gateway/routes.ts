@@ -3,8 +3,8 @@ import type { Config } from "../../config/schema.ts";
 import { type Rollback, VersionRollback } from "../../balancing/version-rollback.ts";
 import { VersionSplit } from "../../balancing/version-split.ts";
 import { type Clock, systemClock } from "../../platform/clock.ts";
-import { instanceName } from "../../resilience/registry.ts";
-import { covers, RESERVED_PATHS, ROUTABLE_METHODS, type RouteConfig } from "./route-config.ts";
+import { instanceName } from "../../resilience/instance-name.ts";
+import { covers, RESERVED_PATHS, ROUTABLE_METHODS, type RouteConfig } from "../../config/gateway-routes.ts";
 
 /** A per-route rate limit: requests per window per client. */
 export type RouteRateLimit = NonNullable<RouteConfig["rate_limit"]>;

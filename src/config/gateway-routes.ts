@@ -1,6 +1,6 @@
 import * as v from "valibot";
-import { durationMs } from "../../config/duration.ts";
-import { ServiceNameSchema, VersionSchema } from "../../discovery/names.ts";
+import { durationMs } from "./duration.ts";
+import { ServiceNameSchema, VersionSchema } from "../discovery/names.ts";
 import { LimitSchema } from "./rate-limit.ts";
 
 /** Methods a route may forward (RFC 9110 §9 and PATCH; CONNECT and TRACE are never proxied). */

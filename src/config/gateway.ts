@@ -1,9 +1,9 @@
 import * as v from "valibot";
-import { durationMs } from "../../config/duration.ts";
+import { durationMs } from "./duration.ts";
+import { RoutesSchema } from "./gateway-routes.ts";
 import { RateLimitConfigSchema } from "./rate-limit.ts";
-import { RoutesSchema } from "./route-config.ts";
 
-const positiveInt = (what: string) => v.pipe(v.number(`must be ${what}`), v.integer(`must be ${what}`), v.minValue(1, `must be ${what}`));
+export { type RateLimitConfig, RateLimitConfigSchema } from "./rate-limit.ts";
 
 /** The `gateway` config section (seed 004 §6). Token verification is the top-level `auth` section. */
 export const GatewayConfigSchema = v.object({
