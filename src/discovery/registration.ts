@@ -37,7 +37,7 @@ function hostPort(address: string, port: number): string {
   return address.includes(":") && !address.startsWith("[") ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
-/** DESIGN.md "Consul registration": Name = role, ID = <role>-<host>-<port>, Meta {grpc_port, version, role}, HTTP + gRPC checks. */
+/** docs/consul.md "Registration": Name = role, ID = <role>-<host>-<port>, Meta {grpc_port, version, role}, HTTP + gRPC checks. */
 export function serviceDefinition(input: ServiceDefinitionInput): AgentServiceDefinition {
   const id = `${input.role}-${idSafe(input.host)}-${input.httpPort}`;
   const { intervalMs, timeoutMs, deregisterCriticalServiceAfterMs } = input.checks;

@@ -31,7 +31,7 @@ export interface ErrorBody {
   [extra: string]: unknown;
 }
 
-/** The one JSON error shape of DESIGN.md, with Retry-After where a status needs it. */
+/** The one JSON error shape (docs/api.md), with Retry-After where a status needs it. */
 export function errorResponse(err: unknown, correlationId: string, extraHeaders?: Record<string, string>): Response {
   const e = toBpmError(err);
   const body: ErrorBody = { error: e.message, code: e.code, correlation_id: correlationId };

@@ -45,7 +45,7 @@ const BPM_METHODS: Readonly<Record<string, readonly string[]>> = {
   "process-service": ["GET", "HEAD", "POST"],
 };
 
-/** The default table: bpm's public REST prefixes and the role that serves each (DESIGN.md "REST through the gateway"). */
+/** The default table: bpm's public REST prefixes and the role that serves each (docs/routes.md). */
 export const DEFAULT_ROUTES: readonly RouteConfig[] = [
   { prefix: "/api/tasks", service: "task-service", strip_prefix: false },
   { prefix: "/api/forms", service: "form-service", strip_prefix: false },
