@@ -468,7 +468,8 @@ async function main(): Promise<void> {
     copyFileSync(join(REPO, "bpm"), bin);
     const grpcPort = await freePort();
     const config = join(work, "config.yaml");
-    writeFileSync(config, JSON.stringify({ roles: { "task-service": { port: upstreamPort, grpc_port: grpcPort } }, http: { host: "127.0.0.1" }, log: { level: "warn" } }));
+    // transports, not credentials, are measured here: the upstream asks for none
+    writeFileSync(config, JSON.stringify({ roles: { "task-service": { port: upstreamPort, grpc_port: grpcPort } }, http: { host: "127.0.0.1" }, log: { level: "warn" }, auth: { enabled: false } }));
     children.push(spawn([bin, "--role=task-service", "--config", config, "--data-dir", join(work, "data")], pin ? 0 : undefined));
     await waitHttp(`http://127.0.0.1:${upstreamPort}/health`, 20_000);
     const res = await fetch(`http://127.0.0.1:${upstreamPort}/api/tasks`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ title: "bench", user_id: 1 }) });

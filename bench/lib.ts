@@ -2,7 +2,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO, startBpm, type BpmProcess } from "../tests/support/bpm.ts";
+import { authHeaders, REPO, startBpm, type BpmProcess } from "../tests/support/bpm.ts";
 import { freePort } from "../tests/support/ports.ts";
 import { toolPath } from "../tests/support/tools.ts";
 
@@ -103,7 +103,8 @@ http { access_log ${prefix}/access.log; client_body_temp_path ${prefix}; proxy_t
 /** A task-service with one task in it: the upstream gateway benchmarks proxy to, and the path they GET. */
 export async function taskServiceWithTask(): Promise<{ svc: BpmProcess; upstream: { address: string; port: number }; path: string }> {
   const svc = await startBpm({ roles: ["task-service"] });
-  const res = await fetch(`${svc.url("task-service")}/api/tasks`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ title: "bench", user_id: 1 }) });
+  // task-service checks credentials itself: the task belongs to user 1, whose token the benchmarks send
+  const res = await fetch(`${svc.url("task-service")}/api/tasks`, { method: "POST", headers: { "content-type": "application/json", ...(await authHeaders(1)) }, body: JSON.stringify({ title: "bench", user_id: 1 }) });
   const created = (await res.json()) as { id: number };
   return { svc, upstream: { address: "127.0.0.1", port: svc.ports["task-service"].http }, path: `/api/tasks/${created.id}` };
 }

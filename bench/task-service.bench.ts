@@ -11,7 +11,8 @@ async function coldStart(): Promise<{ ms: number; proc: ReturnType<typeof Bun.sp
   const port = await freePort();
   const grpcPort = await freePort();
   const t0 = performance.now();
-  const proc = Bun.spawn([BPM_BIN, "--role=task-service", "--port", String(port), "--grpc-port", String(grpcPort), "--data-dir", tempDir(), "--log-level", "warn"], { stdout: "ignore", stderr: "inherit" });
+  // the service's own cost, without credentials (tokens: docs/security.md, bench/gateway.bench.ts)
+  const proc = Bun.spawn([BPM_BIN, "--role=task-service", "--port", String(port), "--grpc-port", String(grpcPort), "--data-dir", tempDir(), "--log-level", "warn"], { stdout: "ignore", stderr: "inherit", env: { ...process.env, BPM_AUTH_ENABLED: "false" } });
   for (;;) {
     try {
       const r = await fetch(`http://127.0.0.1:${port}/health`);

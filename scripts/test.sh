@@ -16,7 +16,7 @@ export BPM_BIN="$root/bpm"
 tools_log="$(mktemp)"
 echo "== tools (built or installed once per machine into ${BPM_TOOLS:-$HOME/.cache/bpm-tools})"
 tools_start=$(date +%s)
-for t in ${BPM_TEST_TOOLS:-grpcurl wrk node nginx postgres consul jaeger openapi-spec-validator schemathesis metricslint podman dockerfilelint kubeconform k8s-schemas compose-schema py-jsonschema podman-compose postgres-rootfs}; do
+for t in ${BPM_TEST_TOOLS:-grpcurl wrk node nginx openssl postgres consul jaeger openapi-spec-validator schemathesis metricslint podman dockerfilelint kubeconform k8s-schemas compose-schema py-jsonschema podman-compose postgres-rootfs}; do
   if ! "$root/scripts/tools.sh" "$t" >>"$tools_log" 2>&1; then
     echo "test.sh: installing $t failed:"; tail -20 "$tools_log"
     echo "tests: 0 passed, 1 failed"; exit 1

@@ -10,7 +10,10 @@ import { Lifecycle } from "./platform/lifecycle.ts";
 import { createLogger, setLogLevel, type LogLevel } from "./platform/logger.ts";
 import type { RoleContext, RoleHandle } from "./platform/role.ts";
 import { PUBLIC_API } from "./roles/catalog.ts";
-import { processMetrics } from "./telemetry/metrics.ts";
+import { ServiceBalancers } from "./balancing/service-balancers.ts";
+import { ResilienceRegistry } from "./resilience/registry.ts";
+import { Metrics } from "./telemetry/metrics.ts";
+import { instrumentBalancerEvents } from "./telemetry/resilience.ts";
 import { initTracing } from "./telemetry/tracing.ts";
 
 export const VERSION: string = pkg.version;
@@ -32,7 +35,7 @@ async function run(cmd: Extract<Command, { kind: "run" }>): Promise<void> {
   const log = createLogger({ service: "bpm", version: VERSION });
   const lifecycle = new Lifecycle(log, config.http.shutdown_grace);
   lifecycle.installSignalHandlers();
-  const metrics = processMetrics();
+  const metrics = new Metrics();
   metrics.build.labels(VERSION, cmd.roles.join(",")).set(1);
   // before any role starts: roles decide at start-up whether to instrument
   const tracing = await initTracing({ roles: cmd.roles, version: VERSION, log, lifecycle, metrics });
@@ -43,6 +46,11 @@ async function run(cmd: Extract<Command, { kind: "run" }>): Promise<void> {
   const registrar = await createRegistrar(config, log, VERSION, registry);
   // leave Consul before draining, so peers stop sending while in-flight work finishes
   if (registrar) lifecycle.onShutdown("announce", "consul deregister", () => registrar.deregisterAll());
+  // built once and shared by every role in this process: --role=all probes each instance once
+  const resilience = new ResilienceRegistry(config.resilience4j);
+  const balancers = new ServiceBalancers({ registry, config: config.load_balancer, activeHealthChecks: config.discovery.mode === "static" });
+  instrumentBalancerEvents(balancers.events, metrics);
+  lifecycle.onShutdown("close", "balancers", () => balancers.close());
   const handles: RoleHandle[] = [];
 
   for (const role of cmd.roles) {
@@ -52,6 +60,8 @@ async function run(cmd: Extract<Command, { kind: "run" }>): Promise<void> {
       config,
       log: log.child({ role }),
       metrics,
+      resilience,
+      balancers,
       lifecycle,
       health: new HealthRegistry(),
       registry,
@@ -82,7 +92,7 @@ function printWelcome(gw: RoleHandle): void {
   const auth = gw.devToken ? ` -H "authorization: Bearer $TOKEN"` : "";
   console.log(`
   bpm ${VERSION} is up — gateway on ${base}  (docs: ${base}/docs)
-${gw.devToken ? `  dev token (user 1, admin, 12 h; more with \`bpm token --sub=USER\`):\n    export TOKEN=${gw.devToken}\n` : ""}  try:
+${gw.devToken ? `  dev token (user 1, admin, designer, 12 h; more with \`bpm token --sub=USER [--roles=designer]\`):\n    export TOKEN=${gw.devToken}\n` : ""}  try:
     curl -s -X POST ${base}/api/tasks${auth} -H 'content-type: application/json' -d '{"title":"Review leave request","user_id":1,"priority":"high"}'
     curl -s '${base}/api/tasks?user_id=1'${auth}
 `);

@@ -96,6 +96,8 @@ function envOverrides(env: Record<string, string | undefined>): Plain {
   if (env.DATABASE_URL) set(["storage", "database_url"], env.DATABASE_URL);
   if (env.BPM_DATA_DIR) set(["data_dir"], env.BPM_DATA_DIR);
   if (env.BPM_AUTH_SECRET) set(["auth", "secret"], env.BPM_AUTH_SECRET);
+  if (env.BPM_AUTH_ENABLED === "0" || env.BPM_AUTH_ENABLED === "false") set(["auth", "enabled"], false);
+  else if (env.BPM_AUTH_ENABLED === "1" || env.BPM_AUTH_ENABLED === "true") set(["auth", "enabled"], true);
   if (env.BPM_LOG_LEVEL) set(["log", "level"], env.BPM_LOG_LEVEL);
   if (env.BPM_HOST) set(["http", "host"], env.BPM_HOST);
   if (env.BPM_ADVERTISE_ADDRESS) set(["advertise_address"], env.BPM_ADVERTISE_ADDRESS);

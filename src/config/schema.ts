@@ -1,10 +1,12 @@
 import * as v from "valibot";
 import { durationMs } from "./duration.ts";
 import { ConsulConfigSchema } from "../discovery/consul-config.ts";
+import { ServiceNameSchema, VersionSchema } from "../discovery/names.ts";
 import { loadBalancerSchema } from "../balancing/config.ts";
 import { Resilience4jSchema } from "../resilience/config.ts";
-import { GatewayConfigSchema } from "../roles/gateway/config.ts";
+import { GatewayConfigSchema } from "./gateway.ts";
 import { AuthConfigSchema } from "../platform/auth.ts";
+import { GrpcTlsConfigSchema } from "../platform/grpc-tls.ts";
 
 export const ROLES = ["gateway", "task-service", "form-service", "process-service"] as const;
 export type Role = (typeof ROLES)[number];
@@ -28,6 +30,8 @@ const staticInstance = v.object({
   weight: v.optional(v.pipe(v.number("must be a weight in 1..1000"), v.integer("must be a weight in 1..1000"), v.minValue(1, "must be a weight in 1..1000"), v.maxValue(1000, "must be a weight in 1..1000")), 100),
   id: v.optional(v.string()),
   tags: v.optional(v.array(v.string()), []),
+  /** The release this instance runs: a route's `versions` split traffic by it (docs/routes.md). */
+  version: v.optional(VersionSchema),
 });
 
 /** The whole config. Sections other issues own are kept open until their schemas land. */
@@ -50,7 +54,8 @@ export const ConfigSchema = v.object({
   }),
   discovery: v.object({
     mode: v.picklist(["static", "consul"], "must be static or consul"),
-    static: v.record(v.picklist(ROLES, "must name a role (gateway, task-service, form-service, process-service)"), v.array(staticInstance)),
+    /** Any service, bpm role or not: a gateway route may front it (gateway.routes). */
+    static: v.record(ServiceNameSchema, v.array(staticInstance)),
     snapshot_file: v.optional(v.string()),
   }),
   consul: ConsulConfigSchema,
@@ -70,6 +75,8 @@ export const ConfigSchema = v.object({
   load_balancer: loadBalancerSchema,
   /** Every role verifies credentials with this (docs/security.md); `gateway.auth` is its deprecated old name. */
   auth: v.optional(AuthConfigSchema, {}),
+  /** TLS on gRPC listeners and role-to-role gRPC clients (docs/security.md "TLS"). */
+  grpc_tls: v.optional(GrpcTlsConfigSchema, {}),
   gateway: GatewayConfigSchema,
   telemetry: v.record(v.string(), v.unknown()),
   fault_injection: v.object({

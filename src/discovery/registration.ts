@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import type { Role } from "../config/schema.ts";
-import { type Clock, type Random, systemClock, systemRandom, type TimerHandle } from "../platform/clock.ts";
-import type { Logger } from "../platform/logger.ts";
+import { type Clock, type Random, systemClock, systemRandom, type TimerHandle } from "../core/clock.ts";
+import type { Logger } from "../core/logger.ts";
 import { Backoff } from "./consul-backoff.ts";
 import { type AgentServiceDefinition, type ConsulApi, ConsulCallError } from "./consul-client.ts";
 import type { ConsulOutage } from "./consul-outage.ts";
@@ -37,7 +37,7 @@ function hostPort(address: string, port: number): string {
   return address.includes(":") && !address.startsWith("[") ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
-/** DESIGN.md "Consul registration": Name = role, ID = <role>-<host>-<port>, Meta {grpc_port, version, role}, HTTP + gRPC checks. */
+/** docs/consul.md "Registration": Name = role, ID = <role>-<host>-<port>, Meta {grpc_port, version, role}, HTTP + gRPC checks. */
 export function serviceDefinition(input: ServiceDefinitionInput): AgentServiceDefinition {
   const id = `${input.role}-${idSafe(input.host)}-${input.httpPort}`;
   const { intervalMs, timeoutMs, deregisterCriticalServiceAfterMs } = input.checks;

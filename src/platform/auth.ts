@@ -5,7 +5,7 @@ import { join } from "node:path";
 import * as v from "valibot";
 import { durationMs } from "../config/duration.ts";
 import { UnauthorizedError, ForbiddenError } from "./errors.ts";
-import { type Identity, principalOf, type Principal } from "./principal.ts";
+import { principalOf, type Identity, type Principal } from "./principal.ts";
 
 /**
  * The top-level `auth` section: how every role verifies bearer tokens (users' and the roles' own
@@ -64,6 +64,8 @@ export function parseTtlSeconds(ttl: string): number {
 export interface MintOptions {
   admin?: boolean;
   roles?: readonly string[];
+  /** Issue time, epoch ms (default: now). */
+  now?: number;
 }
 
 /** Signs a token with an HMAC secret (HS256) or a private key (RS256/ES256, from `auth.private_key_file`). */
@@ -76,9 +78,9 @@ export async function mintToken(key: string | CryptoKey, cfg: AuthConfig, sub: s
   const jwt = new SignJWT(claims)
     .setProtectedHeader({ alg, typ: "JWT" })
     .setSubject(sub)
-    .setIssuedAt()
-    .setNotBefore("0s")
-    .setExpirationTime(`${ttlSeconds}s`);
+    .setIssuedAt(o.now === undefined ? undefined : Math.floor(o.now / 1000))
+    .setNotBefore(o.now === undefined ? "0s" : Math.floor(o.now / 1000))
+    .setExpirationTime(o.now === undefined ? `${ttlSeconds}s` : Math.floor(o.now / 1000) + ttlSeconds);
   if (cfg.issuer) jwt.setIssuer(cfg.issuer);
   if (cfg.audience) jwt.setAudience(cfg.audience);
   return jwt.sign(typeof key === "string" ? new TextEncoder().encode(key) : key);

@@ -5,7 +5,8 @@ import { ReflectionService } from "@grpc/reflection";
 import healthProto from "../../protos/grpc/health/v1/health.proto" with { type: "text" };
 import reflectionV1Proto from "../../protos/grpc/reflection/v1/reflection.proto" with { type: "text" };
 import reflectionV1AlphaProto from "../../protos/grpc/reflection/v1alpha/reflection.proto" with { type: "text" };
-import { BpmError, ValidationError } from "./errors.ts";
+import { BpmError, ValidationError } from "../core/errors.ts";
+import { grpcCodeOfError } from "./grpc-status.ts";
 import type { Principal } from "./principal.ts";
 import { reflectionDescriptors, typeNamesOf } from "./proto-descriptors.ts";
 import type { Logger } from "./logger.ts";
@@ -90,7 +91,7 @@ export function toGrpcError(err: unknown): grpc.ServiceError {
     const md = new grpc.Metadata();
     md.set("x-error-code", err.code);
     if (err.retryAfterMs !== undefined) md.set("retry-after-ms", String(err.retryAfterMs));
-    return Object.assign(new Error(err.message), { code: err.grpcCode, details: err.message, metadata: md });
+    return Object.assign(new Error(err.message), { code: grpcCodeOfError(err), details: err.message, metadata: md });
   }
   const e = err as Partial<grpc.ServiceError>;
   if (typeof e?.code === "number" && e.code >= 0 && e.code <= 16) return err as grpc.ServiceError;
@@ -161,6 +162,8 @@ export interface GrpcServerOptions {
    * credential this accepts (UNAUTHENTICATED otherwise); grpc.health.v1 and reflection stay open.
    */
   authenticate: (authorization: string | null) => Principal | Promise<Principal>;
+  /** TLS or plaintext (platform/grpc-tls.ts); plaintext when absent. */
+  credentials?: grpc.ServerCredentials;
 }
 
 /**
@@ -213,7 +216,7 @@ export class GrpcServer {
     this.server.addService(serviceDefinition(infra.definition, "grpc.reflection.v1.ServerReflection"), { ServerReflectionInfo: reflectionHandler });
     this.server.addService(serviceDefinition(infra.definition, "grpc.reflection.v1alpha.ServerReflection"), { ServerReflectionInfo: reflectionHandler });
     this.port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+      this.server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, this.opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
     );
     return this.port;
   }

@@ -1,16 +1,19 @@
 import { Elysia } from "elysia";
 import Negotiator from "negotiator";
 import * as v from "valibot";
-import { BpmError, ForbiddenError, grpcCodeForHttp, MethodNotAllowedError, PayloadTooLargeError, ValidationError } from "./errors.ts";
+import { BpmError, MethodNotAllowedError, PayloadTooLargeError, ValidationError } from "../core/errors.ts";
 import { AllowedMethods } from "./method-not-allowed.ts";
-import type { Principal } from "./principal.ts";
+import { admitRequest, pathOf, type Authenticate } from "./request-auth.ts";
 import type { HealthRegistry } from "./health.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { Logger } from "./logger.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import { faultRoutes, type FaultInjector } from "./faults.ts";
+import { parseInput } from "./parse-input.ts";
 import { elysiaServerSpans, setHttpRoute } from "../telemetry/http-spans.ts";
 import { tracingEnabled } from "../telemetry/tracing.ts";
+
+export { parseInput };
 
 export const CORRELATION_HEADER = "x-correlation-id";
 const CORRELATION_RE = /^[A-Za-z0-9._:\-]{1,128}$/;
@@ -28,7 +31,7 @@ export interface ErrorBody {
   [extra: string]: unknown;
 }
 
-/** The one JSON error shape of DESIGN.md, with Retry-After where a status needs it. */
+/** The one JSON error shape (docs/api.md), with Retry-After where a status needs it. */
 export function errorResponse(err: unknown, correlationId: string, extraHeaders?: Record<string, string>): Response {
   const e = toBpmError(err);
   const body: ErrorBody = { error: e.message, code: e.code, correlation_id: correlationId };
@@ -49,9 +52,9 @@ export function toBpmError(err: unknown): BpmError {
   // a library's error that names its own HTTP status and code (the HTTP/1.1 server's and client's)
   const e = err as { httpStatus?: unknown; code?: unknown; message?: unknown } | null;
   if (typeof e?.httpStatus === "number" && typeof e.code === "string" && e.httpStatus >= 400 && e.httpStatus <= 599) {
-    return new BpmError(String(e.message), { code: e.code, httpStatus: e.httpStatus, grpcCode: grpcCodeForHttp(e.httpStatus), cause: err });
+    return new BpmError(String(e.message), { code: e.code, httpStatus: e.httpStatus, cause: err });
   }
-  return new BpmError("internal error", { code: "INTERNAL", httpStatus: 500, grpcCode: 13, cause: err });
+  return new BpmError("internal error", { code: "INTERNAL", httpStatus: 500, cause: err });
 }
 
 /** A JSON object body (a missing body counts as `{}` unless `required`); anything else is a 400. */
@@ -66,18 +69,6 @@ const IdempotencyKeySchema = v.pipe(v.string(), v.maxLength(200, "must be at mos
 export function idempotencyKeyFrom(headers: Headers): string | undefined {
   const key = headers.get("idempotency-key");
   return key ? parseInput(IdempotencyKeySchema, key, "Idempotency-Key header") : undefined;
-}
-
-/** An object schema's issue for a required key that is absent (valibot says `Expected "key"`). */
-const isMissingKey = (i: v.BaseIssue<unknown>) => i.kind === "schema" && i.received === "undefined" && i.expected?.startsWith('"') === true;
-
-/** Validates `input` with a valibot schema; failures become a 400 naming every bad field. */
-export function parseInput<S extends v.GenericSchema>(schema: S, input: unknown, what = "request body"): v.InferOutput<S> {
-  const r = v.safeParse(schema, input);
-  if (r.success) return r.output;
-  const details = r.issues.map((i) => ({ field: v.getDotPath(i) ?? "(body)", message: isMissingKey(i) ? "is required" : i.message }));
-  const first = details[0]!;
-  throw new ValidationError(`invalid ${what}: ${first.field} ${first.message}`, details);
 }
 
 export interface HttpAppOptions {
@@ -96,25 +87,7 @@ export interface HttpAppOptions {
    * /admin/* the admin claim (403), both decided before the body is read. Handlers read the
    * caller with `principalFrom(request)`.
    */
-  authenticate?: (authorization: string | null) => Principal | Promise<Principal>;
-}
-
-/** Paths served without a credential (DESIGN.md "Identity and authorization"). */
-export const OPEN_PATHS: ReadonlySet<string> = new Set(["/health", "/metrics", "/openapi.json", "/docs"]);
-
-const principals = new WeakMap<Request, Principal>();
-
-/** The caller the app authenticated for this request. */
-export function principalFrom(request: Request): Principal {
-  const p = principals.get(request);
-  if (p === undefined) throw new BpmError("request was not authenticated", { code: "INTERNAL", httpStatus: 500, grpcCode: 13 });
-  return p;
-}
-
-/** Remembers `p` for the request; /admin/* needs the admin claim. */
-function admitted(request: Request, pathname: string, p: Principal): void {
-  if (pathname.startsWith("/admin/") && !p.admin) throw new ForbiddenError("this endpoint needs a token with the admin claim");
-  principals.set(request, p);
+  authenticate?: Authenticate;
 }
 
 /**
@@ -143,28 +116,16 @@ export function createHttpApp(opts: HttpAppOptions) {
         set.status = 413;
         return errorResponse(new PayloadTooLargeError(bodyLimitBytes), correlationIdFrom(request.headers));
       }
-      const pathname = new URL(request.url).pathname;
-      if (authenticate && !OPEN_PATHS.has(pathname)) {
+      const pathname = pathOf(request.url);
+      if (authenticate) {
         const refuse = (err: unknown) => {
           const res = errorResponse(err, correlationIdFrom(request.headers));
           set.status = res.status;
           return res;
         };
-        try {
-          const p = authenticate(request.headers.get("authorization"));
-          if (p instanceof Promise) {
-            return p.then(
-              (pp) => {
-                admitted(request, pathname, pp);
-                return faults?.fault ? faults.apply(pathname) : undefined;
-              },
-              refuse,
-            ).catch(refuse);
-          }
-          admitted(request, pathname, p);
-        } catch (err) {
-          return refuse(err);
-        }
+        const refused = admitRequest(request, pathname, authenticate);
+        if (refused instanceof Promise) return refused.then((err) => (err !== undefined ? refuse(err) : faults?.fault ? faults.apply(pathname) : undefined));
+        if (refused !== undefined) return refuse(refused);
       }
       if (faults?.fault) return faults.apply(pathname);
     })
@@ -183,7 +144,7 @@ export function createHttpApp(opts: HttpAppOptions) {
           const allow = allowed.allow(path);
           if (allow !== undefined && request.method === "OPTIONS") return new Response(null, { status: 204, headers: { allow: [...allow, "OPTIONS"].join(", "), [CORRELATION_HEADER]: cid } });
           if (allow !== undefined && !allow.includes(request.method)) return errorResponse(new MethodNotAllowedError(request.method, path), cid, { allow: allow.join(", ") });
-          return errorResponse(new BpmError(`no route for ${request.method} ${path}`, { code: "NOT_FOUND", httpStatus: 404, grpcCode: 5 }), cid);
+          return errorResponse(new BpmError(`no route for ${request.method} ${path}`, { code: "NOT_FOUND", httpStatus: 404 }), cid);
         }
         case "VALIDATION":
           return errorResponse(new ValidationError(String((error as Error).message).split("\n")[0] ?? "invalid input"), cid);

@@ -1,4 +1,4 @@
-import { ForbiddenError, UnauthorizedError } from "./errors.ts";
+import { ForbiddenError, ValidationError } from "./errors.ts";
 
 /** Who a verified token speaks for: its `sub`, the admin claim and its roles. */
 export interface Identity {
@@ -56,7 +56,7 @@ export function actingUser(p: Principal, named: number | undefined, what: string
   if (actsForAnyone(p)) {
     if (named !== undefined) return named;
     if (p.userId !== undefined) return p.userId;
-    throw new UnauthorizedError(`${what} needs a user: name one in the request`);
+    throw new ValidationError(`${what} needs a user: name one in the request (user_id / started_by)`);
   }
   if (p.userId === undefined) throw new ForbiddenError(`${what} needs a user's token (sub must be a numeric user id)`);
   if (named !== undefined && named !== p.userId) throw new ForbiddenError(`${what} for another user needs an admin or service credential`);

@@ -67,7 +67,7 @@ export class ServiceCredential {
     if (this.key === undefined) throw new ForbiddenError("this role cannot sign service credentials: set auth.private_key_file (auth verifies with a public key)");
     const ttlSeconds = Math.max(10, Math.round(this.cfg.service_token_ttl / 1000));
     const started = this.now();
-    const header = `Bearer ${await mintToken(this.key, this.cfg, `${SERVICE_SUB_PREFIX}${this.role}`, ttlSeconds)}`;
+    const header = `Bearer ${await mintToken(this.key, this.cfg, `${SERVICE_SUB_PREFIX}${this.role}`, ttlSeconds, { now: started })}`;
     this.current = { header, renewAt: started + (ttlSeconds * 1000) / 2 };
     return header;
   }

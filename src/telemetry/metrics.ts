@@ -349,13 +349,13 @@ export class Metrics {
   }
 
   private async readOutboxes(): Promise<void> {
-    const now = Date.now();
     await Promise.all(
       [...this.outboxes].map(async ([role, stats]) => {
         try {
           const s = await stats();
           this.outboxPending.labels(role).set(s.pending);
-          this.outboxOldestAge.labels(role).set(s.oldestCreatedAtMs === undefined ? 0 : Math.max(0, (now - s.oldestCreatedAtMs) / 1000));
+          // the age when the store answered: a clock read before the query made it up to the query's time too young
+          this.outboxOldestAge.labels(role).set(s.oldestCreatedAtMs === undefined ? 0 : Math.max(0, (Date.now() - s.oldestCreatedAtMs) / 1000));
         } catch {
           // a failing store shows as a missing sample, not a failed scrape
           this.outboxPending.remove(role);
@@ -366,8 +366,3 @@ export class Metrics {
   }
 }
 
-let shared: Metrics | undefined;
-/** The process-wide registry; every role in this process reports into it. */
-export function processMetrics(): Metrics {
-  return (shared ??= new Metrics());
-}

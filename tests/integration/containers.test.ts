@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BPM_BIN, json, postJson, REPO } from "../support/bpm.ts";
+import { BPM_BIN, json, postJson, REPO, TEST_SECRET } from "../support/bpm.ts";
 import { containerLogs, containerState, podman, podmanOk, removeAll, removeStale, runContainer, stopContainer } from "../support/podman.ts";
 import { freePorts, startConsul, waitFor, type ConsulAgent } from "../support/servers.ts";
 
@@ -151,7 +151,7 @@ describe("gateway and task-service containers on the host network with Consul", 
     image: `localhost/bpm-task-service:${VERSION}`,
     volumes: [`${taskVolume}:/data`, `${join(configDir, "bpm.yaml")}:/etc/bpm/bpm.yaml:ro`],
     // flags after the image still reach the binary; BPM_HEALTH_PORT tells the HEALTHCHECK about --port
-    env: { BPM_HOST: "127.0.0.1", CONSUL_HTTP_ADDR: consul.httpAddr, BPM_HEALTH_PORT: String(taskPort) },
+    env: { BPM_HOST: "127.0.0.1", CONSUL_HTTP_ADDR: consul.httpAddr, BPM_HEALTH_PORT: String(taskPort), BPM_AUTH_SECRET: TEST_SECRET },
     args: ["--config", "/etc/bpm/bpm.yaml", "--port", String(taskPort), "--grpc-port", String(taskGrpcPort)],
   });
 
@@ -166,7 +166,8 @@ describe("gateway and task-service containers on the host network with Consul", 
       image: `localhost/bpm-gateway:${VERSION}`,
       volumes: [`${join(configDir, "bpm.yaml")}:/etc/bpm/bpm.yaml:ro`],
       // BPM_PORT moves the listener and the HEALTHCHECK together
-      env: { BPM_HOST: "127.0.0.1", CONSUL_HTTP_ADDR: consul.httpAddr, BPM_PORT: String(gatewayPort) },
+      // both verify tokens with the one shared key (docs/security.md)
+      env: { BPM_HOST: "127.0.0.1", CONSUL_HTTP_ADDR: consul.httpAddr, BPM_PORT: String(gatewayPort), BPM_AUTH_SECRET: TEST_SECRET },
       args: ["--config", "/etc/bpm/bpm.yaml"],
     });
     for (const name of [names.task, names.gateway]) {

@@ -98,7 +98,9 @@ describe("deploy/k8s", () => {
     expect(pod.spec.terminationGracePeriodSeconds).toBeGreaterThan(container!.lifecycle.preStop.sleep.seconds + 10);
     expect(pod.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, fsGroup: 65532 });
     expect(container!.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
-    expect((container!.volumeMounts as Obj[]).map((m) => m.mountPath)).toEqual(expect.arrayContaining(["/data", "/tmp", "/etc/bpm"]));
+    expect((container!.volumeMounts as Obj[]).map((m) => m.mountPath)).toEqual(expect.arrayContaining(["/data", "/tmp", "/etc/bpm", "/data/gateway-jwt-secret"]));
+    // every role verifies tokens with the same key (docs/security.md)
+    expect((pod.spec.volumes as Obj[]).find((v) => v.name === "jwt")?.secret.secretName).toBe("bpm-gateway-jwt");
     expect((container!.env as Obj[]).find((e) => e.name === "BPM_ADVERTISE_ADDRESS")?.value).toBe("auto");
   });
 

@@ -98,6 +98,22 @@ describe("gateway authentication", () => {
   });
 });
 
+describe("bpm token --roles", () => {
+  test("puts the roles and the admin claim in the token; a bad role name is a usage error", async () => {
+    const dir = (await import("../support/bpm.ts")).tempDir();
+    const mint = async (...args: string[]) => {
+      const proc = Bun.spawn([process.env.BPM_BIN ?? "./bpm", "token", "--sub=9", "--data-dir", dir, ...args], { stdout: "pipe", stderr: "pipe" });
+      return { out: (await new Response(proc.stdout).text()).trim(), err: await new Response(proc.stderr).text(), code: await proc.exited };
+    };
+    const ok = await mint("--roles=designer,reviewer", "--admin");
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(Buffer.from(ok.out.split(".")[1]!, "base64url").toString())).toMatchObject({ sub: "9", admin: true, roles: ["designer", "reviewer"] });
+    const bad = await mint("--roles=Designer!");
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain("--roles");
+  });
+});
+
 describe("gateway rate limit", () => {
   let bpm: BpmProcess;
   let echo: ReturnType<typeof echoUpstream>;

@@ -80,6 +80,23 @@ describe("task-service gRPC with a Node.js grpc-js client", () => {
     expect(r.page).toEqual(r.expectedPage);
   }, 120_000);
 
+  test("ListTasks pages by page_token: the next token in trailing metadata, none after the last page", async () => {
+    const user = 515151;
+    const base = bpm.url("task-service");
+    for (let i = 0; i < 45; i++) await fetch(`${base}/api/tasks`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ title: `p${i}`, user_id: user }) });
+    const r = await nodePeer("pages", String(user), "7");
+    expect(r.fatal).toBeUndefined();
+    expect(r.all.length).toBe(45);
+    expect(r.pages.map((p: any) => p.ids.length)).toEqual([7, 7, 7, 7, 7, 7, 3]);
+    expect(r.pages.flatMap((p: any) => p.ids)).toEqual(r.all);
+    expect(r.pages.slice(0, -1).every((p: any) => typeof p.token === "string" && p.token.length > 0)).toBe(true);
+    expect(r.pages.at(-1).token).toBeNull();
+    // an offset with a token skips rows after the token's position
+    expect(r.withOffset).toEqual(r.all.slice(8, 10));
+    expect(r.badToken).toMatchObject({ code: 3 });
+    expect(r.badToken.details).toContain("page_token");
+  });
+
   test("StreamTaskUpdates delivers live events for the user and ends cleanly on cancel", async () => {
     const r = await nodePeer("stream", "31337");
     expect(r.events.map((e: any) => e.type)).toEqual(["created", "updated", "deleted"]);

@@ -47,6 +47,35 @@ describe("task-service REST", () => {
     expect(page.body).toMatchObject({ total: 7, limit: 2, offset: 2 });
   });
 
+  test("list pages by cursor: next_cursor until the last page, then null; total as count= asks", async () => {
+    const user = 7000 + Math.floor(Math.random() * 1000);
+    const ids: number[] = [];
+    for (let i = 0; i < 23; i++) ids.push((await json(postJson(`${base}/api/tasks`, { title: `c${i}`, user_id: user, project_id: 40 + (i % 2) }))).body.id);
+    const seen: number[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const r: { status: number; body: any } = await json(fetch(`${base}/api/tasks?user_id=${user}&limit=5${cursor ? `&cursor=${cursor}` : ""}`));
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ limit: 5, offset: 0, total: 23, total_relation: "eq" });
+      seen.push(...r.body.items.map((t: any) => t.id));
+      cursor = r.body.next_cursor;
+      pages++;
+    } while (cursor !== null);
+    expect(pages).toBe(5);
+    expect(seen).toEqual(ids);
+    const project = await json(fetch(`${base}/api/tasks?user_id=${user}&project_id=41&count=exact`));
+    expect(project.body.items.map((t: any) => t.id)).toEqual(ids.filter((_, i) => i % 2 === 1));
+    expect(project.body).toMatchObject({ total: 11, total_relation: "eq", next_cursor: null });
+    const none = await json(fetch(`${base}/api/tasks?user_id=${user}&count=none&limit=1`));
+    expect(Object.keys(none.body).sort()).toEqual(["items", "limit", "next_cursor", "offset"]);
+    for (const bad of ["cursor=abc", "cursor=x&offset=2", "count=maybe", "project_id=0"]) {
+      const r = await json(fetch(`${base}/api/tasks?user_id=${user}&${bad}`));
+      expect(r.status).toBe(400);
+      expect(r.body.code).toBe("VALIDATION_FAILED");
+    }
+  });
+
   test.each([
     [{ user_id: 1 }, "title"],
     [{ title: "x", user_id: 1, priority: "urgent" }, "priority"],

@@ -173,7 +173,7 @@ describe("traces in Jaeger", () => {
     const all = await bpm({ env: otelEnv() });
     const hit = async (role: "gateway" | "task-service" | "form-service" | "process-service", path: string) => {
       const caller = callerContext();
-      await fetch(`${all.url(role)}${path}`, { headers: { traceparent: caller.traceparent } });
+      await fetch(`${all.url(role)}${path}`, { headers: { ...(await authHeaders(1)), traceparent: caller.traceparent } });
       return caller.traceId;
     };
     const ids = {
@@ -201,11 +201,11 @@ describe("traces in Jaeger", () => {
     try {
       const ts = await bpm({ roles: ["task-service"], env: otelEnv({ DATABASE_URL: pg.url }) });
       const caller = callerContext();
-      const res = await postJson(`${ts.url("task-service")}/api/tasks`, { title: "on postgres", user_id: 5 }, { traceparent: caller.traceparent });
+      const res = await postJson(`${ts.url("task-service")}/api/tasks`, { title: "on postgres", user_id: 5 }, { ...(await authHeaders(5)), traceparent: caller.traceparent });
       expect(res.status).toBe(201);
       const id = ((await res.json()) as { id: number }).id;
       const read = callerContext();
-      expect((await fetch(`${ts.url("task-service")}/api/tasks/${id}`, { headers: { traceparent: read.traceparent } })).status).toBe(200);
+      expect((await fetch(`${ts.url("task-service")}/api/tasks/${id}`, { headers: { ...(await authHeaders(5)), traceparent: read.traceparent } })).status).toBe(200);
       const db = { "db.system.name": "postgresql", "db.system": "postgresql", "db.namespace": pg.database };
       await assertTraceTree(jaeger.queryUrl, caller.traceId, {
         service: "task-service",
@@ -229,7 +229,7 @@ describe("traces in Jaeger", () => {
     // a batch delay far beyond the test: only the shutdown flush can deliver the span
     const ts = await bpm({ roles: ["task-service"], env: otelEnv({ OTEL_BSP_SCHEDULE_DELAY: "600000" }) });
     const caller = callerContext();
-    expect((await fetch(`${ts.url("task-service")}/api/tasks`, { headers: { traceparent: caller.traceparent } })).status).toBe(200);
+    expect((await fetch(`${ts.url("task-service")}/api/tasks`, { headers: { ...(await authHeaders(1)), traceparent: caller.traceparent } })).status).toBe(200);
     await Bun.sleep(300);
     expect((await fetch(`${jaeger.queryUrl}/api/traces/${caller.traceId}`)).status).toBe(404);
     expect(await ts.stop()).toBe(0);
@@ -267,7 +267,8 @@ describe("one process instance across all four services is one trace", () => {
     });
     const gw = await bpm({ roles: ["gateway"], env, ports: { "process-service": ps.ports["process-service"], "form-service": fs.ports["form-service"], "task-service": ts.ports["task-service"] } });
     const api = gw.url("gateway");
-    const employee = await authHeaders("11");
+    // the employee also designs this one-step process (publishing and deploying need the designer role)
+    const employee = await authHeaders("11", false, ["designer"]);
     const run = crypto.randomUUID().slice(0, 8);
     const json = { "content-type": "application/json" };
 
@@ -380,7 +381,7 @@ describe("a trace backend that fails never fails or slows requests", () => {
       const times: number[] = [];
       for (let i = 0; i < 200; i++) {
         const t0 = performance.now();
-        expect((await fetch(url)).status).toBe(200);
+        expect((await fetch(url, { headers: await authHeaders(1) })).status).toBe(200);
         times.push(performance.now() - t0);
       }
       times.sort((a, b) => a - b);
@@ -401,7 +402,8 @@ describe("a trace backend that fails never fails or slows requests", () => {
   test("a collector that is down: export failures are counted, requests answer as usual", async () => {
     const nobody = await freePort();
     const ts = await bpm({ roles: ["task-service"], env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${nobody}`, OTEL_BSP_SCHEDULE_DELAY: "20", OTEL_BSP_EXPORT_TIMEOUT: "1000" } });
-    for (let i = 0; i < 20; i++) expect((await fetch(`${ts.url("task-service")}/api/tasks`)).status).toBe(200);
+    const h = await authHeaders(1);
+    for (let i = 0; i < 20; i++) expect((await fetch(`${ts.url("task-service")}/api/tasks`, { headers: h })).status).toBe(200);
     let failed = 0;
     for (let i = 0; i < 100 && failed === 0; i++) {
       await Bun.sleep(100);

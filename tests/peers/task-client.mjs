@@ -1,5 +1,5 @@
 // A Node.js (not Bun) @grpc/grpc-js peer for task-service. Prints one JSON line.
-//   node task-client.mjs HOST:PORT unary | list USER_ID EXPECTED | stream USER_ID | invalid | big
+//   node task-client.mjs HOST:PORT unary | list USER_ID EXPECTED | pages USER_ID LIMIT | stream USER_ID | invalid | big
 import grpc from "@grpc/grpc-js";
 import protoLoader from "@grpc/proto-loader";
 import { fileURLToPath } from "node:url";
@@ -66,6 +66,30 @@ async function main() {
       s.on("data", (t) => got.push(t.id)); s.on("error", rej); s.on("end", () => res(got));
     });
     return out({ count: ids.length, sorted, ms: Date.now() - started, page, expectedPage: ids.slice(10, 15) });
+  }
+  if (cmd === "pages") {
+    // one ListTasks call per page; the next page_token comes in the trailing metadata
+    const [userId, limit] = args;
+    const listPage = (req) => new Promise((res, rej) => {
+      const ids = [];
+      const s = client.ListTasks(req);
+      s.on("data", (t) => ids.push(t.id));
+      s.on("error", rej);
+      s.on("status", (st) => { if (st.code === 0) res({ ids, token: st.metadata.get("next-page-token")[0] ?? null }); });
+    });
+    const all = (await listPage({ user_id: Number(userId) })).ids;
+    const pages = [];
+    let token = "";
+    for (let i = 0; i < 1000; i++) {
+      const p = await listPage({ user_id: Number(userId), limit: Number(limit), page_token: token });
+      pages.push(p);
+      if (!p.token) break;
+      token = p.token;
+    }
+    let withOffset, badToken;
+    try { withOffset = (await listPage({ user_id: Number(userId), limit: 2, offset: 1, page_token: pages[0].token })).ids; } catch (e) { withOffset = errOf(e); }
+    try { await listPage({ user_id: Number(userId), limit: 2, page_token: "not a token" }); } catch (e) { badToken = errOf(e); }
+    return out({ all, pages, withOffset, badToken });
   }
   if (cmd === "stream") {
     const [userId] = args;

@@ -11,7 +11,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List tasks, filtered by user, status and process instance, paginated */
+        /** List tasks in id order, filtered by user, status, process instance or project; page with cursor (next_cursor), offset is the slow path; total per count= (capped at 1,000 by default) */
         get: operations["listTasks"];
         put?: never;
         /** Create a task (an Idempotency-Key header or field makes a repeat return the first task, 200) */
@@ -204,7 +204,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List instances, filtered, paginated */
+        /** List instances newest first, filtered; page with cursor (next_cursor), offset is the slow path; total per count= (capped at 1,000 by default) */
         get: operations["listInstances"];
         put?: never;
         post?: never;
@@ -584,10 +584,14 @@ export interface operations {
                 user_id?: number;
                 status?: "todo" | "in_progress" | "blocked" | "done" | "cancelled";
                 process_instance_id?: string;
+                /** @description a positive integer project id */
+                project_id?: number;
                 /** @description an integer in 1..1000 */
                 limit?: number;
                 /** @description a non-negative integer */
                 offset?: number;
+                cursor?: string;
+                count?: "capped" | "exact" | "none";
             };
             header?: never;
             path?: never;
@@ -619,7 +623,10 @@ export interface operations {
                             /** Format: date-time */
                             updated_at: string;
                         }[];
-                        total: number;
+                        next_cursor: string | null;
+                        total?: number;
+                        /** @enum {string} */
+                        total_relation?: "eq" | "gte";
                         limit: number;
                         offset: number;
                     };
@@ -1653,6 +1660,8 @@ export interface operations {
                 limit?: number;
                 /** @description a non-negative integer */
                 offset?: number;
+                cursor?: string;
+                count?: "capped" | "exact" | "none";
             };
             header?: never;
             path?: never;
@@ -1701,7 +1710,10 @@ export interface operations {
                             updated_at: string;
                             revision: number;
                         }[];
-                        total: number;
+                        next_cursor: string | null;
+                        total?: number;
+                        /** @enum {string} */
+                        total_relation?: "eq" | "gte";
                         limit: number;
                         offset: number;
                     };

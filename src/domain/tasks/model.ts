@@ -1,5 +1,7 @@
 import * as v from "valibot";
 import { INT32_MAX, intParam, NOT_BLANK } from "../params.ts";
+import { CountModeSchema } from "../paging/count.ts";
+import { cursorParam, TASK_CURSOR } from "../paging/cursor.ts";
 
 export const PRIORITIES = ["low", "medium", "high", "critical"] as const;
 export const STATUSES = ["todo", "in_progress", "blocked", "done", "cancelled"] as const;
@@ -40,12 +42,23 @@ export type UpdateTask = v.InferOutput<typeof UpdateTaskSchema>;
 
 
 export const MAX_PAGE = 1000;
+
+/**
+ * `GET /api/tasks` (and ListTasks' fields). Pages follow `cursor` (the previous page's `next_cursor`):
+ * each page costs the same however deep it is. `offset` is the seed's slow path, O(offset) per page,
+ * kept for old clients; with a cursor it skips rows after the cursor.
+ */
 export const ListTasksQuerySchema = v.object({
   user_id: v.optional(intParam("a positive integer user id", 1, INT32_MAX)),
   status: v.optional(status),
   process_instance_id: v.optional(shortText(200)),
+  project_id: v.optional(intParam("a positive integer project id", 1, INT32_MAX)),
   limit: v.optional(intParam(`an integer in 1..${MAX_PAGE}`, 1, MAX_PAGE), 50),
-  offset: v.optional(intParam("a non-negative integer", 0, INT32_MAX), 0),
+  /** Rows to skip first: the seed's paging, O(offset); prefer `cursor`. */
+  offset: v.optional(intParam("a non-negative integer", 0, INT32_MAX)),
+  /** Opaque: the `next_cursor` of the previous page, with the same filters. */
+  cursor: v.optional(cursorParam(TASK_CURSOR)),
+  count: CountModeSchema,
 });
 /** GET /api/tasks/stream: which events to receive. */
 export const SubscribeQuerySchema = v.object({
@@ -57,14 +70,21 @@ export const SubscribeQuerySchema = v.object({
 
 export type ListTasksQuery = v.InferOutput<typeof ListTasksQuerySchema>;
 
+/** What the stores filter on; every field is a plain filter (an edge may set user_id from the caller's identity). */
 export interface TaskFilter {
   user_id?: number;
   status?: Status;
   process_instance_id?: string;
+  project_id?: number;
+  /** Keyset position: only tasks with a larger id (the cursor's key). */
+  after_id?: number;
   /** undefined → no limit (gRPC streams every match). */
   limit?: number;
   offset: number;
 }
+
+/** The filter fields that say which tasks match (what `count` counts). */
+export type TaskMatch = Omit<TaskFilter, "limit" | "offset" | "after_id">;
 
 /** A task as stored and as it goes on the wire (proto field names). */
 export interface Task {

@@ -6,7 +6,7 @@ import { FORM_API } from "./api.ts";
 import { platformApi } from "../../platform/api.ts";
 import { openApiRoutes } from "../../platform/openapi-routes.ts";
 import { createRoleAuth } from "../../platform/role-auth.ts";
-import { ServiceBalancers } from "../../balancing/service-balancers.ts";
+import { grpcCredentials } from "../../platform/grpc-tls.ts";
 import { Downstreams } from "../../transport/downstreams.ts";
 import { GrpcParticipants } from "./participants.ts";
 import type { RoleContext, RoleHandle } from "../../platform/role.ts";
@@ -36,11 +36,12 @@ export async function startFormService(ctx: RoleContext): Promise<RoleHandle> {
   const store = await openFormStore(ctx);
   const { config } = ctx;
   const auth = await createRoleAuth(config.auth, config.data_dir, ctx.role);
+  const tls = grpcCredentials(config.grpc_tls);
   // a submission's readers include its process's participants: process-service says who they are
-  const balancers = new ServiceBalancers({ registry: ctx.registry, config: config.load_balancer, activeHealthChecks: config.discovery.mode === "static" });
-  const downstreams = new Downstreams(config.resilience4j);
+  const balancers = ctx.balancers;
+  const downstreams = new Downstreams(config.resilience4j, ctx.resilience, ctx.metrics);
   ctx.metrics.registerResilience(downstreams.registry);
-  const participants = new GrpcParticipants({ balancers, downstreams, role: ctx.role });
+  const participants = new GrpcParticipants({ balancers, downstreams, role: ctx.role, channelCredentials: tls.client, channelOptions: tls.channelOptions });
   const forms = new FormService(store, participants);
 
   ctx.health.register("storage", async () => {
@@ -53,13 +54,12 @@ export async function startFormService(ctx: RoleContext): Promise<RoleHandle> {
     .use(openApiRoutes([...FORM_API, ...platformApi()], { title: "bpm form-service", version: ctx.version, secured: auth.enabled }));
   const httpPort = serveHttp(ctx, app, ctx.httpPort);
 
-  const grpc = new GrpcServer({ role: ctx.role, log: ctx.log, metrics: ctx.metrics, authenticate: auth.authenticate });
+  const grpc = new GrpcServer({ role: ctx.role, log: ctx.log, metrics: ctx.metrics, authenticate: auth.authenticate, credentials: tls.server });
   addFormGrpc(grpc, forms);
   const grpcPort = await serveGrpc(ctx, grpc, ctx.grpcPort ?? 0);
 
   ctx.lifecycle.onShutdown("close", "participants client", () => {
     participants.close();
-    balancers.close();
   });
   ctx.lifecycle.onShutdown("close", "form store", () => store.close());
   return { role: ctx.role, httpPort, grpcPort };

@@ -17,7 +17,7 @@ const processPackage = loadProtos([processProto]);
 export class GrpcParticipants implements ParticipantsPort {
   private readonly client: ResilientGrpcClient;
 
-  constructor(w: { balancers: ServiceBalancers; downstreams: Downstreams; role: string }) {
+  constructor(w: { balancers: ServiceBalancers; downstreams: Downstreams; role: string; channelCredentials?: () => grpc.ChannelCredentials; channelOptions?: grpc.ChannelOptions }) {
     this.client = new ResilientGrpcClient({ service: "process-service", downstream: "processService", definition: processPackage.definition, protoService: "processservice.ProcessService", ...w });
   }
 

@@ -1,5 +1,6 @@
 import { Elysia } from "elysia";
-import { idempotencyKeyFrom, objectBody, parseInput, principalFrom } from "../../platform/http.ts";
+import { idempotencyKeyFrom, objectBody, parseInput } from "../../platform/http.ts";
+import { principalFrom } from "../../platform/request-auth.ts";
 import { GetFormQuerySchema, ListFormsQuerySchema, ValidateBodySchema, VersionSchema } from "./model.ts";
 import type { FormService } from "./service.ts";
 

@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { JsonObjectSchema, KeySchema } from "../../domain/forms/index.ts";
-import { pageOf } from "../../domain/page.ts";
+import { cursorPageOf, pageOf } from "../../domain/page.ts";
 import { HISTORY_ACTIONS, INSTANCE_STATUSES, PRIORITIES, ProcessDefinitionSchema } from "../../domain/process/index.ts";
 import type { ApiRoute } from "../../platform/openapi.ts";
 import {
@@ -97,7 +97,7 @@ export const PROCESS_API: readonly ApiRoute[] = [
     ],
   },
   { method: "get", path: "/api/processes", operationId: "listProcesses", tag: "processes", summary: "List definitions (the latest version of each; with `key`, that one's versions), paginated", query: ListDefinitionsQuerySchema, responses: [{ status: 200, description: "one page", schema: pageOf(DefinitionSchema) }] },
-  { method: "get", path: "/api/processes/instances", operationId: "listInstances", tag: "processes", summary: "List instances, filtered, paginated", query: ListInstancesQuerySchema, responses: [{ status: 200, description: "one page", schema: pageOf(InstanceSchema) }] },
+  { method: "get", path: "/api/processes/instances", operationId: "listInstances", tag: "processes", summary: "List instances newest first, filtered; page with cursor (next_cursor), offset is the slow path; total per count= (capped at 1,000 by default)", query: ListInstancesQuerySchema, responses: [{ status: 200, description: "one page", schema: cursorPageOf(InstanceSchema) }] },
   { method: "get", path: "/api/processes/instances/{id}", operationId: "getInstance", tag: "processes", summary: "Get an instance", pathParams: instanceId, responses: [{ status: 200, description: "the instance", schema: InstanceSchema }] },
   {
     method: "post", path: "/api/processes/instances/{id}/complete", operationId: "completeStep", tag: "processes",

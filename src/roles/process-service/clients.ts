@@ -1,4 +1,4 @@
-import { status as GrpcStatus } from "@grpc/grpc-js";
+import { status as GrpcStatus, type ChannelCredentials, type ChannelOptions } from "@grpc/grpc-js";
 import formProto from "../../../protos/form.proto" with { type: "text" };
 import taskProto from "../../../protos/task.proto" with { type: "text" };
 import type { ServiceBalancers } from "../../balancing/service-balancers.ts";
@@ -33,6 +33,9 @@ interface Wiring {
   role?: string;
   /** The calling role's service credential (docs/security.md). */
   authorization?: () => Promise<string | undefined>;
+  /** TLS to the peer (platform/grpc-tls.ts), or plaintext when absent. */
+  channelCredentials?: () => ChannelCredentials;
+  channelOptions?: ChannelOptions;
 }
 
 const formPackage = loadProtos([formProto]);

@@ -15,7 +15,7 @@ export const PROCESS_SERVICE = "processservice.ProcessService";
 
 interface ListDefinitionsReq { key: string; limit: number; offset: number }
 interface StartReq { definition_key: string; definition_version: number; variables: WireStruct | null; started_by: number; idempotency_key: string }
-interface ListInstancesReq { definition_key: string; status: string; started_by: number; assignee: number; limit: number; offset: number }
+interface ListInstancesReq { definition_key: string; status: string; started_by: number; assignee: number; limit: number; offset: number; page_token: string }
 interface CompleteReq { instance_id: string; step_id: string; user_id: number; data: WireStruct | null }
 interface CancelReq { instance_id: string; user_id: number; reason: string }
 
@@ -53,10 +53,11 @@ export function addProcessGrpc(server: GrpcServer, processes: ProcessService): v
     ListInstances: unary(async (req: ListInstancesReq, _call, caller) => {
       const q = parseInput(
         ListInstancesQuerySchema,
-        { definition_key: unset(req.definition_key), status: unset(req.status), started_by: unset(req.started_by), assignee: unset(req.assignee), limit: unset(req.limit), offset: req.offset },
+        { definition_key: unset(req.definition_key), status: unset(req.status), started_by: unset(req.started_by), assignee: unset(req.assignee), limit: unset(req.limit), offset: req.offset, cursor: unset(req.page_token), count: "none" },
         "request",
       );
-      return { instances: (await processes.listInstances(caller, q)).map(instanceToWire) };
+      const page = await processes.pageInstances(caller, q);
+      return { instances: page.items.map(instanceToWire), next_page_token: page.next_cursor ?? "" };
     }),
     CompleteStep: unary(async (req: CompleteReq, call, caller) => {
       const userId = req.user_id ? parseInput(UserIdSchema, req.user_id, "user_id") : undefined;

@@ -1,7 +1,7 @@
 import { join } from "node:path";
-import { ServiceBalancers } from "../../balancing/service-balancers.ts";
 import { breakerAdminRoutes } from "../../platform/admin.ts";
 import { createRoleAuth } from "../../platform/role-auth.ts";
+import { grpcCredentials } from "../../platform/grpc-tls.ts";
 import { GrpcServer } from "../../platform/grpc.ts";
 import { up } from "../../platform/health.ts";
 import { roleHttpApp } from "../../platform/http-app.ts";
@@ -46,13 +46,14 @@ export interface ProcessServiceHandle extends RoleHandle {
 export async function startProcessService(ctx: RoleContext): Promise<ProcessServiceHandle> {
   const { config, log } = ctx;
   const store = await openProcessStore(ctx);
-  const balancers = new ServiceBalancers({ registry: ctx.registry, config: config.load_balancer, activeHealthChecks: config.discovery.mode === "static" });
-  const downstreams = new Downstreams(config.resilience4j);
+  const balancers = ctx.balancers;
+  const downstreams = new Downstreams(config.resilience4j, ctx.resilience, ctx.metrics);
   ctx.metrics.registerResilience(downstreams.registry);
   const auth = await createRoleAuth(config.auth, config.data_dir, ctx.role);
+  const tls = grpcCredentials(config.grpc_tls);
   // calls to form-service and the outbox's to task-service carry this role's own credential
-  const forms = new GrpcFormsClient({ balancers, downstreams, role: ctx.role, authorization: auth.serviceAuthorization });
-  const tasks = new GrpcTasksClient({ balancers, downstreams, role: ctx.role, authorization: auth.serviceAuthorization });
+  const forms = new GrpcFormsClient({ balancers, downstreams, role: ctx.role, authorization: auth.serviceAuthorization, channelCredentials: tls.client, channelOptions: tls.channelOptions });
+  const tasks = new GrpcTasksClient({ balancers, downstreams, role: ctx.role, authorization: auth.serviceAuthorization, channelCredentials: tls.client, channelOptions: tls.channelOptions });
 
   // dispatches are counted on /metrics and traced as their own spans, linked to the request that wrote them
   const hooks: OutboxHooks = {
@@ -86,7 +87,7 @@ export async function startProcessService(ctx: RoleContext): Promise<ProcessServ
     .use(openApiRoutes([...PROCESS_API, ...BREAKER_API, ...platformApi()], { title: "bpm process-service", version: ctx.version, secured: auth.enabled }));
   const httpPort = serveHttp(ctx, app, ctx.httpPort);
 
-  const grpc = new GrpcServer({ role: ctx.role, log, metrics: ctx.metrics, authenticate: auth.authenticate });
+  const grpc = new GrpcServer({ role: ctx.role, log, metrics: ctx.metrics, authenticate: auth.authenticate, credentials: tls.server });
   addProcessGrpc(grpc, processes);
   const grpcPort = await serveGrpc(ctx, grpc, ctx.grpcPort ?? 0);
 
@@ -96,7 +97,6 @@ export async function startProcessService(ctx: RoleContext): Promise<ProcessServ
   ctx.lifecycle.onShutdown("close", "process clients", () => {
     forms.close();
     tasks.close();
-    balancers.close();
   });
   ctx.lifecycle.onShutdown("close", "process store", () => store.close());
   return {

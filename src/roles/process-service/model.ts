@@ -1,6 +1,8 @@
 import * as v from "valibot";
 import { INT32_MAX, intField, intParam } from "../../domain/params.ts";
 import { JsonObjectSchema } from "../../domain/forms/index.ts";
+import { CountModeSchema } from "../../domain/paging/count.ts";
+import { cursorParam, INSTANCE_CURSOR } from "../../domain/paging/cursor.ts";
 import { INSTANCE_STATUSES, type Effect, type InstanceStatus } from "../../domain/process/index.ts";
 
 export const MAX_PAGE = 1000;
@@ -22,6 +24,10 @@ export interface DefinitionFilter {
 export const ListDefinitionsQuerySchema = v.object({ key: v.optional(shortText(100)), limit, offset });
 export const GetDefinitionQuerySchema = v.object({ version: v.optional(VersionSchema, 0) });
 
+/**
+ * `GET /api/processes/instances` (and ListInstances): newest first. Pages follow `cursor` (the previous
+ * page's `next_cursor`), each costing the same however deep; `offset` is the slow path, O(offset).
+ */
 export const ListInstancesQuerySchema = v.object({
   definition_key: v.optional(shortText(100)),
   status: v.optional(v.picklist(INSTANCE_STATUSES, `must be one of ${INSTANCE_STATUSES.join(", ")}`)),
@@ -29,9 +35,28 @@ export const ListInstancesQuerySchema = v.object({
   /** Instances whose current step is assigned to this user. */
   assignee: v.optional(UserIdSchema),
   limit,
-  offset,
+  /** Rows to skip first: O(offset); prefer `cursor`. */
+  offset: v.optional(intParam("a non-negative integer", 0, INT32_MAX)),
+  /** Opaque: the `next_cursor` of the previous page, with the same filters. */
+  cursor: v.optional(cursorParam(INSTANCE_CURSOR)),
+  count: CountModeSchema,
 });
-export type InstanceFilter = v.InferOutput<typeof ListInstancesQuerySchema>;
+export type ListInstancesQuery = v.InferOutput<typeof ListInstancesQuerySchema>;
+
+/** What the stores filter instances on; every field is a plain filter. */
+export interface InstanceMatch {
+  definition_key?: string;
+  status?: InstanceStatus;
+  started_by?: number;
+  assignee?: number;
+}
+
+export interface InstanceFilter extends InstanceMatch {
+  /** Keyset position: only instances with a smaller id (ids are UUIDv7, compared bytewise). */
+  before_id?: string;
+  limit: number;
+  offset: number;
+}
 
 const versionField = intField("a version number (0 = latest)", 0, INT32_MAX);
 const userField = intField("a positive integer user id", 1, INT32_MAX);

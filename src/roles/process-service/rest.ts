@@ -1,5 +1,6 @@
 import { Elysia } from "elysia";
-import { CORRELATION_HEADER, idempotencyKeyFrom, objectBody, parseInput, principalFrom } from "../../platform/http.ts";
+import { CORRELATION_HEADER, idempotencyKeyFrom, objectBody, parseInput } from "../../platform/http.ts";
+import { principalFrom } from "../../platform/request-auth.ts";
 import { readDeadline } from "../../resilience/deadline.ts";
 import type { GrpcCallOptions } from "../../transport/grpc-client.ts";
 import {
@@ -36,10 +37,7 @@ export function processRoutes(processes: ProcessService) {
       return { items, total, limit: q.limit, offset: q.offset };
     })
     .get("/api/processes/instances", async ({ query, request }) => {
-      const q = parseInput(ListInstancesQuerySchema, query, "query");
-      const caller = principalFrom(request);
-      const [items, total] = await Promise.all([processes.listInstances(caller, q), processes.countInstances(caller, q)]);
-      return { items, total, limit: q.limit, offset: q.offset };
+      return processes.pageInstances(principalFrom(request), parseInput(ListInstancesQuerySchema, query, "query"));
     })
     .get("/api/processes/instances/:id", ({ params, request }) => processes.getInstance(principalFrom(request), params.id))
     .post("/api/processes/instances/:id/complete", async ({ params, body, request }) => {

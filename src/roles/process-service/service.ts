@@ -20,8 +20,14 @@ import { actingUser, isDesigner, mayRead, seesAll, type Principal } from "../../
 import type { Logger } from "../../platform/logger.ts";
 import type { GrpcCallOptions } from "../../transport/grpc-client.ts";
 import type { FormsPort } from "./clients.ts";
-import { RESERVED_PROCESS_KEYS, type DefinitionFilter, type InstanceFilter, type OutboxRecord } from "./model.ts";
+import { RESERVED_PROCESS_KEYS, type DefinitionFilter, type InstanceFilter, type InstanceMatch, type ListInstancesQuery, type OutboxRecord } from "./model.ts";
+import { countLimit, pageTotal, type PageTotal } from "../../domain/paging/count.ts";
+import { INSTANCE_CURSOR } from "../../domain/paging/cursor.ts";
+import { cutPage } from "../../domain/paging/page.ts";
 import type { ProcessStore } from "./store.ts";
+
+/** One page of the instance list, as `GET /api/processes/instances` answers it. */
+export type InstancePage = { items: ProcessInstance[]; next_cursor: string | null } & PageTotal & { limit: number; offset: number };
 
 /** No user has this id: a filter that matches nothing. */
 const NOBODY = -1;
@@ -127,8 +133,19 @@ export class ProcessService {
     return this.store.listInstances(ownInstances(caller, filter));
   }
 
-  countInstances(caller: Principal, filter: Omit<InstanceFilter, "limit" | "offset">): Promise<number> {
-    return this.store.countInstances(ownInstances(caller, filter));
+  countInstances(caller: Principal, filter: InstanceMatch, upTo?: number): Promise<number> {
+    return this.store.countInstances(ownInstances(caller, filter), upTo);
+  }
+
+  /** One page of the caller's instances, newest first: after `cursor`, less the first `offset` (the slow path), `next_cursor` while more follow, `total` as `count` asks. */
+  async pageInstances(caller: Principal, q: ListInstancesQuery): Promise<InstancePage> {
+    const offset = q.offset ?? 0;
+    const match = ownInstances<InstanceMatch>(caller, { definition_key: q.definition_key, status: q.status, started_by: q.started_by, assignee: q.assignee });
+    const before_id = q.cursor === undefined ? undefined : INSTANCE_CURSOR.decode(q.cursor);
+    if (q.cursor !== undefined && before_id === undefined) throw new ValidationError("invalid cursor: must be the next_cursor of a previous page", [{ field: "cursor", message: "must be the next_cursor of a previous page" }]);
+    const upTo = countLimit(q.count);
+    const [rows, counted] = await Promise.all([this.store.listInstances({ ...match, before_id, limit: q.limit + 1, offset }), upTo === 0 ? undefined : this.store.countInstances(match, upTo)]);
+    return { ...cutPage(rows, q.limit, (i) => INSTANCE_CURSOR.encode(i.id)), ...pageTotal(q.count, counted), limit: q.limit, offset };
   }
 
   /**

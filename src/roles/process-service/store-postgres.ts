@@ -10,11 +10,18 @@ import {
 import type { Logger } from "../../platform/logger.ts";
 import { advisoryKey, mapDatabaseError, openPostgres, type PostgresDb, type SQL } from "../../storage/postgres.ts";
 import init from "./migrations/postgres_001_init.sql" with { type: "text" };
-import type { DefinitionFilter, InstanceFilter, OutboxRecord, OutboxState } from "./model.ts";
+import listIndexes from "./migrations/postgres_002_list_indexes.sql" with { type: "text" };
+import type { DefinitionFilter, InstanceFilter, InstanceMatch, OutboxRecord, OutboxState } from "./model.ts";
 import type { ProcessStore } from "./store.ts";
 import { toDefinition, toRecord, type DefinitionRow, type OutboxRow } from "./store-rows.ts";
 
-export const PROCESS_MIGRATIONS = { namespace: "process-service", migrations: [{ id: "001_init", sql: init }] };
+export const PROCESS_MIGRATIONS = {
+  namespace: "process-service",
+  migrations: [
+    { id: "001_init", sql: init },
+    { id: "002_list_indexes", sql: listIndexes },
+  ],
+};
 
 /** First advisory-lock key of deploys; the second is the process key's hash. */
 const DEPLOY_LOCK = advisoryKey("process-service deploy");
@@ -47,13 +54,28 @@ const CLAIM_DUE = `WITH due AS (
 
 const toInstance = (r: { body: string }): ProcessInstance => parseInstance(JSON.parse(r.body));
 
-function instanceWhere(filter: Omit<InstanceFilter, "limit" | "offset">, params: unknown[]): string {
+function instanceWhere(filter: InstanceMatch, params: unknown[]): string {
+  return instanceConds(filter, params).map((c, i) => (i === 0 ? `WHERE ${c}` : `AND ${c}`)).join(" ");
+}
+
+function instanceConds(filter: InstanceMatch, params: unknown[]): string[] {
   const parts: string[] = [];
   if (filter.definition_key !== undefined) parts.push(`definition_key = $${params.push(filter.definition_key)}`);
   if (filter.status !== undefined) parts.push(`status = $${params.push(filter.status)}`);
   if (filter.started_by !== undefined) parts.push(`started_by = $${params.push(filter.started_by)}`);
-  if (filter.assignee !== undefined) parts.push(`current_assignee = $${params.push(filter.assignee)}`);
-  return parts.length ? `WHERE ${parts.join(" AND ")}` : "";
+  // the partial index's own predicate, so a generic plan can use it
+  if (filter.assignee !== undefined) parts.push(`current_assignee = $${params.push(filter.assignee)} AND current_assignee IS NOT NULL`);
+  return parts;
+}
+
+/** A page of instances, newest first: ids are UUIDv7, so in byte order (COLLATE "C") they are in creation order. */
+export function instancePageQuery(filter: InstanceFilter): { text: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const conds = instanceConds(filter, params);
+  if (filter.before_id !== undefined) conds.push(`id COLLATE "C" < $${params.push(filter.before_id)}`);
+  let text = `SELECT body FROM process_instances ${conds.length ? `WHERE ${conds.join(" AND ")}` : ""} ORDER BY id COLLATE "C" DESC LIMIT $${params.push(filter.limit)}`;
+  if (filter.offset > 0) text += ` OFFSET $${params.push(filter.offset)}`;
+  return { text, params };
 }
 
 export interface PostgresProcessStoreOptions {
@@ -141,16 +163,17 @@ export class PostgresProcessStore implements ProcessStore {
   }
 
   async listInstances(filter: InstanceFilter): Promise<ProcessInstance[]> {
-    const params: unknown[] = [];
-    const where = instanceWhere(filter, params);
-    // ids are UUIDv7: in byte order they are in creation order, newest first here
-    const text = `SELECT body FROM process_instances ${where} ORDER BY id COLLATE "C" DESC LIMIT $${params.push(filter.limit)} OFFSET $${params.push(filter.offset)}`;
-    return (await this.run<{ body: string }>(text, params)).map(toInstance);
+    const q = instancePageQuery(filter);
+    return (await this.run<{ body: string }>(q.text, q.params)).map(toInstance);
   }
 
-  async countInstances(filter: Omit<InstanceFilter, "limit" | "offset">): Promise<number> {
+  async countInstances(filter: InstanceMatch, upTo?: number): Promise<number> {
     const params: unknown[] = [];
-    const [row] = await this.run<{ n: number }>(`SELECT COUNT(*)::int AS n FROM process_instances ${instanceWhere(filter, params)}`, params);
+    const where = instanceWhere(filter, params);
+    const text = upTo === undefined
+      ? `SELECT COUNT(*)::int AS n FROM process_instances ${where}`
+      : `SELECT CASE WHEN EXISTS (SELECT 1 FROM process_instances ${where} OFFSET $${params.push(upTo - 1)} LIMIT 1) THEN $${params.push(upTo)}::int ELSE (SELECT COUNT(*)::int FROM process_instances ${where}) END AS n`;
+    const [row] = await this.run<{ n: number }>(text, params);
     return row!.n;
   }
 

@@ -10,7 +10,7 @@ import {
 import { nextVersion } from "../../domain/forms/index.ts";
 import { openSqlite, type SqliteOptions } from "../../storage/sqlite.ts";
 import init from "./migrations/sqlite_001_init.sql" with { type: "text" };
-import type { DefinitionFilter, InstanceFilter, OutboxRecord, OutboxState } from "./model.ts";
+import type { DefinitionFilter, InstanceFilter, InstanceMatch, OutboxRecord, OutboxState } from "./model.ts";
 import type { ProcessStore } from "./store.ts";
 import { toDefinition, toRecord, type DefinitionRow, type OutboxRow } from "./store-rows.ts";
 
@@ -23,14 +23,25 @@ const OUTBOX_COLUMNS = "seq, instance_id, payload, attempts, next_attempt_at, la
 const IS_HEAD = "o.seq = (SELECT MIN(p.seq) FROM outbox p WHERE p.instance_id = o.instance_id AND p.state = 'pending')";
 
 
-function instanceWhere(filter: Omit<InstanceFilter, "limit" | "offset">): { sql: string; params: Params } {
+function instanceWhere(filter: InstanceMatch): { sql: string; params: Params } {
   const parts: string[] = [];
   const params: Params = {};
   if (filter.definition_key !== undefined) (parts.push("definition_key = $definition_key"), (params.definition_key = filter.definition_key));
   if (filter.status !== undefined) (parts.push("status = $status"), (params.status = filter.status));
   if (filter.started_by !== undefined) (parts.push("started_by = $started_by"), (params.started_by = filter.started_by));
-  if (filter.assignee !== undefined) (parts.push("current_assignee = $assignee"), (params.assignee = filter.assignee));
+  // the partial index's own predicate, so the planner can use it for a bound parameter
+  if (filter.assignee !== undefined) (parts.push("current_assignee = $assignee AND current_assignee IS NOT NULL"), (params.assignee = filter.assignee));
   return { sql: parts.length ? `WHERE ${parts.join(" AND ")}` : "", params };
+}
+
+/** A page of instances, newest first: ids are UUIDv7, so id order is creation order. */
+export function instancePageQuery(filter: InstanceFilter): { sql: string; params: Params } {
+  const w = instanceWhere(filter);
+  const parts = w.sql ? [w.sql] : [];
+  const params: Params = { ...w.params, limit: filter.limit };
+  if (filter.before_id !== undefined) (parts.push(`${w.sql ? "AND" : "WHERE"} id < $before`), (params.before = filter.before_id));
+  if (filter.offset > 0) params.offset = filter.offset;
+  return { sql: `SELECT body FROM instances ${parts.join(" ")} ORDER BY id DESC LIMIT $limit${filter.offset > 0 ? " OFFSET $offset" : ""}`, params };
 }
 
 export class SqliteProcessStore implements ProcessStore {
@@ -152,17 +163,16 @@ export class SqliteProcessStore implements ProcessStore {
   }
 
   async listInstances(filter: InstanceFilter): Promise<ProcessInstance[]> {
-    const w = instanceWhere(filter);
-    // ids are UUIDv7, so id order is creation order: newest first
-    const rows = this.db
-      .query<{ body: string }, Params>(`SELECT body FROM instances ${w.sql} ORDER BY id DESC LIMIT $limit OFFSET $offset`)
-      .all({ ...w.params, limit: filter.limit, offset: filter.offset });
-    return rows.map((r) => parseInstance(JSON.parse(r.body)));
+    const q = instancePageQuery(filter);
+    return this.db.query<{ body: string }, Params>(q.sql).all(q.params).map((r) => parseInstance(JSON.parse(r.body)));
   }
 
-  async countInstances(filter: Omit<InstanceFilter, "limit" | "offset">): Promise<number> {
+  async countInstances(filter: InstanceMatch, upTo?: number): Promise<number> {
     const w = instanceWhere(filter);
-    return this.db.query<{ n: number }, Params>(`SELECT COUNT(*) AS n FROM instances ${w.sql}`).get(w.params)!.n;
+    if (upTo === undefined) return this.db.query<{ n: number }, Params>(`SELECT COUNT(*) AS n FROM instances ${w.sql}`).get(w.params)!.n;
+    // one probe at the bound decides "more than upTo"; else count (at most upTo entries)
+    const q = this.db.query<{ n: number }, Params>(`SELECT CASE WHEN EXISTS (SELECT 1 FROM instances ${w.sql} LIMIT 1 OFFSET $probe) THEN $up_to ELSE (SELECT COUNT(*) FROM instances ${w.sql}) END AS n`);
+    return q.get({ ...w.params, probe: upTo - 1, up_to: upTo })!.n;
   }
 
   async dueOutbox(now: number, limit: number, busyInstances: ReadonlySet<string>): Promise<OutboxRecord[]> {

@@ -1,6 +1,6 @@
 import type { Effect, ProcessDefinition, ProcessInstance, StoredProcessDefinition } from "../../domain/process/index.ts";
 import type { StoreSpans } from "../../telemetry/storage-spans.ts";
-import type { DefinitionFilter, InstanceFilter, OutboxRecord, OutboxState } from "./model.ts";
+import type { DefinitionFilter, InstanceFilter, InstanceMatch, OutboxRecord, OutboxState } from "./model.ts";
 
 /**
  * Where definitions, instances and the outbox live. Every instance write and the effects it
@@ -19,8 +19,10 @@ export interface ProcessStore {
   getInstance(id: string): Promise<ProcessInstance | undefined>;
   /** Compare-and-set on the revision: writes the instance and its effects when the stored revision is `expectedRevision`, else writes nothing and returns false. */
   updateInstance(instance: ProcessInstance, expectedRevision: number, effects: readonly Effect[], opts: { traceparent?: string; now: number }): Promise<boolean>;
+  /** Matching instances newest first (id descending, before `before_id` when given), each filter served by an index in that order. */
   listInstances(filter: InstanceFilter): Promise<ProcessInstance[]>;
-  countInstances(filter: Omit<InstanceFilter, "limit" | "offset">): Promise<number>;
+  /** How many instances match, counting at most `upTo` when given. */
+  countInstances(filter: InstanceMatch, upTo?: number): Promise<number>;
 
   /** The oldest pending record of each instance that is due at `now`, oldest first, skipping `busyInstances`. */
   dueOutbox(now: number, limit: number, busyInstances: ReadonlySet<string>): Promise<OutboxRecord[]>;

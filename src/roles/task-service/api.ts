@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import type { ApiRoute } from "../../platform/openapi.ts";
-import { pageOf } from "../../domain/page.ts";
+import { cursorPageOf } from "../../domain/page.ts";
 import { CreateTaskSchema, ListTasksQuerySchema, PRIORITIES, STATUSES, SubscribeQuerySchema, TaskIdSchema, UpdateTaskSchema } from "../../domain/tasks/model.ts";
 
 const integer = v.pipe(v.number(), v.integer());
@@ -43,7 +43,7 @@ export const TASK_API: readonly ApiRoute[] = [
       { status: 200, description: "an earlier create with the same idempotency key", schema: TaskSchema, links: taskLinks },
     ],
   },
-  { method: "get", path: "/api/tasks", operationId: "listTasks", tag: "tasks", summary: "List tasks, filtered by user, status and process instance, paginated", query: ListTasksQuerySchema, responses: [{ status: 200, description: "one page", schema: pageOf(TaskSchema) }] },
+  { method: "get", path: "/api/tasks", operationId: "listTasks", tag: "tasks", summary: "List tasks in id order, filtered by user, status, process instance or project; page with cursor (next_cursor), offset is the slow path; total per count= (capped at 1,000 by default)", query: ListTasksQuerySchema, responses: [{ status: 200, description: "one page", schema: cursorPageOf(TaskSchema) }] },
   {
     method: "get", path: "/api/tasks/stream", operationId: "streamTasks", tag: "tasks",
     summary: "Live created/updated/deleted events (server-sent events; `id:` is the task id)",

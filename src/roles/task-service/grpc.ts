@@ -1,4 +1,4 @@
-import type * as grpc from "@grpc/grpc-js";
+import * as grpc from "@grpc/grpc-js";
 import taskProto from "../../../protos/task.proto" with { type: "text" };
 import { loadProtos, serverStream, unary, writeWithBackpressure, type GrpcServer } from "../../platform/grpc.ts";
 import { ValidationError } from "../../platform/errors.ts";
@@ -8,7 +8,10 @@ import { isValidTaskId, type TaskService } from "./service.ts";
 export const taskPackage = loadProtos([taskProto]);
 export const TASK_SERVICE = "taskservice.TaskService";
 
-interface ListReq { user_id: number; limit: number; offset: number; status: string; process_instance_id: string }
+interface ListReq { user_id: number; limit: number; offset: number; status: string; process_instance_id: string; page_token: string; project_id: number }
+
+/** Trailing metadata entry of a ListTasks call that `limit` cut short: the next call's page_token. */
+export const NEXT_PAGE_TOKEN = "next-page-token";
 interface SubscribeReq { user_id: number; task_ids: number[] }
 type UpdateReq = { id: number } & Partial<Record<"title" | "description" | "priority" | "status", string>> & { user_id?: number };
 
@@ -38,18 +41,36 @@ export function addTaskGrpc(server: GrpcServer, tasks: TaskService): void {
       if (req.limit < 0) throw new ValidationError("limit must not be negative");
       if (req.offset < 0) throw new ValidationError("offset must not be negative");
       if (req.user_id < 0) throw new ValidationError("user_id must be a positive integer");
+      if (req.project_id < 0) throw new ValidationError("project_id must be a positive integer");
       if (req.status && !STATUSES.includes(req.status as Status)) throw new ValidationError(`status must be one of ${STATUSES.join(", ")}`);
+      const limit = req.limit || undefined;
       const filter = {
         user_id: req.user_id || undefined,
         status: (req.status || undefined) as Status | undefined,
         process_instance_id: req.process_instance_id || undefined,
-        limit: req.limit || undefined,
+        project_id: req.project_id || undefined,
+        after_id: req.page_token ? tasks.cursorPosition(req.page_token, "page_token") : undefined,
+        // one more than asked tells whether a next page exists
+        limit: limit === undefined ? undefined : limit + 1,
         offset: req.offset,
       };
+      let sent = 0;
+      let last: Task | undefined;
+      let more = false;
       for await (const task of tasks.list(caller, filter)) {
         if (signal.aborted) return;
+        if (sent === limit) {
+          more = true;
+          break;
+        }
         await writeWithBackpressure(call, task, signal);
+        sent++;
+        last = task;
       }
+      if (signal.aborted || call.cancelled) return;
+      const trailer = new grpc.Metadata();
+      if (more && last) trailer.set(NEXT_PAGE_TOKEN, tasks.cursorAfter(last));
+      call.end(trailer);
     }),
     StreamTaskUpdates: serverStream(async (req: SubscribeReq, call: grpc.ServerWritableStream<SubscribeReq, TaskEvent>, signal, caller) => {
       if (req.user_id < 0) throw new ValidationError("user_id must be a positive integer");

@@ -5,6 +5,7 @@ import { TASK_API } from "./api.ts";
 import { platformApi } from "../../platform/api.ts";
 import { openApiRoutes } from "../../platform/openapi-routes.ts";
 import { createRoleAuth } from "../../platform/role-auth.ts";
+import { grpcCredentials } from "../../platform/grpc-tls.ts";
 import { up } from "../../platform/health.ts";
 import type { RoleContext, RoleHandle } from "../../platform/role.ts";
 import { serveGrpc, serveHttp } from "../../platform/serve.ts";
@@ -53,7 +54,7 @@ export async function startTaskService(ctx: RoleContext): Promise<RoleHandle> {
     .use(openApiRoutes([...TASK_API, ...platformApi()], { title: "bpm task-service", version: ctx.version, secured: auth.enabled }));
   const httpPort = serveHttp(ctx, app, ctx.httpPort, () => streams.closeAll());
 
-  const grpc = new GrpcServer({ role: ctx.role, log: ctx.log, metrics: ctx.metrics, authenticate: auth.authenticate });
+  const grpc = new GrpcServer({ role: ctx.role, log: ctx.log, metrics: ctx.metrics, authenticate: auth.authenticate, credentials: grpcCredentials(ctx.config.grpc_tls).server });
   addTaskGrpc(grpc, tasks);
   const grpcPort = await serveGrpc(ctx, grpc, ctx.grpcPort ?? 0);
 

@@ -1,7 +1,8 @@
 import { Elysia } from "elysia";
-import { idempotencyKeyFrom, objectBody, parseInput, principalFrom } from "../../platform/http.ts";
+import { idempotencyKeyFrom, objectBody, parseInput } from "../../platform/http.ts";
+import { principalFrom } from "../../platform/request-auth.ts";
 import { SseRegistry, SseStream } from "../../platform/sse.ts";
-import { ListTasksQuerySchema, SubscribeQuerySchema, type Task } from "../../domain/tasks/model.ts";
+import { ListTasksQuerySchema, SubscribeQuerySchema } from "../../domain/tasks/model.ts";
 import type { TaskService } from "./service.ts";
 
 /** REST edge of task-service: the same use cases as gRPC, JSON with proto field names. */
@@ -17,12 +18,7 @@ export function taskRoutes(tasks: TaskService, streams: SseRegistry) {
       return task;
     })
     .get("/api/tasks", async ({ query, request }) => {
-      const q = parseInput(ListTasksQuerySchema, query, "query");
-      const caller = principalFrom(request);
-      const items: Task[] = [];
-      for await (const t of tasks.list(caller, q)) items.push(t);
-      const total = await tasks.count(caller, q);
-      return { items, total, limit: q.limit, offset: q.offset };
+      return tasks.page(principalFrom(request), parseInput(ListTasksQuerySchema, query, "query"));
     })
     .get("/api/tasks/stream", ({ query, request }) => {
       const q = parseInput(SubscribeQuerySchema, query, "query");

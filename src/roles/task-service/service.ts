@@ -1,13 +1,19 @@
 import * as v from "valibot";
-import { ConflictError, ForbiddenError, NotFoundError } from "../../platform/errors.ts";
+import { countLimit, pageTotal, type PageTotal } from "../../domain/paging/count.ts";
+import { TASK_CURSOR } from "../../domain/paging/cursor.ts";
+import { cutPage } from "../../domain/paging/page.ts";
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../../platform/errors.ts";
 import { actingUser, actsForAnyone, mayRead, seesAll, type Principal } from "../../platform/principal.ts";
 import { parseInput } from "../../platform/http.ts";
 import { TaskEventBus, type TaskSubscription } from "./events.ts";
-import { CreateTaskSchema, UpdateTaskSchema, TaskIdSchema, type Task, type TaskEvent, type TaskEventType, type TaskFilter } from "../../domain/tasks/model.ts";
+import { CreateTaskSchema, UpdateTaskSchema, TaskIdSchema, type ListTasksQuery, type Task, type TaskEvent, type TaskEventType, type TaskFilter, type TaskMatch } from "../../domain/tasks/model.ts";
 import type { TaskStore } from "./store.ts";
 
 /** No user has this id: a filter that matches nothing. */
 const NOBODY = -1;
+
+/** One page of the task list, as `GET /api/tasks` answers it. */
+export type TaskPage = { items: Task[]; next_cursor: string | null } & PageTotal & { limit: number; offset: number };
 
 /**
  * Task use cases shared by the REST and gRPC edges; both validate with the same schemas. Every
@@ -66,8 +72,34 @@ export class TaskService {
     return this.store.list(ownTasks(caller, filter));
   }
 
-  count(caller: Principal, filter: Omit<TaskFilter, "limit" | "offset">): Promise<number> {
-    return this.store.count(ownTasks(caller, filter));
+  count(caller: Principal, filter: TaskMatch, upTo?: number): Promise<number> {
+    return this.store.count(ownTasks(caller, filter), upTo);
+  }
+
+  /**
+   * One page of the caller's list: the matches after `cursor`, less the first `offset` (the slow
+   * path, O(offset)), `next_cursor` when more follow (one extra row is read to know), `total` as `count` asks.
+   */
+  async page(caller: Principal, q: ListTasksQuery): Promise<TaskPage> {
+    const offset = q.offset ?? 0;
+    const match = ownTasks<TaskMatch>(caller, { user_id: q.user_id, status: q.status, process_instance_id: q.process_instance_id, project_id: q.project_id });
+    const after_id = q.cursor === undefined ? undefined : this.cursorPosition(q.cursor, "cursor");
+    const upTo = countLimit(q.count);
+    // page and count at once: two round trips in parallel on PostgreSQL
+    const [rows, counted] = await Promise.all([collect(this.store.list({ ...match, after_id, limit: q.limit + 1, offset })), upTo === 0 ? undefined : this.store.count(match, upTo)]);
+    return { ...cutPage(rows, q.limit, (t) => this.cursorAfter(t)), ...pageTotal(q.count, counted), limit: q.limit, offset };
+  }
+
+  /** The cursor of the page that follows `last`. */
+  cursorAfter(last: Task): string {
+    return TASK_CURSOR.encode(last.id);
+  }
+
+  /** The id a cursor continues after; a 400 naming `field` when it is not a task list cursor. */
+  cursorPosition(cursor: string, field: string): number {
+    const id = TASK_CURSOR.decode(cursor);
+    if (id === undefined) throw new ValidationError(`invalid ${field}: must be the next_cursor of a previous page`, [{ field, message: "must be the next_cursor of a previous page" }]);
+    return id;
   }
 
   /** Both streams (SSE, StreamTaskUpdates) carry only the caller's tasks unless they see all. */
@@ -79,6 +111,12 @@ export class TaskService {
     // with a shared database, replicas learn of writes through the store's notifications instead
     if (this.publishLocal) this.events.publish({ event_type: type, task, timestamp: new Date().toISOString() });
   }
+}
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
 }
 
 /** The filter narrowed to the caller's own user id (the store's user_id filter), unless they see all. */

@@ -2,12 +2,17 @@ import type { Logger } from "../../platform/logger.ts";
 import { EVENT_FEED_MIGRATIONS, PostgresEventFeed, type EventFeedStats } from "../../storage/postgres-feed.ts";
 import { mapDatabaseError, openPostgres, type PostgresDb } from "../../storage/postgres.ts";
 import init from "./migrations/postgres_001_init.sql" with { type: "text" };
-import type { CreateTask, Task, TaskEvent, TaskFilter, UpdateTask } from "../../domain/tasks/model.ts";
+import listIndexes from "./migrations/postgres_002_list_indexes.sql" with { type: "text" };
+import type { CreateTask, Task, TaskEvent, TaskFilter, TaskMatch, UpdateTask } from "../../domain/tasks/model.ts";
 import type { TaskStore } from "./store.ts";
 
 /** NOTIFY channel (and bpm_events.channel) of task changes. */
 export const TASK_EVENTS_CHANNEL = "bpm_task_events";
-export const TASK_MIGRATIONS = { namespace: "task-service", migrations: [{ id: "001_init", sql: init }] };
+export const TASK_MIGRATIONS = { namespace: "task-service", migrations: [
+    { id: "001_init", sql: init },
+    { id: "002_list_indexes", sql: listIndexes },
+  ],
+};
 
 const PAGE = 500;
 const iso = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${col}`;
@@ -55,12 +60,24 @@ function toTask(r: Row): Task {
   };
 }
 
-function where(filter: Omit<TaskFilter, "limit" | "offset">, params: unknown[]): string[] {
+/** The partial indexes' own predicates are repeated, so a generic plan can prove a parameter falls inside them. */
+function where(filter: TaskMatch, params: unknown[]): string[] {
   const parts: string[] = [];
   if (filter.user_id !== undefined) parts.push(`user_id = $${params.push(filter.user_id)}`);
   if (filter.status !== undefined) parts.push(`status = $${params.push(filter.status)}`);
-  if (filter.process_instance_id) parts.push(`process_instance_id = $${params.push(filter.process_instance_id)}`);
+  if (filter.process_instance_id) parts.push(`process_instance_id = $${params.push(filter.process_instance_id)} AND process_instance_id <> ''`);
+  if (filter.project_id) parts.push(`project_id = $${params.push(filter.project_id)} AND project_id <> 0`);
   return parts;
+}
+
+/** One page of a list: matches after `afterId` in id order, skipping `skip` (the offset path) first. */
+export function taskPageQuery(filter: TaskMatch, afterId: number, size: number, skip: number): { text: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const conds = where(filter, params);
+  conds.push(`id > $${params.push(afterId)}`);
+  let text = `SELECT ${COLUMNS} FROM tasks WHERE ${conds.join(" AND ")} ORDER BY id LIMIT $${params.push(size)}`;
+  if (skip > 0) text += ` OFFSET $${params.push(skip)}`;
+  return { text, params };
 }
 
 /**
@@ -163,16 +180,13 @@ export class PostgresTaskStore implements TaskStore {
 
   async *list(filter: TaskFilter): AsyncIterable<Task> {
     let remaining = filter.limit ?? Number.POSITIVE_INFINITY;
-    let afterId = 0;
+    let afterId = filter.after_id ?? 0;
     let skip = filter.offset;
     // keyset pagination after the first page keeps a 10k-row stream O(n) and holds no connection between pages
     while (remaining > 0) {
       const size = Math.min(PAGE, remaining);
-      const params: unknown[] = [];
-      const conds = where(filter, params);
-      conds.push(`id > $${params.push(afterId)}`);
-      const text = `SELECT ${COLUMNS} FROM tasks WHERE ${conds.join(" AND ")} ORDER BY id LIMIT $${params.push(size)} OFFSET $${params.push(skip)}`;
-      const rows = await this.run<Row>(text, params);
+      const q = taskPageQuery(filter, afterId, size, skip);
+      const rows = await this.run<Row>(q.text, q.params);
       skip = 0;
       for (const row of rows) yield toTask(row);
       if (rows.length < size) return;
@@ -181,10 +195,14 @@ export class PostgresTaskStore implements TaskStore {
     }
   }
 
-  async count(filter: Omit<TaskFilter, "limit" | "offset">): Promise<number> {
+  async count(filter: TaskMatch, upTo?: number): Promise<number> {
     const params: unknown[] = [];
     const conds = where(filter, params);
-    const [row] = await this.run<{ n: number }>(`SELECT COUNT(*)::int AS n FROM tasks ${conds.length ? `WHERE ${conds.join(" AND ")}` : ""}`, params);
+    const cond = conds.length ? `WHERE ${conds.join(" AND ")}` : "";
+    const text = upTo === undefined
+      ? `SELECT COUNT(*)::int AS n FROM tasks ${cond}`
+      : `SELECT CASE WHEN EXISTS (SELECT 1 FROM tasks ${cond} OFFSET $${params.push(upTo - 1)} LIMIT 1) THEN $${params.push(upTo)}::int ELSE (SELECT COUNT(*)::int FROM tasks ${cond}) END AS n`;
+    const [row] = await this.run<{ n: number }>(text, params);
     return row!.n;
   }
 

@@ -1,4 +1,4 @@
-import type { CreateTask, Task, TaskFilter, UpdateTask } from "../../domain/tasks/model.ts";
+import type { CreateTask, Task, TaskFilter, TaskMatch, UpdateTask } from "../../domain/tasks/model.ts";
 import type { StoreSpans } from "../../telemetry/storage-spans.ts";
 
 /** Where tasks live. Writes resolve only after they are durable. */
@@ -9,9 +9,13 @@ export interface TaskStore {
   /** undefined when no task has this id. */
   update(id: number, patch: UpdateTask, now: string): Promise<Task | undefined>;
   delete(id: number): Promise<Task | undefined>;
-  /** Matching tasks in id order, page by page. */
+  /**
+   * Matching tasks in id order (after `after_id` when given), read page by page; every filter is
+   * served by an index in id order, so a page costs O(its rows) however many tasks match.
+   */
   list(filter: TaskFilter): AsyncIterable<Task>;
-  count(filter: Omit<TaskFilter, "limit" | "offset">): Promise<number>;
+  /** How many tasks match, counting at most `upTo` when given (a bounded count). */
+  count(filter: TaskMatch, upTo?: number): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

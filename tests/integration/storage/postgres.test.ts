@@ -66,9 +66,9 @@ describe("migrations", () => {
       const applied = await Promise.all(
         pools.map(async (sql) => [...(await migratePostgres(sql, EVENT_FEED_MIGRATIONS)), ...(await migratePostgres(sql, slow)), ...(await migratePostgres(sql, TASK_MIGRATIONS))]),
       );
-      expect(applied.flat().sort()).toEqual(["001_events", "001_init", "001_slow"]);
+      expect(applied.flat().sort()).toEqual(["001_events", "001_init", "001_slow", "002_list_indexes"]);
       const rows = await pools[0]!`SELECT namespace, id FROM schema_migrations ORDER BY namespace, id`;
-      expect(rows.map((r: { namespace: string; id: string }) => `${r.namespace}/${r.id}`)).toEqual(["bpm-events/001_events", "race/001_slow", "task-service/001_init"]);
+      expect(rows.map((r: { namespace: string; id: string }) => `${r.namespace}/${r.id}`)).toEqual(["bpm-events/001_events", "race/001_slow", "task-service/001_init", "task-service/002_list_indexes"]);
       // a later start finds nothing to do
       expect(await migratePostgres(pools[1]!, slow)).toEqual([]);
     } finally {

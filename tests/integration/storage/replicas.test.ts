@@ -18,7 +18,8 @@ beforeAll(async () => {
   pg = await startPostgres();
   url = await freshDatabase(pg, "replicas");
   // at the same moment, so both race to migrate the empty database
-  const replica = () => startBpm({ roles: ["task-service"], env: { DATABASE_URL: url } });
+  // replication, not credentials, is tested here: auth off (every caller is the local operator)
+  const replica = () => startBpm({ roles: ["task-service"], env: { DATABASE_URL: url }, config: { auth: { enabled: false } } });
   [a, b] = await Promise.all([replica(), replica()]);
 }, 90_000);
 afterAll(async () => {
@@ -105,7 +106,7 @@ describe("two task-service replicas on one PostgreSQL", () => {
     const sql = new SQL(url, { max: 1 });
     try {
       const rows = await sql`SELECT namespace || '/' || id AS m FROM schema_migrations ORDER BY 1`;
-      expect(rows.map((r: { m: string }) => r.m)).toEqual(["bpm-events/001_events", "task-service/001_init"]);
+      expect(rows.map((r: { m: string }) => r.m)).toEqual(["bpm-events/001_events", "task-service/001_init", "task-service/002_list_indexes"]);
     } finally {
       await sql.close();
     }
