@@ -118,3 +118,21 @@ test("gRPC: a sampled-out call runs with no context in a leaf role, with the cal
   endGrpcServerSpan(recorded, 0);
   expect((await t.spans()).map((s) => s.name)).toEqual(["bpm.Tasks/Get"]);
 });
+
+test("a role that calls out carries a sampled-out caller's trace on, across awaits, flag off", async () => {
+  const t = await tracingToMemory(["caller-role"], { OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "1" });
+  const sent: Array<Record<string, string>> = [];
+  const app = new Elysia().wrap(elysiaServerSpans("caller-role")).get("/api/y", async () => {
+    await Bun.sleep(1);
+    // what an outgoing call does: a client span under the active context, its traceparent injected
+    const attempt = startHttpClientSpan({ service: "task-service", method: "GET", address: "127.0.0.1", port: 1 });
+    const headers: Record<string, string> = {};
+    injectTraceHeaders(headers, attempt);
+    endHttpClientSpan(attempt, { status: 200 });
+    sent.push(headers);
+    return "ok";
+  });
+  expect((await app.handle(new Request("http://127.0.0.1/api/y", { headers: { traceparent: `00-${TRACE}-${PARENT}-00` } }))).status).toBe(200);
+  expect(sent).toEqual([{ traceparent: `00-${TRACE}-${PARENT}-00` }]);
+  expect(await t.spans()).toEqual([]);
+});
