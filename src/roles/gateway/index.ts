@@ -16,6 +16,7 @@ import { Http1Client, type WireResponse } from "../../transport/http1/index.ts";
 import { type Conn, type DEFERRED, serveHttp1, type Http1Server } from "../../transport/http1/server.ts";
 import type { ServerRequest } from "../../transport/http1/server-request.ts";
 import { adminRoutes, gatewayStatus } from "./admin.ts";
+import { httpTlsFiles } from "../../platform/http-tls.ts";
 import { GatewayConfigSchema } from "./config.ts";
 import { ResponseFallbackCache } from "./fallback-cache.ts";
 import { KNOWN_METHODS, MethodNotImplementedError } from "./methods.ts";
@@ -51,6 +52,9 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   // a rejection becomes an event on the request's span (a no-op while tracing is off)
   for (const l of limits?.limiters() ?? []) traceRateLimiter(l);
   const accessLog = gw.access_log ? new AccessLog() : undefined;
+  // read at start-up: a missing file stops the role here, naming the key
+  const tls = httpTlsFiles(config.http_tls);
+  const frontTls = tls !== undefined ? { cert: tls.cert, key: tls.key } : undefined;
   const upstreamClient = new Http1Client({ pipelineDepth: gw.upstream_pipeline_depth });
   metrics.watchUpstreamClient(() => upstreamClient.stats());
 
@@ -120,6 +124,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
       headerTimeoutMs: gw.client_header_timeout,
       bodyTimeoutMs: gw.client_body_timeout,
       idleTimeoutMs: gw.keepalive_timeout,
+      ...(frontTls !== undefined ? { tls: frontTls } : {}),
     });
   }
 
