@@ -1,6 +1,7 @@
 import { UpstreamError } from "./errors.ts";
 import { Connection, SOCKET_HANDLERS } from "./connection.ts";
 import type { Exchange } from "./exchange.ts";
+import { connectTls, type Http1ClientTls } from "./tls-connect.ts";
 
 /** How long an upstream that refused pipelined requests gets one request per connection before pipelining is tried again. */
 export const PIPELINE_BACKOFF_MS = 60_000;
@@ -12,6 +13,8 @@ export interface PoolOwner {
   readonly closed: boolean;
   readonly tick: number;
   readonly pipelineDepth: number;
+  /** Upstreams speak TLS, verified with this; undefined: plaintext. */
+  readonly tls: Http1ClientTls | undefined;
   onIdle(): void;
   countOpened(): void;
   countRetry(): void;
@@ -122,7 +125,9 @@ export class UpstreamPool {
     const conn = new Connection(this);
     this.open++;
     this.owner.countOpened();
-    Bun.connect<Connection>({ hostname: this.address, port: this.port, socket: SOCKET_HANDLERS, data: conn }).then(
+    const tls = this.owner.tls;
+    const connecting = tls === undefined ? Bun.connect<Connection>({ hostname: this.address, port: this.port, socket: SOCKET_HANDLERS, data: conn }) : connectTls(conn, this.address, this.port, tls);
+    connecting.then(
       (socket) => {
         conn.attach(socket);
         if (conn.closed) {

@@ -1,5 +1,6 @@
 import type { Clock } from "./clock.ts";
 import type { RawLines } from "./raw-lines.ts";
+import type { Http1ClientTls } from "./tls-connect.ts";
 
 /** Where a request goes: one upstream instance (a ServiceInstance fits). */
 export interface Http1Target {
@@ -70,6 +71,8 @@ export interface Http1ClientOptions {
    * them again one per connection, and no pipelining for PIPELINE_BACKOFF_MS.
    */
   pipelineDepth?: number;
+  /** Dial upstreams over TLS, verifying their certificates with this CA (and name, when given). */
+  tls?: Http1ClientTls;
   /** Drives the idle sweeper; tests pass a FakeClock. */
   clock?: Clock;
 }
