@@ -74,11 +74,11 @@ async function run(cmd: Extract<Command, { kind: "run" }>): Promise<void> {
   const ms = Math.round(performance.now() - t0);
   log.info("bpm started", { roles: cmd.roles, listeners: handles.map((h) => ({ role: h.role, http: h.httpPort, grpc: h.grpcPort })), startup_ms: ms });
   const gw = handles.find((h) => h.role === "gateway");
-  if (gw) printWelcome(gw);
+  if (gw) printWelcome(gw, config.http_tls.enabled);
 }
 
-function printWelcome(gw: RoleHandle): void {
-  const base = `http://127.0.0.1:${gw.httpPort}`;
+function printWelcome(gw: RoleHandle, https: boolean): void {
+  const base = `${https ? "https" : "http"}://127.0.0.1:${gw.httpPort}`;
   const auth = gw.devToken ? ` -H "authorization: Bearer $TOKEN"` : "";
   console.log(`
   bpm ${VERSION} is up — gateway on ${base}  (docs: ${base}/docs)
@@ -109,7 +109,7 @@ async function main(argv: string[]): Promise<void> {
     case "health": {
       const port = cmd.port ?? (Number(process.env.BPM_HEALTH_PORT ?? 0) || undefined);
       const { healthCommand } = await import("./platform/health-cli.ts");
-      process.exit(await healthCommand(cmd.host, port));
+      process.exit(await healthCommand(cmd.host, port, cmd.ca !== undefined ? { ca: cmd.ca, ...(cmd.serverName !== undefined ? { serverName: cmd.serverName } : {}) } : undefined));
     }
     case "token": {
       const { tokenCommand } = await import("./roles/gateway/token-cli.ts");

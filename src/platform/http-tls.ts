@@ -44,3 +44,8 @@ export function httpTlsFiles(cfg: HttpTlsConfig): HttpTlsFiles | undefined {
   };
   return { cert: read("cert_file"), key: read("key_file"), ca: read("ca_file"), ...(cfg.server_name !== undefined ? { serverName: cfg.server_name } : {}) };
 }
+
+/** fetch()'s `tls` option verifying a peer with the configured CA and name. */
+export function fetchTls(files: Pick<HttpTlsFiles, "ca" | "serverName">): { ca: string; serverName?: string } {
+  return { ca: files.ca, ...(files.serverName !== undefined ? { serverName: files.serverName } : {}) };
+}

@@ -18,6 +18,7 @@ import { FormService } from "./service.ts";
 import { SqliteFormStore } from "./store-sqlite.ts";
 import { FORM_STORE_SPANS, type FormStore } from "./store.ts";
 import { postgresTarget, sqliteTarget, traceStore } from "../../telemetry/storage-spans.ts";
+import { fetchTls, httpTlsFiles } from "../../platform/http-tls.ts";
 
 /** SQLite under the data dir (one instance), or with DATABASE_URL, PostgreSQL shared by replicas. */
 export async function openFormStore(ctx: RoleContext): Promise<FormStore> {
@@ -39,7 +40,8 @@ export async function startFormService(ctx: RoleContext): Promise<RoleHandle> {
   const auth = await createRoleAuth(config.auth, config.data_dir, ctx.role);
   const tls = grpcCredentials(config.grpc_tls);
   // a submission's readers include its process's participants: process-service says who they are
-  const balancers = new ServiceBalancers({ registry: ctx.registry, config: config.load_balancer, activeHealthChecks: config.discovery.mode === "static" });
+  const httpTls = httpTlsFiles(config.http_tls);
+  const balancers = new ServiceBalancers({ registry: ctx.registry, config: config.load_balancer, activeHealthChecks: config.discovery.mode === "static", ...(httpTls !== undefined ? { probeTls: fetchTls(httpTls) } : {}) });
   const downstreams = new Downstreams(config.resilience4j);
   ctx.metrics.registerResilience(downstreams.registry);
   const participants = new GrpcParticipants({ balancers, downstreams, role: ctx.role, channelCredentials: tls.client, channelOptions: tls.channelOptions });

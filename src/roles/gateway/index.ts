@@ -16,7 +16,7 @@ import { Http1Client, type WireResponse } from "../../transport/http1/index.ts";
 import { type Conn, type DEFERRED, serveHttp1, type Http1Server } from "../../transport/http1/server.ts";
 import type { ServerRequest } from "../../transport/http1/server-request.ts";
 import { adminRoutes, gatewayStatus } from "./admin.ts";
-import { httpTlsFiles } from "../../platform/http-tls.ts";
+import { fetchTls, httpTlsFiles } from "../../platform/http-tls.ts";
 import { GatewayConfigSchema } from "./config.ts";
 import { ResponseFallbackCache } from "./fallback-cache.ts";
 import { KNOWN_METHODS, MethodNotImplementedError } from "./methods.ts";
@@ -39,7 +39,9 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   const gw = v.parse(GatewayConfigSchema, config.gateway);
   const streamed = streamedRoutes(ctx.publicApi);
   const pathMethods = proxiedMethods(ctx.publicApi);
-  const balancers = new ServiceBalancers({ registry, config: config.load_balancer, activeHealthChecks: config.discovery.mode === "static" });
+  // read at start-up: a missing file stops the role here, naming the key
+  const tls = httpTlsFiles(config.http_tls);
+  const balancers = new ServiceBalancers({ registry, config: config.load_balancer, activeHealthChecks: config.discovery.mode === "static", ...(tls !== undefined ? { probeTls: fetchTls(tls) } : {}) });
   for (const r of ROUTES) balancers.get(r.service);
   const downstreams = new Downstreams(config.resilience4j);
   const sticky = { enabled: config.load_balancer.sticky_sessions?.enabled ?? false, cookie_name: config.load_balancer.sticky_sessions?.cookie_name ?? "SERVERID" };
@@ -52,10 +54,8 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   // a rejection becomes an event on the request's span (a no-op while tracing is off)
   for (const l of limits?.limiters() ?? []) traceRateLimiter(l);
   const accessLog = gw.access_log ? new AccessLog() : undefined;
-  // read at start-up: a missing file stops the role here, naming the key
-  const tls = httpTlsFiles(config.http_tls);
   const frontTls = tls !== undefined ? { cert: tls.cert, key: tls.key } : undefined;
-  const upstreamClient = new Http1Client({ pipelineDepth: gw.upstream_pipeline_depth });
+  const upstreamClient = new Http1Client({ pipelineDepth: gw.upstream_pipeline_depth, ...(tls !== undefined ? { tls: fetchTls(tls) } : {}) });
   metrics.watchUpstreamClient(() => upstreamClient.stats());
 
   // the gateway refuses a bad token before any upstream is asked; the role behind it checks again

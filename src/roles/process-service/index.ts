@@ -23,6 +23,7 @@ import { ProcessService } from "./service.ts";
 import { SqliteProcessStore } from "./store-sqlite.ts";
 import { PROCESS_STORE_SPANS, type ProcessStore } from "./store.ts";
 import { postgresTarget, sqliteTarget, traceStore } from "../../telemetry/storage-spans.ts";
+import { fetchTls, httpTlsFiles } from "../../platform/http-tls.ts";
 
 /** SQLite under the data dir (one instance), or with DATABASE_URL, PostgreSQL shared by replicas. */
 export async function openProcessStore(ctx: RoleContext): Promise<ProcessStore> {
@@ -47,7 +48,8 @@ export interface ProcessServiceHandle extends RoleHandle {
 export async function startProcessService(ctx: RoleContext): Promise<ProcessServiceHandle> {
   const { config, log } = ctx;
   const store = await openProcessStore(ctx);
-  const balancers = new ServiceBalancers({ registry: ctx.registry, config: config.load_balancer, activeHealthChecks: config.discovery.mode === "static" });
+  const httpTls = httpTlsFiles(config.http_tls);
+  const balancers = new ServiceBalancers({ registry: ctx.registry, config: config.load_balancer, activeHealthChecks: config.discovery.mode === "static", ...(httpTls !== undefined ? { probeTls: fetchTls(httpTls) } : {}) });
   const downstreams = new Downstreams(config.resilience4j);
   ctx.metrics.registerResilience(downstreams.registry);
   const auth = await createRoleAuth(config.auth, config.data_dir, ctx.role);

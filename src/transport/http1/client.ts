@@ -4,10 +4,10 @@ import type { Connection } from "./connection.ts";
 import { Exchange, type ExchangeSink } from "./exchange.ts";
 import { type PoolOwner, UpstreamPool } from "./pool.ts";
 import { Slots } from "./slots.ts";
-import type { Http1ClientTls } from "./tls-connect.ts";
+
 export { PIPELINE_BACKOFF_MS } from "./pool.ts";
 import type { WireResponse } from "./wire-response.ts";
-import type { Http1ClientOptions, Http1ClientStats, Http1RequestInit, Http1Target } from "./types.ts";
+import type { Http1ClientOptions, Http1ClientStats, Http1ClientTls, Http1RequestInit, Http1Target } from "./types.ts";
 
 export const HTTP1_CLIENT_DEFAULTS = {
   maxIdlePerUpstream: 128,

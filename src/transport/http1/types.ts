@@ -1,6 +1,5 @@
 import type { Clock } from "./clock.ts";
 import type { RawLines } from "./raw-lines.ts";
-import type { Http1ClientTls } from "./tls-connect.ts";
 
 /** Where a request goes: one upstream instance (a ServiceInstance fits). */
 export interface Http1Target {
@@ -94,4 +93,12 @@ export interface Http1ClientStats {
   idle: number;
   /** Connections open or opening right now (idle + carrying a request), over all upstreams. */
   open: number;
+}
+
+/** What the client verifies an upstream's certificate with. */
+export interface Http1ClientTls {
+  /** PEM CA certificate(s) the upstream's chain must lead to. */
+  ca: string;
+  /** The name checked against the certificate instead of the address dialled (upstreams are found by IP). */
+  serverName?: string;
 }

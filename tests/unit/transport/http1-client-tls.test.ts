@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
 import { UpstreamError } from "../../../src/transport/http1/errors.ts";
 import { Http1Client } from "../../../src/transport/http1/index.ts";
-import type { Http1ClientTls } from "../../../src/transport/http1/tls-connect.ts";
+import type { Http1ClientTls } from "../../../src/transport/http1/types.ts";
 import { makeTestCerts, type TestCerts } from "../../support/tls.ts";
 
 let certs: TestCerts;
