@@ -36,9 +36,9 @@ module.exports = {
     {
       name: "core-is-the-bottom",
       severity: "error",
-      comment: "src/core (errors with codes, clock, logger) depends on nothing of ours.",
+      comment: "src/core (errors with codes, clock, logger) depends on nothing of ours and no library: no gRPC, no HTTP framework.",
       from: { path: "^src/core/" },
-      to: { path: "^src/", pathNot: "^src/core/" },
+      to: { path: "^src/|node_modules/", pathNot: "^src/core/" },
     },
     {
       name: "http1-is-a-library",
@@ -60,6 +60,14 @@ module.exports = {
       comment: "Policies, balancers and discovery are used by transports and roles, never the reverse.",
       from: { path: "^src/(resilience|balancing|discovery)/" },
       to: { path: "^src/(transport|roles|platform/(http|grpc|http-app|serve)\\.ts)" },
+    },
+    {
+      name: "roles-take-shared-state-from-main",
+      severity: "error",
+      comment:
+        "Balancers (with their health checkers) and the resilience registry are built once in main.ts and handed down in RoleContext; a role that builds its own probes the same instances twice under --role=all.",
+      from: { path: "^src/roles/" },
+      to: { path: "^src/(balancing/service-balancers|resilience/registry)\\.ts$", dependencyTypesNot: ["type-only"] },
     },
   ],
   options: {

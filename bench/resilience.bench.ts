@@ -13,6 +13,7 @@ import { Bulkhead } from "../src/resilience/bulkhead.ts";
 import { ClusterFixedWindow } from "../src/resilience/cluster-window.ts";
 import { admitLocal, type DownstreamPolicies, releaseLocal } from "../src/transport/downstreams.ts";
 import { TimeLimiter } from "../src/resilience/time-limiter.ts";
+import { Metrics } from "../src/telemetry/metrics.ts";
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 200_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -47,7 +48,7 @@ const limiters = {
 // attempt the breaker's inline path (no bulkhead or client-side limiter configured).
 const gwLimiter = new RateLimiter({ limitForPeriod: 1e9, limitRefreshPeriod: 60_000, maxKeys: 1_000_000 });
 const gwBreaker = new CircuitBreaker({ name: "gw", slidingWindowSize: 100, minimumNumberOfCalls: 10, failureRateThreshold: 50 });
-const noLocal: DownstreamPolicies = { name: "gw", breaker: gwBreaker, retry: new Retry({ maxAttempts: 3 }), budget: undefined as never, timeoutMs: 5_000, rateLimiter: undefined, bulkhead: undefined };
+const noLocal: DownstreamPolicies = { name: "gw", metrics: new Metrics(), breaker: gwBreaker, retry: new Retry({ maxAttempts: 3 }), budget: undefined as never, timeoutMs: 5_000, rateLimiter: undefined, bulkhead: undefined };
 const withLocal: DownstreamPolicies = {
   ...noLocal,
   rateLimiter: new RateLimiter({ limitForPeriod: 1e9, limitRefreshPeriod: 60_000 }),

@@ -10,8 +10,12 @@ import { Lifecycle } from "./platform/lifecycle.ts";
 import { createLogger, setLogLevel, type LogLevel } from "./platform/logger.ts";
 import type { RoleContext, RoleHandle } from "./platform/role.ts";
 import { PUBLIC_API } from "./roles/catalog.ts";
-import { processMetrics } from "./telemetry/metrics.ts";
+import { ServiceBalancers } from "./balancing/service-balancers.ts";
+import { ResilienceRegistry } from "./resilience/registry.ts";
+import { Metrics } from "./telemetry/metrics.ts";
+import { instrumentBalancerEvents } from "./telemetry/resilience.ts";
 import { initTracing } from "./telemetry/tracing.ts";
+import { fetchTls, httpTlsFiles } from "./platform/http-tls.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -32,7 +36,7 @@ async function run(cmd: Extract<Command, { kind: "run" }>): Promise<void> {
   const log = createLogger({ service: "bpm", version: VERSION });
   const lifecycle = new Lifecycle(log, config.http.shutdown_grace);
   lifecycle.installSignalHandlers();
-  const metrics = processMetrics();
+  const metrics = new Metrics();
   metrics.build.labels(VERSION, cmd.roles.join(",")).set(1);
   // before any role starts: roles decide at start-up whether to instrument
   const tracing = await initTracing({ roles: cmd.roles, version: VERSION, log, lifecycle, metrics });
@@ -43,6 +47,13 @@ async function run(cmd: Extract<Command, { kind: "run" }>): Promise<void> {
   const registrar = await createRegistrar(config, log, VERSION, registry);
   // leave Consul before draining, so peers stop sending while in-flight work finishes
   if (registrar) lifecycle.onShutdown("announce", "consul deregister", () => registrar.deregisterAll());
+  // built once and shared by every role in this process: --role=all probes each instance once
+  const resilience = new ResilienceRegistry(config.resilience4j);
+  // probes speak HTTPS, verified with http_tls's CA, when the HTTP ports do (files read here, at start-up)
+  const httpTls = httpTlsFiles(config.http_tls);
+  const balancers = new ServiceBalancers({ registry, config: config.load_balancer, activeHealthChecks: config.discovery.mode === "static", ...(httpTls !== undefined ? { probeTls: fetchTls(httpTls) } : {}) });
+  instrumentBalancerEvents(balancers.events, metrics);
+  lifecycle.onShutdown("close", "balancers", () => balancers.close());
   const handles: RoleHandle[] = [];
 
   for (const role of cmd.roles) {
@@ -52,6 +63,8 @@ async function run(cmd: Extract<Command, { kind: "run" }>): Promise<void> {
       config,
       log: log.child({ role }),
       metrics,
+      resilience,
+      balancers,
       lifecycle,
       health: new HealthRegistry(),
       registry,

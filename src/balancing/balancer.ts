@@ -16,6 +16,8 @@ export interface PickOptions {
   stickyId?: string;
   /** Instance ids not to use, e.g. those a retry already tried. */
   exclude?: ReadonlySet<string>;
+  /** Only instances of this version (a route's version split, or a client's pin). */
+  version?: string;
   /** The caller's own clock reading for this request's start, if it took one (saves a clock read). */
   nowMs?: number;
 }
@@ -44,10 +46,12 @@ export interface LoadBalancerDeps {
 class PickFilter implements EndpointFilter {
   nowMs = 0;
   exclude: ReadonlySet<string> | undefined = undefined;
+  version: string | undefined = undefined;
   honourBackoff = true;
 
   accepts(ep: Endpoint): boolean {
     return (
+      (this.version === undefined || ep.instance.version === this.version) &&
       ep.healthy &&
       !ep.ejected &&
       ep.inflight < ep.maxConnections &&
@@ -131,6 +135,7 @@ export class LoadBalancer implements Settler {
     const filter = this.filter;
     filter.nowMs = now;
     filter.exclude = opts?.exclude;
+    const version = (filter.version = opts?.version);
     let repinned = false;
 
     const stickyId = opts?.stickyId;
@@ -140,6 +145,7 @@ export class LoadBalancer implements Settler {
       filter.honourBackoff = false;
       if (pinned !== undefined && filter.accepts(pinned)) {
         filter.exclude = undefined;
+        filter.version = undefined;
         return this.lease(pinned, now, false);
       }
       repinned = true;
@@ -153,7 +159,8 @@ export class LoadBalancer implements Settler {
       ep = this.strategy.pick(endpoints, filter, now);
     }
     filter.exclude = undefined;
-    if (ep === undefined) return this.noEndpointFor(now, opts?.exclude);
+    filter.version = undefined;
+    if (ep === undefined) return this.noEndpointFor(now, opts?.exclude, version);
     return this.lease(ep, now, repinned);
   }
 
@@ -283,16 +290,20 @@ export class LoadBalancer implements Settler {
     return sum / this.endpoints.length;
   }
 
-  private noEndpointFor(now: number, exclude: ReadonlySet<string> | undefined): NoEndpoint {
+  private noEndpointFor(now: number, exclude: ReadonlySet<string> | undefined, version: string | undefined): NoEndpoint {
     let inRotation = 0;
     let inRotationNotExcluded = 0;
     let earliestReturnMs = Infinity;
+    let ofVersion = 0;
     for (const ep of this.endpoints) {
+      if (version !== undefined && ep.instance.version !== version) continue;
+      ofVersion++;
       if (ep.ejected) earliestReturnMs = Math.min(earliestReturnMs, ep.ejectedUntilMs);
       if (!ep.healthy || ep.ejected) continue;
       inRotation++;
       if (exclude === undefined || !exclude.has(ep.id)) inRotationNotExcluded++;
     }
+    if (ofVersion === 0) return this.noEndpoint("no_instances", undefined);
     if (inRotation === 0) {
       return this.noEndpoint("all_unhealthy", Number.isFinite(earliestReturnMs) ? earliestReturnMs - now : undefined);
     }

@@ -6,6 +6,8 @@ export interface InstanceSnapshot {
   address: string;
   port: number;
   grpcPort: number | null;
+  /** The release it runs (static `version`, Consul `Meta.version`); null when unknown. */
+  version: string | null;
   /** Active health-check verdict. */
   healthy: boolean;
   ejected: boolean;
@@ -39,6 +41,7 @@ export function snapshotOf(endpoints: readonly Endpoint[], algorithm: string, no
         address: ep.instance.address,
         port: ep.instance.port,
         grpcPort: ep.instance.grpcPort ?? null,
+        version: ep.instance.version ?? null,
         healthy: ep.healthy,
         ejected: ep.ejected,
         ejectedUntil: ep.ejected ? iso(ep.ejectedUntilMs) : null,

@@ -1,9 +1,10 @@
 import * as v from "valibot";
 import { durationMs } from "./duration.ts";
 import { ConsulConfigSchema } from "../discovery/consul-config.ts";
+import { ServiceNameSchema, VersionSchema } from "../discovery/names.ts";
 import { loadBalancerSchema } from "../balancing/config.ts";
 import { Resilience4jSchema } from "../resilience/config.ts";
-import { GatewayConfigSchema } from "../roles/gateway/config.ts";
+import { GatewayConfigSchema } from "./gateway.ts";
 import { AuthConfigSchema } from "../platform/auth.ts";
 import { GrpcTlsConfigSchema } from "../platform/grpc-tls.ts";
 import { HttpTlsConfigSchema } from "../platform/http-tls.ts";
@@ -30,6 +31,8 @@ const staticInstance = v.object({
   weight: v.optional(v.pipe(v.number("must be a weight in 1..1000"), v.integer("must be a weight in 1..1000"), v.minValue(1, "must be a weight in 1..1000"), v.maxValue(1000, "must be a weight in 1..1000")), 100),
   id: v.optional(v.string()),
   tags: v.optional(v.array(v.string()), []),
+  /** The release this instance runs: a route's `versions` split traffic by it (docs/routes.md). */
+  version: v.optional(VersionSchema),
 });
 
 /** The whole config. Sections other issues own are kept open until their schemas land. */
@@ -52,7 +55,8 @@ export const ConfigSchema = v.object({
   }),
   discovery: v.object({
     mode: v.picklist(["static", "consul"], "must be static or consul"),
-    static: v.record(v.picklist(ROLES, "must name a role (gateway, task-service, form-service, process-service)"), v.array(staticInstance)),
+    /** Any service, bpm role or not: a gateway route may front it (gateway.routes). */
+    static: v.record(ServiceNameSchema, v.array(staticInstance)),
     snapshot_file: v.optional(v.string()),
   }),
   consul: ConsulConfigSchema,

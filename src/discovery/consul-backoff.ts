@@ -1,5 +1,5 @@
-import type { Random } from "../platform/clock.ts";
-import { systemRandom } from "../platform/clock.ts";
+import type { Random } from "../core/clock.ts";
+import { systemRandom } from "../core/clock.ts";
 import { Retry } from "../resilience/retry.ts";
 
 export interface BackoffOptions {

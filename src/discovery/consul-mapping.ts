@@ -23,7 +23,8 @@ function stringRecord(x: unknown): Record<string, string> {
 
 /**
  * Maps a /v1/health/service/<name> answer to instances: id = Service.ID, address = Service.Address
- * or else Node.Address, port = Service.Port, grpcPort = Meta.grpc_port, weight = Weights.Passing.
+ * or else Node.Address, port = Service.Port, grpcPort = Meta.grpc_port, weight = Weights.Passing,
+ * version = Meta.version.
  * A body that is not an array of {Node, Service} objects throws (never an empty set by accident);
  * a well-formed entry nobody can reach (no address, no port) is left out.
  */
@@ -48,6 +49,7 @@ export function toInstances(service: string, body: unknown): ServiceInstance[] {
       port,
       ...(Number.isInteger(grpc) && grpc > 0 && grpc <= 65535 ? { grpcPort: grpc } : {}),
       weight: typeof passing === "number" && Number.isFinite(passing) && passing > 0 ? passing : DEFAULT_WEIGHT,
+      ...(meta.version !== undefined && meta.version !== "" ? { version: meta.version } : {}),
       tags: Array.isArray(s.Tags) ? s.Tags.filter((t): t is string => typeof t === "string") : [],
       meta,
     });

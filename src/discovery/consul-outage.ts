@@ -1,5 +1,5 @@
-import { type Clock, systemClock } from "../platform/clock.ts";
-import type { Logger } from "../platform/logger.ts";
+import { type Clock, systemClock } from "../core/clock.ts";
+import type { Logger } from "../core/logger.ts";
 import { ConsulCallError } from "./consul-client.ts";
 
 /**

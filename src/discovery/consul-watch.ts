@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from "../platform/clock.ts";
+import type { Clock, TimerHandle } from "../core/clock.ts";
 import type { Backoff } from "./consul-backoff.ts";
 import type { ConsulApi } from "./consul-client.ts";
 import { nextWaitIndex } from "./consul-index.ts";

@@ -1,7 +1,7 @@
 import { isAbsolute, join } from "node:path";
 import type { Config } from "../config/schema.ts";
-import { type Clock, type Random, systemClock, systemRandom } from "../platform/clock.ts";
-import type { Logger } from "../platform/logger.ts";
+import { type Clock, type Random, systemClock, systemRandom } from "../core/clock.ts";
+import type { Logger } from "../core/logger.ts";
 import { Backoff } from "./consul-backoff.ts";
 import { type ConsulApi, ConsulHttpApi } from "./consul-client.ts";
 import { ConsulOutage, describe } from "./consul-outage.ts";

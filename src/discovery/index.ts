@@ -1,5 +1,5 @@
 import type { Config, Role } from "../config/schema.ts";
-import type { Logger } from "../platform/logger.ts";
+import type { Logger } from "../core/logger.ts";
 import { StaticRegistry } from "./static.ts";
 import type { Registry, ServiceInstance } from "./types.ts";
 
@@ -13,8 +13,9 @@ export function staticInstancesFromConfig(config: Config): Record<string, Servic
       port: i.port,
       grpcPort: i.grpc_port,
       weight: i.weight,
+      ...(i.version !== undefined ? { version: i.version } : {}),
       tags: i.tags,
-      meta: (i.grpc_port ? { grpc_port: String(i.grpc_port) } : {}) as Record<string, string>,
+      meta: { ...(i.grpc_port ? { grpc_port: String(i.grpc_port) } : {}), ...(i.version !== undefined ? { version: i.version } : {}) } as Record<string, string>,
     }));
   }
   return out;
@@ -50,6 +51,7 @@ export function selfInstance(role: Role, address: string, httpPort: number, grpc
     port: httpPort,
     grpcPort,
     weight: 100,
+    version,
     tags: [],
     meta: { role, version, ...(grpcPort ? { grpc_port: String(grpcPort) } : {}) },
   };

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import type { Role } from "../config/schema.ts";
-import { type Clock, type Random, systemClock, systemRandom, type TimerHandle } from "../platform/clock.ts";
-import type { Logger } from "../platform/logger.ts";
+import { type Clock, type Random, systemClock, systemRandom, type TimerHandle } from "../core/clock.ts";
+import type { Logger } from "../core/logger.ts";
 import { Backoff } from "./consul-backoff.ts";
 import { type AgentServiceDefinition, type ConsulApi, ConsulCallError } from "./consul-client.ts";
 import type { ConsulOutage } from "./consul-outage.ts";

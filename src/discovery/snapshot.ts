@@ -1,8 +1,8 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import * as v from "valibot";
-import { type Clock, systemClock, type TimerHandle } from "../platform/clock.ts";
-import type { Logger } from "../platform/logger.ts";
+import { type Clock, systemClock, type TimerHandle } from "../core/clock.ts";
+import type { Logger } from "../core/logger.ts";
 import type { ServiceInstance } from "./types.ts";
 
 const InstanceSchema = v.object({

@@ -10,6 +10,8 @@ export interface ServiceInstance {
   readonly grpcPort?: number;
   /** Relative weight for weighted balancing; 100 when unset. */
   readonly weight: number;
+  /** The release this instance runs (static `version`, Consul `Meta.version`); routes split traffic by it. */
+  readonly version?: string;
   readonly tags: readonly string[];
   readonly meta: Readonly<Record<string, string>>;
 }

@@ -2,7 +2,7 @@ import { Elysia } from "elysia";
 import * as v from "valibot";
 import type { Downstreams } from "../transport/downstreams.ts";
 import { NotFoundError } from "./errors.ts";
-import { parseInput } from "./http.ts";
+import { parseInput } from "./parse-input.ts";
 
 export type AdminGuard = (authorization: string | null) => Promise<void>;
 

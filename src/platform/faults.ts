@@ -1,6 +1,6 @@
 import { Elysia } from "elysia";
 import * as v from "valibot";
-import { parseInput } from "./http.ts";
+import { parseInput } from "./parse-input.ts";
 
 /** What an operator asked the role to do wrong, for drills and tests (BPM_FAULT_INJECTION=1). */
 export const FaultSchema = v.object({

@@ -5,7 +5,8 @@ import { ReflectionService } from "@grpc/reflection";
 import healthProto from "../../protos/grpc/health/v1/health.proto" with { type: "text" };
 import reflectionV1Proto from "../../protos/grpc/reflection/v1/reflection.proto" with { type: "text" };
 import reflectionV1AlphaProto from "../../protos/grpc/reflection/v1alpha/reflection.proto" with { type: "text" };
-import { BpmError, ValidationError } from "./errors.ts";
+import { BpmError, ValidationError } from "../core/errors.ts";
+import { grpcCodeOfError } from "./grpc-status.ts";
 import type { Principal } from "./principal.ts";
 import { reflectionDescriptors, typeNamesOf } from "./proto-descriptors.ts";
 import type { Logger } from "./logger.ts";
@@ -90,7 +91,7 @@ export function toGrpcError(err: unknown): grpc.ServiceError {
     const md = new grpc.Metadata();
     md.set("x-error-code", err.code);
     if (err.retryAfterMs !== undefined) md.set("retry-after-ms", String(err.retryAfterMs));
-    return Object.assign(new Error(err.message), { code: err.grpcCode, details: err.message, metadata: md });
+    return Object.assign(new Error(err.message), { code: grpcCodeOfError(err), details: err.message, metadata: md });
   }
   const e = err as Partial<grpc.ServiceError>;
   if (typeof e?.code === "number" && e.code >= 0 && e.code <= 16) return err as grpc.ServiceError;

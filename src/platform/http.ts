@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import Negotiator from "negotiator";
 import * as v from "valibot";
-import { BpmError, grpcCodeForHttp, MethodNotAllowedError, PayloadTooLargeError, ValidationError } from "./errors.ts";
+import { BpmError, MethodNotAllowedError, PayloadTooLargeError, ValidationError } from "../core/errors.ts";
 import { AllowedMethods } from "./method-not-allowed.ts";
 import { admitRequest, pathOf, type Authenticate } from "./request-auth.ts";
 import type { HealthRegistry } from "./health.ts";
@@ -9,8 +9,11 @@ import type { Lifecycle } from "./lifecycle.ts";
 import type { Logger } from "./logger.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import { faultRoutes, type FaultInjector } from "./faults.ts";
+import { parseInput } from "./parse-input.ts";
 import { elysiaServerSpans, setHttpRoute } from "../telemetry/http-spans.ts";
 import { tracingEnabled } from "../telemetry/tracing.ts";
+
+export { parseInput };
 
 export const CORRELATION_HEADER = "x-correlation-id";
 const CORRELATION_RE = /^[A-Za-z0-9._:\-]{1,128}$/;
@@ -49,9 +52,9 @@ export function toBpmError(err: unknown): BpmError {
   // a library's error that names its own HTTP status and code (the HTTP/1.1 server's and client's)
   const e = err as { httpStatus?: unknown; code?: unknown; message?: unknown } | null;
   if (typeof e?.httpStatus === "number" && typeof e.code === "string" && e.httpStatus >= 400 && e.httpStatus <= 599) {
-    return new BpmError(String(e.message), { code: e.code, httpStatus: e.httpStatus, grpcCode: grpcCodeForHttp(e.httpStatus), cause: err });
+    return new BpmError(String(e.message), { code: e.code, httpStatus: e.httpStatus, cause: err });
   }
-  return new BpmError("internal error", { code: "INTERNAL", httpStatus: 500, grpcCode: 13, cause: err });
+  return new BpmError("internal error", { code: "INTERNAL", httpStatus: 500, cause: err });
 }
 
 /** A JSON object body (a missing body counts as `{}` unless `required`); anything else is a 400. */
@@ -66,18 +69,6 @@ const IdempotencyKeySchema = v.pipe(v.string(), v.maxLength(200, "must be at mos
 export function idempotencyKeyFrom(headers: Headers): string | undefined {
   const key = headers.get("idempotency-key");
   return key ? parseInput(IdempotencyKeySchema, key, "Idempotency-Key header") : undefined;
-}
-
-/** An object schema's issue for a required key that is absent (valibot says `Expected "key"`). */
-const isMissingKey = (i: v.BaseIssue<unknown>) => i.kind === "schema" && i.received === "undefined" && i.expected?.startsWith('"') === true;
-
-/** Validates `input` with a valibot schema; failures become a 400 naming every bad field. */
-export function parseInput<S extends v.GenericSchema>(schema: S, input: unknown, what = "request body"): v.InferOutput<S> {
-  const r = v.safeParse(schema, input);
-  if (r.success) return r.output;
-  const details = r.issues.map((i) => ({ field: v.getDotPath(i) ?? "(body)", message: isMissingKey(i) ? "is required" : i.message }));
-  const first = details[0]!;
-  throw new ValidationError(`invalid ${what}: ${first.field} ${first.message}`, details);
 }
 
 export interface HttpAppOptions {
@@ -153,7 +144,7 @@ export function createHttpApp(opts: HttpAppOptions) {
           const allow = allowed.allow(path);
           if (allow !== undefined && request.method === "OPTIONS") return new Response(null, { status: 204, headers: { allow: [...allow, "OPTIONS"].join(", "), [CORRELATION_HEADER]: cid } });
           if (allow !== undefined && !allow.includes(request.method)) return errorResponse(new MethodNotAllowedError(request.method, path), cid, { allow: allow.join(", ") });
-          return errorResponse(new BpmError(`no route for ${request.method} ${path}`, { code: "NOT_FOUND", httpStatus: 404, grpcCode: 5 }), cid);
+          return errorResponse(new BpmError(`no route for ${request.method} ${path}`, { code: "NOT_FOUND", httpStatus: 404 }), cid);
         }
         case "VALIDATION":
           return errorResponse(new ValidationError(String((error as Error).message).split("\n")[0] ?? "invalid input"), cid);

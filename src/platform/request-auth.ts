@@ -14,7 +14,7 @@ type WithCaller = Request & { [CALLER]?: Principal };
 /** The caller the app authenticated for this request. */
 export function principalFrom(request: Request): Principal {
   const p = (request as WithCaller)[CALLER];
-  if (p === undefined) throw new BpmError("request was not authenticated", { code: "INTERNAL", httpStatus: 500, grpcCode: 13 });
+  if (p === undefined) throw new BpmError("request was not authenticated", { code: "INTERNAL", httpStatus: 500 });
   return p;
 }
 

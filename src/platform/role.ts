@@ -1,5 +1,7 @@
+import type { ServiceBalancers } from "../balancing/service-balancers.ts";
 import type { Config, Role } from "../config/schema.ts";
 import type { Registry } from "../discovery/types.ts";
+import type { ResilienceRegistry } from "../resilience/registry.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import type { HealthRegistry } from "./health.ts";
 import type { Lifecycle } from "./lifecycle.ts";
@@ -12,6 +14,13 @@ export interface RoleContext {
   config: Config;
   log: Logger;
   metrics: Metrics;
+  /** The process's breakers, retries and limiters by name: co-located roles share them (and one /metrics export). */
+  resilience: ResilienceRegistry;
+  /**
+   * One balancer (and active health checker) per downstream service for the whole process,
+   * so co-located roles (`--role=all`) probe each instance once. main.ts closes them.
+   */
+  balancers: ServiceBalancers;
   lifecycle: Lifecycle;
   /** Checks shown on this role's /health. */
   health: HealthRegistry;

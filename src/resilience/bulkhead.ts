@@ -1,4 +1,4 @@
-import { type Clock, type TimerHandle, systemClock } from "../platform/clock.ts";
+import { type Clock, type TimerHandle, systemClock } from "../core/clock.ts";
 import { BULKHEAD_DEFAULTS, type BulkheadConfig } from "./config.ts";
 import { Emitter } from "./emitter.ts";
 import { BulkheadFullError, TimeoutError } from "./errors.ts";

@@ -1,4 +1,4 @@
-import { type Clock, type TimerHandle, systemClock } from "../platform/clock.ts";
+import { type Clock, type TimerHandle, systemClock } from "../core/clock.ts";
 import { CIRCUIT_BREAKER_DEFAULTS, type CircuitBreakerConfig } from "./config.ts";
 import { CountBasedWindow } from "./count-window.ts";
 import { Emitter } from "./emitter.ts";

@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from "../platform/clock.ts";
+import { type Clock, systemClock } from "../core/clock.ts";
 import { Emitter } from "./emitter.ts";
 import type { RateLimitDecision } from "./rate-algorithms/index.ts";
 

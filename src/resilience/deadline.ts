@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from "../platform/clock.ts";
+import { type Clock, systemClock } from "../core/clock.ts";
 
 /**
  * Deadlines are absolute epoch milliseconds (`Clock.now()` domain). Over HTTP they travel as

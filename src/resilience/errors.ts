@@ -1,5 +1,4 @@
-import { status as GrpcStatus } from "@grpc/grpc-js";
-import { BpmError, UnavailableError, UpstreamTimeoutError } from "../platform/errors.ts";
+import { BpmError, UnavailableError, UpstreamTimeoutError } from "../core/errors.ts";
 
 /** A circuit breaker refused the call; `retryAfterMs` is the time left in OPEN (503 + Retry-After). */
 export class CallNotPermittedError extends UnavailableError {
@@ -41,7 +40,7 @@ export class TimeoutError extends UpstreamTimeoutError {
 export class RateLimitedError extends BpmError {
   readonly limit: number;
   constructor(message: string, retryAfterMs: number, limit: number) {
-    super(message, { code: "RATE_LIMITED", httpStatus: 429, grpcCode: GrpcStatus.RESOURCE_EXHAUSTED, retryAfterMs });
+    super(message, { code: "RATE_LIMITED", httpStatus: 429, retryAfterMs });
     this.limit = limit;
   }
 }

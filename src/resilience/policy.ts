@@ -1,4 +1,4 @@
-import type { Clock } from "../platform/clock.ts";
+import type { Clock } from "../core/clock.ts";
 /** Per-call facts every policy may need; they flow unchanged through a pipeline. */
 export interface CallOptions {
   /** Absolute deadline in the clock's epoch ms; every timeout, wait and backoff stays within it. */

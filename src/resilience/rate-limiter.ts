@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from "../platform/clock.ts";
+import { type Clock, systemClock } from "../core/clock.ts";
 import { RATE_LIMITER_DEFAULTS, type RateLimiterConfig } from "./config.ts";
 import { Emitter } from "./emitter.ts";
 import { RateLimitedError } from "./errors.ts";

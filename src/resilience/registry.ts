@@ -1,4 +1,4 @@
-import { type Clock, type Random, systemClock, systemRandom } from "../platform/clock.ts";
+import { type Clock, type Random, systemClock, systemRandom } from "../core/clock.ts";
 import { Bulkhead } from "./bulkhead.ts";
 import { CircuitBreaker } from "./circuit-breaker.ts";
 import {
@@ -9,16 +9,14 @@ import { RateLimiter } from "./rate-limiter.ts";
 import { Retry } from "./retry.ts";
 import { RetryBudget } from "./retry-budget.ts";
 import { TimeLimiter } from "./time-limiter.ts";
+import { instanceName } from "./instance-name.ts";
 
 export interface ResilienceRegistryOptions {
   clock?: Clock;
   random?: Random;
 }
 
-/** "task-service" → "taskService": role names and config instance names refer to one downstream. */
-export function instanceName(name: string): string {
-  return name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-}
+export { instanceName };
 
 /**
  * One breaker / retry / retry budget / time limiter / bulkhead / rate limiter per downstream

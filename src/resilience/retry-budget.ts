@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from "../platform/clock.ts";
+import { type Clock, systemClock } from "../core/clock.ts";
 import { RETRY_DEFAULTS, type RetryConfig } from "./config.ts";
 
 export type RetryBudgetOptions = Partial<Pick<RetryConfig, "retryBudgetPercent" | "retryBudgetMinRetriesPerSecond" | "retryBudgetWindow">> & {

@@ -1,4 +1,4 @@
-import { type Clock, type Random, systemClock, systemRandom } from "../platform/clock.ts";
+import { type Clock, type Random, systemClock, systemRandom } from "../core/clock.ts";
 import { RETRY_DEFAULTS, type RetryConfig } from "./config.ts";
 import { Emitter } from "./emitter.ts";
 import { isHttpResponse, isRetryableError, isRetryableResponse, type ResultPredicate } from "./outcome.ts";

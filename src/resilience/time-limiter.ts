@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from "../platform/clock.ts";
+import { type Clock, systemClock } from "../core/clock.ts";
 import { TIME_LIMITER_DEFAULTS, type TimeLimiterConfig } from "./config.ts";
 import { Emitter } from "./emitter.ts";
 import { TimeoutError } from "./errors.ts";

@@ -1,4 +1,4 @@
-import type { Logger } from "../platform/logger.ts";
+import type { Logger } from "../core/logger.ts";
 import eventsSql from "./migrations/postgres_events_001.sql" with { type: "text" };
 import type { Listener, MigrationSet, PostgresDb } from "./postgres.ts";
 

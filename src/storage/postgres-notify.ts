@@ -1,5 +1,5 @@
 import { SQL } from "bun";
-import type { Logger } from "../platform/logger.ts";
+import type { Logger } from "../core/logger.ts";
 
 /** At most this many NOTIFYs go out in one statement. */
 const BATCH = 500;

@@ -1,6 +1,6 @@
 import { SQL } from "bun";
-import { UnavailableError } from "../platform/errors.ts";
-import type { Logger } from "../platform/logger.ts";
+import { UnavailableError } from "../core/errors.ts";
+import type { Logger } from "../core/logger.ts";
 import { Notifier } from "./postgres-notify.ts";
 import type { Migration } from "./sqlite.ts";
 

@@ -1,6 +1,6 @@
 import { InterceptingCall, status as GrpcStatus, type Interceptor, type Metadata, type StatusObject } from "@grpc/grpc-js";
 import { context, SpanKind, SpanStatusCode, trace, type Span } from "@opentelemetry/api";
-import { processMetrics, type Metrics } from "./metrics.ts";
+import type { Metrics } from "./metrics.ts";
 import { extractContext, injectContext } from "./propagation.ts";
 import { ATTR_ERROR_TYPE, ATTR_PEER_SERVICE, ATTR_RPC_GRPC_STATUS_CODE, ATTR_RPC_METHOD, ATTR_RPC_SERVICE, ATTR_RPC_SYSTEM, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from "./semconv.ts";
 import { endSpan, NOOP_SPAN, startSpan, tracingEnabled } from "./tracing.ts";
@@ -42,7 +42,8 @@ export interface GrpcClientInterceptorOptions {
   /** Where the channel points, for server.address/server.port. */
   address?: string;
   port?: number;
-  metrics?: Metrics;
+  /** The process's registry (RoleContext.metrics), where client RED metrics go. */
+  metrics: Metrics;
 }
 
 function splitPath(path: string): [service: string, method: string] {
@@ -56,7 +57,7 @@ function splitPath(path: string): [service: string, method: string] {
  * metadata, and client RED metrics. Pass it in the client's `interceptors` option.
  */
 export function grpcClientInterceptor(opts: GrpcClientInterceptorOptions): Interceptor {
-  const metrics = opts.metrics ?? processMetrics();
+  const metrics = opts.metrics;
   return (options, nextCall) => {
     const [service, method] = splitPath(options.method_definition.path);
     const started = performance.now();

@@ -366,8 +366,3 @@ export class Metrics {
   }
 }
 
-let shared: Metrics | undefined;
-/** The process-wide registry; every role in this process reports into it. */
-export function processMetrics(): Metrics {
-  return (shared ??= new Metrics());
-}

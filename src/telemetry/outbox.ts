@@ -1,15 +1,15 @@
 import { SpanKind, trace, type Span } from "@opentelemetry/api";
-import { processMetrics, type Metrics, type OutboxStats } from "./metrics.ts";
+import { type Metrics, type OutboxStats } from "./metrics.ts";
 import { extractContext } from "./propagation.ts";
 import { currentTraceparent, withSpan } from "./tracing.ts";
 
 /** Backlog and age of a role's outbox on every scrape (bpm_outbox_pending_records, bpm_outbox_oldest_pending_age_seconds). */
-export function observeOutbox(role: string, stats: () => OutboxStats | Promise<OutboxStats>, metrics: Metrics = processMetrics()): void {
+export function observeOutbox(role: string, stats: () => OutboxStats | Promise<OutboxStats>, metrics: Metrics): void {
   metrics.watchOutbox(role, stats);
 }
 
 /** One dispatch attempt of an outbox record. */
-export function recordOutboxDispatch(role: string, outcome: "delivered" | "failed", metrics: Metrics = processMetrics()): void {
+export function recordOutboxDispatch(role: string, outcome: "delivered" | "failed", metrics: Metrics): void {
   metrics.outboxDispatched.labels(role, outcome).inc();
 }
 

@@ -4,7 +4,7 @@ import type { CircuitBreaker } from "../resilience/circuit-breaker.ts";
 import type { RateLimiter } from "../resilience/rate-limiter.ts";
 import type { ResilienceRegistry } from "../resilience/registry.ts";
 import type { Retry } from "../resilience/retry.ts";
-import { processMetrics, type Metrics } from "./metrics.ts";
+import type { Metrics } from "./metrics.ts";
 import { errorTypeOf, recordEvent, tracingEnabled } from "./tracing.ts";
 
 // Policies emit synchronously inside the call they decide on, so the active span at emit
@@ -63,7 +63,7 @@ export function traceResilience(resilience: ResilienceRegistry): void {
 const instrumented = new WeakSet<BalancerEvents>();
 
 /** Outlier ejections and health verdicts counted per service, `upstream.ejected` / `upstream.returned` span events. */
-export function instrumentBalancerEvents(events: BalancerEvents, metrics: Metrics = processMetrics()): void {
+export function instrumentBalancerEvents(events: BalancerEvents, metrics: Metrics): void {
   if (instrumented.has(events)) return;
   instrumented.add(events);
   events.ejected.on((e) => {
@@ -85,7 +85,7 @@ export function instrumentBalancerEvents(events: BalancerEvents, metrics: Metric
 }
 
 /** A response served by a fallback (cache or default) instead of the live call: counted, and a `fallback` span event. */
-export function recordFallback(name: string, source: "cache" | "default", attributes: { ageMs?: number; cause?: unknown } = {}, metrics: Metrics = processMetrics()): void {
+export function recordFallback(name: string, source: "cache" | "default", attributes: { ageMs?: number; cause?: unknown } = {}, metrics: Metrics): void {
   metrics.fallbacks.labels(name, source).inc();
   recordEvent("fallback", {
     "fallback.name": name,

@@ -15,7 +15,7 @@ import type { Lifecycle } from "../platform/lifecycle.ts";
 import { setTraceFieldsProvider, type Logger } from "../platform/logger.ts";
 import { tracingConfigFromEnv, type TracingConfig } from "./config.ts";
 import { AsyncLocalStorageContextManager, SpanFrame } from "./context.ts";
-import { processMetrics, type Metrics } from "./metrics.ts";
+import { Metrics } from "./metrics.ts";
 import { formatTraceparent } from "./propagation.ts";
 import { ATTR_ERROR_TYPE } from "./semconv.ts";
 import type { LeanSpan, LeanTracer } from "./span.ts";
@@ -45,6 +45,7 @@ export interface TracingOptions {
   log?: Logger;
   /** When given, SIGTERM flushes queued spans in the "close" phase. */
   lifecycle?: Lifecycle;
+  /** The process's registry (main.ts builds it); tools and tests without one get a registry of their own. */
   metrics?: Metrics;
   /** Tests and tools: export here instead of OTLP/HTTP (the endpoint variable still switches tracing on). */
   exporter?: SpanExporter;
@@ -64,7 +65,7 @@ export async function initTracing(opts: TracingOptions): Promise<TracingConfig> 
 
   // the SDK and exporter load only now: with tracing off they cost not even start-up time
   const { startSdk } = await import("./sdk.ts");
-  const { tracers, defaultTracer, processor } = startSdk(cfg, { ...opts, metrics: opts.metrics ?? processMetrics() });
+  const { tracers, defaultTracer, processor } = startSdk(cfg, { ...opts, metrics: opts.metrics ?? new Metrics() });
 
   const contextManager = new AsyncLocalStorageContextManager();
   context.disable();

@@ -4,14 +4,17 @@ import type { CircuitBreaker } from "../resilience/circuit-breaker.ts";
 import { isConfigured } from "../resilience/config.ts";
 import { BulkheadFullError, RateLimitedError } from "../resilience/errors.ts";
 import type { RateLimiter } from "../resilience/rate-limiter.ts";
-import { instanceName, ResilienceRegistry } from "../resilience/registry.ts";
+import { instanceName, type ResilienceRegistry } from "../resilience/registry.ts";
 import type { Retry } from "../resilience/retry.ts";
 import type { RetryBudget } from "../resilience/retry-budget.ts";
+import type { Metrics } from "../telemetry/metrics.ts";
 import { traceCircuitBreaker, traceRetry } from "../telemetry/resilience.ts";
 
 /** The policies guarding calls to one downstream service (one breaker per service, as Resilience4j does). */
 export interface DownstreamPolicies {
   name: string;
+  /** Where each attempt's upstream instruments report (the process's registry, from main). */
+  metrics: Metrics;
   breaker: CircuitBreaker;
   retry: Retry;
   budget: RetryBudget;
@@ -49,12 +52,13 @@ export function releaseLocal(p: DownstreamPolicies): void {
 
 /** A transport's view of the ResilienceRegistry: the policies per downstream name, made on first use. */
 export class Downstreams {
-  readonly registry: ResilienceRegistry;
   private readonly byName = new Map<string, DownstreamPolicies>();
 
-  constructor(private readonly section: Config["resilience4j"], registry?: ResilienceRegistry) {
-    this.registry = registry ?? processResilience(section);
-  }
+  constructor(
+    private readonly section: Config["resilience4j"],
+    readonly registry: ResilienceRegistry,
+    readonly metrics: Metrics,
+  ) {}
 
   get(name: string): DownstreamPolicies {
     let p = this.byName.get(name);
@@ -63,6 +67,7 @@ export class Downstreams {
     const key = instanceName(name);
     p = {
       name,
+      metrics: this.metrics,
       breaker: r.circuitBreaker(name),
       retry: r.retry(name),
       budget: r.retryBudget(name),
@@ -80,10 +85,4 @@ export class Downstreams {
   all(): DownstreamPolicies[] {
     return [...this.byName.values()];
   }
-}
-
-let shared: ResilienceRegistry | undefined;
-/** One registry per process: roles sharing a process share breakers by name (and one /metrics export). */
-export function processResilience(section: Config["resilience4j"]): ResilienceRegistry {
-  return (shared ??= new ResilienceRegistry(section));
 }

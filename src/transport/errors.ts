@@ -1,4 +1,4 @@
-import { UnavailableError } from "../platform/errors.ts";
+import { UnavailableError } from "../core/errors.ts";
 
 /** The balancer has no usable instance: answered 503 at once, never retried. */
 export class NoHealthyInstanceError extends UnavailableError {

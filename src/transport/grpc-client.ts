@@ -7,7 +7,7 @@ import type { Downstreams } from "./downstreams.ts";
 import type { LoadBalancer } from "../balancing/balancer.ts";
 import { NoHealthyInstanceError } from "./errors.ts";
 import { grpcClientInterceptor } from "../telemetry/grpc-spans.ts";
-import { grpcOutcome, processMetrics } from "../telemetry/metrics.ts";
+import { grpcOutcome } from "../telemetry/metrics.ts";
 
 export interface GrpcCallOptions {
   /** Absolute deadline (epoch ms) for the whole call, retries included. */
@@ -88,7 +88,7 @@ export class ResilientGrpcClient {
     if (!lease.ok) throw new NoHealthyInstanceError(this.opts.service, lease.reason, lease.retryAfterMs);
     tried.add(lease.instance.id);
     const started = performance.now();
-    const upstream = processMetrics().upstream(this.opts.service, lease.instance.id);
+    const upstream = this.opts.downstreams.metrics.upstream(this.opts.service, lease.instance.id);
     upstream.begin();
     try {
       const res = await this.call<Res>(lease.instance, method, request, deadline, o, signal);
@@ -131,7 +131,7 @@ export class ResilientGrpcClient {
     let c = this.clients.get(target);
     if (!c) {
       // each call (so each retry attempt) gets a client span and carries traceparent in its metadata
-      const tracing = grpcClientInterceptor({ role: this.opts.role ?? "unknown", peerService: this.opts.service, address: instance.address, port });
+      const tracing = grpcClientInterceptor({ metrics: this.opts.downstreams.metrics, role: this.opts.role ?? "unknown", peerService: this.opts.service, address: instance.address, port });
       c = new this.ctor(target, this.opts.channelCredentials?.() ?? grpc.credentials.createInsecure(), {
         "grpc.keepalive_time_ms": 30_000,
         "grpc.enable_retries": 0,

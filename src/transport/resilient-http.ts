@@ -1,4 +1,4 @@
-import type { LoadBalancer } from "../balancing/balancer.ts";
+import type { LoadBalancer, PickResult } from "../balancing/balancer.ts";
 import type { Lease } from "../balancing/lease.ts";
 import { admitLocal, type DownstreamPolicies, releaseLocal } from "./downstreams.ts";
 import { proxyRequest, proxyRequestWire, proxyWireTo, type ProxyOptions } from "./http-proxy.ts";
@@ -8,7 +8,7 @@ import type { Http1Client, WireResponse } from "./http1/index.ts";
 import type { ExchangeSink } from "./http1/exchange.ts";
 import type { InboundRequest, UrlParts } from "./inbound.ts";
 import { endHttpClientSpan, injectTraceHeaders, startHttpClientSpan } from "../telemetry/http-spans.ts";
-import { processMetrics, statusClass, type UpstreamInstrument } from "../telemetry/metrics.ts";
+import { statusClass, type UpstreamInstrument } from "../telemetry/metrics.ts";
 import { tracingEnabled } from "../telemetry/tracing.ts";
 import { context, type Context, type Span } from "@opentelemetry/api";
 
@@ -49,6 +49,13 @@ export interface ForwardRequest extends ForwardState {
   route?: string;
   /** false: the answer may stream long (SSE), so the request is never pipelined behind or ahead of others. */
   pipeline?: boolean;
+  /**
+   * Instance versions this request may go to, the preferred first (a route's version split or
+   * a client's pin); undefined: any instance.
+   */
+  versions?: readonly string[] | undefined;
+  /** Told each attempt's end on its instance: failed as the breaker judges it (5xx, no answer), not when the caller cancelled. */
+  attemptEnded?(lease: Lease, failed: boolean): void;
 }
 
 /** Told how a `forwardDirect` call ended: with the response to send, or the error to answer with. */
@@ -88,18 +95,19 @@ function beginAttempt(lb: LoadBalancer, policies: DownstreamPolicies, f: Forward
     throw refusal;
   }
   if (f.lease !== undefined) (f.tried ??= new Set()).add(f.lease.instance.id);
-  let lease = lb.pick({ stickyId: f.stickyId, exclude: f.tried });
+  let lease = pickFor(lb, f, f.tried);
   // avoiding instances already tried is a preference (Envoy's default), not a rule: with none left, the same one again
-  if (!lease.ok && lease.reason === "all_excluded") lease = lb.pick({ stickyId: f.stickyId });
+  if (!lease.ok && lease.reason === "all_excluded") lease = pickFor(lb, f, undefined);
   if (!lease.ok) {
     breaker.releasePermission(epoch);
     releaseLocal(policies);
-    throw new NoHealthyInstanceError(lb.service, lease.reason, lease.retryAfterMs);
+    const versions = f.versions;
+    throw new NoHealthyInstanceError(versions === undefined ? lb.service : `${lb.service} at version ${versions.join(" or ")}`, lease.reason, lease.retryAfterMs);
   }
   f.lease = lease;
   f.epoch = epoch;
   f.attemptStarted = performance.now();
-  const upstream = (f.upstream = processMetrics().upstream(lb.service, lease.instance.id));
+  const upstream = (f.upstream = policies.metrics.upstream(lb.service, lease.instance.id));
   upstream.begin();
   return lease;
 }
@@ -111,6 +119,7 @@ function attemptAnswered(policies: DownstreamPolicies, f: ForwardRequest, res: R
   releaseLocal(policies);
   f.upstream!.end(ms / 1000, statusClass(res.status));
   policies.breaker.onResult(ms, failed, f.epoch);
+  f.attemptEnded?.(f.lease!, failed);
   if (res.status === 429) {
     const ra = Number(res.headers.get("retry-after"));
     f.lease!.release({ outcome: "load", latencyMs: ms, retryAfterMs: Number.isFinite(ra) && ra > 0 ? ra * 1000 : undefined });
@@ -128,7 +137,25 @@ function attemptFailed(policies: DownstreamPolicies, f: ForwardRequest, err: unk
   policies.breaker.onErrorResult(ms, err, f.epoch, callerSignal);
   // the instance is judged as the breaker judges it: a client's broken upload or cancellation is not its failure
   const outcome = defaultErrorClassifier(err, callerSignal);
+  if (outcome !== "ignore") f.attemptEnded?.(f.lease!, outcome === "failure");
   f.lease!.release({ outcome: outcome === "ignore" ? "cancelled" : outcome, latencyMs: ms });
+}
+
+/**
+ * An instance for the next attempt: of the request's versions, the first that has a usable one
+ * (any instance when it names none). An "all excluded" answer wins over the others, so the
+ * caller tries again without excluding what it tried.
+ */
+function pickFor(lb: LoadBalancer, f: ForwardRequest, exclude: ReadonlySet<string> | undefined): PickResult {
+  const versions = f.versions;
+  if (versions === undefined) return lb.pick({ stickyId: f.stickyId, exclude });
+  let refusal: PickResult | undefined;
+  for (const version of versions) {
+    const r = lb.pick({ stickyId: f.stickyId, exclude, version });
+    if (r.ok) return r;
+    if (refusal === undefined || r.reason === "all_excluded") refusal = r;
+  }
+  return refusal!;
 }
 
 function send(lb: LoadBalancer, policies: DownstreamPolicies, f: ForwardRequest, body: ArrayBuffer | ReadableStream | null, mayRetry: boolean): Promise<Response | WireResponse> {

@@ -2,10 +2,55 @@ import { describe, expect, test } from "bun:test";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { join } from "node:path";
-import { authHeaders, json, postJson, REPO, startBpm } from "../support/bpm.ts";
+import { authHeaders, json, postJson, REPO, startBpm, type BpmProcess } from "../support/bpm.ts";
+import { waitFor } from "../support/process.ts";
 
 /** Durability, not credentials: auth off (every caller is the local operator). */
 const AUTH_OFF = { auth: { enabled: false } };
+
+/** Resolves once bpm has logged that it handles the first signal (needs log level info). */
+function shuttingDown(bpm: BpmProcess): Promise<true> {
+  return waitFor(async () => (bpm.output().includes('"shutting down"') ? true : undefined), { what: "bpm logs shutting down", timeoutMs: 10_000, intervalMs: 10 });
+}
+
+/** Settles with `value` when `p` does not settle first: a guard against a hang, not a timing check. */
+function orHang<T>(p: Promise<T>, ms: number): Promise<T | "hung"> {
+  return Promise.race([p, Bun.sleep(ms).then(() => "hung" as const)]);
+}
+
+/**
+ * A gateway (log level info) in front of a task-service in a process of its own, so stopping
+ * the gateway leaves its upstream serving.
+ */
+async function gatewayBeforeTasks(config: Record<string, unknown>): Promise<{ tasks: BpmProcess; bpm: BpmProcess }> {
+  const tasks = await startBpm({ roles: ["task-service"] });
+  const upstream = { address: "127.0.0.1", port: tasks.ports["task-service"].http, grpc_port: tasks.ports["task-service"].grpc };
+  const bpm = await startBpm({ roles: ["gateway"], config: { ...config, log: { level: "info" }, discovery: { static: { "task-service": [upstream] } } } });
+  return { tasks, bpm };
+}
+
+/** A POST through the gateway whose body stops halfway until `release()`; resolves once the gateway counts it in flight. */
+async function slowUpload(bpm: BpmProcess): Promise<{ response: Promise<Response>; release: () => void }> {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const body = new ReadableStream({
+    async start(c) {
+      c.enqueue(new TextEncoder().encode('{"title":"slow",'));
+      await released;
+      c.enqueue(new TextEncoder().encode('"user_id":5}'));
+      c.close();
+    },
+  });
+  const response = fetch(`${bpm.url("gateway")}/api/tasks`, { method: "POST", headers: { "content-type": "application/json", ...(await authHeaders(5)) }, body, duplex: "half" } as RequestInit);
+  await waitFor(
+    async () => {
+      const health = await (await fetch(`${bpm.url("gateway")}/health`)).text();
+      return Number(/"inflight":(\d+)/.exec(health)?.[1] ?? 0) >= 1 ? true : undefined;
+    },
+    { what: "the upload in flight at the gateway", timeoutMs: 10_000, intervalMs: 10 },
+  );
+  return { response, release };
+}
 
 describe("durability", () => {
   test("tasks acknowledged just before kill -9 are there after restart", async () => {
@@ -20,7 +65,8 @@ describe("durability", () => {
         acked.push(((await r.json()) as { id: number }).id);
       }
     });
-    await Bun.sleep(700);
+    // kill once enough writes were acknowledged, with the writers still going
+    await waitFor(async () => (acked.length >= 50 ? true : undefined), { what: "50 acknowledged writes", intervalMs: 10 });
     first.proc.kill("SIGKILL");
     await Promise.all(writers);
     await first.proc.exited;
@@ -59,47 +105,43 @@ describe("graceful shutdown", () => {
       }
       return "ended";
     })();
-    for (let i = 0; i < 50 && statuses.length === 0; i++) await Bun.sleep(20);
+    await waitFor(async () => (statuses.length > 0 ? true : undefined), { what: "the first health status", timeoutMs: 10_000, intervalMs: 10 });
     expect(statuses[0]).toBe("SERVING");
 
-    const t0 = Date.now();
     const exit = bpm.stop(10_000);
-    expect(await Promise.race([sseDone, Bun.sleep(3_000).then(() => "still open")])).toBe("ended");
+    // the stream ends and the process exits 0 (stop() fails if it has to SIGKILL)
+    expect(await orHang(sseDone, 10_000)).toBe("ended");
     expect(await exit).toBe(0);
-    expect(Date.now() - t0).toBeLessThan(5_000);
     expect(statuses).toContain("NOT_SERVING");
     client.close();
   }, 30_000);
 
   test("an in-flight request finishes during the grace period", async () => {
-    const bpm = await startBpm({ roles: ["gateway", "task-service"] });
-    // a slow upload through the gateway: it is in flight when SIGTERM arrives
-    const body = new ReadableStream({
-      async start(c) {
-        c.enqueue(new TextEncoder().encode('{"title":"slow",'));
-        await Bun.sleep(600);
-        c.enqueue(new TextEncoder().encode('"user_id":5}'));
-        c.close();
-      },
-    });
-    const pending = fetch(`${bpm.url("gateway")}/api/tasks`, { method: "POST", headers: { "content-type": "application/json", ...(await authHeaders(5)) }, body, duplex: "half" } as RequestInit);
-    await Bun.sleep(200);
-    const exit = bpm.stop();
-    const res = await pending;
+    const { tasks, bpm } = await gatewayBeforeTasks({});
+    // an upload through the gateway whose second half is sent only after SIGTERM was handled
+    const upload = await slowUpload(bpm);
+    bpm.proc.kill("SIGTERM");
+    await shuttingDown(bpm);
+    upload.release();
+    const res = await upload.response;
     expect(res.status).toBe(201);
-    expect(await exit).toBe(0);
+    expect(await bpm.proc.exited).toBe(0);
+    await tasks.stop();
   }, 30_000);
 
   test("a second signal exits at once", async () => {
-    const bpm = await startBpm({ roles: ["task-service"], config: { ...AUTH_OFF, http: { shutdown_grace: "20s" } } });
-    const sse = await fetch(`${bpm.url("task-service")}/api/tasks/stream`);
-    void sse;
+    const { tasks, bpm } = await gatewayBeforeTasks({ http: { shutdown_grace: "20s" } });
+    // an upload that never completes keeps the first shutdown draining for the whole grace
+    const upload = await slowUpload(bpm);
+    upload.response.catch(() => {});
     bpm.proc.kill("SIGTERM");
-    await Bun.sleep(100);
+    await shuttingDown(bpm);
     bpm.proc.kill("SIGTERM");
-    const code = await Promise.race([bpm.proc.exited, Bun.sleep(3_000).then(() => "hung")]);
-    expect(code).not.toBe("hung");
-  }, 30_000);
+    // the second signal exits with 1 ("exiting now"); the first alone would wait out the grace and exit 0
+    expect(await orHang(bpm.proc.exited, 30_000)).toBe(1);
+    upload.release();
+    await tasks.stop();
+  }, 60_000);
 });
 
 describe("robustness", () => {
@@ -110,12 +152,14 @@ describe("robustness", () => {
       Array.from({ length: 1000 }, (_, i) => Bun.connect({ hostname: "127.0.0.1", port: i % 2 ? port.http : port.grpc!, socket: { data() {}, error() {} } })),
     );
     // malformed HTTP/2: a preface followed by nonsense frames
-    const bad = await Bun.connect({ hostname: "127.0.0.1", port: port.grpc!, socket: { data() {}, error() {} } });
+    let badClosed = false;
+    const bad = await Bun.connect({ hostname: "127.0.0.1", port: port.grpc!, socket: { data() {}, error() {}, close: () => void (badClosed = true) } });
     bad.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + "\x00\x00\x10\x01\x04\x00\x00\x00\x01" + "garbage-garbage!");
     const half = await Bun.connect({ hostname: "127.0.0.1", port: port.http, socket: { data() {}, error() {} } });
     half.write("POST /api/tasks HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\ncontent-type: application/json\r\n\r\n{\"title\":");
     half.end();
-    await Bun.sleep(300);
+    // the server has read the garbage once it closes that connection
+    await waitFor(async () => (badClosed ? true : undefined), { what: "the gRPC port closing the garbage connection", timeoutMs: 10_000, intervalMs: 10 });
     for (const s of sockets) s.end();
     bad.end();
     const r = await json(postJson(`${bpm.url("task-service")}/api/tasks`, { title: "still alive", user_id: 1 }));

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import type { FormField } from "./definition.ts";
+import type { FormField } from "./definition-schema.ts";
 import { fieldValueSchema } from "./field-schema.ts";
 import type { DefinitionProblem } from "./issues.ts";
 

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import type { FormField } from "./definition.ts";
+import type { FormField } from "./definition-schema.ts";
 import { isIsoDate } from "./iso-date.ts";
 import type { JsonValue } from "./json.ts";
 

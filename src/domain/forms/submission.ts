@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { FormValidationError } from "../../platform/errors.ts";
+import { FormValidationError } from "../../core/errors.ts";
 import type { FormDefinition } from "./definition.ts";
 import { codeForIssue, fieldValueSchema, type FieldErrorCode } from "./field-schema.ts";
 import { canonicalJson, isPlainObject, type JsonObject, type JsonValue } from "./json.ts";

@@ -1,4 +1,4 @@
-import { ValidationError } from "../../platform/errors.ts";
+import { ValidationError } from "../../core/errors.ts";
 import { readPath, type JsonObject } from "../forms/json.ts";
 
 /** task.proto's user_id is int32. */

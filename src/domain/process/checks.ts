@@ -1,6 +1,6 @@
 import type { DefinitionProblem } from "../forms/issues.ts";
 import { parseAssignee } from "./assignee.ts";
-import type { ProcessDefinition } from "./definition.ts";
+import type { ProcessDefinition } from "./definition-schema.ts";
 import { ExpressionError, compileCondition } from "./expression/index.ts";
 import { END, edgesOf, findStuckSteps, findUnreachableSteps } from "./graph.ts";
 

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { ConflictError, ForbiddenError, ValidationError } from "../../platform/errors.ts";
+import { ConflictError, ForbiddenError, ValidationError } from "../../core/errors.ts";
 import { JsonObjectSchema, type JsonObject } from "../forms/json.ts";
 import { asUserId, resolveAssignee } from "./assignee.ts";
 import type { Step, StoredProcessDefinition } from "./definition.ts";

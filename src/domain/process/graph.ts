@@ -1,4 +1,4 @@
-import type { Step } from "./definition.ts";
+import type { Step } from "./definition-schema.ts";
 
 /** The built-in end state every definition has; a step without default_next goes there. */
 export const END = "end";

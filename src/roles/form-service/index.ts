@@ -7,7 +7,6 @@ import { platformApi } from "../../platform/api.ts";
 import { openApiRoutes } from "../../platform/openapi-routes.ts";
 import { createRoleAuth } from "../../platform/role-auth.ts";
 import { grpcCredentials } from "../../platform/grpc-tls.ts";
-import { ServiceBalancers } from "../../balancing/service-balancers.ts";
 import { Downstreams } from "../../transport/downstreams.ts";
 import { GrpcParticipants } from "./participants.ts";
 import type { RoleContext, RoleHandle } from "../../platform/role.ts";
@@ -18,7 +17,6 @@ import { FormService } from "./service.ts";
 import { SqliteFormStore } from "./store-sqlite.ts";
 import { FORM_STORE_SPANS, type FormStore } from "./store.ts";
 import { postgresTarget, sqliteTarget, traceStore } from "../../telemetry/storage-spans.ts";
-import { fetchTls, httpTlsFiles } from "../../platform/http-tls.ts";
 
 /** SQLite under the data dir (one instance), or with DATABASE_URL, PostgreSQL shared by replicas. */
 export async function openFormStore(ctx: RoleContext): Promise<FormStore> {
@@ -40,9 +38,8 @@ export async function startFormService(ctx: RoleContext): Promise<RoleHandle> {
   const auth = await createRoleAuth(config.auth, config.data_dir, ctx.role);
   const tls = grpcCredentials(config.grpc_tls);
   // a submission's readers include its process's participants: process-service says who they are
-  const httpTls = httpTlsFiles(config.http_tls);
-  const balancers = new ServiceBalancers({ registry: ctx.registry, config: config.load_balancer, activeHealthChecks: config.discovery.mode === "static", ...(httpTls !== undefined ? { probeTls: fetchTls(httpTls) } : {}) });
-  const downstreams = new Downstreams(config.resilience4j);
+  const balancers = ctx.balancers;
+  const downstreams = new Downstreams(config.resilience4j, ctx.resilience, ctx.metrics);
   ctx.metrics.registerResilience(downstreams.registry);
   const participants = new GrpcParticipants({ balancers, downstreams, role: ctx.role, channelCredentials: tls.client, channelOptions: tls.channelOptions });
   const forms = new FormService(store, participants);
@@ -63,7 +60,6 @@ export async function startFormService(ctx: RoleContext): Promise<RoleHandle> {
 
   ctx.lifecycle.onShutdown("close", "participants client", () => {
     participants.close();
-    balancers.close();
   });
   ctx.lifecycle.onShutdown("close", "form store", () => store.close());
   return { role: ctx.role, httpPort, grpcPort };

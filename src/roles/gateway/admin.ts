@@ -3,11 +3,12 @@ import * as v from "valibot";
 import type { ServiceBalancers } from "../../balancing/service-balancers.ts";
 import type { Identity } from "../../platform/auth.ts";
 import type { Downstreams } from "../../transport/downstreams.ts";
-import { ROUTES } from "./routes.ts";
+import type { RouteTable } from "./routes.ts";
 
 interface Deps {
   balancers: ServiceBalancers;
   downstreams: Downstreams;
+  table: RouteTable;
   authenticate: (authorization: string | null) => Promise<Identity | undefined>;
 }
 
@@ -27,10 +28,11 @@ export const GatewayStatusSchema = v.object({
 });
 
 /** The gateway's view of the services it routes to, now. */
-export function gatewayStatus({ balancers, downstreams }: Omit<Deps, "authenticate">): v.InferOutput<typeof GatewayStatusSchema> {
+export function gatewayStatus({ balancers, downstreams, table }: Omit<Deps, "authenticate">): v.InferOutput<typeof GatewayStatusSchema> {
   const snap = balancers.snapshot();
   const services: v.InferOutput<typeof GatewayStatusSchema>["services"] = {};
-  for (const r of ROUTES) {
+  for (const r of table.routes) {
+    if (services[r.service] !== undefined) continue;
     const s = snap[r.service];
     const breaker = downstreams.get(r.downstream).breaker.metrics();
     const instances = s?.instances ?? [];

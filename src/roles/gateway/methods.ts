@@ -1,4 +1,3 @@
-import { status as GrpcStatus } from "@grpc/grpc-js";
 import { BpmError } from "../../platform/errors.ts";
 import type { GatewayRoute } from "./routes.ts";
 
@@ -14,13 +13,13 @@ export const KNOWN_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "POST"
 
 export class MethodNotAllowedError extends BpmError {
   constructor(method: string) {
-    super(`method ${method} is not allowed here`, { code: "METHOD_NOT_ALLOWED", httpStatus: 405, grpcCode: GrpcStatus.UNIMPLEMENTED });
+    super(`method ${method} is not allowed here`, { code: "METHOD_NOT_ALLOWED", httpStatus: 405 });
   }
 }
 
 export class MethodNotImplementedError extends BpmError {
   constructor(method: string) {
-    super(`method ${JSON.stringify(method.slice(0, 32))} is not implemented`, { code: "NOT_IMPLEMENTED", httpStatus: 501, grpcCode: GrpcStatus.UNIMPLEMENTED });
+    super(`method ${JSON.stringify(method.slice(0, 32))} is not implemented`, { code: "NOT_IMPLEMENTED", httpStatus: 501 });
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Span } from "@opentelemetry/api";
 import type { ServiceBalancers } from "../../balancing/service-balancers.ts";
+import type { Lease } from "../../balancing/lease.ts";
 import { readStickyCookie, stickyCookie } from "../../balancing/sticky.ts";
 import type { AccessLog } from "../../platform/access-log.ts";
 import { LEGACY_IDENTITY_HEADERS, type Identity } from "../../platform/auth.ts";
@@ -15,7 +16,7 @@ import type { Metrics } from "../../telemetry/metrics.ts";
 import type { HeaderRecord } from "../../telemetry/propagation.ts";
 import { recordFallback } from "../../telemetry/resilience.ts";
 import { runInSpan, traceFields, tracingEnabled } from "../../telemetry/tracing.ts";
-import type { Downstreams } from "../../transport/downstreams.ts";
+import type { DownstreamPolicies } from "../../transport/downstreams.ts";
 import { isHttpError } from "../../transport/http1/errors.ts";
 import { type Http1Client, WireResponse } from "../../transport/http1/index.ts";
 import { type Conn, DEFERRED } from "../../transport/http1/server.ts";
@@ -26,7 +27,8 @@ import type { ResponseFallbackCache } from "./fallback-cache.ts";
 import { methodVerdict } from "./methods.ts";
 import type { AllowedMethods } from "../../platform/method-not-allowed.ts";
 import type { GatewayRateLimits } from "./rate-limit.ts";
-import { type GatewayRoute, routeTemplate } from "./routes.ts";
+import { type GatewayRoute, routeTemplate, upstreamPath } from "./routes.ts";
+import { versionsFor } from "./versions.ts";
 
 /** Nothing downstream reads these (each role verifies Authorization itself); a forged one is still dropped. */
 const STRIPPED = LEGACY_IDENTITY_HEADERS;
@@ -38,7 +40,8 @@ export interface GatewayProxyDeps {
   log: Logger;
   metrics: Metrics;
   balancers: ServiceBalancers;
-  downstreams: Downstreams;
+  /** The policies (breaker, retry, time limiter) guarding a route's calls. */
+  policies(route: GatewayRoute): DownstreamPolicies;
   limits: GatewayRateLimits | undefined;
   fallback: ResponseFallbackCache | undefined;
   /** `fallback.defaultResponse` as a maker of responses, when configured. */
@@ -50,7 +53,7 @@ export interface GatewayProxyDeps {
   streamed: ReadonlySet<string>;
   /** The methods each proxied path serves (405/OPTIONS list them). */
   pathMethods: AllowedMethods;
-  /** Whole-request budget; also sent downstream as the deadline. */
+  /** Whole-request budget (a route's `timeout` replaces it); also sent downstream as the deadline. */
   requestTimeoutMs: number;
   bodyLimitBytes: number;
   /** Throws a 401 at once, or answers from the verified-token cache without a promise. */
@@ -79,7 +82,7 @@ export interface GatewayProxy {
  * verified yet, traced requests with streamed bodies).
  */
 export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
-  const { role, log, metrics, balancers, downstreams, limits, fallback, defaultAnswer, accessLog, upstreamClient, sticky, authenticate } = deps;
+  const { role, log, metrics, balancers, limits, fallback, defaultAnswer, accessLog, upstreamClient, sticky, authenticate } = deps;
 
   const countRequest = (method: string, tpl: string, status: number, seconds: number) => {
     metrics.httpRequests.labels(role, method, tpl, String(status)).inc();
@@ -105,7 +108,9 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
 
   /** A method the route does not serve is answered here (405, 501; OPTIONS 204), counted and logged; never forwarded. */
   function byMethod(call: ProxyCall): Response | undefined {
-    const verdict = methodVerdict(call.target, call.req.method, () => deps.pathMethods.allow(call.url.pathname));
+    // a bpm role's API table names each path's methods; another service's route says them itself
+    const own = call.target.bpm ? () => deps.pathMethods.allow(call.publicUrl.pathname) : undefined;
+    const verdict = methodVerdict(call.target, call.req.method, own);
     if (verdict.kind === "forward") return undefined;
     const res =
       verdict.kind === "options"
@@ -161,6 +166,11 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
     decision: RateLimitDecision | undefined;
     /** Charged to its client IP already (no verified token when it came in). */
     ipCharged = false;
+    /** The path the client asked for (`url` is what the upstream is sent: the route may strip its prefix). */
+    readonly publicUrl: UrlParts;
+    readonly url: UrlParts;
+    /** Instance versions this request may go to, the preferred first; undefined: any. */
+    versions: readonly string[] | undefined = undefined;
     /** The fallback cache's key (GETs, when the cache is on). */
     cacheKey: string | undefined;
     /** When the request was admitted (epoch ms): the fallback cache's clock. */
@@ -173,14 +183,22 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
 
     constructor(
       readonly req: InboundRequest,
-      readonly url: UrlParts,
+      url: UrlParts,
       readonly target: GatewayRoute,
       readonly clientIp: string | undefined,
     ) {
       super();
       this.cid = correlationIdFrom(req.headers);
+      this.publicUrl = url;
+      this.url = target.stripPrefix ? { pathname: upstreamPath(target, url.pathname), search: url.search, host: url.host, protocol: url.protocol } : url;
       this.route = routeTemplate(target, url.pathname);
-      this.pipeline = !deps.streamed.has(this.route);
+      this.pipeline = !target.streamed && !deps.streamed.has(this.route);
+    }
+
+    /** A route that rolls back judges each version by its attempts (a retry elsewhere does not hide a failure). */
+    attemptEnded(lease: Lease, failed: boolean): void {
+      const rollback = this.target.rollback;
+      if (rollback !== undefined) rollback.record(lease.instance.version ?? "", failed);
     }
 
     forwarded(res: WireResponse): void {
@@ -215,16 +233,21 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
     if (len !== null && Number(len) > deps.bodyLimitBytes) throw new PayloadTooLargeError(deps.bodyLimitBytes);
   }
 
-  /** Charges one request to `key`; the 429 when its limit refuses it. */
-  function charge(call: ProxyCall, key: string): Response | undefined {
-    const decision = (call.decision = limits!.check(key, call.target.service));
+  /**
+   * Charges one request to `key`; the 429 when its limit refuses it. The route's own limit is
+   * per client, so only the charge to the request's client counts there (its token's user, or
+   * its IP without auth), not the IP pre-charge of a token not verified yet.
+   */
+  function charge(call: ProxyCall, key: string, client: boolean): Response | undefined {
+    const target = call.target;
+    const decision = (call.decision = limits!.check(key, target.service, client && target.rateLimit !== undefined ? target.prefix : undefined));
     if (decision.allowed) return undefined;
     return errorResponse(new RateLimitedError("Too many requests", decision.retryAfterMs, decision.limit), call.cid, rateLimitHeaders(decision));
   }
 
-  function chargeIp(call: ProxyCall): Response | undefined {
+  function chargeIp(call: ProxyCall, client: boolean): Response | undefined {
     call.ipCharged = true;
-    return charge(call, `ip:${call.clientIp ?? "unknown"}`);
+    return charge(call, `ip:${call.clientIp ?? "unknown"}`, client);
   }
 
   /**
@@ -236,13 +259,13 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
   function authenticateCall(call: ProxyCall): Response | Identity | Promise<Identity> | undefined {
     const authorization = call.req.headers.get("authorization");
     if (limits !== undefined && deps.authEnabled && !deps.isCached(authorization)) {
-      const refusal = chargeIp(call);
+      const refusal = chargeIp(call, false);
       if (refusal !== undefined) return refusal;
     }
     try {
       return authenticate(authorization);
     } catch (err) {
-      return (limits !== undefined && !call.ipCharged ? chargeIp(call) : undefined) ?? failed(call, err);
+      return (limits !== undefined && !call.ipCharged ? chargeIp(call, false) : undefined) ?? failed(call, err);
     }
   }
 
@@ -251,17 +274,20 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
     const headers = call.req.headers;
     call.identity = identity;
     if (limits !== undefined && (identity !== undefined || !call.ipCharged)) {
-      const refusal = identity !== undefined ? charge(call, `u:${identity.sub}`) : chargeIp(call);
+      const refusal = identity !== undefined ? charge(call, `u:${identity.sub}`, true) : chargeIp(call, true);
       if (refusal !== undefined) return refusal;
     }
     const now = (call.now = Date.now());
-    call.deadline = earliest(now + deps.requestTimeoutMs, readDeadline(headers)) ?? now + deps.requestTimeoutMs;
+    const budget = call.target.timeoutMs ?? deps.requestTimeoutMs;
+    call.deadline = earliest(now + budget, readDeadline(headers)) ?? now + budget;
     call.idempotent = isIdempotentHttp(call.req.method, headers);
     if (sticky.enabled) call.stickyId = readStickyCookie(headers.get("cookie"), sticky.cookie_name);
+    call.versions = versionsFor(call.target, headers, call.stickyId, balancers);
     const set = call.setHeaders;
     set[CORRELATION_HEADER] = call.cid;
     set[DEADLINE_HEADER] = String(call.deadline);
-    if (fallback && call.req.method === "GET") call.cacheKey = `${identity?.sub ?? ""}|${call.url.pathname}${call.url.search}`;
+    // keyed by what the client asked for, and the version it pinned (a pinned v2 never answers from v1's copy)
+    if (fallback && call.req.method === "GET") call.cacheKey = `${identity?.sub ?? ""}|${call.versions?.length === 1 ? call.versions[0] : ""}|${call.publicUrl.pathname}${call.publicUrl.search}`;
     return undefined;
   }
 
@@ -325,7 +351,7 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
     const span = call.serverSpan;
     if (span !== undefined) endHttpServerSpan(span, res);
     const traceId = span !== undefined ? span.spanContext().traceId : tracingEnabled ? traceFields()?.trace_id : undefined;
-    accessLog?.request(call.req.method, call.url.pathname, res.status, Math.round(ms * 100) / 100, call.lease?.instance.id, call.cid, traceId, call.identity?.sub);
+    accessLog?.request(call.req.method, call.publicUrl.pathname, res.status, Math.round(ms * 100) / 100, call.lease?.instance.id, call.cid, traceId, call.identity?.sub);
   }
 
   /** The raw front with the pooled client: the answer is written from the upstream socket's read callback. */
@@ -358,7 +384,7 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
     }
     call.conn = conn;
     const target = call.target;
-    forwardDirect(balancers.get(target.service), downstreams.get(target.downstream), call, req.bytes, call);
+    forwardDirect(balancers.get(target.service), deps.policies(target), call, req.bytes, call);
     return DEFERRED;
   }
 
@@ -379,7 +405,7 @@ export function createGatewayProxy(deps: GatewayProxyDeps): GatewayProxy {
       const target = call.target;
       let upstreamRes: Response | WireResponse;
       try {
-        upstreamRes = await forward(balancers.get(target.service), downstreams.get(target.downstream), call);
+        upstreamRes = await forward(balancers.get(target.service), deps.policies(target), call);
       } catch (err) {
         return (res = afterForwardFailed(call, err));
       }

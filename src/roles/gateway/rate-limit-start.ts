@@ -3,7 +3,7 @@ import { up } from "../../platform/health.ts";
 import type { RoleContext } from "../../platform/role.ts";
 import { openPostgres } from "../../storage/postgres.ts";
 import { PostgresWindowCounters, RATE_LIMIT_MIGRATIONS } from "../../storage/postgres-rate-limits.ts";
-import { GatewayRateLimits, type RateLimitConfig, sharedMode } from "./rate-limit.ts";
+import { GatewayRateLimits, type RateLimitConfig, type RouteLimit, sharedMode } from "./rate-limit.ts";
 
 // Apart from rate-limit.ts, which the config schema imports: starting the limits needs the role's context.
 
@@ -11,12 +11,12 @@ import { GatewayRateLimits, type RateLimitConfig, sharedMode } from "./rate-limi
  * The gateway's limits as configured: local, or shared through PostgreSQL with a sync loop
  * (stopped, and a last sync sent, at shutdown). A shared limit's syncs show on /health.
  */
-export async function startRateLimits(config: RateLimitConfig, ctx: RoleContext): Promise<GatewayRateLimits> {
-  const mode = sharedMode(config, ctx.config.storage.database_url);
+export async function startRateLimits(config: RateLimitConfig, ctx: RoleContext, routes: readonly RouteLimit[] = []): Promise<GatewayRateLimits> {
+  const mode = sharedMode(config, ctx.config.storage.database_url, routes);
   if (typeof mode === "object") throw new UsageError(mode.error);
-  if (mode === "off") return new GatewayRateLimits(config);
+  if (mode === "off") return new GatewayRateLimits(config, { routes });
   const db = await openPostgres(ctx.config.storage.database_url!, { name: "bpm-gateway", migrations: [RATE_LIMIT_MIGRATIONS], maxConnections: 2, log: ctx.log });
-  const limits = new GatewayRateLimits(config, { store: new PostgresWindowCounters(db.sql) });
+  const limits = new GatewayRateLimits(config, { store: new PostgresWindowCounters(db.sql), routes });
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running: Promise<void> = Promise.resolve();
   let stopped = false;

@@ -1,7 +1,7 @@
-import * as v from "valibot";
-import { durationMs } from "../../config/duration.ts";
+import type * as v from "valibot";
+import type { LimitSchema, RateLimitConfig } from "../../config/rate-limit.ts";
+export type { RateLimitConfig };
 import type { Clock } from "../../platform/clock.ts";
-import { RATE_ALGORITHMS } from "../../resilience/rate-algorithms/index.ts";
 import { ClusterFixedWindow, type WindowCounterStore } from "../../resilience/cluster-window.ts";
 import { type RateLimitDecision, RateLimiter } from "../../resilience/rate-limiter.ts";
 import type { Emitter } from "../../resilience/emitter.ts";
@@ -14,59 +14,34 @@ export interface KeyedLimit {
 }
 
 /** Whether the limits are counted across replicas, or why they cannot be (a config error's text). */
-export function sharedMode(config: RateLimitConfig, databaseUrl: string | undefined): "postgres" | "off" | { error: string } {
-  const allFixed = config.algorithm === "fixed_window" && Object.values(config.services).every((s) => (s.algorithm ?? config.algorithm) === "fixed_window");
+export function sharedMode(config: RateLimitConfig, databaseUrl: string | undefined, routeLimits: readonly RouteLimit[] = []): "postgres" | "off" | { error: string } {
+  const allFixed =
+    config.algorithm === "fixed_window" &&
+    Object.values(config.services).every((s) => (s.algorithm ?? config.algorithm) === "fixed_window") &&
+    routeLimits.every((r) => (r.limit.algorithm ?? config.algorithm) === "fixed_window");
   if (config.shared === "off") return "off";
   if (config.shared === "auto") return databaseUrl !== undefined && allFixed ? "postgres" : "off";
   if (databaseUrl === undefined) return { error: "config: gateway.rate_limit.shared is postgres, which needs DATABASE_URL (storage.database_url)" };
-  if (!allFixed) return { error: "config: gateway.rate_limit.shared: postgres counts fixed_window limits only; set algorithm: fixed_window (and on every service) or shared: off" };
+  if (!allFixed) return { error: "config: gateway.rate_limit.shared: postgres counts fixed_window limits only; set algorithm: fixed_window (and on every service and route) or shared: off" };
   return "postgres";
 }
 
-const positiveInt = (what: string) => v.pipe(v.number(`must be ${what}`), v.integer(`must be ${what}`), v.minValue(1, `must be ${what}`));
-const ALGORITHM = v.picklist(RATE_ALGORITHMS, `must be one of ${RATE_ALGORITHMS.join(", ")}`);
-/** Services the gateway routes to (a limit for any other name would never apply). */
-const ROUTED_SERVICES = ["task-service", "form-service", "process-service"] as const;
-
-const LimitSchema = v.strictObject({
-  requests: positiveInt("a positive number of requests"),
-  window: v.pipe(durationMs("the rate-limit window"), v.check((ms) => ms >= 1, "must be a window of at least 1ms")),
-  algorithm: v.optional(ALGORITHM),
-});
-
-/**
- * `gateway.rate_limit`: `requests` per `window` per client (token `sub`, else client IP),
- * counted by `algorithm` (default fixed_window: the window starts at the key's first request,
- * as rate-limiter-flexible's points/duration). `services` adds a limit per routed service,
- * counted per client on top of the gateway-wide one.
- */
-export const RateLimitConfigSchema = v.strictObject({
-  enabled: v.optional(v.boolean("must be true or false"), true),
-  requests: positiveInt("a positive number of requests"),
-  window: v.pipe(durationMs("the rate-limit window"), v.check((ms) => ms >= 1, "must be a window of at least 1ms")),
-  algorithm: v.optional(ALGORITHM, "fixed_window"),
-  max_keys: v.optional(positiveInt("a positive number of keys"), 1_000_000),
-  services: v.optional(v.record(v.picklist(ROUTED_SERVICES, `must name a routed service (${ROUTED_SERVICES.join(", ")})`), LimitSchema), {}),
-  /**
-   * One limit across gateway replicas: `postgres` counts fixed windows in the shared database
-   * (DATABASE_URL), synced every `sync_interval`; `auto` does so when DATABASE_URL is set and
-   * every limit is a fixed_window; `off` counts per replica.
-   */
-  shared: v.optional(v.picklist(["auto", "postgres", "off"], "must be auto, postgres or off"), "auto"),
-  sync_interval: v.optional(v.pipe(durationMs("the sync interval"), v.check((ms) => ms >= 1, "must be at least 1ms")), 100),
-});
-
-export type RateLimitConfig = v.InferOutput<typeof RateLimitConfigSchema>;
+/** A route's own limit (gateway.routes[].rate_limit), keyed by its prefix. */
+export interface RouteLimit {
+  prefix: string;
+  limit: v.InferOutput<typeof LimitSchema>;
+}
 
 /** The gateway's limits: one for every request, and one per service that configures its own. */
 export class GatewayRateLimits {
   readonly global: KeyedLimit;
   private readonly perService = new Map<string, KeyedLimit>();
+  private readonly perRoute = new Map<string, KeyedLimit>();
   /** The shared windows, when counted across replicas. */
   readonly shared: ClusterFixedWindow[] = [];
 
   /** With `store`, every limit is a fixed window counted across replicas through it. */
-  constructor(config: RateLimitConfig, options: { clock?: Clock; store?: WindowCounterStore } = {}) {
+  constructor(config: RateLimitConfig, options: { clock?: Clock; store?: WindowCounterStore; routes?: readonly RouteLimit[] } = {}) {
     const { clock, store } = options;
     const make = (name: string, algorithm: RateLimitConfig["algorithm"], requests: number, window: number): KeyedLimit => {
       if (store === undefined) {
@@ -80,10 +55,13 @@ export class GatewayRateLimits {
     for (const [service, limit] of Object.entries(config.services)) {
       this.perService.set(service, make(`gateway:${service}`, limit.algorithm ?? config.algorithm, limit.requests, limit.window));
     }
+    for (const { prefix, limit } of options.routes ?? []) {
+      this.perRoute.set(prefix, make(`gateway:route:${prefix}`, limit.algorithm ?? config.algorithm, limit.requests, limit.window));
+    }
   }
 
   limiters(): KeyedLimit[] {
-    return [this.global, ...this.perService.values()];
+    return [this.global, ...this.perService.values(), ...this.perRoute.values()];
   }
 
   /** Syncs every shared window with the store (a no-op when counting locally). */
@@ -92,15 +70,23 @@ export class GatewayRateLimits {
   }
 
   /**
-   * Charges `key` to the gateway-wide limit, then to `service`'s own. The refusal, or else the
-   * decision with the fewest requests left, is what the response's headers show.
+   * Charges `key` to the gateway-wide limit, then to `service`'s own, then to the route's
+   * (by `prefix`). The first refusal, or else the decision with the fewest requests left, is
+   * what the response's headers show.
    */
-  check(key: string, service: string | undefined): RateLimitDecision {
-    const decision = this.global.check(key);
-    if (!decision.allowed || service === undefined || this.perService.size === 0) return decision;
-    const own = this.perService.get(service);
-    if (own === undefined) return decision;
-    const serviceDecision = own.check(key);
-    return !serviceDecision.allowed || serviceDecision.remaining < decision.remaining ? serviceDecision : decision;
+  check(key: string, service: string | undefined, prefix?: string): RateLimitDecision {
+    let decision = this.global.check(key);
+    if (!decision.allowed) return decision;
+    if (service !== undefined && this.perService.size > 0) decision = tighter(decision, this.perService.get(service), key);
+    if (!decision.allowed) return decision;
+    if (prefix !== undefined && this.perRoute.size > 0) decision = tighter(decision, this.perRoute.get(prefix), key);
+    return decision;
   }
+}
+
+/** `limit`'s decision for `key` when it refuses or leaves fewer requests than `decision`, else `decision`. */
+function tighter(decision: RateLimitDecision, limit: KeyedLimit | undefined, key: string): RateLimitDecision {
+  if (limit === undefined) return decision;
+  const own = limit.check(key);
+  return !own.allowed || own.remaining < decision.remaining ? own : decision;
 }

@@ -1,5 +1,4 @@
 import { join } from "node:path";
-import { ServiceBalancers } from "../../balancing/service-balancers.ts";
 import { breakerAdminRoutes } from "../../platform/admin.ts";
 import { createRoleAuth } from "../../platform/role-auth.ts";
 import { grpcCredentials } from "../../platform/grpc-tls.ts";
@@ -23,7 +22,6 @@ import { ProcessService } from "./service.ts";
 import { SqliteProcessStore } from "./store-sqlite.ts";
 import { PROCESS_STORE_SPANS, type ProcessStore } from "./store.ts";
 import { postgresTarget, sqliteTarget, traceStore } from "../../telemetry/storage-spans.ts";
-import { fetchTls, httpTlsFiles } from "../../platform/http-tls.ts";
 
 /** SQLite under the data dir (one instance), or with DATABASE_URL, PostgreSQL shared by replicas. */
 export async function openProcessStore(ctx: RoleContext): Promise<ProcessStore> {
@@ -48,9 +46,8 @@ export interface ProcessServiceHandle extends RoleHandle {
 export async function startProcessService(ctx: RoleContext): Promise<ProcessServiceHandle> {
   const { config, log } = ctx;
   const store = await openProcessStore(ctx);
-  const httpTls = httpTlsFiles(config.http_tls);
-  const balancers = new ServiceBalancers({ registry: ctx.registry, config: config.load_balancer, activeHealthChecks: config.discovery.mode === "static", ...(httpTls !== undefined ? { probeTls: fetchTls(httpTls) } : {}) });
-  const downstreams = new Downstreams(config.resilience4j);
+  const balancers = ctx.balancers;
+  const downstreams = new Downstreams(config.resilience4j, ctx.resilience, ctx.metrics);
   ctx.metrics.registerResilience(downstreams.registry);
   const auth = await createRoleAuth(config.auth, config.data_dir, ctx.role);
   const tls = grpcCredentials(config.grpc_tls);
@@ -100,7 +97,6 @@ export async function startProcessService(ctx: RoleContext): Promise<ProcessServ
   ctx.lifecycle.onShutdown("close", "process clients", () => {
     forms.close();
     tasks.close();
-    balancers.close();
   });
   ctx.lifecycle.onShutdown("close", "process store", () => store.close());
   return {

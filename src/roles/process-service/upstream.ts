@@ -1,5 +1,6 @@
 import { status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
-import { BpmError, httpStatusForGrpc, UnavailableError, UpstreamError, UpstreamTimeoutError } from "../../platform/errors.ts";
+import { BpmError, UnavailableError, UpstreamError, UpstreamTimeoutError } from "../../platform/errors.ts";
+import { GrpcRefusalError } from "../../platform/grpc-status.ts";
 
 const isGrpcError = (err: unknown): err is ServiceError => typeof (err as ServiceError)?.code === "number" && "metadata" in (err as object);
 
@@ -50,9 +51,8 @@ export function upstreamError(service: string, err: unknown): BpmError {
       return new UpstreamError(`${service} failed: ${details}`, err);
   }
   const code = err.metadata?.get("x-error-code")[0];
-  return new BpmError(`${service}: ${details}`, {
+  return new GrpcRefusalError(`${service}: ${details}`, {
     code: typeof code === "string" ? code : GrpcStatus[err.code] ?? "UPSTREAM_ERROR",
-    httpStatus: httpStatusForGrpc(err.code),
     grpcCode: err.code,
     cause: err,
   });

@@ -2,7 +2,6 @@ import type { Socket, SocketHandler } from "bun";
 import { UpstreamError } from "./errors.ts";
 import { type BodyDecoder, type BodySink, ChunkedDecoder, LengthDecoder, UntilCloseDecoder } from "./body-decoder.ts";
 import type { Exchange } from "./exchange.ts";
-import type { UpstreamPool } from "./pool.ts";
 import { pumpBody } from "./request-body.ts";
 import type { HeadInfo } from "./request-head.ts";
 import { latin1Slice, latin1Write } from "./latin1.ts";
@@ -22,6 +21,17 @@ const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
 const enum Phase { Idle, Head, Body }
 const EMPTY = new Uint8Array(0);
+
+/** What a connection needs of its upstream's pool (pool.ts), so this module does not import it. */
+export interface ConnectionPool {
+  readonly hostHeader: string;
+  readonly maxHeaderBytes: number;
+  filling: Connection | null;
+  pipelineRefused(): void;
+  retry(ex: Exchange): void;
+  release(conn: Connection): void;
+  forget(conn: Connection): void;
+}
 
 /**
  * One keep-alive TCP connection to an upstream. It reads the answer of one exchange at a time;
@@ -56,7 +66,7 @@ export class Connection implements BodySink {
   private pending: Uint8Array[] | null = null;
   private drainWaiter: (() => void) | null = null;
 
-  constructor(readonly pool: UpstreamPool) {}
+  constructor(readonly pool: ConnectionPool) {}
 
   /** Exchanges sent (or about to be) and not yet answered. */
   get inFlight(): number {

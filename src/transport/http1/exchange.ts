@@ -1,8 +1,6 @@
-import type { Connection } from "./connection.ts";
 import { NO_BODY, STREAM, serializeHead, type HeadInfo } from "./request-head.ts";
 import type { Http1RequestInit } from "./types.ts";
 import { UpstreamTimeoutError } from "./errors.ts";
-import type { UpstreamPool } from "./pool.ts";
 import type { WireResponse } from "./wire-response.ts";
 import { Slots } from "./slots.ts";
 
@@ -45,6 +43,17 @@ export interface ExchangeSink {
   failed(err: unknown): void;
 }
 
+/** What an exchange needs of the connection carrying it (connection.ts), so this module does not import it. */
+export interface ExchangeCarrier {
+  abandon(ex: Exchange): void;
+}
+
+/** What an exchange needs of its upstream's pool (pool.ts), so this module does not import it. */
+export interface ExchangePool {
+  readonly hostHeader: string;
+  clearDeadline(ex: Exchange): void;
+}
+
 /**
  * One request and its response, across at most two connections (the retry).
  * Its signal's listener (see `watchSignal`) calls `handleEvent` when the caller aborts.
@@ -68,7 +77,7 @@ export class Exchange {
   readonly onTrailers: ((trailers: Headers) => void) | undefined;
 
   /** The connection carrying it now (null while connecting). */
-  conn: Connection | null = null;
+  conn: ExchangeCarrier | null = null;
   /** The Response was handed out (or the promise rejected). */
   settled = false;
   /** Body fully delivered or the exchange failed: nothing more happens. */
@@ -93,7 +102,7 @@ export class Exchange {
   /** Set while the request body is being pumped; cancelled if the exchange ends first. */
   bodyReader: { cancel(reason?: unknown): Promise<void> } | null = null;
 
-  constructor(readonly pool: UpstreamPool, init: Http1RequestInit, wire = false, private readonly sink: ExchangeSink | null = null) {
+  constructor(readonly pool: ExchangePool, init: Http1RequestInit, wire = false, private readonly sink: ExchangeSink | null = null) {
     this.promise =
       sink !== null
         ? null

@@ -1,4 +1,3 @@
-import type { Connection } from "./connection.ts";
 import { RequestBodyError } from "./errors.ts";
 import type { Exchange } from "./exchange.ts";
 import { latin1Write } from "./latin1.ts";
@@ -8,8 +7,17 @@ import { SCRATCH } from "./scratch.ts";
 const CRLF = Buffer.from("\r\n");
 const LAST_CHUNK = Buffer.from("0\r\n\r\n");
 
+/** What pumping a body needs of the connection (connection.ts), so this module does not import it. */
+export interface BodyCarrier {
+  carries(ex: Exchange): boolean;
+  drained(): Promise<void> | null;
+  failWith(ex: Exchange, err: unknown): void;
+  write(data: Uint8Array): boolean;
+  writeScratch(length: number): boolean;
+}
+
 /** Streams a request body, waiting for drain between chunks so a fast client cannot outrun a slow upstream. */
-export async function pumpBody(conn: Connection, ex: Exchange, stream: ReadableStream<Uint8Array>): Promise<void> {
+export async function pumpBody(conn: BodyCarrier, ex: Exchange, stream: ReadableStream<Uint8Array>): Promise<void> {
   const framing = ex.head.framing;
   const chunked = framing === CHUNKED;
   if (stream.locked) {

@@ -2,12 +2,23 @@ import { STATUS_CODES } from "node:http";
 import { HOP_BY_HOP } from "./hop-by-hop.ts";
 import { latin1Write } from "./latin1.ts";
 import { SCRATCH } from "./scratch.ts";
-import type { Conn } from "./server.ts";
 import type { ServerRequest } from "./server-request.ts";
 import type { WireResponse } from "./wire-response.ts";
 
 /** A Content-Length body up to this size is read whole and written with the head in one write; larger ones stream. */
 const BUFFER_MAX = 64 * 1024;
+
+/** What writing a response needs of a server connection (server.ts's `Conn`), so this module does not import the server. */
+export interface ResponseSink {
+  readonly server: { readonly date: string };
+  closeAfter: boolean;
+  readonly closed: boolean;
+  reader: { cancel(reason?: unknown): Promise<void> } | null;
+  write(data: Uint8Array): void;
+  writeScratch(length: number): void;
+  drained(): Promise<void> | undefined;
+  destroy(): void;
+}
 const LAST_CHUNK = Buffer.from("0\r\n\r\n");
 const CRLF = Buffer.from("\r\n");
 
@@ -17,7 +28,7 @@ const CRLF = Buffer.from("\r\n");
  * close for an HTTP/1.0 client). Hop-by-hop fields never go out. Streamed
  * bodies are read only as fast as the socket drains.
  */
-export async function writeResponse(conn: Conn, req: ServerRequest | null, res: Response): Promise<void> {
+export async function writeResponse(conn: ResponseSink, req: ServerRequest | null, res: Response): Promise<void> {
   const status = res.status;
   const fields = res.headers.toJSON() as Record<string, string | string[]>;
   let head = `HTTP/1.1 ${status} ${res.statusText || STATUS_CODES[status] || ""}\r\n`;
@@ -64,7 +75,7 @@ export async function writeResponse(conn: Conn, req: ServerRequest | null, res: 
  * that came whole goes with the head in one write. No Headers, no Response, no
  * string per field on the way.
  */
-export function writeWire(conn: Conn, req: ServerRequest | null, res: WireResponse): Promise<void> | undefined {
+export function writeWire(conn: ResponseSink, req: ServerRequest | null, res: WireResponse): Promise<void> | undefined {
   const status = res.status;
   const fields = res.headers;
   const http10 = req !== null && req.minor === 0;
@@ -112,7 +123,7 @@ export function writeWire(conn: Conn, req: ServerRequest | null, res: WireRespon
  * frames the whole body we hold — with our lines and `tail` after it, in one write.
  * False when the response is not like that (the caller writes it line by line).
  */
-function writeBlock(conn: Conn, res: WireResponse, bytes: Uint8Array, tail: string): boolean {
+function writeBlock(conn: ResponseSink, res: WireResponse, bytes: Uint8Array, tail: string): boolean {
   const fields = res.headers;
   const raw = res.rawHead!;
   const blockEnd = fields.receivedBlockEnd();
@@ -129,7 +140,7 @@ function writeBlock(conn: Conn, res: WireResponse, bytes: Uint8Array, tail: stri
 }
 
 /** Writes the head, then the body as it arrives: Content-Length when known, else chunked (or until close for HTTP/1.0). */
-async function streamBody(conn: Conn, head: string, http10: boolean, body: ReadableStream<Uint8Array>, length: number): Promise<void> {
+async function streamBody(conn: ResponseSink, head: string, http10: boolean, body: ReadableStream<Uint8Array>, length: number): Promise<void> {
   const chunked = length < 0 && !http10;
   if (length >= 0) head += `content-length: ${length}\r\n`;
   else if (chunked) head += "transfer-encoding: chunked\r\n";
@@ -166,12 +177,12 @@ async function streamBody(conn: Conn, head: string, http10: boolean, body: Reada
 }
 
 /** The fixed "connection" field (an HTTP/1.0 client closes unless told otherwise) and the blank line. */
-function endOfHead(conn: Conn, http10: boolean): string {
+function endOfHead(conn: ResponseSink, http10: boolean): string {
   return conn.closeAfter ? "connection: close\r\n\r\n" : http10 ? "connection: keep-alive\r\n\r\n" : "\r\n";
 }
 
 /** The head (and a small body) in one write; the fixed "connection" field goes last. */
-function writeHead(conn: Conn, head: string, http10: boolean, body?: Uint8Array): void {
+function writeHead(conn: ResponseSink, head: string, http10: boolean, body?: Uint8Array): void {
   head += endOfHead(conn, http10);
   const n = head.length;
   if (n + (body?.length ?? 0) <= SCRATCH.length) {

@@ -17,6 +17,17 @@ describe("health answer → instances", () => {
     });
   });
 
+  test("Meta.version is the instance's version (routes split traffic by it); none when absent or empty", () => {
+    const withVersion = (version: string) => {
+      const e = entry("u-1", 9001) as { Service: { Meta: Record<string, string> } };
+      e.Service.Meta.version = version;
+      return e;
+    };
+    expect(toInstances("user-service", [withVersion("2")])[0]!.version).toBe("2");
+    expect(toInstances("user-service", [withVersion("")])[0]!.version).toBeUndefined();
+    expect(toInstances("user-service", [entry("u-1", 9001)])[0]!.version).toBeUndefined();
+  });
+
   test("an empty Service.Address means the node's address; no Weights means weight 100", () => {
     const [i] = toInstances("task-service", [entry("a", 1, { address: "", nodeAddress: "10.1.2.3" })]);
     expect(i!.address).toBe("10.1.2.3");

@@ -11,7 +11,7 @@ describe("gateway config", () => {
   });
 
   test("front timeouts: nginx's defaults, durations with units", async () => {
-    const { GatewayConfigSchema } = await import("../../../src/roles/gateway/config.ts");
+    const { GatewayConfigSchema } = await import("../../../src/config/gateway.ts");
     const v = await import("valibot");
     const d = v.parse(GatewayConfigSchema, {});
     expect([d.client_header_timeout, d.client_body_timeout, d.keepalive_timeout]).toEqual([60_000, 60_000, 75_000]);

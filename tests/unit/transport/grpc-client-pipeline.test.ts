@@ -11,6 +11,7 @@ import { BulkheadFullError, RateLimitedError, TimeoutError } from "../../../src/
 import { ResilienceRegistry } from "../../../src/resilience/registry.ts";
 import { Downstreams } from "../../../src/transport/downstreams.ts";
 import { ResilientGrpcClient } from "../../../src/transport/grpc-client.ts";
+import { Metrics } from "../../../src/telemetry/metrics.ts";
 
 const forms = loadProtos([formProto]);
 
@@ -47,7 +48,7 @@ function client(section: unknown) {
   const parsed = v.parse(Resilience4jSchema, section);
   const resilience = new ResilienceRegistry(parsed);
   const balancers = new ServiceBalancers({ registry, config: parseLoadBalancerConfig({ health_check: { enabled: false }, outlier_detection: { enabled: false } }) });
-  const downstreams = new Downstreams(parsed, resilience);
+  const downstreams = new Downstreams(parsed, resilience, new Metrics());
   const c = new ResilientGrpcClient({ service: "form-service", downstream: "formService", definition: forms.definition, protoService: "formservice.FormService", balancers, downstreams });
   return { c, close: () => (c.close(), balancers.close()) };
 }

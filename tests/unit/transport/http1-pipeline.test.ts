@@ -5,7 +5,7 @@ import { PIPELINE_BACKOFF_MS } from "../../../src/transport/http1/client.ts";
 import { PUBLIC_API } from "../../../src/roles/catalog.ts";
 import { streamedRoutes } from "../../../src/roles/gateway/openapi.ts";
 import { matchRoute, routeTemplate } from "../../../src/roles/gateway/routes.ts";
-import { perTest, type RawConn } from "./http1-servers.ts";
+import { perTest, type RawConn, until } from "./http1-servers.ts";
 
 // HTTP/1.1 pipelining in the pooled client (docs/http-transport.md "Pipelining"): requests that
 // start in one loop turn share a connection and leave in one write; answers come back in order.
@@ -176,7 +176,8 @@ describe("HTTP/1.1 pool: pipelining", () => {
     const controller = new AbortController();
     const first = c.request(s.target, { method: "GET", path: "/first" });
     const second = c.request(s.target, { method: "GET", path: "/second", signal: controller.signal });
-    await Bun.sleep(20);
+    // both are on the held connection: /second waits behind /first
+    await until(() => s.requests.some((r) => r.path === "/second"), "/second reaching the server");
     controller.abort(new Error("caller went away"));
     await expect(second).rejects.toThrow("caller went away");
     expect(await (await first).text()).toBe("/first");

@@ -100,7 +100,8 @@ describe("raw HTTP/1.1 server", () => {
     const { socket, state } = await connect(srv.port);
     socket.pause();
     socket.write("GET /big HTTP/1.1\r\nhost: x\r\n\r\n");
-    await Bun.sleep(500);
+    // the server is waiting for the socket to drain: the kernel took all it will
+    expect(await until(() => [...srv.connections][0]?.drainWaiter != null, 10_000)).toBe(true);
     // socket buffers on both ends hold a few MiB at most; the rest must not have been made
     expect(produced).toBeLessThan(24 * 1024 * 1024);
     socket.resume();
@@ -118,7 +119,7 @@ describe("raw HTTP/1.1 server", () => {
     const idle = await connect(srv.port);
     const busy = await connect(srv.port);
     busy.socket.write("GET / HTTP/1.1\r\nhost: x\r\n\r\n");
-    await Bun.sleep(50);
+    expect(await until(() => srv.openConnections === 2 && [...srv.connections].some((c) => c.busy), 5000)).toBe(true);
     let stopped = false;
     const stopping = srv.stop(false).then(() => (stopped = true));
     expect(await until(() => idle.state.closed, 1000)).toBe(true);
@@ -137,7 +138,8 @@ describe("raw HTTP/1.1 server", () => {
     });
     const { socket, state } = await connect(srv.port);
     socket.write("POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n");
-    await Bun.sleep(30);
+    // the second chunk goes out once the first was read, so the body arrives in two reads
+    expect(await until(() => [...srv.connections][0]?.bodyBytes === 5, 5000)).toBe(true);
     socket.write("6\r\n world\r\n0\r\n\r\n");
     expect(await until(() => state.text.endsWith("0\r\n\r\n"), 2000)).toBe(true);
     expect(state.text).toContain("transfer-encoding: chunked");

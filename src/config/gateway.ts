@@ -1,11 +1,14 @@
 import * as v from "valibot";
-import { durationMs } from "../../config/duration.ts";
+import { durationMs } from "./duration.ts";
+import { RoutesSchema } from "./gateway-routes.ts";
 import { RateLimitConfigSchema } from "./rate-limit.ts";
 
-const positiveInt = (what: string) => v.pipe(v.number(`must be ${what}`), v.integer(`must be ${what}`), v.minValue(1, `must be ${what}`));
+export { type RateLimitConfig, RateLimitConfigSchema } from "./rate-limit.ts";
 
 /** The `gateway` config section (seed 004 §6). Token verification is the top-level `auth` section. */
 export const GatewayConfigSchema = v.object({
+  /** The route table (docs/routes.md); without it, the bpm roles' default table. */
+  routes: v.optional(RoutesSchema),
   rate_limit: v.optional(RateLimitConfigSchema, { requests: 100, window: "60s" }),
   /** Whole-request budget; also sent downstream as the deadline. */
   request_timeout: v.optional(durationMs("the request timeout"), 30_000),
