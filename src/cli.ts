@@ -8,7 +8,8 @@ Usage:
   bpm [--role=ROLE[,ROLE…]] [--config FILE] [--port N] [--grpc-port N] [--data-dir DIR]
   bpm token --sub=USER [--ttl=1h] [--admin] [--roles=designer]
                                               mint a token every role accepts (uses the data dir's secret)
-  bpm health [--port N] [--host H]             exit 0 when the local /health is UP
+  bpm health [--port N] [--host H] [--ca FILE] [--server-name NAME]
+                                              exit 0 when the local /health is UP (HTTPS verified with --ca)
   bpm --help | --version
 
 Roles: gateway, task-service, form-service, process-service, all (default: all in one process)
@@ -27,6 +28,7 @@ Environment:
   OTEL_EXPORTER_OTLP_ENDPOINT   send traces over OTLP/HTTP (tracing is off without it)
   OTEL_SERVICE_NAME             override the service.name of traces
   BPM_PORT, BPM_GRPC_PORT       like --port / --grpc-port (a flag wins); bpm health probes BPM_PORT too
+  BPM_HEALTH_CA                 like bpm health --ca (a flag wins)
   BPM_DATA_DIR, BPM_LOG_LEVEL, BPM_HOST, BPM_ADVERTISE_ADDRESS, BPM_FAULT_INJECTION
 
 Default ports: gateway 8000; process-service 8080/50053; form-service 8081/50052; task-service 8082/50051.
@@ -37,7 +39,7 @@ export type Command =
   | { kind: "version" }
   | { kind: "run"; roles: Role[]; configFile?: string; port?: number; grpcPort?: number; dataDir?: string; logLevel?: string }
   | { kind: "token"; sub: string; ttl: string; admin: boolean; roles: string[]; configFile?: string; dataDir?: string }
-  | { kind: "health"; port?: number; host: string };
+  | { kind: "health"; port?: number; host: string; ca?: string; serverName?: string };
 
 function portFlag(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -73,9 +75,12 @@ export function parseCommand(argv: string[], env: Env = process.env): Command {
     return { kind: "token", sub: values.sub as string, ttl, admin: Boolean(values.admin), roles, configFile: values.config as string | undefined, dataDir: values["data-dir"] as string | undefined };
   }
   if (argv[0] === "health") {
-    const { values } = parse(argv.slice(1), { port: { type: "string" }, host: { type: "string" } });
+    const { values } = parse(argv.slice(1), { port: { type: "string" }, host: { type: "string" }, ca: { type: "string" }, "server-name": { type: "string" } });
     const port = portOption("port", values.port, env, env.BPM_HEALTH_PORT ? "BPM_HEALTH_PORT" : "BPM_PORT");
-    return { kind: "health", port, host: (values.host as string | undefined) ?? "127.0.0.1" };
+    const ca = (values.ca as string | undefined) ?? (env.BPM_HEALTH_CA || undefined);
+    const serverName = values["server-name"] as string | undefined;
+    if (serverName !== undefined && ca === undefined) throw new UsageError("health: --server-name needs --ca (the CA that verifies the HTTPS port)");
+    return { kind: "health", port, host: (values.host as string | undefined) ?? "127.0.0.1", ...(ca !== undefined ? { ca } : {}), ...(serverName !== undefined ? { serverName } : {}) };
   }
   const { values } = parse(argv, {
     role: { type: "string" },

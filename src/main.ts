@@ -15,6 +15,7 @@ import { ResilienceRegistry } from "./resilience/registry.ts";
 import { Metrics } from "./telemetry/metrics.ts";
 import { instrumentBalancerEvents } from "./telemetry/resilience.ts";
 import { initTracing } from "./telemetry/tracing.ts";
+import { fetchTls, httpTlsFiles } from "./platform/http-tls.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -48,7 +49,9 @@ async function run(cmd: Extract<Command, { kind: "run" }>): Promise<void> {
   if (registrar) lifecycle.onShutdown("announce", "consul deregister", () => registrar.deregisterAll());
   // built once and shared by every role in this process: --role=all probes each instance once
   const resilience = new ResilienceRegistry(config.resilience4j);
-  const balancers = new ServiceBalancers({ registry, config: config.load_balancer, activeHealthChecks: config.discovery.mode === "static" });
+  // probes speak HTTPS, verified with http_tls's CA, when the HTTP ports do (files read here, at start-up)
+  const httpTls = httpTlsFiles(config.http_tls);
+  const balancers = new ServiceBalancers({ registry, config: config.load_balancer, activeHealthChecks: config.discovery.mode === "static", ...(httpTls !== undefined ? { probeTls: fetchTls(httpTls) } : {}) });
   instrumentBalancerEvents(balancers.events, metrics);
   lifecycle.onShutdown("close", "balancers", () => balancers.close());
   const handles: RoleHandle[] = [];
@@ -84,11 +87,11 @@ async function run(cmd: Extract<Command, { kind: "run" }>): Promise<void> {
   const ms = Math.round(performance.now() - t0);
   log.info("bpm started", { roles: cmd.roles, listeners: handles.map((h) => ({ role: h.role, http: h.httpPort, grpc: h.grpcPort })), startup_ms: ms });
   const gw = handles.find((h) => h.role === "gateway");
-  if (gw) printWelcome(gw);
+  if (gw) printWelcome(gw, config.http_tls.enabled);
 }
 
-function printWelcome(gw: RoleHandle): void {
-  const base = `http://127.0.0.1:${gw.httpPort}`;
+function printWelcome(gw: RoleHandle, https: boolean): void {
+  const base = `${https ? "https" : "http"}://127.0.0.1:${gw.httpPort}`;
   const auth = gw.devToken ? ` -H "authorization: Bearer $TOKEN"` : "";
   console.log(`
   bpm ${VERSION} is up — gateway on ${base}  (docs: ${base}/docs)
@@ -119,7 +122,7 @@ async function main(argv: string[]): Promise<void> {
     case "health": {
       const port = cmd.port ?? (Number(process.env.BPM_HEALTH_PORT ?? 0) || undefined);
       const { healthCommand } = await import("./platform/health-cli.ts");
-      process.exit(await healthCommand(cmd.host, port));
+      process.exit(await healthCommand(cmd.host, port, cmd.ca !== undefined ? { ca: cmd.ca, ...(cmd.serverName !== undefined ? { serverName: cmd.serverName } : {}) } : undefined));
     }
     case "token": {
       const { tokenCommand } = await import("./roles/gateway/token-cli.ts");

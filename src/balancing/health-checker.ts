@@ -4,11 +4,15 @@ import { type Clock, type TimerHandle, systemClock } from "../platform/clock.ts"
 /** Resolves true when the instance is fine; false, a throw or an abort all count as a failed probe. */
 export type HealthProbe = (instance: ServiceInstance, signal: AbortSignal) => Promise<boolean>;
 
-/** GET http://address:port{path}, healthy on 200 (seed 000 §4: /health answers 503 when DOWN). */
-export function httpHealthProbe(path = "/health"): HealthProbe {
+/**
+ * GET http://address:port{path}, healthy on 200 (seed 000 §4: /health answers 503 when DOWN).
+ * With `tls`, https:// verified against its CA (and name): an unverified peer is a failed probe.
+ */
+export function httpHealthProbe(path = "/health", tls?: { ca: string; serverName?: string }): HealthProbe {
+  const scheme = tls !== undefined ? "https" : "http";
   return async (instance, signal) => {
     const host = instance.address.includes(":") ? `[${instance.address}]` : instance.address;
-    const res = await fetch(`http://${host}:${instance.port}${path}`, { signal, redirect: "manual" });
+    const res = await fetch(`${scheme}://${host}:${instance.port}${path}`, { signal, redirect: "manual", ...(tls !== undefined ? { tls } : {}) });
     await res.body?.cancel().catch(() => {});
     return res.status === 200;
   };

@@ -14,6 +14,8 @@ export interface ServiceBalancersOptions {
   activeHealthChecks?: boolean;
   /** Default: GET http://address:port{health_check.path} expecting 200. */
   probe?: HealthProbe;
+  /** The default probe speaks HTTPS, verifying instances with this CA (and name). */
+  probeTls?: { ca: string; serverName?: string };
   clock?: Clock;
   random?: Random;
 }
@@ -50,7 +52,7 @@ export class ServiceBalancers {
     if (this.opts.activeHealthChecks && options.healthCheck.enabled) {
       const hc = options.healthCheck;
       checker = new HealthChecker({
-        probe: this.opts.probe ?? httpHealthProbe(hc.path),
+        probe: this.opts.probe ?? httpHealthProbe(hc.path, this.opts.probeTls),
         intervalMs: hc.intervalMs,
         timeoutMs: hc.timeoutMs,
         healthyThreshold: hc.healthyThreshold,

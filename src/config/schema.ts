@@ -7,6 +7,7 @@ import { Resilience4jSchema } from "../resilience/config.ts";
 import { GatewayConfigSchema } from "./gateway.ts";
 import { AuthConfigSchema } from "../platform/auth.ts";
 import { GrpcTlsConfigSchema } from "../platform/grpc-tls.ts";
+import { HttpTlsConfigSchema } from "../platform/http-tls.ts";
 
 export const ROLES = ["gateway", "task-service", "form-service", "process-service"] as const;
 export type Role = (typeof ROLES)[number];
@@ -77,6 +78,8 @@ export const ConfigSchema = v.object({
   auth: v.optional(AuthConfigSchema, {}),
   /** TLS on gRPC listeners and role-to-role gRPC clients (docs/security.md "TLS"). */
   grpc_tls: v.optional(GrpcTlsConfigSchema, {}),
+  /** TLS on the HTTP listeners and the roles' HTTP clients (docs/security.md "TLS"). */
+  http_tls: v.optional(HttpTlsConfigSchema, {}),
   gateway: GatewayConfigSchema,
   telemetry: v.record(v.string(), v.unknown()),
   fault_injection: v.object({

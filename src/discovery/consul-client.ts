@@ -21,6 +21,10 @@ export interface AgentCheckDefinition {
   Method?: string;
   GRPC?: string;
   GRPCUseTLS?: boolean;
+  /** The name checked against the certificate of an HTTPS or TLS gRPC check's target. */
+  TLSServerName?: string;
+  /** false: Consul verifies the certificate (with the agent's CA when enable_agent_tls_for_checks). */
+  TLSSkipVerify?: boolean;
   Interval: string;
   Timeout: string;
   DeregisterCriticalServiceAfter: string;

@@ -168,5 +168,11 @@ export function createConsulRegistrar(config: Config, log: Logger, version: stri
     version,
     weight: c.weight,
     checks: { intervalMs: c.checks.interval, timeoutMs: c.checks.timeout, deregisterCriticalServiceAfterMs: c.checks.deregister_critical_service_after },
+    ...(config.http_tls.enabled ? { httpTls: tlsName(config.http_tls.server_name) } : {}),
+    ...(config.grpc_tls.enabled ? { grpcTls: tlsName(config.grpc_tls.server_name) } : {}),
   });
+}
+
+function tlsName(serverName: string | undefined): { serverName?: string } {
+  return serverName !== undefined ? { serverName } : {};
 }

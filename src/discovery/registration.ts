@@ -20,6 +20,15 @@ export interface ServiceDefinitionInput {
   version: string;
   weight: number;
   checks: { intervalMs: number; timeoutMs: number; deregisterCriticalServiceAfterMs: number };
+  /** The HTTP port serves HTTPS (`http_tls`): the check says https and verifies, against this name when given. */
+  httpTls?: { serverName?: string };
+  /** The gRPC port serves TLS (`grpc_tls`): the check uses TLS and verifies, against this name when given. */
+  grpcTls?: { serverName?: string };
+}
+
+/** A TLS check verifies the certificate; TLSServerName when the certificate names a DNS name, not the address. */
+function tlsCheck(tls: { serverName?: string }): { TLSSkipVerify: false; TLSServerName?: string } {
+  return { TLSSkipVerify: false, ...(tls.serverName !== undefined ? { TLSServerName: tls.serverName } : {}) };
 }
 
 /** "10s" for whole seconds, else "1500ms": Consul reads both, and shows whole seconds as "10s". */
@@ -43,11 +52,18 @@ export function serviceDefinition(input: ServiceDefinitionInput): AgentServiceDe
   const { intervalMs, timeoutMs, deregisterCriticalServiceAfterMs } = input.checks;
   const timing = { Interval: goDuration(intervalMs), Timeout: goDuration(timeoutMs), DeregisterCriticalServiceAfter: goDuration(deregisterCriticalServiceAfterMs) };
   const checks: AgentServiceDefinition["Checks"] = [
-    { CheckID: `service:${id}:http`, Name: `${input.role} HTTP /health`, HTTP: `http://${hostPort(input.address, input.httpPort)}/health`, Method: "GET", ...timing },
+    {
+      CheckID: `service:${id}:http`,
+      Name: `${input.role} HTTP /health`,
+      HTTP: `${input.httpTls ? "https" : "http"}://${hostPort(input.address, input.httpPort)}/health`,
+      Method: "GET",
+      ...(input.httpTls ? tlsCheck(input.httpTls) : {}),
+      ...timing,
+    },
   ];
   if (input.grpcPort !== undefined && input.grpcPort > 0) {
     // Consul's gRPC check calls grpc.health.v1.Health/Check for the whole server ("")
-    checks.push({ CheckID: `service:${id}:grpc`, Name: `${input.role} gRPC health`, GRPC: hostPort(input.address, input.grpcPort), GRPCUseTLS: false, ...timing });
+    checks.push({ CheckID: `service:${id}:grpc`, Name: `${input.role} gRPC health`, GRPC: hostPort(input.address, input.grpcPort), GRPCUseTLS: input.grpcTls !== undefined, ...(input.grpcTls ? tlsCheck(input.grpcTls) : {}), ...timing });
   }
   return {
     ID: id,
@@ -211,6 +227,8 @@ export interface RegistrarOptions extends Omit<RegistrationOptions, "log"> {
   version: string;
   weight: number;
   checks: ServiceDefinitionInput["checks"];
+  httpTls?: ServiceDefinitionInput["httpTls"];
+  grpcTls?: ServiceDefinitionInput["grpcTls"];
   /** Default: os.hostname(). */
   host?: string;
 }
@@ -225,8 +243,9 @@ export class ConsulRegistrar {
   }
 
   register(role: Role, httpPort: number, grpcPort?: number): ConsulRegistration {
-    const { tags, address, version, weight, checks } = this.options;
-    const definition = serviceDefinition({ role, host: this.host, address, httpPort, ...(grpcPort ? { grpcPort } : {}), tags, version, weight, checks });
+    const { tags, address, version, weight, checks, httpTls, grpcTls } = this.options;
+    const tls = { ...(httpTls ? { httpTls } : {}), ...(grpcTls ? { grpcTls } : {}) };
+    const definition = serviceDefinition({ role, host: this.host, address, httpPort, ...(grpcPort ? { grpcPort } : {}), tags, version, weight, checks, ...tls });
     const registration = new ConsulRegistration(definition, { ...this.options, log: this.options.log.child({ role }) });
     this.all.push(registration);
     registration.start();

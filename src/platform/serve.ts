@@ -1,11 +1,14 @@
 import type { Elysia } from "elysia";
 import type { GrpcServer } from "./grpc.ts";
+import { httpTlsFiles } from "./http-tls.ts";
 import type { RoleContext } from "./role.ts";
 
-/** Starts an Elysia app on host:port and registers its graceful close. Returns the bound port. */
+/** Starts an Elysia app on host:port (HTTPS with `http_tls`) and registers its graceful close. Returns the bound port. */
 export function serveHttp(ctx: RoleContext, app: Elysia<any, any, any, any, any, any, any>, port: number, onDrain?: () => void): number {
   const { config, lifecycle, log } = ctx;
-  app.listen({ hostname: config.http.host, port, maxRequestBodySize: config.http.body_limit_bytes, idleTimeout: 120, reusePort: false });
+  // read at start-up: a missing file stops the role here, naming the key
+  const tls = httpTlsFiles(config.http_tls);
+  app.listen({ hostname: config.http.host, port, maxRequestBodySize: config.http.body_limit_bytes, idleTimeout: 120, reusePort: false, ...(tls !== undefined ? { tls: { cert: tls.cert, key: tls.key } } : {}) });
   const server = app.server!;
   lifecycle.onShutdown("drain", `${ctx.role} http`, async () => {
     onDrain?.();
@@ -13,7 +16,7 @@ export function serveHttp(ctx: RoleContext, app: Elysia<any, any, any, any, any,
     await server.stop(false);
   });
   lifecycle.onShutdown("close", `${ctx.role} http force`, () => server.stop(true));
-  log.info("http listening", { port: server.port, host: config.http.host });
+  log.info("http listening", { port: server.port, host: config.http.host, tls: tls !== undefined });
   return server.port!;
 }
 

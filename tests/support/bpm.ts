@@ -43,6 +43,8 @@ export interface BpmOptions {
   bin?: string;
   /** Ports to reuse (e.g. on restart). */
   ports?: Partial<Record<RoleName, { http: number; grpc?: number }>>;
+  /** These roles' HTTP ports serve HTTPS: url() says https and readiness verifies them with `ca` (PEM). */
+  https?: { ca: string; roles: RoleName[] };
 }
 
 export interface BpmProcess {
@@ -98,12 +100,13 @@ export async function startBpm(opts: BpmOptions = {}): Promise<BpmProcess> {
   };
   if (!opts.stdoutFile) void pump(proc.stdout as ReadableStream<Uint8Array>);
   void pump(proc.stderr as ReadableStream<Uint8Array>);
+  const scheme = (r: RoleName) => (opts.https?.roles.includes(r) ? "https" : "http");
   const handle: BpmProcess = {
     proc,
     dataDir,
     configPath,
     ports,
-    url: (role = roles.includes("gateway") ? "gateway" : roles[0]!) => `http://127.0.0.1:${ports[role].http}`,
+    url: (role = roles.includes("gateway") ? "gateway" : roles[0]!) => `${scheme(role)}://127.0.0.1:${ports[role].http}`,
     output: () => out,
     async stop(timeoutMs = 10_000) {
       if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
@@ -127,7 +130,7 @@ export async function startBpm(opts: BpmOptions = {}): Promise<BpmProcess> {
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`bpm exited with ${proc.exitCode} before ${r} was healthy:\n${out}`);
       try {
-        const res = await fetch(`http://127.0.0.1:${ports[r].http}/health`, { signal: AbortSignal.timeout(1_000) });
+        const res = await fetch(`${handle.url(r)}/health`, { signal: AbortSignal.timeout(1_000), ...(opts.https ? { tls: { ca: opts.https.ca } } : {}) });
         if (res.status === 200 || res.status === 503) break;
       } catch {
         // not listening yet

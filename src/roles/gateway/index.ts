@@ -16,6 +16,7 @@ import { Http1Client, type WireResponse } from "../../transport/http1/index.ts";
 import { type Conn, type DEFERRED, serveHttp1, type Http1Server } from "../../transport/http1/server.ts";
 import type { ServerRequest } from "../../transport/http1/server-request.ts";
 import { adminRoutes, gatewayStatus } from "./admin.ts";
+import { fetchTls, httpTlsFiles } from "../../platform/http-tls.ts";
 import { GatewayConfigSchema } from "../../config/gateway.ts";
 import { ResponseFallbackCache } from "./fallback-cache.ts";
 import { KNOWN_METHODS, MethodNotImplementedError } from "./methods.ts";
@@ -58,6 +59,8 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   const allowAny = [...new Set([...table.routes.flatMap((r) => r.methods), "OPTIONS"])].join(", ");
   const streamed = streamedRoutes(ctx.publicApi);
   const pathMethods = proxiedMethods(ctx.publicApi);
+  // read at start-up: a missing file stops the role here, naming the key
+  const tls = httpTlsFiles(config.http_tls);
   const balancers = ctx.balancers;
   for (const service of table.services()) balancers.get(service);
   const downstreams = new Downstreams(config.resilience4j, ctx.resilience, ctx.metrics);
@@ -80,7 +83,8 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
   // a rejection becomes an event on the request's span (a no-op while tracing is off)
   for (const l of limits?.limiters() ?? []) traceRateLimiter(l);
   const accessLog = gw.access_log ? new AccessLog() : undefined;
-  const upstreamClient = new Http1Client({ pipelineDepth: gw.upstream_pipeline_depth });
+  const frontTls = tls !== undefined ? { cert: tls.cert, key: tls.key } : undefined;
+  const upstreamClient = new Http1Client({ pipelineDepth: gw.upstream_pipeline_depth, ...(tls !== undefined ? { tls: fetchTls(tls) } : {}) });
   metrics.watchUpstreamClient(() => upstreamClient.stats());
 
   // the gateway refuses a bad token before any upstream is asked; the role behind it checks again
@@ -150,6 +154,7 @@ export async function startGateway(ctx: RoleContext): Promise<RoleHandle> {
       headerTimeoutMs: gw.client_header_timeout,
       bodyTimeoutMs: gw.client_body_timeout,
       idleTimeoutMs: gw.keepalive_timeout,
+      ...(frontTls !== undefined ? { tls: frontTls } : {}),
     });
   }
 

@@ -4,9 +4,10 @@ import type { Connection } from "./connection.ts";
 import { Exchange, type ExchangeSink } from "./exchange.ts";
 import { type PoolOwner, UpstreamPool } from "./pool.ts";
 import { Slots } from "./slots.ts";
+
 export { PIPELINE_BACKOFF_MS } from "./pool.ts";
 import type { WireResponse } from "./wire-response.ts";
-import type { Http1ClientOptions, Http1ClientStats, Http1RequestInit, Http1Target } from "./types.ts";
+import type { Http1ClientOptions, Http1ClientStats, Http1ClientTls, Http1RequestInit, Http1Target } from "./types.ts";
 
 export const HTTP1_CLIENT_DEFAULTS = {
   maxIdlePerUpstream: 128,
@@ -30,6 +31,7 @@ export class Http1Client implements PoolOwner {
   readonly maxHeaderBytes: number;
   readonly idleTimeoutMs: number;
   readonly pipelineDepth: number;
+  readonly tls: Http1ClientTls | undefined;
   closed = false;
   /** Counts sweeps; idle ages are measured in ticks so the hot path never reads the clock. */
   tick = 0;
@@ -56,6 +58,7 @@ export class Http1Client implements PoolOwner {
     this.maxHeaderBytes = options.maxHeaderBytes ?? HTTP1_CLIENT_DEFAULTS.maxHeaderBytes;
     this.pipelineDepth = options.pipelineDepth ?? HTTP1_CLIENT_DEFAULTS.pipelineDepth;
     this.clock = options.clock ?? systemClock;
+    this.tls = options.tls;
     if (!(this.maxIdlePerUpstream >= 0) || !(this.idleTimeoutMs > 0) || !(this.maxHeaderBytes > 0) || !Number.isInteger(this.pipelineDepth) || this.pipelineDepth < 1) {
       throw new RangeError("Http1Client: maxIdlePerUpstream >= 0, idleTimeoutMs > 0, maxHeaderBytes > 0 and an integer pipelineDepth >= 1 are required");
     }

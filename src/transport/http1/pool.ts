@@ -1,6 +1,8 @@
+import type { Socket, SocketHandler } from "bun";
 import { UpstreamError } from "./errors.ts";
 import { Connection, SOCKET_HANDLERS } from "./connection.ts";
 import type { Exchange } from "./exchange.ts";
+import type { Http1ClientTls } from "./types.ts";
 
 /** How long an upstream that refused pipelined requests gets one request per connection before pipelining is tried again. */
 export const PIPELINE_BACKOFF_MS = 60_000;
@@ -12,6 +14,8 @@ export interface PoolOwner {
   readonly closed: boolean;
   readonly tick: number;
   readonly pipelineDepth: number;
+  /** Upstreams speak TLS, verified with this; undefined: plaintext. */
+  readonly tls: Http1ClientTls | undefined;
   onIdle(): void;
   countOpened(): void;
   countRetry(): void;
@@ -122,7 +126,9 @@ export class UpstreamPool {
     const conn = new Connection(this);
     this.open++;
     this.owner.countOpened();
-    Bun.connect<Connection>({ hostname: this.address, port: this.port, socket: SOCKET_HANDLERS, data: conn }).then(
+    const tls = this.owner.tls;
+    const connecting = tls === undefined ? Bun.connect<Connection>({ hostname: this.address, port: this.port, socket: SOCKET_HANDLERS, data: conn }) : connectTls(conn, this.address, this.port, tls);
+    connecting.then(
       (socket) => {
         conn.attach(socket);
         if (conn.closed) {
@@ -183,4 +189,59 @@ export class UpstreamPool {
   closeAllIdle(): void {
     this.closeIdleSince(Infinity);
   }
+}
+
+/** Set on a connection while its TLS handshake runs: called once, with the error if it failed or the socket closed first. */
+type HandshakeWaiter = (socket: Socket<Connection> | null, error?: Error) => void;
+const waiters = new WeakMap<Connection, HandshakeWaiter>();
+
+function settle(conn: Connection, socket: Socket<Connection> | null, error?: Error): void {
+  const waiter = waiters.get(conn);
+  if (waiter === undefined) return;
+  waiters.delete(conn);
+  waiter(socket, error);
+}
+
+/** The plain handlers, plus the handshake's outcome; a close before it ends the wait with an error. */
+const TLS_SOCKET_HANDLERS: SocketHandler<Connection> = {
+  ...SOCKET_HANDLERS,
+  handshake(socket, success, authorizationError) {
+    if (success) settle(socket.data, socket);
+    else {
+      settle(socket.data, null, new Error(`TLS handshake failed: ${authorizationError?.message ?? "certificate not verified"}`));
+      socket.terminate();
+    }
+  },
+  end(socket) {
+    settle(socket.data, null, new Error("closed during the TLS handshake"));
+    SOCKET_HANDLERS.end!(socket);
+  },
+  close(socket, error) {
+    settle(socket.data, null, error ?? new Error("closed during the TLS handshake"));
+    SOCKET_HANDLERS.close!(socket, error);
+  },
+  error(socket, error) {
+    settle(socket.data, null, error);
+    SOCKET_HANDLERS.error!(socket, error);
+  },
+};
+
+/**
+ * Bun.connect with TLS, resolving once the handshake verified the upstream's certificate
+ * against `tls.ca` (bytes written before that would be refused), rejecting if it did not.
+ */
+function connectTls(conn: Connection, hostname: string, port: number, tls: Http1ClientTls): Promise<Socket<Connection>> {
+  return new Promise((resolve, reject) => {
+    waiters.set(conn, (socket, error) => (error === undefined ? resolve(socket!) : reject(error)));
+    Bun.connect<Connection>({
+      hostname,
+      port,
+      tls: { ca: tls.ca, rejectUnauthorized: true, ...(tls.serverName !== undefined ? { serverName: tls.serverName } : {}) },
+      socket: TLS_SOCKET_HANDLERS,
+      data: conn,
+    }).then(undefined, (err: unknown) => {
+      waiters.delete(conn);
+      reject(err);
+    });
+  });
 }

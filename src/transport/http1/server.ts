@@ -36,6 +36,8 @@ export interface Http1ServerOptions {
   bodyTimeoutMs?: number;
   /** Timers for the sweeper that counts these timeouts (a fake one in tests). */
   clock?: Clock;
+  /** Serve HTTPS with this PEM certificate chain and key; a client that does not complete the handshake is dropped. */
+  tls?: { cert: string; key: string };
 }
 
 /** A handler's answer meaning "I will call `conn.respond` myself". */
@@ -551,6 +553,7 @@ export class Http1Server {
       port: opts.port,
       // a client may send its request and half-close (FIN) before reading the answer
       allowHalfOpen: true,
+      ...(opts.tls !== undefined ? { tls: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
       socket: {
         open(socket) {
           const conn = new Conn(socket, server, socket.remoteAddress);

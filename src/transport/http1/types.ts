@@ -70,6 +70,8 @@ export interface Http1ClientOptions {
    * them again one per connection, and no pipelining for PIPELINE_BACKOFF_MS.
    */
   pipelineDepth?: number;
+  /** Dial upstreams over TLS, verifying their certificates with this CA (and name, when given). */
+  tls?: Http1ClientTls;
   /** Drives the idle sweeper; tests pass a FakeClock. */
   clock?: Clock;
 }
@@ -91,4 +93,12 @@ export interface Http1ClientStats {
   idle: number;
   /** Connections open or opening right now (idle + carrying a request), over all upstreams. */
   open: number;
+}
+
+/** What the client verifies an upstream's certificate with. */
+export interface Http1ClientTls {
+  /** PEM CA certificate(s) the upstream's chain must lead to. */
+  ca: string;
+  /** The name checked against the certificate instead of the address dialled (upstreams are found by IP). */
+  serverName?: string;
 }

@@ -25,6 +25,18 @@ describe("registration definition (DESIGN.md: Consul registration)", () => {
     });
   });
 
+  test("with TLS on the ports the checks use it and verify the certificate, against the configured name", () => {
+    const base = { role: "task-service", host: "h", address: "10.0.0.5", httpPort: 8082, grpcPort: 50051, tags: [], version: "1", weight: 100, checks: seedChecks } as const;
+    const def = serviceDefinition({ ...base, httpTls: { serverName: "bpm.internal" }, grpcTls: {} });
+    expect(def.Checks[0]).toMatchObject({ HTTP: "https://10.0.0.5:8082/health", TLSSkipVerify: false, TLSServerName: "bpm.internal" });
+    expect(def.Checks[1]).toMatchObject({ GRPC: "10.0.0.5:50051", GRPCUseTLS: true, TLSSkipVerify: false });
+    expect(def.Checks[1]!.TLSServerName).toBeUndefined();
+    const plainHttp = serviceDefinition({ ...base, grpcTls: { serverName: "g.internal" } });
+    expect(plainHttp.Checks[0]!.HTTP).toBe("http://10.0.0.5:8082/health");
+    expect(plainHttp.Checks[0]!.TLSSkipVerify).toBeUndefined();
+    expect(plainHttp.Checks[1]).toMatchObject({ GRPCUseTLS: true, TLSServerName: "g.internal" });
+  });
+
   test("the gateway has no gRPC port: only the HTTP check, no grpc_port in Meta", () => {
     const def = serviceDefinition({ role: "gateway", host: "h", address: "127.0.0.1", httpPort: 8000, tags: [], version: "1", weight: 100, checks: seedChecks });
     expect(def.Checks.map((c) => c.CheckID)).toEqual(["service:gateway-h-8000:http"]);
