@@ -69,7 +69,11 @@ describe("task-service REST", () => {
     expect(project.body).toMatchObject({ total: 11, total_relation: "eq", next_cursor: null });
     const none = await json(fetch(`${base}/api/tasks?user_id=${user}&count=none&limit=1`));
     expect(Object.keys(none.body).sort()).toEqual(["items", "limit", "next_cursor", "offset"]);
-    for (const bad of ["cursor=abc", "cursor=x&offset=2", "count=maybe", "project_id=0"]) {
+    // project_id 0 is a task's "no project" (proto3's unset), so as a filter it filters nothing, as in gRPC
+    const anyProject = await json(fetch(`${base}/api/tasks?user_id=${user}&project_id=0&count=exact`));
+    expect(anyProject.status).toBe(200);
+    expect(anyProject.body).toMatchObject({ total: 23, total_relation: "eq" });
+    for (const bad of ["cursor=abc", "cursor=x&offset=2", "count=maybe", "project_id=-1"]) {
       const r = await json(fetch(`${base}/api/tasks?user_id=${user}&${bad}`));
       expect(r.status).toBe(400);
       expect(r.body.code).toBe("VALIDATION_FAILED");

@@ -584,7 +584,7 @@ export interface operations {
                 user_id?: number;
                 status?: "todo" | "in_progress" | "blocked" | "done" | "cancelled";
                 process_instance_id?: string;
-                /** @description a positive integer project id */
+                /** @description a non-negative integer project id */
                 project_id?: number;
                 /** @description an integer in 1..1000 */
                 limit?: number;

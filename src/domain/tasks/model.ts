@@ -52,7 +52,8 @@ export const ListTasksQuerySchema = v.object({
   user_id: v.optional(intParam("a positive integer user id", 1, INT32_MAX)),
   status: v.optional(status),
   process_instance_id: v.optional(shortText(200)),
-  project_id: v.optional(intParam("a positive integer project id", 1, INT32_MAX)),
+  /** 0 is a task's "no project" (proto3's unset, as gRPC ListTasks reads it): no project filter. */
+  project_id: v.optional(intParam("a non-negative integer project id", 0, INT32_MAX)),
   limit: v.optional(intParam(`an integer in 1..${MAX_PAGE}`, 1, MAX_PAGE), 50),
   /** Rows to skip first: the seed's paging, O(offset); prefer `cursor`. */
   offset: v.optional(intParam("a non-negative integer", 0, INT32_MAX)),
